@@ -1,0 +1,1 @@
+// MantaAgent: see docs/architecture.md.

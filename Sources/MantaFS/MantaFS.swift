@@ -1,0 +1,1 @@
+// MantaFS: see docs/architecture.md.

@@ -1,0 +1,1 @@
+// MantaHub: see docs/architecture.md.

@@ -1,0 +1,1 @@
+// MantaKube: see docs/architecture.md.

@@ -1,0 +1,1 @@
+// MantaPeer: see docs/architecture.md.
