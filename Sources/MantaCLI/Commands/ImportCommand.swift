@@ -1,0 +1,41 @@
+import ArgumentParser
+import MantaStore
+
+struct ImportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import",
+        abstract: "Import a folder of model files as org/name@revision (chunked, deduplicated, pinned)."
+    )
+
+    @OptionGroup var storeOptions: StoreOptions
+
+    @Argument(help: ArgumentHelp("The folder holding the model files.", valueName: "dir"))
+    var directory: String
+
+    @Option(help: ArgumentHelp("The repository name, org/name.", valueName: "org/name"))
+    var repo: String
+
+    @Option(help: "The revision to record.")
+    var revision: String = RepoReference.defaultRevision
+
+    @Option(help: "Store chunks compressed with zstd when it saves at least 8% (none | zstd); saved as the store's setting.")
+    var compression: StoreConfiguration.Compression?
+
+    @Option(name: .customLong("chunk-size"), help: "Target chunk size for a new store, e.g. 4MiB; saved as the store's setting.")
+    var chunkSize: ByteCount?
+
+    func run() throws {
+        let reference = try parseReference(repo, revision: revision)
+        let store = try storeOptions.open(changes: StoreConfigurationChanges(compression: compression, chunkSize: chunkSize?.bytes))
+        let progressBar = ProgressBar(label: "importing \(reference)")
+        let summary = try store.importDirectory(directory, as: reference) { progress in
+            progressBar.set(progress.processedBytes, of: progress.totalBytes)
+        }
+        progressBar.finish()
+        print("imported \(summary.reference) as \(summary.digest)")
+        print("  \(summary.manifest.files.count) files, \(ByteCount.format(summary.manifest.logicalSize)); \(summary.chunksWritten) new chunks (\(ByteCount.format(summary.bytesWritten)) written), \(summary.chunksReused) already stored")
+        for warning in summary.warnings { print("  warning: \(warning)") }
+    }
+}
+
+extension StoreConfiguration.Compression: ExpressibleByArgument {}

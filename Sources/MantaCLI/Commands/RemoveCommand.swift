@@ -1,0 +1,20 @@
+import ArgumentParser
+import MantaStore
+
+struct RemoveCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rm",
+        abstract: "Remove a model's reference; `manta gc` then frees the chunks nothing else uses."
+    )
+
+    @OptionGroup var storeOptions: StoreOptions
+
+    @Argument(help: ArgumentHelp("The model to remove.", valueName: "org/name[@revision]"))
+    var model: String
+
+    func run() throws {
+        let reference = try parseReference(model)
+        try storeOptions.open().removeReference(reference)
+        print("removed \(reference); run `manta gc` to free its unshared chunks")
+    }
+}

@@ -1,0 +1,41 @@
+/// A byte range of one file that forms one chunk.
+public struct ChunkSpan: Hashable, Sendable, Codable {
+    public var offset: UInt64
+    public var length: UInt64
+
+    public init(offset: UInt64, length: UInt64) {
+        self.offset = offset
+        self.length = length
+    }
+
+    public var end: UInt64 { offset + length }
+}
+
+/// How a file was cut into chunks.
+public enum ChunkingScheme: String, Sendable, Codable, CaseIterable {
+    /// Header chunk, then chunks aligned to tensor starts.
+    case safetensors
+    /// Header and tensor-info chunk, then chunks aligned to tensor starts.
+    case gguf
+    /// Fixed-size blocks from offset 0.
+    case fixed
+}
+
+public struct ChunkingParameters: Hashable, Sendable, Codable {
+    public static let defaultTargetSize: UInt64 = 4 << 20
+
+    /// The size that data chunks aim for; no chunk is larger except where padding attaches to a tensor.
+    public var targetSize: UInt64
+
+    public init(targetSize: UInt64 = ChunkingParameters.defaultTargetSize) {
+        self.targetSize = max(targetSize, 4096)
+    }
+}
+
+/// The chunk layout of one file, computed from its header and size alone.
+public struct ChunkPlan: Hashable, Sendable {
+    public var scheme: ChunkingScheme
+    public var spans: [ChunkSpan]
+    /// Why a structured format fell back to fixed blocks, if it did.
+    public var warning: String?
+}

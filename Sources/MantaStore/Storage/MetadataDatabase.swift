@@ -1,0 +1,154 @@
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The SQLite (WAL) index beside the chunk files: sizes, pins, which manifest uses which chunk, last access.
+/// The files are the truth; start-up recovery brings this index back in line with them.
+final class MetadataDatabase: Sendable {
+    private let connection: Mutex<SQLiteConnection>
+
+    init(path: String) throws {
+        let connection = try SQLiteConnection(path: path)
+        try connection.execute("""
+            PRAGMA journal_mode=WAL;
+            PRAGMA synchronous=NORMAL;
+            CREATE TABLE IF NOT EXISTS chunks(
+                id TEXT PRIMARY KEY, size INTEGER NOT NULL, stored_size INTEGER NOT NULL,
+                compressed INTEGER NOT NULL, last_access INTEGER NOT NULL) WITHOUT ROWID;
+            CREATE INDEX IF NOT EXISTS chunks_by_access ON chunks(last_access);
+            CREATE TABLE IF NOT EXISTS manifests(
+                digest TEXT PRIMARY KEY, logical_size INTEGER NOT NULL, last_access INTEGER NOT NULL) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS manifest_chunks(
+                manifest TEXT NOT NULL, chunk TEXT NOT NULL, PRIMARY KEY(manifest, chunk)) WITHOUT ROWID;
+            CREATE INDEX IF NOT EXISTS manifest_chunks_by_chunk ON manifest_chunks(chunk);
+            CREATE TABLE IF NOT EXISTS pins(
+                manifest TEXT NOT NULL, holder TEXT NOT NULL, PRIMARY KEY(manifest, holder)) WITHOUT ROWID;
+            """)
+        self.connection = Mutex(connection)
+    }
+
+    func withConnection<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
+        try connection.withLock { connection in try body(connection) }
+    }
+
+    static func now() -> Int64 {
+        var time = timespec()
+        clock_gettime(CLOCK_REALTIME, &time)
+        return Int64(time.tv_sec) * 1_000_000 + Int64(time.tv_nsec) / 1000
+    }
+
+    // MARK: Chunks
+
+    func recordChunk(_ record: ChunkRecord) throws {
+        try withConnection { db in
+            try db.query(
+                "INSERT INTO chunks(id, size, stored_size, compressed, last_access) VALUES(?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET last_access = excluded.last_access",
+                [.text(record.id.hex), .integer(Int64(record.size)), .integer(Int64(record.storedSize)), .integer(record.compressed ? 1 : 0), .integer(Self.now())]
+            )
+        }
+    }
+
+    func forgetChunks(_ ids: [ChunkID]) throws {
+        try withConnection { db in
+            try db.transaction {
+                for id in ids { try db.query("DELETE FROM chunks WHERE id = ?", [.text(id.hex)]) }
+            }
+        }
+    }
+
+    func touch(_ ids: some Sequence<ChunkID>) throws {
+        let now = Self.now()
+        try withConnection { db in
+            try db.transaction {
+                for id in ids { try db.query("UPDATE chunks SET last_access = ? WHERE id = ?", [.integer(now), .text(id.hex)]) }
+            }
+        }
+    }
+
+    func chunkRecords() throws -> [ChunkRecord] {
+        try withConnection { db in
+            try db.query("SELECT id, size, stored_size, compressed, last_access FROM chunks ORDER BY last_access, id").compactMap { row in
+                guard let id = Digest(hex: row[0].text) else { return nil }
+                return ChunkRecord(id: id, size: UInt64(row[1].integer), storedSize: UInt64(row[2].integer), compressed: row[3].integer != 0, lastAccess: row[4].integer)
+            }
+        }
+    }
+
+    // MARK: Manifests
+
+    func recordManifest(_ digest: Digest, _ manifest: Manifest) throws {
+        try withConnection { db in
+            try db.transaction {
+                try db.query(
+                    "INSERT INTO manifests(digest, logical_size, last_access) VALUES(?, ?, ?) ON CONFLICT(digest) DO UPDATE SET last_access = excluded.last_access",
+                    [.text(digest.hex), .integer(Int64(manifest.logicalSize)), .integer(Self.now())]
+                )
+                for id in manifest.chunkIDs {
+                    try db.query("INSERT OR IGNORE INTO manifest_chunks(manifest, chunk) VALUES(?, ?)", [.text(digest.hex), .text(id.hex)])
+                }
+            }
+        }
+    }
+
+    func forgetManifest(_ digest: Digest) throws {
+        try withConnection { db in
+            try db.transaction {
+                try db.query("DELETE FROM manifests WHERE digest = ?", [.text(digest.hex)])
+                try db.query("DELETE FROM manifest_chunks WHERE manifest = ?", [.text(digest.hex)])
+                try db.query("DELETE FROM pins WHERE manifest = ?", [.text(digest.hex)])
+            }
+        }
+    }
+
+    func manifestDigests() throws -> [Digest] {
+        try withConnection { db in try db.query("SELECT digest FROM manifests").compactMap { Digest(hex: $0[0].text) } }
+    }
+
+    /// Chunks used by at least one of `manifests`.
+    func chunks(usedBy manifests: [Digest]) throws -> Set<ChunkID> {
+        try withConnection { db in
+            var used = Set<ChunkID>()
+            for manifest in manifests {
+                for row in try db.query("SELECT chunk FROM manifest_chunks WHERE manifest = ?", [.text(manifest.hex)]) {
+                    if let id = Digest(hex: row[0].text) { used.insert(id) }
+                }
+            }
+            return used
+        }
+    }
+
+    // MARK: Pins
+
+    func pin(_ digest: Digest, holder: String) throws {
+        try withConnection { db in
+            try db.query("INSERT OR IGNORE INTO pins(manifest, holder) VALUES(?, ?)", [.text(digest.hex), .text(holder)])
+        }
+    }
+
+    /// Removes the pins of `digest` whose holder is `holder`; returns how many went.
+    @discardableResult
+    func unpin(_ digest: Digest, holder: String) throws -> Int {
+        try withConnection { db in
+            let rows = try db.query("DELETE FROM pins WHERE manifest = ? AND holder = ? RETURNING holder", [.text(digest.hex), .text(holder)])
+            return rows.count
+        }
+    }
+
+    func pins() throws -> [(manifest: Digest, holder: String)] {
+        try withConnection { db in
+            try db.query("SELECT manifest, holder FROM pins ORDER BY manifest, holder").compactMap { row in
+                Digest(hex: row[0].text).map { ($0, row[1].text) }
+            }
+        }
+    }
+}
+
+struct ChunkRecord: Sendable, Hashable {
+    var id: ChunkID
+    var size: UInt64
+    var storedSize: UInt64
+    var compressed: Bool
+    var lastAccess: Int64 = 0
+}

@@ -1,0 +1,93 @@
+import CSQLite
+
+/// A thin SQLite connection. Not thread-safe by itself: `MetadataDatabase` only reaches it through a mutex,
+/// which is what makes handing it between threads sound.
+final class SQLiteConnection: @unchecked Sendable {
+    private let handle: OpaquePointer
+
+    init(path: String) throws {
+        var handle: OpaquePointer?
+        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
+        let status = sqlite3_open_v2(path, &handle, flags, nil)
+        guard status == SQLITE_OK, let handle else {
+            let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            sqlite3_close(handle)
+            throw StoreError.database(path: path, message)
+        }
+        self.handle = handle
+        sqlite3_busy_timeout(handle, 30_000)
+    }
+
+    deinit { sqlite3_close(handle) }
+
+    var path: String { String(cString: sqlite3_db_filename(handle, "main")) }
+
+    func execute(_ sql: String) throws {
+        var error: UnsafeMutablePointer<CChar>?
+        guard sqlite3_exec(handle, sql, nil, nil, &error) == SQLITE_OK else {
+            let message = error.map { String(cString: $0) } ?? "unknown error"
+            sqlite3_free(error)
+            throw StoreError.database(path: path, message)
+        }
+    }
+
+    enum Value {
+        case integer(Int64)
+        case text(String)
+    }
+
+    /// Runs `sql` with `bindings` and returns every row, each column as integer or text.
+    @discardableResult
+    func query(_ sql: String, _ bindings: [Value] = []) throws -> [[Value]] {
+        var statement: OpaquePointer?
+        guard sqlite3_prepare_v2(handle, sql, -1, &statement, nil) == SQLITE_OK, let statement else {
+            throw StoreError.database(path: path, String(cString: sqlite3_errmsg(handle)))
+        }
+        defer { sqlite3_finalize(statement) }
+        for (index, value) in bindings.enumerated() {
+            let position = Int32(index + 1)
+            switch value {
+            case .integer(let number): sqlite3_bind_int64(statement, position, number)
+            case .text(let text): sqlite3_bind_text(statement, position, text, -1, csqlite_transient())
+            }
+        }
+        var rows: [[Value]] = []
+        while true {
+            let status = sqlite3_step(statement)
+            if status == SQLITE_DONE { return rows }
+            guard status == SQLITE_ROW else { throw StoreError.database(path: path, String(cString: sqlite3_errmsg(handle))) }
+            rows.append((0..<sqlite3_column_count(statement)).map { column in
+                if sqlite3_column_type(statement, column) == SQLITE_INTEGER {
+                    return .integer(sqlite3_column_int64(statement, column))
+                }
+                return .text(sqlite3_column_text(statement, column).map { String(cString: $0) } ?? "")
+            })
+        }
+    }
+
+    func transaction<T>(_ body: () throws -> T) throws -> T {
+        try execute("BEGIN IMMEDIATE")
+        do {
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+}
+
+extension SQLiteConnection.Value {
+    var integer: Int64 {
+        if case .integer(let number) = self { return number }
+        return 0
+    }
+
+    var text: String {
+        switch self {
+        case .text(let text): text
+        case .integer(let number): String(number)
+        }
+    }
+}

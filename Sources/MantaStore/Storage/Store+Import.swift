@@ -1,0 +1,193 @@
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public struct ImportProgress: Sendable {
+    public var totalBytes: UInt64
+    public var processedBytes: UInt64
+    public var file: String
+}
+
+public struct ImportSummary: Sendable {
+    public var reference: RepoReference
+    public var digest: Digest
+    public var manifest: Manifest
+    public var chunksWritten: Int
+    public var bytesWritten: UInt64
+    public var chunksReused: Int
+    public var warnings: [String]
+}
+
+extension Store {
+    /// Imports every regular file below `directory` as `reference`: chunk, hash on all cores, store new
+    /// chunks durably, then write the manifest, then the reference (pinned). A crash at any point leaves
+    /// either the previous reference or the new one, never a reference to missing or partial data.
+    public func importDirectory(
+        _ directory: String,
+        as reference: RepoReference,
+        workers: Int = ProcessInfo.processInfo.activeProcessorCount,
+        progress: @escaping @Sendable (ImportProgress) -> Void = { _ in }
+    ) throws -> ImportSummary {
+        let files = try ImportSource.regularFiles(below: directory)
+        let total = files.reduce(0) { $0 + $1.size }
+        let processed = Atomic<UInt64>(0)
+        var entries: [Manifest.File] = []
+        var warnings: [String] = []
+        var written = 0, reused = 0
+        var bytesWritten: UInt64 = 0
+        var newChunks: [ChunkID] = []
+        for file in files {
+            let result = try importFile(file, workers: max(1, workers)) { bytes in
+                let done = processed.add(bytes, ordering: .relaxed).newValue
+                progress(ImportProgress(totalBytes: total, processedBytes: done, file: file.relativePath))
+            }
+            entries.append(result.entry)
+            if let warning = result.warning {
+                warnings.append("\(file.relativePath): \(warning)")
+                logger.warning("falling back to fixed-size chunks", metadata: ["file": "\(file.relativePath)", "reason": "\(warning)"])
+            }
+            written += result.written.count
+            reused += result.entry.chunks.count - result.written.count
+            bytesWritten += result.bytesWritten
+            newChunks += result.written
+        }
+        try syncChunkFolders(for: newChunks)
+        let commit = Self.localCommit(entries)
+        let manifest = Manifest(
+            source: .init(kind: "local", repo: reference.repo, revision: reference.revision, commit: commit),
+            chunkSize: configuration.chunkSize,
+            files: entries
+        )
+        let digest = try put(manifest)
+        try setReference(reference, to: digest, pinned: true)
+        return ImportSummary(reference: reference, digest: digest, manifest: manifest, chunksWritten: written, bytesWritten: bytesWritten, chunksReused: reused, warnings: warnings)
+    }
+
+    /// A 40-hex commit id for a local import, derived from its contents like a git commit would be.
+    static func localCommit(_ files: [Manifest.File]) -> String {
+        var hasher = SHA256Hasher()
+        for file in files.sorted(by: { $0.path < $1.path }) {
+            hasher.update(Array("\(file.path)\0\(file.sha256.hex)\n".utf8))
+        }
+        return String(hasher.finalize().hex.prefix(40))
+    }
+
+    private struct FileResult: Sendable {
+        var entry: Manifest.File
+        var warning: String?
+        var written: [ChunkID]
+        var bytesWritten: UInt64
+    }
+
+    /// Chunk lanes hash and store chunks in parallel while one more lane hashes the whole file in order.
+    private func importFile(_ file: ImportSource.File, workers: Int, advanced: @escaping @Sendable (UInt64) -> Void) throws -> FileResult {
+        let descriptor = try FileDescriptor.open(file.absolutePath, flags: O_RDONLY)
+        let size = try descriptor.size()
+        let plan = try ChunkPlanner.plan(path: file.relativePath, fileSize: size, parameters: configuration.chunking) { length in
+            try descriptor.read(count: length, at: 0)
+        }
+        let spans = plan.spans
+        let path = file.absolutePath
+        let wholeFileIsOneChunk = spans.count == 1
+        let nextSpan = Atomic<Int>(0)
+        let results = Mutex<(ids: [ChunkID?], written: [ChunkID], bytes: UInt64, fileHash: Digest?)>((Array(repeating: nil, count: spans.count), [], 0, nil))
+        let lanes = min(workers, max(1, spans.count)) + (wholeFileIsOneChunk ? 0 : 1)
+
+        try WorkerThreads.run(count: lanes) { [self] lane, cancelled in
+            let input = try FileDescriptor.open(path, flags: O_RDONLY)
+            if lane == 0 && !wholeFileIsOneChunk {
+                let digest = try Self.hashWholeFile(input, size: size, cancelled: cancelled)
+                results.withLock { $0.fileHash = digest }
+                return
+            }
+            let capacity = Int(spans.map(\.length).max() ?? 0)
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(capacity, 1), alignment: 4096)
+            defer { buffer.deallocate() }
+            while !cancelled.load(ordering: .relaxed) {
+                let index = nextSpan.add(1, ordering: .relaxed).oldValue
+                guard index < spans.count else { break }
+                let span = spans[index]
+                let chunk = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<Int(span.length)])
+                guard try input.read(into: chunk, at: span.offset) == chunk.count else {
+                    throw StoreError.io(path: path, operation: "read (file shrank while importing)", errno: EIO)
+                }
+                let id = SHA256Hasher.hash(UnsafeRawBufferPointer(chunk))
+                let stored = try put(id, bytes: UnsafeRawBufferPointer(chunk))
+                results.withLock {
+                    $0.ids[index] = id
+                    if stored > 0 {
+                        $0.written.append(id)
+                        $0.bytes += stored
+                    }
+                }
+                advanced(span.length)
+            }
+        }
+        let outcome = results.withLock { $0 }
+        let ids = outcome.ids.compactMap { $0 }
+        let chunks = zip(spans, ids).map { Manifest.Chunk(offset: $0.offset, length: $0.length, id: $1) }
+        let fileHash = wholeFileIsOneChunk ? ids[0] : (outcome.fileHash ?? SHA256Hasher.hash([]))
+        let entry = Manifest.File(path: file.relativePath, size: size, sha256: fileHash, scheme: plan.scheme, chunks: chunks)
+        return FileResult(entry: entry, warning: plan.warning, written: outcome.written, bytesWritten: outcome.bytes)
+    }
+
+    static func hashWholeFile(_ input: borrowing FileDescriptor, size: UInt64, cancelled: borrowing Atomic<Bool>) throws -> Digest {
+        let blockSize = 1 << 20
+        let block = UnsafeMutableRawBufferPointer.allocate(byteCount: blockSize, alignment: 4096)
+        defer { block.deallocate() }
+        var hasher = SHA256Hasher()
+        var offset: UInt64 = 0
+        while offset < size, !cancelled.load(ordering: .relaxed) {
+            let count = try input.read(into: block, at: offset)
+            guard count > 0 else { break }
+            hasher.update(UnsafeRawBufferPointer(rebasing: block[0..<count]))
+            offset += UInt64(count)
+        }
+        return hasher.finalize()
+    }
+}
+
+/// The files of a folder to import.
+enum ImportSource {
+    struct File: Sendable {
+        var relativePath: String
+        var absolutePath: String
+        var size: UInt64
+    }
+
+    /// Folders that hold tool metadata, not repository content.
+    static let skippedFolders: Set<String> = [".git", ".cache"]
+
+    /// Every regular file below `directory` (links followed), sorted by path. Fails on anything else.
+    static func regularFiles(below directory: String) throws -> [File] {
+        switch FileSystem.kind(of: directory) {
+        case .missing: throw StoreError.missingDirectory(directory)
+        case .directory: break
+        default: throw StoreError.notADirectory(directory)
+        }
+        var files: [File] = []
+        var pending = [""]
+        while let relative = pending.popLast() {
+            let absolute = relative.isEmpty ? directory : "\(directory)/\(relative)"
+            guard access(absolute, R_OK | X_OK) == 0 else { throw StoreError.fromErrno(errno, path: absolute, operation: "read folder") }
+            for name in FileSystem.entries(of: absolute) {
+                let childRelative = relative.isEmpty ? name : "\(relative)/\(name)"
+                let childAbsolute = "\(absolute)/\(name)"
+                switch FileSystem.kind(of: childAbsolute) {
+                case .directory:
+                    if !skippedFolders.contains(name) { pending.append(childRelative) }
+                case .regular:
+                    var info = stat()
+                    stat(childAbsolute, &info)
+                    files.append(File(relativePath: childRelative, absolutePath: childAbsolute, size: UInt64(info.st_size)))
+                case .missing, .other:
+                    throw StoreError.notARegularFile(childAbsolute)
+                }
+            }
+        }
+        return files.sorted { $0.relativePath < $1.relativePath }
+    }
+}

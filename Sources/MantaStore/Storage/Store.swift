@@ -1,0 +1,283 @@
+import Foundation
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The content-addressed node store:
+/// `chunks/<2 hex>/<64 hex>[.zst]`, `manifests/<64 hex>.json`, `refs/<org>/<name>/<revision>`, `meta.db`.
+public final class Store: Sendable {
+    public static let defaultRootForRoot = "/var/lib/manta"
+
+    /// `/var/lib/manta` for root, otherwise `$XDG_DATA_HOME/manta` or `~/.local/share/manta`.
+    public static var defaultRoot: String {
+        let environment = ProcessInfo.processInfo.environment
+        if let root = environment["MANTA_STORE"], !root.isEmpty { return root }
+        if geteuid() == 0 { return defaultRootForRoot }
+        if let data = environment["XDG_DATA_HOME"], !data.isEmpty { return data + "/manta" }
+        return (environment["HOME"] ?? ".") + "/.local/share/manta"
+    }
+
+    public let root: String
+    public let configuration: StoreConfiguration
+    let database: MetadataDatabase
+    let logger: Logger
+    /// Shared by every process using the store; taken exclusively by recovery and GC.
+    let lockDescriptor: Int32
+
+    var chunksDirectory: String { root + "/chunks" }
+    var manifestsDirectory: String { root + "/manifests" }
+    var refsDirectory: String { root + "/refs" }
+    var temporaryDirectory: String { root + "/tmp" }
+    var quarantineDirectory: String { root + "/quarantine" }
+
+    /// Opens (creating if needed) the store at `root`, and recovers from any crash when no other process uses it.
+    public init(root: String, changes: StoreConfigurationChanges = StoreConfigurationChanges(), logger: Logger = Logger(label: "manta.store")) throws {
+        self.root = root.count > 1 && root.hasSuffix("/") ? String(root.dropLast()) : root
+        self.logger = logger
+        for directory in ["", "/chunks", "/manifests", "/refs", "/tmp", "/quarantine"] {
+            try FileSystem.makeDirectories(self.root + directory)
+        }
+        guard access(self.root, W_OK) == 0 else {
+            throw StoreError.notWritable(path: self.root, reason: String(cString: strerror(errno)))
+        }
+        lockDescriptor = open(self.root + "/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard lockDescriptor >= 0 else { throw StoreError.fromErrno(errno, path: self.root + "/lock", operation: "open") }
+
+        let configPath = self.root + "/config.json"
+        var configuration = StoreConfiguration()
+        if FileSystem.exists(configPath) {
+            do {
+                configuration = try JSONDecoder().decode(StoreConfiguration.self, from: Data(try FileSystem.readAll(configPath)))
+            } catch let error as StoreError {
+                throw error
+            } catch {
+                throw StoreError.invalidConfiguration("\(configPath) is not valid: \(error); fix or delete it")
+            }
+        }
+        let changed = changes.applied(to: configuration)
+        try changed.validate()
+        if changed != configuration || !FileSystem.exists(configPath) {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+            try FileSystem.writeAtomically(Array(try encoder.encode(changed)), to: configPath, temporaryDirectory: self.root + "/tmp")
+        }
+        self.configuration = changed
+        database = try MetadataDatabase(path: self.root + "/meta.db")
+
+        if flock(lockDescriptor, LOCK_EX | LOCK_NB) == 0 {
+            defer { flock(lockDescriptor, LOCK_SH) }
+            try recover()
+        } else {
+            flock(lockDescriptor, LOCK_SH)
+        }
+    }
+
+    deinit { close(lockDescriptor) }
+
+    /// Runs `body` with no other process using the store (waits for them to finish).
+    func exclusively<T>(_ body: () throws -> T) throws -> T {
+        flock(lockDescriptor, LOCK_UN)
+        flock(lockDescriptor, LOCK_EX)
+        defer { flock(lockDescriptor, LOCK_SH) }
+        return try body()
+    }
+
+    // MARK: Chunks
+
+    public struct ChunkLocation: Sendable, Hashable {
+        public var path: String
+        public var compressed: Bool
+    }
+
+    func chunkPath(_ id: ChunkID, compressed: Bool) -> String {
+        let hex = id.hex
+        return "\(chunksDirectory)/\(hex.prefix(2))/\(hex)\(compressed ? ".zst" : "")"
+    }
+
+    /// Where the chunk's file is, if the store has it.
+    public func location(of id: ChunkID) -> ChunkLocation? {
+        for compressed in [false, true] {
+            let path = chunkPath(id, compressed: compressed)
+            if FileSystem.exists(path) { return ChunkLocation(path: path, compressed: compressed) }
+        }
+        return nil
+    }
+
+    public func contains(_ id: ChunkID) -> Bool { location(of: id) != nil }
+
+    /// Stores `bytes` as chunk `id` unless it is already there. The caller has hashed `bytes` (ids are
+    /// checked on entry: pass `verify: true` for bytes from elsewhere). Returns the bytes written to disk,
+    /// 0 when the chunk was already present. The chunk's folder still needs `syncChunkFolders` before a
+    /// manifest may name it.
+    @discardableResult
+    public func put(_ id: ChunkID, bytes: UnsafeRawBufferPointer, verify: Bool = false) throws -> UInt64 {
+        if verify {
+            let actual = SHA256Hasher.hash(bytes)
+            guard actual == id else { throw StoreError.hashMismatch(expected: id, actual: actual) }
+        }
+        if contains(id) {
+            try database.touch([id])
+            return 0
+        }
+        let compressed = configuration.compression == .zstd ? Zstd.compress(bytes) : nil
+        let path = chunkPath(id, compressed: compressed != nil)
+        let folder = FileSystem.parent(of: path)
+        if !FileSystem.exists(folder) { try FileSystem.makeDirectories(folder) }
+        if let compressed {
+            try compressed.withUnsafeBytes { try FileSystem.writeAtomically($0, to: path, temporaryDirectory: temporaryDirectory, syncParent: false) }
+        } else {
+            try FileSystem.writeAtomically(bytes, to: path, temporaryDirectory: temporaryDirectory, syncParent: false)
+        }
+        let stored = UInt64(compressed?.count ?? bytes.count)
+        try database.recordChunk(ChunkRecord(id: id, size: UInt64(bytes.count), storedSize: stored, compressed: compressed != nil))
+        return stored
+    }
+
+    /// Makes the renames of newly stored chunks durable.
+    public func syncChunkFolders(for ids: some Sequence<ChunkID>) throws {
+        for prefix in Set(ids.map { $0.hex.prefix(2) }) {
+            try FileSystem.syncDirectory("\(chunksDirectory)/\(prefix)")
+        }
+    }
+
+    /// The chunk's bytes, checked against its id.
+    public func read(_ id: ChunkID, file: String? = nil) throws -> [UInt8] {
+        guard let location = location(of: id) else { throw StoreError.missingChunk(file: file ?? "?", chunk: id) }
+        let bytes = try Self.readVerified(id, at: location)
+        guard let bytes else { throw StoreError.corruptChunk(file: file, chunk: id) }
+        return bytes
+    }
+
+    /// Nil when the bytes do not hash to `id` (or do not decompress).
+    static func readVerified(_ id: ChunkID, at location: ChunkLocation) throws -> [UInt8]? {
+        let raw = try FileSystem.readAll(location.path)
+        let bytes: [UInt8]
+        if location.compressed {
+            let decoded = raw.withUnsafeBytes { buffer -> [UInt8]? in
+                guard let size = Zstd.frameContentSize(buffer) else { return nil }
+                return try? Zstd.decompress(buffer, expectedSize: size)
+            }
+            guard let decoded else { return nil }
+            bytes = decoded
+        } else {
+            bytes = raw
+        }
+        return SHA256Hasher.hash(bytes) == id ? bytes : nil
+    }
+
+    /// Records that these chunks were read, for least-recently-used eviction.
+    public func touch(_ ids: some Sequence<ChunkID>) throws {
+        try database.touch(ids)
+    }
+
+    // MARK: Manifests
+
+    func manifestPath(_ digest: Digest) -> String { "\(manifestsDirectory)/\(digest.hex).json" }
+
+    /// Writes the manifest (once; it is content-addressed) and indexes its chunks. Returns its digest.
+    @discardableResult
+    public func put(_ manifest: Manifest) throws -> Digest {
+        let bytes = manifest.canonicalJSON()
+        let digest = SHA256Hasher.hash(bytes)
+        if !FileSystem.exists(manifestPath(digest)) {
+            try FileSystem.writeAtomically(bytes, to: manifestPath(digest), temporaryDirectory: temporaryDirectory)
+        }
+        try database.recordManifest(digest, manifest)
+        return digest
+    }
+
+    public func manifest(_ digest: Digest) throws -> Manifest {
+        let path = manifestPath(digest)
+        guard FileSystem.exists(path) else { throw StoreError.missingManifest(digest) }
+        do {
+            return try Manifest.decode(try FileSystem.readAll(path), expectedDigest: digest)
+        } catch let error as ManifestError {
+            throw StoreError.invalidManifest(digest, error)
+        }
+    }
+
+    public func manifestBytes(_ digest: Digest) throws -> [UInt8] {
+        let path = manifestPath(digest)
+        guard FileSystem.exists(path) else { throw StoreError.missingManifest(digest) }
+        return try FileSystem.readAll(path)
+    }
+
+    // MARK: References
+
+    func referencePath(_ reference: RepoReference) -> String {
+        let revision = reference.revision.replacingOccurrences(of: "/", with: "%2F")
+        return "\(refsDirectory)/\(reference.organization)/\(reference.name)/\(revision)"
+    }
+
+    /// Points `reference` at `digest`; the previous manifest loses the pins that `reference` held on it.
+    public func setReference(_ reference: RepoReference, to digest: Digest, pinned: Bool) throws {
+        let previous = try resolve(reference)
+        let path = referencePath(reference)
+        try FileSystem.makeDirectories(FileSystem.parent(of: path))
+        try FileSystem.writeAtomically(Array((digest.prefixed + "\n").utf8), to: path, temporaryDirectory: temporaryDirectory)
+        if let previous, previous != digest {
+            for holder in Self.referenceHolders(reference) { try database.unpin(previous, holder: holder) }
+        }
+        if pinned { try pin(reference, holder: Self.importHolder(reference)) }
+    }
+
+    public func resolve(_ reference: RepoReference) throws -> Digest? {
+        let path = referencePath(reference)
+        guard FileSystem.exists(path) else { return nil }
+        let text = String(decoding: try FileSystem.readAll(path), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return Digest(prefixed: text)
+    }
+
+    public func requireManifest(_ reference: RepoReference) throws -> (digest: Digest, manifest: Manifest) {
+        guard let digest = try resolve(reference) else { throw StoreError.unknownReference(reference.description) }
+        return (digest, try manifest(digest))
+    }
+
+    /// Every reference in the store, sorted.
+    public func references() throws -> [(reference: RepoReference, digest: Digest)] {
+        var found: [(RepoReference, Digest)] = []
+        for organization in FileSystem.entries(of: refsDirectory) {
+            for name in FileSystem.entries(of: "\(refsDirectory)/\(organization)") {
+                for file in FileSystem.entries(of: "\(refsDirectory)/\(organization)/\(name)") where !file.hasPrefix("tmp-") {
+                    let revision = file.replacingOccurrences(of: "%2F", with: "/")
+                    guard let reference = try? RepoReference(organization: organization, name: name, revision: revision),
+                          let digest = try resolve(reference) else { continue }
+                    found.append((reference, digest))
+                }
+            }
+        }
+        return found.sorted { $0.0.description < $1.0.description }
+    }
+
+    /// Removes the reference and the pins it held; GC then frees what nothing else uses.
+    public func removeReference(_ reference: RepoReference) throws {
+        guard let digest = try resolve(reference) else { throw StoreError.unknownReference(reference.description) }
+        guard unlink(referencePath(reference)) == 0 else { throw StoreError.fromErrno(errno, path: referencePath(reference), operation: "remove") }
+        for holder in Self.referenceHolders(reference) { try database.unpin(digest, holder: holder) }
+    }
+
+    // MARK: Pins
+
+    static func importHolder(_ reference: RepoReference) -> String { "import:\(reference)" }
+    static func userHolder(_ reference: RepoReference) -> String { "user:\(reference)" }
+    static func referenceHolders(_ reference: RepoReference) -> [String] { [importHolder(reference), userHolder(reference)] }
+
+    /// Pins the manifest `reference` names: its chunks are never evicted until unpinned.
+    public func pin(_ reference: RepoReference, holder: String? = nil) throws {
+        guard let digest = try resolve(reference) else { throw StoreError.unknownReference(reference.description) }
+        try database.pin(digest, holder: holder ?? Self.userHolder(reference))
+    }
+
+    /// Removes the pins that `reference` holds (from `manta pin` and from import).
+    public func unpin(_ reference: RepoReference) throws {
+        guard let digest = try resolve(reference) else { throw StoreError.unknownReference(reference.description) }
+        for holder in Self.referenceHolders(reference) { try database.unpin(digest, holder: holder) }
+    }
+
+    public func pin(_ digest: Digest, holder: String) throws { try database.pin(digest, holder: holder) }
+    public func unpin(_ digest: Digest, holder: String) throws { try database.unpin(digest, holder: holder) }
+
+    public func pins() throws -> [(manifest: Digest, holder: String)] { try database.pins() }
+}

@@ -1,0 +1,61 @@
+/// What went wrong in the node store, and what to do about it.
+public enum StoreError: Error, CustomStringConvertible {
+    case notWritable(path: String, reason: String)
+    case diskFull(path: String)
+    case io(path: String, operation: String, errno: Int32)
+    case database(path: String, String)
+    case missingDirectory(String)
+    case notADirectory(String)
+    case notARegularFile(String)
+    case unknownReference(String)
+    case missingManifest(Digest)
+    case invalidManifest(Digest, ManifestError)
+    case missingChunk(file: String, chunk: ChunkID)
+    case corruptChunk(file: String?, chunk: ChunkID)
+    case hashMismatch(expected: ChunkID, actual: Digest)
+    case compression(String)
+    case invalidConfiguration(String)
+
+    public var description: String {
+        switch self {
+        case .notWritable(let path, let reason):
+            "store at \(path) is not writable (\(reason)): choose a writable --store or fix its permissions"
+        case .diskFull(let path):
+            "no space left on the device holding \(path): free space, lower the quota or run `manta gc`, then retry; nothing partial was kept"
+        case .io(let path, let operation, let code):
+            "\(operation) \(path) failed: \(String(cString: strerror(code)))"
+        case .database(let path, let message):
+            "metadata database \(path): \(message)"
+        case .missingDirectory(let path):
+            "\(path) does not exist: give the folder that holds the model files"
+        case .notADirectory(let path):
+            "\(path) is not a folder: give the folder that holds the model files"
+        case .notARegularFile(let path):
+            "\(path) is not a regular file (a socket, device, pipe or dangling link): remove it or import a folder without it"
+        case .unknownReference(let reference):
+            "no model \(reference) in the store: `manta ls` lists what is there"
+        case .missingManifest(let digest):
+            "manifest \(digest) is not in the store: import or pull the model again"
+        case .invalidManifest(let digest, let error):
+            "manifest \(digest) is invalid: \(error)"
+        case .missingChunk(let file, let chunk):
+            "chunk \(chunk) of '\(file)' is not in the store: pull the model again or run `manta verify`"
+        case .corruptChunk(let file, let chunk):
+            "chunk \(chunk)\(file.map { " of '\($0)'" } ?? "") is corrupt (its bytes do not hash to its id): run `manta verify` to quarantine it, then pull or import the model again"
+        case .hashMismatch(let expected, let actual):
+            "bytes hash to \(actual), not to the expected \(expected)"
+        case .compression(let message):
+            "zstd: \(message)"
+        case .invalidConfiguration(let message):
+            "store configuration: \(message)"
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif

@@ -1,0 +1,33 @@
+import Foundation
+import Synchronization
+
+/// Runs blocking work (disk I/O, hashing) on dedicated threads, never on Swift's cooperative pool.
+enum WorkerThreads {
+    /// Runs `body(lane)` for each lane in `0..<count` on its own thread and waits for all of them.
+    /// Rethrows the first error; `body` should poll the shared cancellation it is handed to stop early.
+    static func run(count: Int, _ body: @escaping @Sendable (_ lane: Int, _ cancelled: borrowing Atomic<Bool>) throws -> Void) throws {
+        let failure = Mutex<(any Error)?>(nil)
+        let cancelled = Box()
+        let group = DispatchGroup()
+        for lane in 0..<count {
+            group.enter()
+            let thread = Thread {
+                defer { group.leave() }
+                do {
+                    try body(lane, cancelled.flag)
+                } catch {
+                    failure.withLock { if $0 == nil { $0 = error } }
+                    cancelled.flag.store(true, ordering: .relaxed)
+                }
+            }
+            thread.stackSize = 1 << 20
+            thread.start()
+        }
+        group.wait()
+        if let error = failure.withLock({ $0 }) { throw error }
+    }
+
+    final class Box: Sendable {
+        let flag = Atomic<Bool>(false)
+    }
+}
