@@ -89,16 +89,17 @@ let package = Package(
             ]
         ),
 
-        .testTarget(name: "MantaStoreTests", dependencies: ["MantaStore"]),
-        .testTarget(name: "MantaFSTests", dependencies: ["MantaFS", "MantaStore"]),
+        .target(name: "MantaTestSupport", dependencies: ["MantaStore"], path: "Tests/MantaTestSupport"),
+        .testTarget(name: "MantaStoreTests", dependencies: ["MantaStore", "MantaTestSupport"]),
+        .testTarget(name: "MantaFSTests", dependencies: ["MantaFS", "MantaStore", "MantaTestSupport"]),
         .testTarget(
             name: "MantaHubTests",
             dependencies: [
-                "MantaHub", "MantaStore",
+                "MantaHub", "MantaStore", "MantaTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
-        .testTarget(name: "MantaPeerTests", dependencies: ["MantaPeer", "MantaAgent", "MantaStore"]),
+        .testTarget(name: "MantaPeerTests", dependencies: ["MantaPeer", "MantaAgent", "MantaStore", "MantaTestSupport"]),
         .testTarget(
             name: "MantaKubeTests",
             dependencies: [
