@@ -1,0 +1,73 @@
+import Foundation
+import MantaTestSupport
+import Testing
+@testable import MantaStore
+
+@Suite struct GarbageCollectionTests {
+    /// A store with three one-chunk models imported in order a, b, c, each `size` bytes.
+    static func storeWithThreeModels(_ scratch: TemporaryDirectory, size: Int = 100_000) throws -> (Store, [RepoReference]) {
+        let store = try Store(root: scratch.appending("store"))
+        var references: [RepoReference] = []
+        for (index, name) in ["a", "b", "c"].enumerated() {
+            let folder = scratch.appending(name)
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            try Data(repeating: UInt8(index + 1), count: size).write(to: URL(fileURLWithPath: "\(folder)/weights.bin"))
+            let reference = try RepoReference(parsing: "acme/\(name)")
+            try store.importDirectory(folder, as: reference)
+            try store.unpin(reference)
+            references.append(reference)
+        }
+        return (store, references)
+    }
+
+    static func chunk(_ store: Store, _ reference: RepoReference) throws -> ChunkID {
+        try #require(try store.requireManifest(reference).manifest.files.first?.chunks.first?.id)
+    }
+
+    @Test func nothingGoesBelowTheHighWatermark() throws {
+        let scratch = try TemporaryDirectory()
+        let (store, _) = try Self.storeWithThreeModels(scratch)
+        let plan = try store.collectGarbage(dryRun: false, quotaBytes: 400_000)
+        #expect(plan.chunks.isEmpty)
+    }
+
+    @Test func aboveTheHighWatermarkLeastRecentlyUsedGoFirstDownToTheLowWatermark() throws {
+        let scratch = try TemporaryDirectory()
+        let (store, references) = try Self.storeWithThreeModels(scratch)
+        try store.touch([try Self.chunk(store, references[0])])
+        // 300 kB stored, quota 250 kB: high 225 kB, low 200 kB: one chunk must go, the least recently used (b).
+        let plan = try store.collectGarbage(dryRun: true, quotaBytes: 250_000)
+        #expect(plan.chunks == [try Self.chunk(store, references[1])])
+        #expect(store.contains(try Self.chunk(store, references[1])), "a dry run deletes nothing")
+        _ = try store.collectGarbage(dryRun: false, quotaBytes: 250_000)
+        #expect(!store.contains(try Self.chunk(store, references[1])))
+        #expect(store.contains(try Self.chunk(store, references[0])))
+        #expect(store.contains(try Self.chunk(store, references[2])))
+    }
+
+    @Test func pinnedModelsAreNeverEvictedEvenWhenTheQuotaCannotBeMet() throws {
+        let scratch = try TemporaryDirectory()
+        let (store, references) = try Self.storeWithThreeModels(scratch)
+        for reference in references { try store.pin(reference) }
+        let plan = try store.collectGarbage(dryRun: false, quotaBytes: 10_000)
+        #expect(plan.chunks.isEmpty)
+        #expect(plan.quotaUnmet)
+        try store.unpin(references[2])
+        let second = try store.collectGarbage(dryRun: false, quotaBytes: 10_000)
+        #expect(second.chunks == [try Self.chunk(store, references[2])])
+    }
+
+    @Test func removedModelsLoseUnsharedChunksButSharedOnesStay() throws {
+        let scratch = try TemporaryDirectory()
+        let store = try Store(root: scratch.appending("store"))
+        let shards = try Fixtures.syntheticShards()
+        try store.importDirectory(shards, as: try RepoReference(parsing: "acme/one"))
+        try store.importDirectory(try Fixtures.syntheticShardsEdited(), as: try RepoReference(parsing: "acme/two"))
+        try store.removeReference(try RepoReference(parsing: "acme/two"))
+        let plan = try store.collectGarbage(dryRun: false)
+        #expect(plan.manifests.count == 1)
+        #expect(!plan.chunks.isEmpty)
+        try store.export(try RepoReference(parsing: "acme/one"), to: scratch.appending("out"))
+        #expect(try StoreRoundTripTests.filesAreIdentical(shards, scratch.appending("out")))
+    }
+}
