@@ -1,0 +1,101 @@
+import Foundation
+import MantaTestSupport
+import Testing
+@testable import MantaStore
+
+@Suite struct BadInputTests {
+    @Test(arguments: [
+        ("../evil", "'..' are not allowed"), ("org/..", "'..' are not allowed"), ("/abs/path", "org/name"), ("org//name", "org/name"),
+        ("org/", "org/name"), ("just-a-name", "org/name"), ("org/na me", "letters, digits"), ("org/.hidden", "'.'"),
+    ])
+    func invalidRepositoryNamesAreRejectedWithTheReason(name: String, expected: String) throws {
+        let scratch = try TemporaryDirectory()
+        let result = try MantaProcess.run(["import", try Fixtures.gguf(), "--repo", name, "--store", scratch.path])
+        #expect(result.status != 0)
+        #expect(result.standardError.contains(expected), "\(result.standardError)")
+        #expect(FileSystem.entries(of: scratch.path + "/refs").isEmpty)
+    }
+
+    @Test func invalidRevisionsAreRejected() throws {
+        for revision in ["../x", "a//b", "", "/main"] {
+            #expect(throws: RepoReferenceError.invalidRevision(revision)) { try RepoReference(organization: "a", name: "b", revision: revision) }
+        }
+    }
+
+    @Test func aMissingFolderIsNamed() throws {
+        let scratch = try TemporaryDirectory()
+        let result = try MantaProcess.run(["import", scratch.appending("nope"), "--repo", "a/b", "--store", scratch.appending("store")])
+        #expect(result.status != 0)
+        #expect(result.standardError.contains("\(scratch.appending("nope")) does not exist"))
+    }
+
+    @Test func aFileInsteadOfAFolderIsNamed() throws {
+        let scratch = try TemporaryDirectory()
+        FileManager.default.createFile(atPath: scratch.appending("file"), contents: Data([1]))
+        let result = try MantaProcess.run(["import", scratch.appending("file"), "--repo", "a/b", "--store", scratch.appending("store")])
+        #expect(result.standardError.contains("is not a folder"))
+    }
+
+    @Test func aNonRegularFileIsNamedAndNothingIsImported() throws {
+        let scratch = try TemporaryDirectory()
+        let source = scratch.appending("src")
+        try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: "\(source)/a.txt", contents: Data("hello".utf8))
+        #expect(mkfifo("\(source)/pipe", 0o644) == 0)
+        let result = try MantaProcess.run(["import", source, "--repo", "a/b", "--store", scratch.appending("store")])
+        #expect(result.status != 0)
+        #expect(result.standardError.contains("\(source)/pipe is not a regular file"))
+        #expect(FileSystem.entries(of: scratch.appending("store/refs")).isEmpty)
+    }
+
+    @Test func aReadOnlyStoreIsReportedAsNotWritable() throws {
+        let scratch = try TemporaryDirectory()
+        let root = scratch.appending("store")
+        try MantaProcess.run(["import", try Fixtures.gguf(), "--repo", "a/b", "--store", root])
+        let mount = Process()
+        mount.executableURL = URL(fileURLWithPath: "/bin/mount")
+        mount.arguments = ["--bind", "-o", "ro", root, root]
+        try mount.run()
+        mount.waitUntilExit()
+        try #require(mount.terminationStatus == 0, "bind-mounting the store read-only needs root")
+        defer { _ = try? runTool("/bin/umount", [root]) }
+        let result = try MantaProcess.run(["import", try Fixtures.syntheticShards(), "--repo", "c/d", "--store", root])
+        #expect(result.status != 0)
+        #expect(result.standardError.contains("is not writable"), "\(result.standardError)")
+        _ = try runTool("/bin/umount", [root])
+        let verify = try MantaProcess.run(["verify", "--store", root])
+        #expect(verify.succeeded, "\(verify.standardOutput)")
+    }
+
+    @Test func aFullDiskFailsClearlyAndLeavesTheStoreConsistent() throws {
+        let scratch = try TemporaryDirectory()
+        let root = scratch.appending("store")
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        try #require(try runTool("/bin/mount", ["-t", "tmpfs", "-o", "size=24m", "tmpfs", root]) == 0, "mounting a tmpfs needs root")
+        defer { _ = try? runTool("/bin/umount", ["-l", root]) }
+        let small = try MantaProcess.run(["import", try Fixtures.gguf(), "--repo", "acme/small", "--store", root])
+        #expect(small.succeeded, "\(small.standardError)")
+        let big = try MantaProcess.run(["import", try Fixtures.syntheticShards(), "--repo", "acme/big", "--store", root])
+        #expect(big.status != 0)
+        #expect(big.standardError.contains("no space left"), "\(big.standardError)")
+        let verify = try MantaProcess.run(["verify", "--store", root])
+        #expect(verify.succeeded, "\(verify.standardOutput)")
+        let list = try MantaProcess.run(["ls", "--store", root])
+        #expect(list.standardOutput.contains("acme/small"))
+        #expect(!list.standardOutput.contains("acme/big"))
+        #expect(FileSystem.entries(of: "\(root)/tmp").isEmpty, "temporary files of the failed import are gone")
+        let export = try MantaProcess.run(["export", "acme/small", scratch.appending("out"), "--store", root])
+        #expect(export.succeeded)
+        #expect(try StoreRoundTripTests.filesAreIdentical(try Fixtures.gguf(), scratch.appending("out")))
+    }
+}
+
+@discardableResult
+func runTool(_ path: String, _ arguments: [String]) throws -> Int32 {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: path)
+    process.arguments = arguments
+    try process.run()
+    process.waitUntilExit()
+    return process.terminationStatus
+}

@@ -1,0 +1,64 @@
+import Foundation
+import MantaTestSupport
+import Testing
+@testable import MantaStore
+
+@Suite struct CrashSafetyTests {
+    /// Every chunk file under the store holds bytes that hash to its name.
+    static func everyNamedChunkIsIntact(_ root: String) throws -> Bool {
+        let store = try Store(root: root)
+        var checked = 0
+        for prefix in FileSystem.entries(of: "\(root)/chunks") {
+            for name in FileSystem.entries(of: "\(root)/chunks/\(prefix)") {
+                let compressed = name.hasSuffix(".zst")
+                let id = try #require(Digest(hex: compressed ? String(name.dropLast(4)) : name))
+                guard (try Store.readVerified(id, at: .init(path: "\(root)/chunks/\(prefix)/\(name)", compressed: compressed))) != nil else { return false }
+                checked += 1
+            }
+        }
+        _ = store
+        return true
+    }
+
+    @Test func killingAnImportAtRandomPointsNeverLeavesABadChunkAndAReImportCompletes() throws {
+        let scratch = try TemporaryDirectory()
+        let root = scratch.appending("store")
+        let source = try Fixtures.syntheticShards()
+        var generator = SystemRandomNumberGenerator()
+        for round in 0..<6 {
+            let process = try MantaProcess.process(["import", source, "--repo", "acme/crash", "--store", root, "--compression", round % 2 == 0 ? "none" : "zstd"])
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            usleep(UInt32.random(in: 20_000...400_000, using: &generator))
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+
+            let verify = try MantaProcess.run(["verify", "--store", root])
+            #expect(verify.succeeded, "round \(round): \(verify.standardOutput)\(verify.standardError)")
+            #expect(try Self.everyNamedChunkIsIntact(root), "round \(round)")
+            #expect(FileSystem.entries(of: "\(root)/tmp").isEmpty, "recovery removes temporary files")
+        }
+        let reimport = try MantaProcess.run(["import", source, "--repo", "acme/crash", "--store", root])
+        #expect(reimport.succeeded, "\(reimport.standardError)")
+        let export = try MantaProcess.run(["export", "acme/crash", scratch.appending("out"), "--store", root])
+        #expect(export.succeeded, "\(export.standardError)")
+        #expect(try StoreRoundTripTests.filesAreIdentical(source, scratch.appending("out")))
+    }
+
+    @Test func recoveryIndexesChunkFilesTheDatabaseNeverHeardOf() throws {
+        let scratch = try TemporaryDirectory()
+        let root = scratch.appending("store")
+        do {
+            let store = try Store(root: root)
+            try store.importDirectory(try Fixtures.gguf(), as: try RepoReference(parsing: "acme/gguf"))
+        }
+        let usage = try Store(root: root).usage()
+        for suffix in ["", "-wal", "-shm"] { unlink("\(root)/meta.db\(suffix)") }
+        FileManager.default.createFile(atPath: "\(root)/tmp/tmp-123-leftover", contents: Data([1, 2, 3]))
+        let recovered = try Store(root: root)
+        #expect(try recovered.usage().uniqueBytes == usage.uniqueBytes)
+        #expect(try recovered.usage().chunkCount == usage.chunkCount)
+        #expect(FileSystem.entries(of: "\(root)/tmp").isEmpty)
+    }
+}
