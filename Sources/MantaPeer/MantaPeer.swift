@@ -1,1 +1,0 @@
-// MantaPeer: see docs/architecture.md.

@@ -1,0 +1,108 @@
+import AsyncHTTPClient
+import Foundation
+import MantaStore
+import NIOCore
+import NIOHTTP1
+
+/// Fetches from other nodes' `PeerServer`s. Everything it returns is verified: chunk bytes hash to their
+/// id, manifests to their digest, bitmaps have the announced size.
+public struct PeerClient: Sendable {
+    public let httpClient: HTTPClient
+    public let token: String?
+    public let downloadLimiter: RateLimiter?
+    public let timeout: TimeAmount
+
+    public init(httpClient: HTTPClient = .shared, token: String?, downloadLimiter: RateLimiter? = nil, timeout: TimeAmount = .seconds(30)) {
+        self.httpClient = httpClient
+        self.token = token
+        self.downloadLimiter = downloadLimiter
+        self.timeout = timeout
+    }
+
+    /// A chunk's bytes, checked against its id.
+    public func chunk(_ id: ChunkID, length: UInt64, from peer: PeerAddress) async throws -> [UInt8] {
+        let bytes = try await get(peer, "/v1/chunks/\(id.prefixed)", what: "chunk \(id)", limit: Int(length))
+        guard UInt64(bytes.count) == length, SHA256Hasher.hash(bytes) == id else {
+            throw PeerError.badBytes(peer: peer.description, chunk: id.prefixed)
+        }
+        return bytes
+    }
+
+    /// A manifest, checked against its digest and for safety.
+    public func manifest(_ digest: Digest, from peer: PeerAddress) async throws -> Manifest {
+        let bytes = try await get(peer, "/v1/manifests/\(digest.prefixed)", what: "manifest \(digest)", limit: 256 << 20)
+        do {
+            return try Manifest.decode(bytes, expectedDigest: digest)
+        } catch {
+            throw PeerError.garbage(peer: peer.description, what: "manifest \(digest) (\(error))")
+        }
+    }
+
+    /// Which chunks of the manifest the peer has.
+    public func have(_ digest: Digest, chunkCount: Int, from peer: PeerAddress) async throws -> ChunkBitmap {
+        let (bytes, headers) = try await getWithHeaders(peer, "/v1/manifests/\(digest.prefixed)/have", what: "chunk bitmap of \(digest)", limit: chunkCount / 8 + 1)
+        guard let count = headers.first(name: ChunkBitmap.countHeader.rawName).flatMap(Int.init), count == chunkCount,
+              let bitmap = ChunkBitmap(bytes: bytes, count: count)
+        else { throw PeerError.garbage(peer: peer.description, what: "chunk bitmap of \(digest)") }
+        return bitmap
+    }
+
+    private func get(_ peer: PeerAddress, _ path: String, what: String, limit: Int) async throws -> [UInt8] {
+        try await getWithHeaders(peer, path, what: what, limit: limit).0
+    }
+
+    private func getWithHeaders(_ peer: PeerAddress, _ path: String, what: String, limit: Int) async throws -> ([UInt8], HTTPHeaders) {
+        var request = HTTPClientRequest(url: peer.baseURL + path)
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        let response: HTTPClientResponse
+        do {
+            response = try await httpClient.execute(request, timeout: timeout)
+        } catch {
+            throw PeerError.unreachable(peer: peer.description, reason: "\(error)")
+        }
+        switch response.status.code {
+        case 200: break
+        case 401: throw PeerError.unauthorized(peer: peer.description)
+        case 404: throw PeerError.notFound(peer: peer.description, what: what)
+        default: throw PeerError.status(peer: peer.description, code: Int(response.status.code), what: what)
+        }
+        var collected = [UInt8]()
+        do {
+            for try await part in response.body {
+                guard collected.count + part.readableBytes <= limit else {
+                    throw PeerError.garbage(peer: peer.description, what: "\(what): more than \(limit) bytes")
+                }
+                try await downloadLimiter?.acquire(part.readableBytes)
+                collected += part.readableBytesView
+            }
+        } catch let error as PeerError {
+            throw error
+        } catch {
+            throw PeerError.unreachable(peer: peer.description, reason: "connection lost in the body of \(what): \(error)")
+        }
+        return (collected, response.headers)
+    }
+}
+
+/// Where a peer's `PeerServer` listens.
+public struct PeerAddress: Hashable, Sendable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// Parses `host:port` or `[v6]:port`.
+    public init?(parsing text: String) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port) else { return nil }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else { return nil }
+        self.init(host: host, port: port)
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    public var baseURL: String { "http://\(description)" }
+}

@@ -1,0 +1,148 @@
+import AsyncHTTPClient
+import Foundation
+import MantaStore
+import MantaTestSupport
+import ServiceLifecycle
+import Testing
+@testable import MantaPeer
+
+/// A real peer server on 127.0.0.1 with an OS-chosen port, over a store holding the GGUF fixture.
+struct RunningPeer: Sendable {
+    let store: Store
+    let server: PeerServer
+    let port: Int
+    let manifest: Manifest
+    let digest: Digest
+    var address: PeerAddress { PeerAddress(host: "127.0.0.1", port: port) }
+
+    static func with<T>(
+        token: String? = "cluster-secret",
+        uploadRate: UInt64? = nil,
+        _ body: (RunningPeer, TemporaryDirectory) async throws -> T
+    ) async throws -> T {
+        let scratch = try TemporaryDirectory()
+        let store = try Store(root: scratch.appending("store"))
+        let summary = try store.importDirectory(try Fixtures.gguf(), as: try RepoReference(parsing: "acme/gguf"))
+        let server = PeerServer(store: store, configuration: .init(token: token, uploadRate: uploadRate))
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await server.run() }
+            defer { group.cancelAll() }
+            let peer = RunningPeer(store: store, server: server, port: await server.boundPort(), manifest: summary.manifest, digest: summary.digest)
+            return try await body(peer, scratch)
+        }
+    }
+}
+
+@Suite struct PeerServerTests {
+    @Test func aPeerWithTheTokenGetsVerifiedChunksManifestsAndBitmaps() async throws {
+        try await RunningPeer.with { peer, _ in
+            let client = PeerClient(token: "cluster-secret")
+            let file = try #require(peer.manifest.files.first)
+            for chunk in file.chunks.prefix(3) {
+                let bytes = try await client.chunk(chunk.id, length: chunk.length, from: peer.address)
+                #expect(bytes == (try peer.store.read(chunk.id)))
+            }
+            #expect(try await client.manifest(peer.digest, from: peer.address) == peer.manifest)
+            let ids = peer.manifest.chunkIDs
+            let bitmap = try await client.have(peer.digest, chunkCount: ids.count, from: peer.address)
+            #expect(bitmap.presentCount == ids.count)
+        }
+    }
+
+    @Test func theBitmapShowsMissingChunks() async throws {
+        try await RunningPeer.with { peer, _ in
+            let ids = peer.manifest.chunkIDs
+            unlink(try #require(peer.store.location(of: ids[1])).path)
+            let bitmap = try await PeerClient(token: "cluster-secret").have(peer.digest, chunkCount: ids.count, from: peer.address)
+            #expect(bitmap[0] && !bitmap[1] && bitmap[2])
+            #expect(bitmap.presentCount == ids.count - 1)
+        }
+    }
+
+    @Test func rangesHeadAndUnsatisfiableRanges() async throws {
+        try await RunningPeer.with { peer, _ in
+            let chunk = try #require(peer.manifest.files.first?.chunks[1])
+            let whole = try peer.store.read(chunk.id)
+            let auth = ["Authorization": "Bearer cluster-secret"]
+            let partial = try await RawHTTP.get(port: peer.port, path: "/v1/chunks/\(chunk.id.prefixed)", headers: auth.merging(["Range": "bytes=10-99"]) { $1 })
+            #expect(partial.status == 206)
+            #expect(partial.body == Array(whole[10..<100]))
+            let suffix = try await RawHTTP.get(port: peer.port, path: "/v1/chunks/\(chunk.id.hex)", headers: auth.merging(["Range": "bytes=-5"]) { $1 })
+            #expect(suffix.body == Array(whole.suffix(5)))
+            let beyond = try await RawHTTP.get(port: peer.port, path: "/v1/chunks/\(chunk.id.hex)", headers: auth.merging(["Range": "bytes=\(whole.count)-"]) { $1 })
+            #expect(beyond.status == 416)
+        }
+    }
+
+    @Test func requestsWithoutTheRightTokenAreRejected() async throws {
+        try await RunningPeer.with { peer, _ in
+            let chunk = try #require(peer.manifest.files.first?.chunks.first)
+            let path = "/v1/chunks/\(chunk.id.prefixed)"
+            #expect(try await RawHTTP.get(port: peer.port, path: path).status == 401)
+            #expect(try await RawHTTP.get(port: peer.port, path: path, headers: ["Authorization": "Bearer wrong"]).status == 401)
+            #expect(try await RawHTTP.get(port: peer.port, path: path, headers: ["Authorization": "Basic Y2x1c3Rlci1zZWNyZXQ="]).status == 401)
+            #expect(try await RawHTTP.get(port: peer.port, path: "/healthz").status == 200)
+            await #expect(throws: PeerError.unauthorized(peer: peer.address.description)) {
+                try await PeerClient(token: "wrong").manifest(peer.digest, from: peer.address)
+            }
+        }
+    }
+
+    @Test(arguments: [
+        "/v1/chunks/../../etc/passwd", "/v1/chunks/..%2F..%2Fetc%2Fpasswd", "/v1/chunks/%2e%2e/%2e%2e/etc/passwd",
+        "/v1/chunks//etc/passwd", "/v1/chunks/%2Fetc%2Fpasswd", "/v1/manifests/..", "/v1/manifests/../../meta.db",
+        "/v1/chunks/sha256:..%2F..%2Fmeta.db", "/v1/chunks/config.json", "/v1/../config.json", "/../../../etc/passwd",
+    ])
+    func pathTraversalNeverReachesTheFileSystem(path: String) async throws {
+        try await RunningPeer.with { peer, _ in
+            let response = try await RawHTTP.get(port: peer.port, path: path, headers: ["Authorization": "Bearer cluster-secret"])
+            #expect([400, 404].contains(response.status), "\(path) → \(response.status)")
+            let text = String(decoding: response.body, as: UTF8.self)
+            #expect(!text.contains("root:"))
+            #expect(!text.contains("chunkSize"))
+        }
+    }
+
+    @Test func aPeerServingWrongBytesIsCaught() async throws {
+        try await RunningPeer.with { peer, _ in
+            let chunk = try #require(peer.manifest.files.first?.chunks[2])
+            let path = try #require(peer.store.location(of: chunk.id)).path
+            var bytes = try Array(Data(contentsOf: URL(fileURLWithPath: path)))
+            bytes[100] ^= 0xff
+            chmod(path, 0o644)
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            await #expect(throws: PeerError.badBytes(peer: peer.address.description, chunk: chunk.id.prefixed)) {
+                try await PeerClient(token: "cluster-secret").chunk(chunk.id, length: chunk.length, from: peer.address)
+            }
+        }
+    }
+
+    @Test func uploadRateHoldsWithinTenPercent() async throws {
+        let rate: UInt64 = 4_000_000
+        try await RunningPeer.with(uploadRate: rate) { peer, _ in
+            let client = PeerClient(token: "cluster-secret")
+            let chunks = try #require(peer.manifest.files.first?.chunks.filter { $0.length >= 1 << 20 }.prefix(3))
+            let bytes = chunks.reduce(UInt64(0)) { $0 + $1.length }
+            let clock = ContinuousClock()
+            let elapsed = try await clock.measure {
+                for chunk in chunks { _ = try await client.chunk(chunk.id, length: chunk.length, from: peer.address) }
+            }
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let burst = Double(rate) / 4
+            let expected = (Double(bytes) - burst) / Double(rate)
+            #expect(seconds >= expected * 0.9, "\(bytes) bytes in \(seconds) s: faster than the limit")
+            #expect(seconds <= expected * 1.1 + 0.3, "\(bytes) bytes in \(seconds) s, expected \(expected) s")
+        }
+    }
+}
+
+@Suite struct PeerServerMissingContentTests {
+    @Test func aMissingChunkIsNotFound() async throws {
+        try await RunningPeer.with { peer, _ in
+            let missing = SHA256Hasher.hash([1, 2, 3])
+            await #expect(throws: PeerError.notFound(peer: peer.address.description, what: "chunk \(missing)")) {
+                try await PeerClient(token: "cluster-secret").chunk(missing, length: 3, from: peer.address)
+            }
+        }
+    }
+}

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Import benchmark: `manta import` against the floors it must approach, in the same run, on the same files.
+#   durable copy   cp -r + sync            (the disk-write floor)
+#   hashing        openssl dgst -sha256    (one core, SHA-NI)
+#   casync make    chunk + zstd store      (a real content-addressed peer)
+# The source is read once first, so every contender starts from the page cache; each destination is fresh.
+# Usage: benchmarks/import/run.sh [runs]   (needs: scripts/make-fixtures.py --synthetic-mib 1024 --out /tmp/bench-fixtures)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+runs="${1:-3}"
+fixtures="${BENCH_FIXTURES:-/tmp/bench-fixtures}"
+work="${BENCH_WORK:-/var/tmp/manta-bench-import}"
+swift build -c release --product manta >/dev/null
+manta="$(swift build -c release --show-bin-path)/manta"
+command -v casync >/dev/null || apt-get install -y casync >/dev/null
+[ -x /usr/bin/time ] || apt-get install -y time >/dev/null
+
+# seconds and peak RSS (KiB) of one command
+measure() {
+    local out
+    out=$( { /usr/bin/time -f "%e %M" "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+    echo "$out"
+}
+
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+bench_dataset() {
+    local name="$1" source="$2"
+    local bytes; bytes=$(du -sb "$source" | cut -f1)
+    declare -A times
+    local rss_import=0 rss_reimport=0
+    for run in $(seq "$runs"); do
+        rm -rf "$work"; mkdir -p "$work"
+        find "$source" -type f -exec cat {} + >/dev/null
+        sync
+        t=$(measure bash -c "cp -r '$source' '$work/copy' && sync"); times[cp]+="${t%% *} "
+        t=$(measure bash -c "find '$source' -type f -print0 | xargs -0 openssl dgst -sha256"); times[dgst]+="${t%% *} "
+        t=$(measure bash -c "casync make --store='$work/casync.castr' '$work/x.caidx' '$source' && sync"); times[casync]+="${t%% *} "
+        rm -rf "$work/copy" "$work/casync.castr"; sync
+        t=$(measure bash -c "'$manta' import '$source' --repo bench/model --store '$work/store' && sync"); times[import]+="${t%% *} "
+        rss=$(measure "$manta" import "$source" --repo bench/model --store "$work/store"); times[reimport]+="${rss%% *} "
+        rss_reimport=${rss##* }
+        rm -rf "$work/store"; sync
+        rss=$(measure "$manta" import "$source" --repo bench/model --store "$work/store"); rss_import=${rss##* }
+    done
+    local cp dgst casync import reimport
+    cp=$(echo ${times[cp]} | tr ' ' '\n' | median)
+    dgst=$(echo ${times[dgst]} | tr ' ' '\n' | median)
+    casync=$(echo ${times[casync]} | tr ' ' '\n' | median)
+    import=$(echo ${times[import]} | tr ' ' '\n' | median)
+    reimport=$(echo ${times[reimport]} | tr ' ' '\n' | median)
+    awk -v n="$name" -v b="$bytes" -v cp="$cp" -v d="$dgst" -v c="$casync" -v i="$import" -v r="$reimport" -v rss="$rss_import" -v rrss="$rss_reimport" 'BEGIN {
+        gib = b / 1073741824
+        printf "| %s | %.2f GiB | %.2f s | %.2f s | %.2f s | %.2f s | %.2f s | %.2fx | %.1fx | %.2fx | %d / %d MiB |\n", n, gib, cp, d, c, i, r, i / cp, c / i, r / d, rss / 1024, rrss / 1024
+    }'
+}
+
+echo "| data | size | cp+sync | openssl dgst | casync make | manta import | re-import | import / cp+sync | casync / import | re-import / dgst | peak RSS import / re-import |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
+bench_dataset "synthetic BF16, 2 shards" "$fixtures/synthetic-1024m"
+bench_dataset "all-MiniLM-L6-v2 (real)" "$fixtures/real/sentence-transformers/all-MiniLM-L6-v2"
+rm -rf "$work"
