@@ -3,6 +3,7 @@ import Foundation
 import MantaHub
 import MantaStore
 import NIOCore
+import NIOHTTP1
 import Testing
 
 @Suite struct HubServerTests {

@@ -12,8 +12,8 @@ enum Subprocess {
     static func run(_ arguments: [String], environment: [String: String], workingDirectory: URL) async throws -> Result {
         let outputURL = workingDirectory.appendingPathComponent("stdout-\(UUID().uuidString)")
         let errorURL = workingDirectory.appendingPathComponent("stderr-\(UUID().uuidString)")
-        FileManager.default.createFile(atPath: outputURL.path, contents: nil)
-        FileManager.default.createFile(atPath: errorURL.path, contents: nil)
+        try Data().write(to: outputURL)
+        try Data().write(to: errorURL)
         let output = try FileHandle(forWritingTo: outputURL)
         let error = try FileHandle(forWritingTo: errorURL)
         defer {

@@ -26,7 +26,11 @@ extension HubClient {
                 target.range = rangeHeader
                 let response = try await execute(url, headers: rangeHeader.map { [("Range", $0)] } ?? [], target: target)
                 var skip = try Self.bytesToSkip(response, requestedOffset: offset, location: location, url: url)
-                if end == nil { end = try Self.endOffset(response, requestedOffset: offset, location: location, url: url) }
+                let available = try Self.endOffset(response, requestedOffset: offset, location: location, url: url)
+                if let wanted = end, available < wanted {
+                    throw HubError.rangeNotSatisfiable(repo: location.repo, path: location.path, range: "bytes=\(start)-\(wanted - 1) (file ends at \(available))")
+                }
+                end = end ?? available
                 for try await var buffer in response.body {
                     if skip > 0 {
                         let dropped = min(skip, buffer.readableBytes)

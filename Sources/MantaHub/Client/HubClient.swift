@@ -35,7 +35,7 @@ public struct HubClient: Sendable {
         for (name, value) in extraHeaders {
             request.headers.add(name: name, value: value)
         }
-        let response = try await httpClient.execute(request, timeout: configuration.readTimeout)
+        let response = try await httpClient.execute(request, timeout: configuration.responseHeadTimeout)
         if (200..<300).contains(Int(response.status.code)) {
             return response
         }

@@ -10,14 +10,14 @@ public struct HubClientConfiguration: Sendable {
     /// Sent as `Authorization: Bearer <token>` (and never to another host after a redirect).
     public var token: String?
     public var retry: HubRetryPolicy
-    /// Longest wait for the next bytes of a response before the attempt counts as failed.
-    public var readTimeout: TimeAmount
+    /// Longest wait for a response's status and headers; a stalled body is bounded by the HTTP client's read timeout.
+    public var responseHeadTimeout: TimeAmount
 
     public init(
         endpoint: String = HubClientConfiguration.defaultEndpoint,
         token: String? = nil,
         retry: HubRetryPolicy = HubRetryPolicy(),
-        readTimeout: TimeAmount = .seconds(60)
+        responseHeadTimeout: TimeAmount = .seconds(60)
     ) throws(HubError) {
         var trimmed = endpoint
         while trimmed.hasSuffix("/") { trimmed.removeLast() }
@@ -27,7 +27,7 @@ public struct HubClientConfiguration: Sendable {
         self.endpoint = trimmed
         self.token = token.flatMap { $0.isEmpty ? nil : $0 }
         self.retry = retry
-        self.readTimeout = readTimeout
+        self.responseHeadTimeout = responseHeadTimeout
     }
 
     /// Reads the settings `huggingface_hub` reads: `HF_ENDPOINT`; `HF_TOKEN` (or the older `HUGGING_FACE_HUB_TOKEN`),

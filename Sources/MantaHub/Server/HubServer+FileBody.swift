@@ -29,7 +29,11 @@ extension HubServer {
                     try await writer.write(chunk)
                     statistics.recordBody(repo: repo, path: file.path, bytes: chunk.readableBytes)
                     sent += chunk.readableBytes
-                    if cutAfterThisChunk { throw InjectedConnectionReset(afterBytes: sent) }
+                    if cutAfterThisChunk {
+                        // Let the bytes reach the socket first: closing drops writes still queued in the channel.
+                        try await Task.sleep(for: .milliseconds(50))
+                        throw InjectedConnectionReset(afterBytes: sent)
+                    }
                 }
             }
             try await writer.finish(nil)

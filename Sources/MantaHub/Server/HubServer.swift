@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import ServiceLifecycle
 
 /// Serves a folder of repositories through the Hugging Face HTTP API that `huggingface_hub` uses.
 /// See docs/hub.md for the folder layout, endpoints and headers.
@@ -29,6 +30,13 @@ public final class HubServer: Sendable {
         handlingSignals: Bool = false,
         onListening: @escaping @Sendable (HubServerAddress) async -> Void = { _ in }
     ) async throws {
+        try await makeServiceGroup(handlingSignals: handlingSignals, onListening: onListening).run()
+    }
+
+    func makeServiceGroup(
+        handlingSignals: Bool,
+        onListening: @escaping @Sendable (HubServerAddress) async -> Void
+    ) throws -> ServiceGroup {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: configuration.root, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw HubServerError.rootNotADirectory(configuration.root)
@@ -45,7 +53,13 @@ public final class HubServer: Sendable {
             },
             logger: logger
         )
-        try await application.runService(gracefulShutdownSignals: handlingSignals ? [.sigterm, .sigint] : [])
+        return ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [application],
+                gracefulShutdownSignals: handlingSignals ? [.sigterm, .sigint] : [],
+                logger: logger
+            )
+        )
     }
 }
 
