@@ -101,4 +101,30 @@ import Testing
             }
         }
     }
+
+    @Test func filesAtTheThresholdOrInWeightFormatsAreLFSAndOthersAreNot() async throws {
+        let repository = try TestRepository()
+        defer { repository.remove() }
+        let configuration = try HubServerConfiguration(root: repository.path, lfsThreshold: 40)
+        let snapshot = try await HubServer(configuration: configuration).withRunning { address in
+            try await testClient(address).snapshot(of: HubModelReference(repo: TestRepository.repo))
+        }
+        let lfsPaths = snapshot.files.filter { $0.lfs != nil }.map(\.path)
+        // config.json has 40 bytes (at the threshold), tokenizer.json 27, .gitattributes 50.
+        #expect(lfsPaths == [".gitattributes", "config.json", "model.safetensors"])
+        #expect(snapshot.file(at: "config.json")?.sha256 == repository.sha256("config.json"))
+    }
+
+    @Test func revisionFolderWithAnEncodedSlashServesThatRevision() async throws {
+        try await withTestHub { _, address, repository in
+            let folder = repository.root.appendingPathComponent("acme/tiny@refs%2Fpr%2F1")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            try Data("pr".utf8).write(to: folder.appendingPathComponent("README.md"))
+            let client = try testClient(address)
+            let snapshot = try await client.snapshot(of: HubModelReference("acme/tiny@refs/pr/1"))
+            #expect(snapshot.files.map(\.path) == ["README.md"])
+            let bytes = try await client.fetch(HubFileLocation(snapshot: snapshot, file: snapshot.files[0]), range: 0..<2)
+            #expect(bytes.bytes == Array("pr".utf8))
+        }
+    }
 }
