@@ -10,14 +10,15 @@ public struct HubClientConfiguration: Sendable {
     /// Sent as `Authorization: Bearer <token>` (and never to another host after a redirect).
     public var token: String?
     public var retry: HubRetryPolicy
-    /// Longest wait for a response's status and headers; a stalled body is bounded by the HTTP client's read timeout.
+    /// Longest wait for a response's status and headers, connecting included (the HTTP client keeps retrying a refused
+    /// connection until then); a stalled body is bounded by the HTTP client's read timeout.
     public var responseHeadTimeout: TimeAmount
 
     public init(
         endpoint: String = HubClientConfiguration.defaultEndpoint,
         token: String? = nil,
         retry: HubRetryPolicy = HubRetryPolicy(),
-        responseHeadTimeout: TimeAmount = .seconds(60)
+        responseHeadTimeout: TimeAmount = .seconds(30)
     ) throws(HubError) {
         var trimmed = endpoint
         while trimmed.hasSuffix("/") { trimmed.removeLast() }
