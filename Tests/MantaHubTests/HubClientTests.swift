@@ -114,6 +114,18 @@ import Testing
         }
     }
 
+    @Test func consumerErrorsStopTheStreamWithoutRetrying() async throws {
+        struct DiskFull: Error, Equatable {}
+        try await withTestHub { server, address, _ in
+            let client = try testClient(address)
+            let location = try HubFileLocation(repo: TestRepository.repo, revision: "main", path: "model.safetensors")
+            await #expect(throws: DiskFull()) {
+                try await client.stream(location) { _ in throw DiskFull() }
+            }
+            #expect(server.statistics.requestCount == 1)
+        }
+    }
+
     @Test func tokenIsSentAndAcceptedByAProtectedHub() async throws {
         try await withTestHub(token: "s3cret") { server, address, _ in
             let client = try testClient(address, token: "s3cret")

@@ -41,10 +41,17 @@ extension HubClient {
                         buffer = buffer.getSlice(at: buffer.readerIndex, length: Int(end - offset)) ?? buffer
                     }
                     guard buffer.readableBytes > 0 else { continue }
-                    try await consume(buffer)
+                    do {
+                        try await consume(buffer)
+                    } catch {
+                        throw ConsumerFailure(underlying: error)
+                    }
                     offset += Int64(buffer.readableBytes)
+                    if let end, offset == end { break }
                 }
                 if let end, offset < end { throw IncompleteBody(received: offset - start, expected: end - start) }
+            } catch let failure as ConsumerFailure {
+                throw failure.underlying
             } catch {
                 try await budget.recordFailure(error, madeProgress: offset > offsetBeforeAttempt)
             }
@@ -130,6 +137,11 @@ struct IncompleteBody: Error, CustomStringConvertible {
     var received: Int64
     var expected: Int64
     var description: String { "connection closed after \(received) of \(expected) bytes" }
+}
+
+/// The caller's consumer failed (a full disk, say): not the hub's fault, so not retried.
+struct ConsumerFailure: Error {
+    var underlying: any Error
 }
 
 /// `Content-Range: bytes first-last/total` (total may be `*`).
