@@ -8,10 +8,10 @@ extension HubServer {
     func makeRouter() -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: HubGateMiddleware(token: configuration.token, faults: faults, statistics: statistics))
-        router.get("/api/models/:namespace/:name") { request, context in
+        router.get("/api/models/:namespace/:name") { _, context in
             try await self.modelInfo(context, revision: HubModelReference.defaultRevision)
         }
-        router.get("/api/models/:namespace/:name/revision/:revision") { request, context in
+        router.get("/api/models/:namespace/:name/revision/:revision") { _, context in
             try await self.modelInfo(context, revision: try Self.decodedParameter("revision", context))
         }
         router.get("/api/models/:namespace/:name/tree/:revision") { request, context in
@@ -74,9 +74,7 @@ extension HubServer {
             guard recursive || components.count == 1 else { continue }
             entries.append(Self.treeEntry(file))
         }
-        entries += folders.map { path in
-            HubWire.TreeEntry(type: "directory", oid: Self.folderID(path, in: revision), size: 0, path: path, lfs: nil)
-        }
+        entries += folders.map { Self.folderEntry($0, in: revision) }
         return try Self.json(entries.sorted { $0.path < $1.path })
     }
 
@@ -88,7 +86,7 @@ extension HubServer {
         let requested = Set(Self.requestedPaths(body: body, contentType: request.headers[.contentType]))
         var entries: [HubWire.TreeEntry] = revision.files.filter { requested.contains($0.path) }.map(Self.treeEntry)
         for path in requested where revision.files.contains(where: { $0.path.hasPrefix(path + "/") }) {
-            entries.append(HubWire.TreeEntry(type: "directory", oid: Self.folderID(path, in: revision), size: 0, path: path, lfs: nil))
+            entries.append(Self.folderEntry(path, in: revision))
         }
         return try Self.json(entries.sorted { $0.path < $1.path })
     }
@@ -113,9 +111,10 @@ extension HubServer {
         }
     }
 
-    /// A stable id for a folder: derived from the commit and the folder's path.
-    private static func folderID(_ path: String, in revision: ServedRevision) -> String {
-        String(SHA256Hasher.hash(Array("\(revision.commit)\0\(path)".utf8)).hex.prefix(40))
+    /// A folder's entry; its id (git's tree id on the real hub) is derived from the commit and the folder's path.
+    private static func folderEntry(_ path: String, in revision: ServedRevision) -> HubWire.TreeEntry {
+        let id = String(SHA256Hasher.hash(Array("\(revision.commit)\0\(path)".utf8)).hex.prefix(40))
+        return HubWire.TreeEntry(type: "directory", oid: id, size: 0, path: path, lfs: nil)
     }
 
     // MARK: Files
