@@ -6,9 +6,9 @@ public struct HubClientConfiguration: Sendable {
     public static let defaultEndpoint = "https://huggingface.co"
 
     /// Base URL of the hub, without a trailing slash.
-    public var endpoint: String
+    public let endpoint: String
     /// Sent as `Authorization: Bearer <token>` (and never to another host after a redirect).
-    public var token: String?
+    public let token: String?
     public var retry: HubRetryPolicy
     /// Longest wait for a response's status and headers, connecting included (the HTTP client keeps retrying a refused
     /// connection until then); a stalled body is bounded by the HTTP client's read timeout.

@@ -1,16 +1,16 @@
 /// How a `HubServer` runs.
 public struct HubServerConfiguration: Sendable {
     /// The folder of repositories (see docs/hub.md for the layout).
-    public var root: String
-    public var host: String
+    public let root: String
+    public let host: String
     /// 0 lets the OS choose; the chosen port is reported to `run`'s `onListening`.
-    public var port: Int
+    public let port: Int
     /// When set, every request must carry `Authorization: Bearer <token>`.
-    public var token: String?
+    public let token: String?
     /// Body bytes per second over all responses together; nil for no limit.
-    public var maximumBytesPerSecond: Int?
+    public let maximumBytesPerSecond: Int?
     /// Files at least this large are described as LFS files (so is any weights format, whatever its size).
-    public var lfsThreshold: Int64
+    public let lfsThreshold: Int64
 
     public static let defaultLFSThreshold: Int64 = 10 * 1024 * 1024
 
