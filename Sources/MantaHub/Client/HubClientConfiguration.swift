@@ -1,0 +1,82 @@
+import _NIOFileSystem
+import NIOCore
+
+/// Where the hub is, who we are, and how hard to try.
+public struct HubClientConfiguration: Sendable {
+    public static let defaultEndpoint = "https://huggingface.co"
+
+    /// Base URL of the hub, without a trailing slash.
+    public let endpoint: String
+    /// Sent as `Authorization: Bearer <token>` (and never to another host after a redirect).
+    public let token: String?
+    public var retry: HubRetryPolicy
+    /// Longest wait for a response's status and headers, connecting included (the HTTP client keeps retrying a refused
+    /// connection until then); a stalled body is bounded by the HTTP client's read timeout.
+    public var responseHeadTimeout: TimeAmount
+
+    public init(
+        endpoint: String = HubClientConfiguration.defaultEndpoint,
+        token: String? = nil,
+        retry: HubRetryPolicy = HubRetryPolicy(),
+        responseHeadTimeout: TimeAmount = .seconds(30)
+    ) throws(HubError) {
+        var trimmed = endpoint
+        while trimmed.hasSuffix("/") { trimmed.removeLast() }
+        guard trimmed.hasPrefix("http://") || trimmed.hasPrefix("https://"), trimmed.split(separator: "/").count >= 2 else {
+            throw HubError.invalidEndpoint(endpoint)
+        }
+        self.endpoint = trimmed
+        self.token = token.flatMap { $0.isEmpty ? nil : $0 }
+        self.retry = retry
+        self.responseHeadTimeout = responseHeadTimeout
+    }
+
+    /// Reads the settings `huggingface_hub` reads: `HF_ENDPOINT`; `HF_TOKEN` (or the older `HUGGING_FACE_HUB_TOKEN`),
+    /// else the token file at `HF_TOKEN_PATH`, else `$HF_HOME/token`, else `~/.cache/huggingface/token`.
+    /// A missing token file means anonymous access; an unreadable one is an error.
+    public static func fromEnvironment(
+        _ environment: [String: String],
+        retry: HubRetryPolicy = HubRetryPolicy()
+    ) async throws(HubError) -> HubClientConfiguration {
+        let endpoint = environment["HF_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 } ?? defaultEndpoint
+        let token: String?
+        if let value = environment["HF_TOKEN"] ?? environment["HUGGING_FACE_HUB_TOKEN"], !value.isEmpty {
+            token = value
+        } else if let path = tokenFilePath(environment) {
+            token = try await readTokenFile(at: path)
+        } else {
+            token = nil
+        }
+        return try HubClientConfiguration(endpoint: endpoint, token: token, retry: retry)
+    }
+
+    static func tokenFilePath(_ environment: [String: String]) -> String? {
+        if let path = environment["HF_TOKEN_PATH"], !path.isEmpty { return path }
+        if let home = environment["HF_HOME"], !home.isEmpty { return home + "/token" }
+        if let cache = environment["XDG_CACHE_HOME"], !cache.isEmpty { return cache + "/huggingface/token" }
+        if let home = environment["HOME"], !home.isEmpty { return home + "/.cache/huggingface/token" }
+        return nil
+    }
+
+    static func readTokenFile(at path: String) async throws(HubError) -> String? {
+        do {
+            let buffer = try await FileSystem.shared.withFileHandle(forReadingAt: FilePath(path)) { handle in
+                try await handle.readToEnd(maximumSizeAllowed: .kibibytes(64))
+            }
+            let token = String(buffer: buffer).trimmingWhitespace()
+            return token.isEmpty ? nil : token
+        } catch let error as FileSystemError where error.code == .notFound {
+            return nil
+        } catch {
+            throw HubError.tokenFileUnreadable(path: path, reason: "\(error)")
+        }
+    }
+}
+
+extension String {
+    func trimmingWhitespace() -> String {
+        let isSpace: (Character) -> Bool = { $0.isWhitespace }
+        guard let first = firstIndex(where: { !isSpace($0) }), let last = lastIndex(where: { !isSpace($0) }) else { return "" }
+        return String(self[first...last])
+    }
+}

@@ -1,1 +1,0 @@
-// MantaHub: see docs/architecture.md.

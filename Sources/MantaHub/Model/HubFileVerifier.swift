@@ -1,0 +1,44 @@
+import MantaStore
+import NIOCore
+#if canImport(Glibc)
+import Glibc
+#endif
+import NIOPosix
+import _NIOFileSystem
+
+/// Checks a file on disk against what the hub announced, and hashes files without blocking async tasks.
+public enum HubFileVerifier {
+    /// Size always; SHA-256 when the hub vouches for one (LFS files).
+    public static func verify(fileAt path: String, against file: HubFile, repo: HubRepoID) async throws {
+        guard let info = try await FileSystem.shared.info(forFileAt: FilePath(path)) else {
+            throw HubError.sizeMismatch(repo: repo, path: file.path, expected: file.size, actual: 0)
+        }
+        guard Int64(info.size) == file.size else {
+            throw HubError.sizeMismatch(repo: repo, path: file.path, expected: file.size, actual: Int64(info.size))
+        }
+        guard let expected = file.sha256 else { return }
+        let actual = try await sha256(ofFileAt: path)
+        guard actual == expected else { throw HubError.hashMismatch(repo: repo, path: file.path, expected: expected, actual: actual) }
+    }
+
+    /// SHA-256 of a whole file, read in 1 MiB pieces on NIO's blocking-I/O thread pool.
+    public static func sha256(ofFileAt path: String) async throws -> Digest {
+        try await NIOThreadPool.singleton.runIfActive {
+            let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+            guard descriptor >= 0 else { throw IOError(errnoCode: errno, reason: "open \(path)") }
+            defer { close(descriptor) }
+            var hasher = SHA256Hasher()
+            var buffer = [UInt8](repeating: 0, count: 1 << 20)
+            while true {
+                let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+                if count < 0 {
+                    if errno == EINTR { continue }
+                    throw IOError(errnoCode: errno, reason: "read \(path)")
+                }
+                if count == 0 { break }
+                buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
+            }
+            return hasher.finalize()
+        }
+    }
+}
