@@ -1,0 +1,79 @@
+import Foundation
+import Hummingbird
+import Logging
+import MantaKube
+import NIOCore
+import Testing
+
+/// A running test API server and a client connected to it.
+struct KubeTestEnvironment: Sendable {
+    let server: TestAPIServer
+    let client: KubeClient
+    let port: Int
+
+    var store: APIStore { server.store }
+
+    /// Starts a server on 127.0.0.1:0, runs `body` with a client, then stops both.
+    static func with<T: Sendable>(
+        bookmarkInterval: Duration = .milliseconds(200), _ body: @Sendable (KubeTestEnvironment) async throws -> T
+    ) async throws -> T {
+        var server = TestAPIServer()
+        server.bookmarkInterval = bookmarkInterval
+        let apiServer = server
+        let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
+        var logger = Logger(label: "test-api-server")
+        logger.logLevel = .warning
+        let app = Application(
+            responder: CallbackResponder { (request: Request, _: BasicRequestContext) in try await apiServer.respond(request) },
+            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { channel in
+                portContinuation.yield(channel.localAddress?.port ?? 0)
+                portContinuation.finish()
+            },
+            logger: logger)
+        let serverTask = Task { try await app.runService(gracefulShutdownSignals: []) }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next(), port > 0 else {
+            serverTask.cancel()
+            throw TestFailure("the test API server did not start")
+        }
+        var clientLogger = Logger(label: "test-client")
+        clientLogger.logLevel = .warning
+        let client = try KubeClient(config: KubeConfig(server: "http://127.0.0.1:\(port)"), logger: clientLogger)
+        let environment = KubeTestEnvironment(server: apiServer, client: client, port: port)
+        do {
+            let result = try await body(environment)
+            await environment.stop(serverTask)
+            return result
+        } catch {
+            await environment.stop(serverTask)
+            throw error
+        }
+    }
+
+    private func stop(_ serverTask: Task<Void, any Error>) async {
+        store.dropWatches()
+        try? await client.shutdown()
+        serverTask.cancel()
+        _ = await serverTask.result
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Polls `condition` until it holds or `timeout` passes; then fails loudly with `message`.
+func eventually(
+    _ message: @autoclosure () -> String, timeout: Duration = .seconds(10), poll: Duration = .milliseconds(20),
+    sourceLocation: SourceLocation = #_sourceLocation, _ condition: () async throws -> Bool
+) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: poll)
+    }
+    Issue.record("timed out after \(timeout): \(message())", sourceLocation: sourceLocation)
+    throw TestFailure("timed out: \(message())")
+}
