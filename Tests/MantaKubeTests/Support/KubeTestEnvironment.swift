@@ -22,7 +22,8 @@ struct KubeTestEnvironment: Sendable {
         let apiServer = server
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
         var logger = Logger(label: "test-api-server")
-        logger.logLevel = .warning
+        // Cancelling the server at the end of a test is not an error worth printing.
+        logger.logLevel = .critical
         let app = Application(
             responder: CallbackResponder { (request: Request, _: BasicRequestContext) in try await apiServer.respond(request) },
             configuration: .init(address: .hostname("127.0.0.1", port: 0)),
