@@ -22,7 +22,8 @@ public struct KubeClient: Sendable {
     /// Largest response body read into memory (a list of thousands of objects fits).
     static let maxBodyBytes = 64 << 20
 
-    public init(config: KubeConfig, logger: Logger = Logger(label: "manta.kube")) throws(KubeError) {
+    /// - Parameter tokenRefreshInterval: how long a token read from a file is used before the file is read again.
+    public init(config: KubeConfig, tokenRefreshInterval: Duration = .seconds(60), logger: Logger = Logger(label: "manta.kube")) throws(KubeError) {
         var configuration = HTTPClient.Configuration()
         configuration.timeout = .init(connect: .seconds(10), read: nil)
         configuration.decompression = .enabled(limit: .none)
@@ -31,7 +32,7 @@ public struct KubeClient: Sendable {
         }
         self.config = config
         self.http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-        self.tokens = TokenSource(credentials: config.credentials)
+        self.tokens = TokenSource(credentials: config.credentials, refreshInterval: tokenRefreshInterval)
         self.logger = logger
     }
 
@@ -163,7 +164,12 @@ public struct KubeClient: Sendable {
         _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: ByteBuffer? = nil,
         contentType: String = "application/json", as type: T.Type
     ) async throws -> T {
-        let response = try await execute(method, path, query: query, body: body, contentType: contentType, timeout: Self.requestTimeout)
+        var response = try await execute(method, path, query: query, body: body, contentType: contentType, timeout: Self.requestTimeout)
+        if response.status == .unauthorized, tokens.invalidate() {
+            // The token file may have been rotated since it was read: read it again and retry once.
+            _ = try? await collect(response, path: path)
+            response = try await execute(method, path, query: query, body: body, contentType: contentType, timeout: Self.requestTimeout)
+        }
         let bytes = try await collect(response, path: path)
         guard (200..<300).contains(response.status.code) else {
             throw Self.error(status: response.status, body: bytes)
@@ -233,12 +239,13 @@ final class TokenSource: Sendable {
         var readAt: ContinuousClock.Instant
     }
 
-    static let refreshInterval: Duration = .seconds(60)
+    private let refreshInterval: Duration
     private let credentials: KubeConfig.Credentials
     private let cache = Mutex<Cached?>(nil)
 
-    init(credentials: KubeConfig.Credentials) {
+    init(credentials: KubeConfig.Credentials, refreshInterval: Duration) {
         self.credentials = credentials
+        self.refreshInterval = refreshInterval
     }
 
     func token() async throws -> String? {
@@ -247,7 +254,7 @@ final class TokenSource: Sendable {
         case .token(let token): return token
         case .tokenFile(let path):
             let now = ContinuousClock.now
-            if let cached = cache.withLock({ $0 }), now - cached.readAt < Self.refreshInterval {
+            if let cached = cache.withLock({ $0 }), now - cached.readAt < refreshInterval {
                 return cached.token
             }
             let token = try await Self.read(path)
@@ -257,8 +264,11 @@ final class TokenSource: Sendable {
     }
 
     /// Forgets the cached token, so the next request reads the file again (after a 401).
-    func invalidate() {
+    /// Returns false when there is no file to read again.
+    func invalidate() -> Bool {
+        guard case .tokenFile = credentials else { return false }
         cache.withLock { $0 = nil }
+        return true
     }
 
     private static func read(_ path: String) async throws -> String {

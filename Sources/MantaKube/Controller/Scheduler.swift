@@ -93,11 +93,14 @@ public struct Scheduler: Sendable {
             scores: [WeightedScore(CacheLocalityScore(), weight: cacheLocalityWeight), WeightedScore(DiskAwareScore(), weight: diskAwareWeight)])
     }
 
-    public func place(_ request: SchedulingRequest, on candidates: [NodeCandidate], count: Int) -> Placement {
+    /// Picks up to `count` nodes; nodes in `occupied` already hold a replica of this Torrent.
+    public func place(_ request: SchedulingRequest, on candidates: [NodeCandidate], count: Int, occupied: Set<String> = []) -> Placement {
         var rejections: [String: [String]] = [:]
         var feasible: [NodeCandidate] = []
         for node in candidates {
-            if let reason = filters.lazy.compactMap({ $0.reject(node, for: request) }).first {
+            if occupied.contains(node.name) {
+                rejections["node(s) already held a replica", default: []].append(node.name)
+            } else if let reason = filters.lazy.compactMap({ $0.reject(node, for: request) }).first {
                 rejections[reason, default: []].append(node.name)
             } else {
                 feasible.append(node)

@@ -108,8 +108,8 @@ extension TorrentController {
             active = Array(ranked.prefix(desired))
         } else if active.count < desired {
             let occupied = Set(owned.map(\.spec.nodeName))
-            let candidates = nodeCandidates().filter { !occupied.contains($0.name) }
-            let placement = configuration.scheduler.place(SchedulingRequest(torrent: torrent, repo: repo), on: candidates, count: desired - active.count)
+            let placement = configuration.scheduler.place(
+                SchedulingRequest(torrent: torrent, repo: repo), on: nodeCandidates(), count: desired - active.count, occupied: occupied)
             for node in placement.nodes {
                 active.append(try await createReplication(for: torrent, repo: repo, node: node))
             }

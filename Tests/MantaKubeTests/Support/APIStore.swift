@@ -40,6 +40,10 @@ final class APIStore: Sendable {
         /// Object keys whose next PUTs are preceded by a write from "another client", forcing a 409.
         var interference: [String: Int] = [:]
         var requests: [String: Int] = [:]
+        /// False answers watches with 503, as an overloaded or restarting API server would.
+        var watchesAvailable = true
+        /// When set, requests must carry this bearer token.
+        var requiredToken: String?
     }
 
     /// Kinds of the collections tests use, for list responses.
@@ -68,6 +72,17 @@ final class APIStore: Sendable {
             return (items, state.version)
         }
     }
+
+    func setWatchesAvailable(_ available: Bool) { state.withLock { $0.watchesAvailable = available } }
+
+    func watchesAvailable() -> Bool { state.withLock { $0.watchesAvailable } }
+
+    func requiredToken() -> String? { state.withLock { $0.requiredToken } }
+
+    func requireToken(_ token: String?) { state.withLock { $0.requiredToken = token } }
+
+    /// The next `times` updates of `key` meet a concurrent write first, and so a 409.
+    func interfere(with key: String, times: Int) { state.withLock { $0.interference[key] = times } }
 
     func count(_ request: String) -> Int { state.withLock { $0.requests[request, default: 0] } }
 

@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import MantaKube
 import NIOCore
+import Synchronization
 import Testing
 
 /// A running test API server and a client connected to it.
@@ -78,3 +79,21 @@ func eventually(
     Issue.record("timed out after \(timeout): \(message())", sourceLocation: sourceLocation)
     throw TestFailure("timed out: \(message())")
 }
+
+/// Shared mutable state for test closures.
+final class Locked<Value: Sendable>: Sendable {
+    private let mutex: Mutex<Value>
+
+    init(_ value: Value) { mutex = Mutex(value) }
+
+    var value: Value { mutex.withLock { $0 } }
+
+    func mutate<T: Sendable>(_ body: (inout Value) -> T) -> T { mutex.withLock { body(&$0) } }
+}
+
+/// Tests provoke failures on purpose; their logs would only be noise.
+let quietLogger: Logger = {
+    var logger = Logger(label: "test")
+    logger.logLevel = .critical
+    return logger
+}()

@@ -16,6 +16,9 @@ struct TestAPIServer: Sendable {
 
     func respond(_ request: Request) async throws -> Response {
         let path = request.uri.path
+        if let token = store.requiredToken(), request.headers[.authorization] != "Bearer \(token)" {
+            return Self.status(401, "Unauthorized", "Unauthorized")
+        }
         guard let route = Route(path: path) else {
             return Self.status(404, "NotFound", "the server could not find the requested resource (\(path))")
         }
@@ -26,7 +29,7 @@ struct TestAPIServer: Sendable {
             var request = request
             body = try await request.collectBody(upTo: 16 << 20)
         }
-        store.countRequest("\(request.method) \(route.collection.id)\(route.name == nil ? "" : "/name")\(route.subresource.map { "/\($0)" } ?? "")")
+        store.countRequest("\(query["watch"] == nil ? request.method.rawValue : "WATCH") \(route.collection.id)\(route.name == nil ? "" : "/name")\(route.subresource.map { "/\($0)" } ?? "")")
         switch (request.method, route.name, route.subresource) {
         case (.get, nil, nil):
             let selector: Selector
@@ -36,6 +39,7 @@ struct TestAPIServer: Sendable {
                 return Self.status(400, "BadRequest", "\(error)")
             }
             if let watch = query["watch"], watch == "true" || watch == "1" {
+                guard store.watchesAvailable() else { return Self.status(503, "ServiceUnavailable", "watches are unavailable") }
                 return watchResponse(route, selector: selector, query: query)
             }
             let (items, version) = store.list(route.collection, namespace: route.namespace, selector: selector)
