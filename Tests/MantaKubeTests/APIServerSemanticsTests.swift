@@ -3,7 +3,7 @@ import MantaKube
 import Testing
 
 /// Each semantic of the Kubernetes API that the client and controller rely on, against the test API server.
-@Suite struct APIServerSemanticsTests {
+@Suite(.timeLimit(.minutes(1))) struct APIServerSemanticsTests {
     @Test func resourceVersionsIncreaseWithEveryWrite() async throws {
         try await KubeTestEnvironment.with { env in
             let created = try await env.client.create(Torrent.sample("a"))
@@ -27,6 +27,25 @@ import Testing
             var iterator = events.makeAsyncIterator()
             guard case .added(let torrent)? = try await iterator.next() else { throw TestFailure("expected an ADDED event") }
             #expect(torrent.name == "after")
+        }
+    }
+
+    @Test func watchEventsSplitAcrossNetworkChunksDecodeWhole() async throws {
+        try await KubeTestEnvironment.with(watchFragmentBytes: 7) { env in
+            let events = try await env.client.watch(Torrent.self, resourceVersion: String(env.store.currentVersion()))
+            var iterator = events.makeAsyncIterator()
+            for name in ["first", "second"] { _ = try await env.client.create(Torrent.sample(name)) }
+            try await env.client.delete(Torrent.self, name: "first")
+            var seen: [String] = []
+            while seen.count < 3 {
+                switch try await iterator.next() {
+                case .added(let torrent)?: seen.append("added \(torrent.name)")
+                case .deleted(let torrent)?: seen.append("deleted \(torrent.name)")
+                case .bookmark?: continue
+                case let other: throw TestFailure("unexpected \(String(describing: other))")
+                }
+            }
+            #expect(seen == ["added first", "added second", "deleted first"])
         }
     }
 

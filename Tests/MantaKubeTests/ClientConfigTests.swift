@@ -3,7 +3,7 @@ import MantaKube
 import NIOCore
 import Testing
 
-@Suite struct ClientConfigTests {
+@Suite(.timeLimit(.minutes(1))) struct ClientConfigTests {
     static let kubeconfig = """
         apiVersion: v1
         kind: Config

@@ -80,10 +80,15 @@ public final class LeaderElector: Sendable {
                 group.cancelAll()
             }
         } catch {
-            await release()
+            await releaseEvenIfCancelled()
             throw error
         }
-        await release()
+        await releaseEvenIfCancelled()
+    }
+
+    /// Stopping usually means cancellation, which would cancel the release request too; it runs on its own.
+    private func releaseEvenIfCancelled() async {
+        await Task { await self.release() }.value
     }
 
     private func renewUntilLost() async throws {

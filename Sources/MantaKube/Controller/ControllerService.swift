@@ -1,5 +1,6 @@
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// The controller as a long-running service: `manta controller` builds one and runs it in a ServiceGroup.
 ///
@@ -19,6 +20,7 @@ public struct ControllerService: Service {
 
     public let controller: TorrentController
     private let elector: LeaderElector?
+    private let stopped = SharedFlag()
     private let logger: Logger
 
     public init(client: KubeClient, resolver: any RevisionResolver, configuration: Configuration, logger: Logger = Logger(label: "manta.controller")) {
@@ -27,8 +29,8 @@ public struct ControllerService: Service {
         self.logger = logger
     }
 
-    /// Liveness: the process is running its loops.
-    public var isAlive: Bool { true }
+    /// Liveness: false once the controller's loops have ended (after a lost lease, say).
+    public var isAlive: Bool { !stopped.withLock { $0 } }
 
     /// Readiness: caches are synced and, with election, this replica leads (followers report not ready so
     /// Services and dashboards point at the leader; probes must not restart them for it).
@@ -40,6 +42,7 @@ public struct ControllerService: Service {
 
     public func run() async throws {
         let controller = self.controller
+        defer { stopped.withLock { $0 = true } }
         try await cancelWhenGracefulShutdown {
             if let elector {
                 try await elector.run { try await controller.run() }
@@ -49,4 +52,11 @@ public struct ControllerService: Service {
         }
         logger.info("controller stopped")
     }
+}
+
+/// A Bool shared between a value type's copies.
+final class SharedFlag: Sendable {
+    private let value = Mutex(false)
+
+    func withLock<T: Sendable>(_ body: (inout Bool) -> T) -> T { value.withLock { body(&$0) } }
 }

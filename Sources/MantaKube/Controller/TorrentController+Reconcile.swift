@@ -158,6 +158,9 @@ extension TorrentController {
                     reason: shortfall == nil ? "Replicating" : "PartiallyScheduled", message: message, generation: generation, now: now)
             }
         }
+        if torrent.status?.phase != .ready, let updated, updated.status?.phase == .ready {
+            await events.record(updated, .normal, reason: "Ready", message: "\(ready.count)/\(desired) replicas hold the model")
+        }
         guard let updated, updated.status?.phase == .ready, let ttl = updated.spec.ttlSecondsAfterReady,
             let readyAt = updated.status?.conditions?[type: Torrent.ConditionType.ready]?.lastTransitionTime
         else { return .done }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import CoreMetrics
 import Metrics
 import Synchronization
 
@@ -17,11 +18,13 @@ public struct ControllerConfiguration: Sendable {
     public var reclaimRecheck: Duration
     /// Namespace for Events about cluster-scoped objects.
     public var eventNamespace: String
+    /// Where the controller's metrics go; nil uses the process-wide `MetricsSystem`.
+    public var metricsFactory: (any MetricsFactory)?
 
     public init(
         scheduler: Scheduler = .standard(), workers: Int = 2, watchBackoff: Backoff = Backoff(),
         retryBaseDelay: Duration = .milliseconds(50), retryMaxDelay: Duration = .seconds(300),
-        reclaimRecheck: Duration = .seconds(30), eventNamespace: String = "manta-system"
+        reclaimRecheck: Duration = .seconds(30), eventNamespace: String = "manta-system", metricsFactory: (any MetricsFactory)? = nil
     ) {
         self.scheduler = scheduler
         self.workers = workers
@@ -30,6 +33,7 @@ public struct ControllerConfiguration: Sendable {
         self.retryMaxDelay = retryMaxDelay
         self.reclaimRecheck = reclaimRecheck
         self.eventNamespace = eventNamespace
+        self.metricsFactory = metricsFactory
     }
 }
 
@@ -50,14 +54,19 @@ public final class TorrentController: Sendable {
     let lastPlacementShortfall = Mutex<[String: String]>([:])
     private let keys: AsyncStream<String>.Continuation
     private let keyStream: AsyncStream<String>
-    private let reconciles = Counter(label: "manta_controller_reconciles_total")
-    private let failures = Counter(label: "manta_controller_reconcile_errors_total")
+    private let reconciles: Counter
+    private let failures: Counter
+    private let durations: CoreMetrics.Timer
 
     public init(client: KubeClient, resolver: any RevisionResolver, configuration: ControllerConfiguration = .init(), logger: Logger = Logger(label: "manta.controller")) {
         self.client = client
         self.resolver = resolver
         self.configuration = configuration
         self.logger = logger
+        let metrics = configuration.metricsFactory ?? MetricsSystem.factory
+        self.reconciles = Counter(label: "manta_controller_reconciles_total", factory: metrics)
+        self.failures = Counter(label: "manta_controller_reconcile_errors_total", factory: metrics)
+        self.durations = CoreMetrics.Timer(label: "manta_controller_reconcile_duration_seconds", preferredDisplayUnit: .seconds, factory: metrics)
         self.events = EventRecorder(client: client, namespace: configuration.eventNamespace, logger: logger)
         self.queue = WorkQueue(baseDelay: configuration.retryBaseDelay, maxDelay: configuration.retryMaxDelay)
         (keyStream, keys) = AsyncStream.makeStream(of: String.self)
@@ -126,6 +135,11 @@ public final class TorrentController: Sendable {
     private func work() async {
         while let key = await queue.next() {
             reconciles.increment()
+            let started = ContinuousClock.now
+            defer {
+                let elapsed = ContinuousClock.now - started
+                durations.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+            }
             do {
                 let outcome = try await reconcile(key)
                 await queue.forget(key)

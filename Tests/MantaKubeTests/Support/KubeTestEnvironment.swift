@@ -16,10 +16,11 @@ struct KubeTestEnvironment: Sendable {
 
     /// Starts a server on 127.0.0.1:0, runs `body` with a client, then stops both.
     static func with<T: Sendable>(
-        bookmarkInterval: Duration = .milliseconds(200), _ body: @Sendable (KubeTestEnvironment) async throws -> T
+        bookmarkInterval: Duration = .milliseconds(200), watchFragmentBytes: Int? = nil, _ body: @Sendable (KubeTestEnvironment) async throws -> T
     ) async throws -> T {
         var server = TestAPIServer()
         server.bookmarkInterval = bookmarkInterval
+        server.watchFragmentBytes = watchFragmentBytes
         let apiServer = server
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
         var logger = Logger(label: "test-api-server")

@@ -13,6 +13,8 @@ struct TestAPIServer: Sendable {
     let store = APIStore()
     /// How often each watch gets a BOOKMARK.
     var bookmarkInterval: Duration = .milliseconds(200)
+    /// When set, watch events are written in pieces of this many bytes, so lines straddle network chunks.
+    var watchFragmentBytes: Int?
 
     func respond(_ request: Request) async throws -> Response {
         let path = request.uri.path
@@ -180,6 +182,7 @@ struct TestAPIServer: Sendable {
         case .stream(let stream, let id):
             let store = self.store
             let interval = bookmarkInterval
+            let fragment = watchFragmentBytes
             return Response(status: .ok, headers: headers, body: ResponseBody { writer in
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask {
@@ -194,7 +197,16 @@ struct TestAPIServer: Sendable {
                             }
                         }
                     }
-                    for await line in stream { try await writer.write(line) }
+                    for await line in stream {
+                        guard let fragment else {
+                            try await writer.write(line)
+                            continue
+                        }
+                        var rest = line
+                        while let piece = rest.readSlice(length: min(fragment, rest.readableBytes)), piece.readableBytes > 0 {
+                            try await writer.write(piece)
+                        }
+                    }
                     group.cancelAll()
                 }
                 store.endWatch(id)
