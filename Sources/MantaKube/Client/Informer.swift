@@ -88,11 +88,15 @@ public final class Informer<R: KubeResource>: Sendable {
                 }
                 let events = try await client.watch(
                     R.self, namespace: namespace, resourceVersion: lastResourceVersion, labelSelector: labelSelector)
+                var delivered = false
                 for try await event in events {
                     apply(event)
+                    delivered = true
                     backoff.reset()
                 }
                 logger.debug("watch closed by the server, resuming", metadata: ["resourceVersion": "\(lastResourceVersion ?? "")"])
+                // A server that keeps closing watches at once must not make this loop spin.
+                if !delivered { try await Task.sleep(for: backoff.next()) }
             } catch let error as KubeError where error.isGone {
                 logger.info("watch expired, listing again", metadata: ["error": "\(error)"])
                 needsList = true

@@ -43,12 +43,16 @@ public struct ControllerService: Service {
     public func run() async throws {
         let controller = self.controller
         defer { stopped.withLock { $0 = true } }
-        try await cancelWhenGracefulShutdown {
-            if let elector {
-                try await elector.run { try await controller.run() }
-            } else {
-                try await controller.run()
+        do {
+            try await cancelWhenGracefulShutdown {
+                if let elector {
+                    try await elector.run { try await controller.run() }
+                } else {
+                    try await controller.run()
+                }
             }
+        } catch is CancellationError {
+            // A follower waiting for the Lease is stopped by cancellation: that is a normal shutdown.
         }
         logger.info("controller stopped")
     }

@@ -20,6 +20,12 @@ extension TorrentController {
             }
             return .done
         }
+        if current.status?.phase == .failed, current.status?.observedGeneration == current.metadata.generation,
+            current.status?.conditions?[type: Torrent.ConditionType.pending]?.reason == "RevisionNotFound"
+        {
+            // Nothing changed since the hub said no; look again only now and then, in case the repo appears.
+            return .after(configuration.retryMaxDelay)
+        }
         if current.status?.repo.map({ !$0.matches(hub) }) ?? true {
             guard let resolved = try await resolve(current, hub: hub) else { return .done }
             current = resolved
@@ -284,17 +290,22 @@ extension TorrentController {
         conditions = list
     }
 
-    /// Writes the status from a fresh read, retrying on conflicts; skips the write when nothing changed.
+    /// Writes the status from a fresh read, retrying on conflicts. When the change leaves the given copy as
+    /// it is, nothing is read or written: reconciles triggered by node heartbeats cost no API calls. (If that
+    /// copy was stale, the event for the newer version triggers another reconcile.)
     @discardableResult
     private func writeStatus(of torrent: Torrent, _ change: (inout Torrent.Status, Int64?, Date) -> Void) async throws -> Torrent? {
         let now = Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down))
-        return try await client.modify(Torrent.self, name: torrent.name, status: true) { fresh in
-            var status = fresh.status ?? Torrent.Status()
-            change(&status, fresh.metadata.generation, now)
-            status.observedGeneration = fresh.metadata.generation
-            guard status != fresh.status else { return false }
-            fresh.status = status
+        func changed(_ object: inout Torrent) -> Bool {
+            var status = object.status ?? Torrent.Status()
+            change(&status, object.metadata.generation, now)
+            status.observedGeneration = object.metadata.generation
+            guard status != object.status else { return false }
+            object.status = status
             return true
         }
+        var copy = torrent
+        guard changed(&copy) else { return torrent }
+        return try await client.modify(Torrent.self, name: torrent.name, status: true, changed)
     }
 }
