@@ -22,10 +22,16 @@ public struct KubeClient: Sendable {
     /// Largest response body read into memory (a list of thousands of objects fits).
     static let maxBodyBytes = 64 << 20
 
-    /// - Parameter tokenRefreshInterval: how long a token read from a file is used before the file is read again.
-    public init(config: KubeConfig, tokenRefreshInterval: Duration = .seconds(60), logger: Logger = Logger(label: "manta.kube")) throws(KubeError) {
+    /// - Parameters:
+    ///   - tokenRefreshInterval: how long a token read from a file is used before the file is read again.
+    ///   - connectTimeout: how long to keep trying to connect; a TLS handshake failure (an untrusted server
+    ///     certificate, say) is retried until then before the request fails.
+    public init(
+        config: KubeConfig, tokenRefreshInterval: Duration = .seconds(60), connectTimeout: Duration = .seconds(10),
+        logger: Logger = Logger(label: "manta.kube")
+    ) throws(KubeError) {
         var configuration = HTTPClient.Configuration()
-        configuration.timeout = .init(connect: .seconds(10), read: nil)
+        configuration.timeout = .init(connect: .nanoseconds(connectTimeout.wholeNanoseconds), read: nil)
         configuration.decompression = .enabled(limit: .none)
         if config.server.hasPrefix("https://") {
             configuration.tlsConfiguration = try Self.tlsConfiguration(config)

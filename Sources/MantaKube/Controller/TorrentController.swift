@@ -136,10 +136,7 @@ public final class TorrentController: Sendable {
         while let key = await queue.next() {
             reconciles.increment()
             let started = ContinuousClock.now
-            defer {
-                let elapsed = ContinuousClock.now - started
-                durations.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
-            }
+            defer { durations.recordNanoseconds((ContinuousClock.now - started).wholeNanoseconds) }
             do {
                 let outcome = try await reconcile(key)
                 await queue.forget(key)

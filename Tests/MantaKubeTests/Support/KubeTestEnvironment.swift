@@ -1,5 +1,7 @@
 import Foundation
 import Hummingbird
+import HummingbirdTLS
+import NIOSSL
 import Logging
 import MantaKube
 import NIOCore
@@ -16,7 +18,7 @@ struct KubeTestEnvironment: Sendable {
 
     /// Starts a server on 127.0.0.1:0, runs `body` with a client, then stops both.
     static func with<T: Sendable>(
-        bookmarkInterval: Duration = .milliseconds(200), watchFragmentBytes: Int? = nil, _ body: @Sendable (KubeTestEnvironment) async throws -> T
+        bookmarkInterval: Duration = .milliseconds(200), watchFragmentBytes: Int? = nil, tls: TLSConfiguration? = nil, _ body: @Sendable (KubeTestEnvironment) async throws -> T
     ) async throws -> T {
         var server = TestAPIServer()
         server.bookmarkInterval = bookmarkInterval
@@ -28,6 +30,7 @@ struct KubeTestEnvironment: Sendable {
         logger.logLevel = .critical
         let app = Application(
             responder: CallbackResponder { (request: Request, _: BasicRequestContext) in try await apiServer.respond(request) },
+            server: try tls.map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1(),
             configuration: .init(address: .hostname("127.0.0.1", port: 0)),
             onServerRunning: { channel in
                 portContinuation.yield(channel.localAddress?.port ?? 0)
@@ -42,7 +45,8 @@ struct KubeTestEnvironment: Sendable {
         }
         var clientLogger = Logger(label: "test-client")
         clientLogger.logLevel = .warning
-        let client = try KubeClient(config: KubeConfig(server: "http://127.0.0.1:\(port)"), logger: clientLogger)
+        let scheme = tls == nil ? "http" : "https"
+        let client = try KubeClient(config: KubeConfig(server: "\(scheme)://127.0.0.1:\(port)"), logger: clientLogger)
         let environment = KubeTestEnvironment(server: apiServer, client: client, port: port)
         do {
             let result = try await body(environment)
