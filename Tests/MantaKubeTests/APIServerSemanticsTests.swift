@@ -207,6 +207,22 @@ import Testing
         }
     }
 
+    @Test func eventsAboutClusterScopedObjectsBelongInTheDefaultNamespace() async throws {
+        try await KubeTestEnvironment.with { env in
+            var event = Event(
+                metadata: ObjectMeta(name: "t.1", namespace: "manta-system"),
+                involvedObject: .init(apiVersion: "manta.io/v1alpha1", kind: "Torrent", name: "t"), reason: "Test", message: "m")
+            do {
+                _ = try await env.client.create(event)
+                Issue.record("an Event in manta-system about a cluster-scoped object was accepted")
+            } catch let error as KubeError {
+                #expect(error.description.contains("does not match event.namespace"))
+            }
+            event.metadata.namespace = "default"
+            _ = try await env.client.create(event)
+        }
+    }
+
     @Test func torrentDefaultsAreFilledIn() async throws {
         try await KubeTestEnvironment.with { env in
             let torrent = try await env.client.create(Torrent.sample("a"))

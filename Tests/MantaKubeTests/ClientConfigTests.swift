@@ -142,3 +142,16 @@ final class TemporaryDirectory: Sendable {
         try? FileManager.default.removeItem(atPath: path)
     }
 }
+
+@Suite(.timeLimit(.minutes(1))) struct TimestampTests {
+    @Test func microTimeHasSixFractionalDigitsAndParsesBack() throws {
+        let date = Date(timeIntervalSince1970: 1_700_000_000.012345)
+        let text = KubeJSON.microTime(date)
+        #expect(text.hasPrefix("2023-11-14T22:13:20.0123"))
+        #expect(text.count == "2023-11-14T22:13:20.012345Z".count)
+        let parsed = try #require(KubeJSON.parseTimestamp(text))
+        #expect(abs(parsed.timeIntervalSince(date)) < 0.001)
+        #expect(KubeJSON.parseTimestamp("2023-11-14T22:13:20Z") == Date(timeIntervalSince1970: 1_700_000_000))
+        #expect(KubeJSON.parseTimestamp("yesterday") == nil)
+    }
+}

@@ -168,9 +168,9 @@ import Testing
     @Test func eventsAreRecordedAgainstTheObject() async throws {
         try await KubeTestEnvironment.with { env in
             let torrent = try await env.client.create(Torrent.sample("a"))
-            let recorder = EventRecorder(client: env.client, namespace: "manta-system")
+            let recorder = EventRecorder(client: env.client)
             await recorder.record(torrent, .warning, reason: "ResolveFailed", message: "repo not found")
-            let events = try await env.client.list(Event.self, namespace: "manta-system").items
+            let events = try await env.client.list(Event.self, namespace: "default").items
             #expect(events.count == 1)
             #expect(events.first?.involvedObject.name == "a")
             #expect(events.first?.involvedObject.uid == torrent.metadata.uid)

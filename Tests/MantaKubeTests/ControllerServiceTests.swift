@@ -13,7 +13,7 @@ import Testing
                 client: env.client, resolver: TableResolver(),
                 configuration: .init(
                     controller: ControllerConfiguration(
-                        watchBackoff: Backoff(initial: .milliseconds(10)), retryBaseDelay: .milliseconds(10), eventNamespace: "manta-system",
+                        watchBackoff: Backoff(initial: .milliseconds(10)), retryBaseDelay: .milliseconds(10),
                         metricsFactory: PrometheusMetricsFactory(registry: registry)),
                     leaderElection: LeaderElectionConfiguration(
                         namespace: "manta-system", identity: "pod-1", leaseDuration: .seconds(2), renewDeadline: .seconds(1), retryPeriod: .milliseconds(50))),
@@ -67,7 +67,7 @@ import Testing
             try await harness.report("told", on: "node-a", .ready)
             _ = try await harness.waitForPhase("told", .ready)
             try await eventually("Scheduled and Ready events") {
-                let reasons = try await harness.client.list(Event.self, namespace: "manta-system").items
+                let reasons = try await harness.client.list(Event.self, namespace: "default").items
                     .filter { $0.involvedObject.name == "told" }.compactMap(\.reason)
                 return reasons.contains("Scheduled") && reasons.contains("Ready")
             }

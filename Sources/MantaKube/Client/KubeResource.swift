@@ -102,8 +102,13 @@ public enum KubeJSON {
         return try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true))
     }
 
-    /// Formats a `MicroTime`, as Leases require.
+    /// Formats a `MicroTime` (`2006-01-02T15:04:05.000000Z`), as Leases require: the API server parses
+    /// exactly six fractional digits.
     public static func microTime(_ date: Date) -> String {
-        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        let seconds = date.timeIntervalSince1970.rounded(.down)
+        let micros = min(Int(((date.timeIntervalSince1970 - seconds) * 1_000_000).rounded(.down)), 999_999)
+        let whole = Date(timeIntervalSince1970: seconds).formatted(.iso8601)
+        let digits = String(micros)
+        return whole.dropLast() + "." + String(repeating: "0", count: 6 - digits.count) + digits + "Z"
     }
 }

@@ -16,15 +16,13 @@ public struct ControllerConfiguration: Sendable {
     public var retryMaxDelay: Duration
     /// How often a deleted Torrent waiting for agents to reclaim is looked at again, events aside.
     public var reclaimRecheck: Duration
-    /// Namespace for Events about cluster-scoped objects.
-    public var eventNamespace: String
     /// Where the controller's metrics go; nil uses the process-wide `MetricsSystem`.
     public var metricsFactory: (any MetricsFactory)?
 
     public init(
         scheduler: Scheduler = .standard(), workers: Int = 2, watchBackoff: Backoff = Backoff(),
         retryBaseDelay: Duration = .milliseconds(50), retryMaxDelay: Duration = .seconds(300),
-        reclaimRecheck: Duration = .seconds(30), eventNamespace: String = "manta-system", metricsFactory: (any MetricsFactory)? = nil
+        reclaimRecheck: Duration = .seconds(30), metricsFactory: (any MetricsFactory)? = nil
     ) {
         self.scheduler = scheduler
         self.workers = workers
@@ -32,7 +30,6 @@ public struct ControllerConfiguration: Sendable {
         self.retryBaseDelay = retryBaseDelay
         self.retryMaxDelay = retryMaxDelay
         self.reclaimRecheck = reclaimRecheck
-        self.eventNamespace = eventNamespace
         self.metricsFactory = metricsFactory
     }
 }
@@ -67,7 +64,7 @@ public final class TorrentController: Sendable {
         self.reconciles = Counter(label: "manta_controller_reconciles_total", factory: metrics)
         self.failures = Counter(label: "manta_controller_reconcile_errors_total", factory: metrics)
         self.durations = CoreMetrics.Timer(label: "manta_controller_reconcile_duration_seconds", preferredDisplayUnit: .seconds, factory: metrics)
-        self.events = EventRecorder(client: client, namespace: configuration.eventNamespace, logger: logger)
+        self.events = EventRecorder(client: client, logger: logger)
         self.queue = WorkQueue(baseDelay: configuration.retryBaseDelay, maxDelay: configuration.retryMaxDelay)
         (keyStream, keys) = AsyncStream.makeStream(of: String.self)
         let keys = self.keys

@@ -67,6 +67,26 @@ public struct Event: KubeResource, Hashable {
     public var reportingComponent: String?
     public var reportingInstance: String?
 
+    public init(
+        metadata: ObjectMeta, involvedObject: ObjectReference, reason: String?, message: String?, type: String? = nil,
+        count: Int32? = nil, firstTimestamp: Date? = nil, lastTimestamp: Date? = nil, source: Source? = nil,
+        reportingComponent: String? = nil, reportingInstance: String? = nil
+    ) {
+        self.apiVersion = Self.resourceType.apiVersion
+        self.kind = Self.resourceType.kind
+        self.metadata = metadata
+        self.involvedObject = involvedObject
+        self.reason = reason
+        self.message = message
+        self.type = type
+        self.count = count
+        self.firstTimestamp = firstTimestamp
+        self.lastTimestamp = lastTimestamp
+        self.source = source
+        self.reportingComponent = reportingComponent
+        self.reportingInstance = reportingInstance
+    }
+
     public struct ObjectReference: Sendable, Hashable, Codable {
         public var apiVersion: String?
         public var kind: String?
@@ -74,10 +94,24 @@ public struct Event: KubeResource, Hashable {
         public var namespace: String?
         public var uid: String?
         public var resourceVersion: String?
+
+        public init(apiVersion: String?, kind: String?, name: String?, namespace: String? = nil, uid: String? = nil, resourceVersion: String? = nil) {
+            self.apiVersion = apiVersion
+            self.kind = kind
+            self.name = name
+            self.namespace = namespace
+            self.uid = uid
+            self.resourceVersion = resourceVersion
+        }
     }
 
     public struct Source: Sendable, Hashable, Codable {
         public var component: String?
         public var host: String?
+
+        public init(component: String?, host: String? = nil) {
+            self.component = component
+            self.host = host
+        }
     }
 }

@@ -91,6 +91,13 @@ struct TestAPIServer: Sendable {
             if route.collection.group == "manta.io", route.collection.plural == "torrents" {
                 do { object = try TorrentSchema.admit(object, old: nil, name: name) } catch { return Self.error(error) }
             }
+            if route.collection.id == "/events" {
+                // As the API server's legacy Event validation: an object without a namespace means `default`.
+                let involved = object["involvedObject"]?["namespace"]?.stringValue ?? "default"
+                guard involved == route.namespace else {
+                    return Self.status(422, "Invalid", "Event \"\(name)\" is invalid: involvedObject.namespace: Invalid value: \"\(involved)\": does not match event.namespace")
+                }
+            }
             let key = route.key(name)
             if state.objects[route.collection.id]?[key] != nil {
                 return Self.status(409, "AlreadyExists", "\(route.collection.plural).\(route.collection.group) \"\(name)\" already exists")
