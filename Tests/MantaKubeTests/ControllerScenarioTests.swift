@@ -217,6 +217,24 @@ import Testing
         }
     }
 
+    @Test func deletionWorksWhilePendingFailedOrOnlyRegistered() async throws {
+        try await ControllerHarness.with { harness in
+            _ = try await harness.client.create(Torrent.sample("unplaced"))
+            _ = try await harness.waitForPhase("unplaced", .pending)
+            _ = try await harness.client.create(Torrent.sample("missing", repoID: "nobody/nothing"))
+            _ = try await harness.waitForPhase("missing", .failed)
+            _ = try await harness.client.create(Torrent.sample("registered", preheat: false))
+            let registered = try await harness.waitForPhase("registered", .ready)
+            #expect(registered.status?.conditions?[type: "Pending"]?.reason == "Ready")
+            for name in ["unplaced", "missing", "registered"] {
+                try await harness.client.delete(Torrent.self, name: name)
+            }
+            for name in ["unplaced", "missing", "registered"] {
+                try await harness.waitForGone(name)
+            }
+        }
+    }
+
     @Test func aTorrentCanBeRecreatedUnderTheSameName() async throws {
         try await ControllerHarness.with { harness in
             try await harness.addNode("node-a")

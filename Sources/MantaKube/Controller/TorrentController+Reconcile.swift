@@ -280,12 +280,13 @@ extension TorrentController {
         }
     }
 
-    /// Marks one of the phase conditions True and the others False, as the original Manta reports them.
+    /// Marks one of the phase conditions True and the others False, as the original Manta reports them; a False
+    /// one gives the current phase as its reason.
     static func setPhaseConditions(_ conditions: inout [Condition]?, active: String, reason: String, message: String, generation: Int64?, now: Date) {
         var list = conditions ?? []
         for type in Torrent.ConditionType.all {
             let isActive = type == active
-            list.set(type, isActive ? .true : .false, reason: reason, message: isActive ? message : "", generation: generation, now: now)
+            list.set(type, isActive ? .true : .false, reason: isActive ? reason : active, message: isActive ? message : "", generation: generation, now: now)
         }
         conditions = list
     }
