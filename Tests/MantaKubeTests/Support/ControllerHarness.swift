@@ -43,10 +43,9 @@ struct ControllerHarness: Sendable {
         models: [NodeTracker.CachedModel] = []
     ) async throws {
         _ = try await client.create(Node(name: name, labels: labels))
-        var tracker = try await client.create(NodeTracker(nodeName: name))
-        tracker.status = NodeTracker.Status(
-            capacityBytes: capacityBytes, freeBytes: freeBytes, usedBytes: capacityBytes - freeBytes, address: "\(name):8470", models: models)
-        _ = try await client.updateStatus(tracker)
+        try await NodeAgentBinding(client: client, nodeName: name).publish(
+            NodeTracker.Status(
+                capacityBytes: capacityBytes, freeBytes: freeBytes, usedBytes: capacityBytes - freeBytes, address: "\(name):8470", models: models))
     }
 
     func removeNode(_ name: String) async throws {
@@ -56,13 +55,13 @@ struct ControllerHarness: Sendable {
 
     /// Writes a Replication's status as the node's agent would.
     func report(_ torrent: String, on node: String, _ phase: Replication.Phase, bytesDone: Int64 = 0, message: String? = nil) async throws {
-        try await client.modify(Replication.self, name: Replication.name(torrent: torrent, node: node), status: true) { replication in
-            let total = replication.spec.source.totalBytes
-            replication.status = Replication.Status(
+        let name = Replication.name(torrent: torrent, node: node)
+        let total = try await client.get(Replication.self, name: name).spec.source.totalBytes
+        try await NodeAgentBinding(client: client, nodeName: node).report(
+            name,
+            Replication.Status(
                 phase: phase, bytesDone: phase == .ready ? total : bytesDone, bytesTotal: total,
-                manifestDigest: phase == .ready ? "sha256:" + String(repeating: "0f", count: 32) : nil, message: message)
-            return true
-        }
+                manifestDigest: phase == .ready ? "sha256:" + String(repeating: "0f", count: 32) : nil, message: message))
     }
 
     // MARK: Observing
