@@ -30,10 +30,10 @@ import Testing
                 let response = try await http.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port.value)\(path)"), timeout: .seconds(5))
                 return (Int(response.status.code), String(buffer: try await response.body.collect(upTo: 1 << 20)))
             }
-            #expect(try await get("/readyz").0 == 503, "not ready before it leads and syncs")
+            #expect(try await get("/readyz").0 == 503, "not ready before it runs")
 
             let run = Task { try await service.run() }
-            try await eventually("leading and synced") { service.isReady }
+            try await eventually("leading and synced") { service.isLeader && service.isReady }
             #expect(try await get("/readyz").0 == 200)
             #expect(try await get("/healthz").0 == 200)
 
@@ -56,6 +56,28 @@ import Testing
             let released = try await env.client.get(Lease.self, name: "manta-controller", namespace: "manta-system")
             #expect(released.spec?.holderIdentity == "", "a stopped leader hands the lease back")
             try await http.shutdown()
+        }
+    }
+
+    @Test func aFollowerIsReadyButDoesNotReconcile() async throws {
+        try await KubeTestEnvironment.with { env in
+            // Someone else holds a fresh lease.
+            let now = KubeJSON.microTime(Date())
+            _ = try await env.client.create(
+                Lease(name: "manta-controller", namespace: "manta-system",
+                      spec: .init(holderIdentity: "pod-0", leaseDurationSeconds: 60, acquireTime: now, renewTime: now, leaseTransitions: 0)))
+            let service = ControllerService(
+                client: env.client, resolver: TableResolver(),
+                configuration: .init(leaderElection: LeaderElectionConfiguration(namespace: "manta-system", identity: "pod-1", retryPeriod: .milliseconds(50))),
+                logger: quietLogger)
+            let run = Task { try await service.run() }
+            try await eventually("running as a follower") { service.isReady }
+            #expect(!service.isLeader)
+            _ = try await env.client.create(Torrent.sample("untouched"))
+            run.cancel()
+            try await run.value
+            #expect(try await env.client.get(Torrent.self, name: "untouched").metadata.finalizers == nil, "a follower does not reconcile")
+            #expect(!service.isReady && !service.isAlive)
         }
     }
 

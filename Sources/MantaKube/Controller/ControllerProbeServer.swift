@@ -5,7 +5,7 @@ import Prometheus
 import ServiceLifecycle
 
 /// The controller's HTTP endpoints for the kubelet and Prometheus: `/healthz` (liveness), `/readyz`
-/// (caches synced and, with election, leading) and `/metrics` (the Prometheus registry).
+/// (running; the leader also with synced caches) and `/metrics` (the Prometheus registry).
 public struct ControllerProbeServer: Service {
     private let application: Application<RouterResponder<BasicRequestContext>>
 
@@ -22,7 +22,7 @@ public struct ControllerProbeServer: Service {
         }
         router.get("readyz") { _, _ in
             if controller.isReady { return Self.text(.ok, "ok\n") }
-            return Self.text(.serviceUnavailable, controller.isLeader ? "caches not synced\n" : "not the leader\n")
+            return Self.text(.serviceUnavailable, controller.isAlive ? "not running or caches not synced\n" : "stopped\n")
         }
         if let registry {
             router.get("metrics") { _, _ in

@@ -20,7 +20,7 @@ public struct ControllerService: Service {
 
     public let controller: TorrentController
     private let elector: LeaderElector?
-    private let stopped = SharedFlag()
+    private let lifecycle = LifecycleState()
     private let logger: Logger
 
     public init(client: KubeClient, resolver: any RevisionResolver, configuration: Configuration, logger: Logger = Logger(label: "manta.controller")) {
@@ -30,19 +30,20 @@ public struct ControllerService: Service {
     }
 
     /// Liveness: false once the controller's loops have ended (after a lost lease, say).
-    public var isAlive: Bool { !stopped.withLock { $0 } }
+    public var isAlive: Bool { lifecycle.phase != .stopped }
 
-    /// Readiness: caches are synced and, with election, this replica leads (followers report not ready so
-    /// Services and dashboards point at the leader; probes must not restart them for it).
+    /// Readiness: running, and when leading, with synced caches. A follower is ready: it is healthy and
+    /// waiting, and a Deployment rollout must not stall on replicas that are not the leader.
     public var isReady: Bool {
-        controller.hasSynced && (elector?.isLeader ?? true)
+        lifecycle.phase == .running && (!isLeader || controller.hasSynced)
     }
 
     public var isLeader: Bool { elector?.isLeader ?? true }
 
     public func run() async throws {
         let controller = self.controller
-        defer { stopped.withLock { $0 = true } }
+        lifecycle.phase = .running
+        defer { lifecycle.phase = .stopped }
         do {
             try await cancelWhenGracefulShutdown {
                 if let elector {
@@ -58,9 +59,16 @@ public struct ControllerService: Service {
     }
 }
 
-/// A Bool shared between a value type's copies.
-final class SharedFlag: Sendable {
-    private let value = Mutex(false)
+/// Where a service is in its life, shared between the copies of a value type.
+final class LifecycleState: Sendable {
+    enum Phase: Sendable {
+        case idle, running, stopped
+    }
 
-    func withLock<T: Sendable>(_ body: (inout Bool) -> T) -> T { value.withLock { body(&$0) } }
+    private let value = Mutex(Phase.idle)
+
+    var phase: Phase {
+        get { value.withLock { $0 } }
+        set { value.withLock { $0 = newValue } }
+    }
 }

@@ -46,6 +46,17 @@ public struct Lease: KubeResource, Hashable {
         public var acquireTime: String?
         public var renewTime: String?
         public var leaseTransitions: Int32?
+
+        public init(
+            holderIdentity: String? = nil, leaseDurationSeconds: Int32? = nil, acquireTime: String? = nil, renewTime: String? = nil,
+            leaseTransitions: Int32? = nil
+        ) {
+            self.holderIdentity = holderIdentity
+            self.leaseDurationSeconds = leaseDurationSeconds
+            self.acquireTime = acquireTime
+            self.renewTime = renewTime
+            self.leaseTransitions = leaseTransitions
+        }
     }
 }
 
