@@ -21,6 +21,26 @@ import Testing
         }
     }
 
+    @Test func throttledRequestsAreRetriedAfterRetryAfter() async throws {
+        try await KubeTestEnvironment.with { env in
+            env.store.throttle(times: 3)
+            _ = try await env.client.create(Torrent.sample("patient"))
+            #expect(try await env.client.get(Torrent.self, name: "patient").name == "patient")
+        }
+    }
+
+    @Test func persistentThrottlingReachesTheCaller() async throws {
+        try await KubeTestEnvironment.with { env in
+            env.store.throttle(times: 100)
+            do {
+                _ = try await env.client.list(Torrent.self)
+                Issue.record("a request throttled every time succeeded")
+            } catch let error as KubeError {
+                #expect(error.statusCode == 429)
+            }
+        }
+    }
+
     @Test func modifyGivesUpAfterItsAttempts() async throws {
         try await KubeTestEnvironment.with { env in
             _ = try await env.client.create(Torrent.sample("a"))
@@ -129,6 +149,20 @@ import Testing
         #expect(await queue.failureCount("a") == 2)
         await queue.forget("a")
         #expect(await queue.failureCount("a") == 0)
+        await queue.shutdown()
+    }
+
+    @Test func workQueueDelayedAddsKeepTheEarliestDeadline() async throws {
+        let queue = WorkQueue()
+        let clock = ContinuousClock()
+        let start = clock.now
+        await queue.add("ttl", after: .seconds(30))
+        await queue.add("ttl", after: .milliseconds(50))
+        await queue.add("ttl", after: .seconds(10))
+        #expect(await queue.count == 0, "nothing is due yet")
+        #expect(await queue.next() == "ttl")
+        let waited = clock.now - start
+        #expect(waited >= .milliseconds(50) && waited < .seconds(10))
         await queue.shutdown()
     }
 

@@ -170,12 +170,7 @@ public struct KubeClient: Sendable {
         _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: ByteBuffer? = nil,
         contentType: String = "application/json", as type: T.Type
     ) async throws -> T {
-        var response = try await execute(method, path, query: query, body: body, contentType: contentType, timeout: Self.requestTimeout)
-        if response.status == .unauthorized, tokens.invalidate() {
-            // The token file may have been rotated since it was read: read it again and retry once.
-            _ = try? await collect(response, path: path)
-            response = try await execute(method, path, query: query, body: body, contentType: contentType, timeout: Self.requestTimeout)
-        }
+        let response = try await execute(method, path, query: query, body: body, contentType: contentType, timeout: Self.requestTimeout)
         let bytes = try await collect(response, path: path)
         guard (200..<300).contains(response.status.code) else {
             throw Self.error(status: response.status, body: bytes)
@@ -187,7 +182,36 @@ public struct KubeClient: Sendable {
         }
     }
 
+    /// Longest wait a `Retry-After` may impose before a throttled request is tried again.
+    static let maxRetryAfter: Duration = .seconds(10)
+    /// Throttled (429) attempts before the error reaches the caller.
+    static let throttledAttempts = 5
+
+    /// Sends a request; re-reads a rotated token after a 401 (once), and waits out API Priority and Fairness
+    /// throttling (429 with `Retry-After`) a few times, as client-go does.
     func execute(
+        _ method: HTTPMethod, _ path: String, query: [(String, String)], body: ByteBuffer?, contentType: String, timeout: TimeAmount
+    ) async throws -> HTTPClientResponse {
+        var reauthenticated = false
+        var throttled = 0
+        while true {
+            let response = try await executeOnce(method, path, query: query, body: body, contentType: contentType, timeout: timeout)
+            if response.status == .unauthorized, !reauthenticated, tokens.invalidate() {
+                reauthenticated = true
+            } else if response.status == .tooManyRequests, throttled + 1 < Self.throttledAttempts {
+                throttled += 1
+                let seconds = response.headers.first(name: "Retry-After").flatMap { Int64($0) } ?? 1
+                _ = try? await collect(response, path: path)
+                try await Task.sleep(for: min(.seconds(max(seconds, 0)), Self.maxRetryAfter))
+                continue
+            } else {
+                return response
+            }
+            _ = try? await collect(response, path: path)
+        }
+    }
+
+    private func executeOnce(
         _ method: HTTPMethod, _ path: String, query: [(String, String)], body: ByteBuffer?, contentType: String, timeout: TimeAmount
     ) async throws -> HTTPClientResponse {
         var request = HTTPClientRequest(url: config.server + path + Self.queryString(query))

@@ -42,6 +42,8 @@ final class APIStore: Sendable {
         var requests: [String: Int] = [:]
         /// False answers watches with 503, as an overloaded or restarting API server would.
         var watchesAvailable = true
+        /// Requests still to be refused with 429 Too Many Requests.
+        var throttle = 0
         /// When set, requests must carry this bearer token.
         var requiredToken: String?
     }
@@ -76,6 +78,17 @@ final class APIStore: Sendable {
     func setWatchesAvailable(_ available: Bool) { state.withLock { $0.watchesAvailable = available } }
 
     func watchesAvailable() -> Bool { state.withLock { $0.watchesAvailable } }
+
+    /// Refuses the next `times` requests with 429 and `Retry-After: 0`, as API Priority and Fairness does.
+    func throttle(times: Int) { state.withLock { $0.throttle = times } }
+
+    func takeThrottle() -> Bool {
+        state.withLock { state in
+            guard state.throttle > 0 else { return false }
+            state.throttle -= 1
+            return true
+        }
+    }
 
     func requiredToken() -> String? { state.withLock { $0.requiredToken } }
 

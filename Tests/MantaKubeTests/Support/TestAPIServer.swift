@@ -21,6 +21,11 @@ struct TestAPIServer: Sendable {
         if let token = store.requiredToken(), request.headers[.authorization] != "Bearer \(token)" {
             return Self.status(401, "Unauthorized", "Unauthorized")
         }
+        if store.takeThrottle() {
+            var response = Self.status(429, "TooManyRequests", "the server has received too many requests and has asked us to try again later")
+            response.headers[.retryAfter] = "0"
+            return response
+        }
         guard let route = Route(path: path) else {
             return Self.status(404, "NotFound", "the server could not find the requested resource (\(path))")
         }
