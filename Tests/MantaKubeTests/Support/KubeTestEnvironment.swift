@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import ServiceLifecycle
 import HummingbirdTLS
 import NIOSSL
 import Logging
@@ -26,7 +27,7 @@ struct KubeTestEnvironment: Sendable {
         let apiServer = server
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
         var logger = Logger(label: "test-api-server")
-        // Cancelling the server at the end of a test is not an error worth printing.
+        // Connections cut at the end of a test are not errors worth printing.
         logger.logLevel = .critical
         let app = Application(
             responder: CallbackResponder { (request: Request, _: BasicRequestContext) in try await apiServer.respond(request) },
@@ -37,7 +38,8 @@ struct KubeTestEnvironment: Sendable {
                 portContinuation.finish()
             },
             logger: logger)
-        let serverTask = Task { try await app.runService(gracefulShutdownSignals: []) }
+        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))
+        let serverTask = Task { try await group.run() }
         var iterator = ports.makeAsyncIterator()
         guard let port = await iterator.next(), port > 0 else {
             serverTask.cancel()
@@ -50,19 +52,26 @@ struct KubeTestEnvironment: Sendable {
         let environment = KubeTestEnvironment(server: apiServer, client: client, port: port)
         do {
             let result = try await body(environment)
-            await environment.stop(serverTask)
+            await environment.stop(group, serverTask)
             return result
         } catch {
-            await environment.stop(serverTask)
+            await environment.stop(group, serverTask)
             throw error
         }
     }
 
-    private func stop(_ serverTask: Task<Void, any Error>) async {
+    /// Ends the watches, closes the client, then shuts the server down gracefully (cancelling it mid-request
+    /// could leave response writers unfinished); if that takes over five seconds, it is cancelled.
+    private func stop(_ group: ServiceGroup, _ serverTask: Task<Void, any Error>) async {
         store.dropWatches()
         try? await client.shutdown()
-        serverTask.cancel()
+        await group.triggerGracefulShutdown()
+        let deadline = Task {
+            try await Task.sleep(for: .seconds(5))
+            serverTask.cancel()
+        }
         _ = await serverTask.result
+        deadline.cancel()
     }
 }
 
