@@ -3,6 +3,7 @@ import Foundation
 import MantaKube
 import NIOCore
 import Prometheus
+import ServiceLifecycle
 import Testing
 
 @Suite(.timeLimit(.minutes(1))) struct ControllerServiceTests {
@@ -22,8 +23,8 @@ import Testing
             let probes = ControllerProbeServer(host: "127.0.0.1", port: 0, controller: service, registry: registry, logger: quietLogger) { bound in
                 port.mutate { $0 = bound }
             }
-            let probeTask = Task { try await probes.run() }
-            defer { probeTask.cancel() }
+            let probeGroup = ServiceGroup(configuration: .init(services: [probes], gracefulShutdownSignals: [], logger: quietLogger))
+            let probeTask = Task { try await probeGroup.run() }
             try await eventually("probe server listening") { port.value > 0 }
             let http = HTTPClient(eventLoopGroupProvider: .singleton)
             func get(_ path: String) async throws -> (Int, String) {
@@ -56,6 +57,8 @@ import Testing
             let released = try await env.client.get(Lease.self, name: "manta-controller", namespace: "manta-system")
             #expect(released.spec?.holderIdentity == "", "a stopped leader hands the lease back")
             try await http.shutdown()
+            await probeGroup.triggerGracefulShutdown()
+            try await probeTask.value
         }
     }
 
