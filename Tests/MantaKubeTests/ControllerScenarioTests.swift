@@ -370,6 +370,18 @@ import Testing
         }
     }
 
+    @Test func anUnavailableHubIsRetriedUntilItAnswers() async throws {
+        let hub = FlakyResolver(failures: 3)
+        try await ControllerHarness.with(resolver: hub) { harness in
+            try await harness.addNode("node-a")
+            _ = try await harness.client.create(Torrent.sample("patient"))
+            _ = try await harness.waitForReplicas("patient", count: 1)
+            let torrent = try await harness.waitForTorrent("patient", "resolved after the outage") { $0.status?.repo != nil }
+            #expect(torrent.status?.phase != .failed)
+            #expect(hub.calls.value >= 4, "three failures, then an answer")
+        }
+    }
+
     @Test func theControllerRecoversFromWatchDisconnectsAndExpiredVersions() async throws {
         try await ControllerHarness.with { harness in
             try await harness.addNode("node-a")

@@ -4,6 +4,7 @@ import Logging
 extension TorrentController {
     func reconcile(_ name: String) async throws -> Outcome {
         guard let torrent = torrents.get(name) else {
+            lastPlacementShortfall.withLock { $0[name] = nil }
             try await deleteOrphans(of: name, keepingOwner: nil)
             return .done
         }
@@ -69,7 +70,11 @@ extension TorrentController {
                 status.repo = repo
                 status.manifestDigest = nil
             }
-        } catch let error as RevisionResolverError {
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            // A resolver error of another type is treated as the hub being unavailable: retried.
+            let error = error as? RevisionResolverError ?? .unavailable("\(error)")
             let permanent: Bool
             if case .notFound = error { permanent = true } else { permanent = false }
             try await writeStatus(of: torrent) { status, generation, now in

@@ -41,3 +41,20 @@ struct TableResolver: RevisionResolver {
         return resolved
     }
 }
+
+/// A hub that is down for its first `failures` calls (with an error that is not a RevisionResolverError,
+/// as a transport failure would be), then answers like ``TableResolver``.
+struct FlakyResolver: RevisionResolver {
+    struct Outage: Error {}
+    let failures: Int
+    let calls = Locked(0)
+
+    func resolve(hub: String, repoID: String, revision: String, filename: String?) async throws -> ResolvedRevision {
+        let call = calls.mutate { count in
+            count += 1
+            return count
+        }
+        if call <= failures { throw Outage() }
+        return try await TableResolver().resolve(hub: hub, repoID: repoID, revision: revision, filename: filename)
+    }
+}
