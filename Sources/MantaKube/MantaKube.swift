@@ -1,1 +1,0 @@
-// MantaKube: see docs/architecture.md.

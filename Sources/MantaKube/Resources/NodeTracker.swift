@@ -1,0 +1,62 @@
+/// What one node's agent reports about itself (cluster-scoped, named after the node).
+public struct NodeTracker: KubeStatusResource, Hashable {
+    public static let resourceType = ResourceType(group: "manta.io", version: "v1alpha1", kind: "NodeTracker", plural: "nodetrackers", namespaced: false)
+
+    public var apiVersion: String?
+    public var kind: String?
+    public var metadata: ObjectMeta
+    public var spec: Spec?
+    public var status: Status?
+
+    public init(nodeName: String, status: Status? = nil) {
+        self.apiVersion = Self.resourceType.apiVersion
+        self.kind = Self.resourceType.kind
+        self.metadata = ObjectMeta(name: nodeName)
+        self.spec = Spec(nodeName: nodeName)
+        self.status = status
+    }
+
+    public var nodeName: String { spec?.nodeName ?? name }
+
+    public struct Spec: Sendable, Hashable, Codable {
+        public var nodeName: String
+        public init(nodeName: String) { self.nodeName = nodeName }
+    }
+
+    public struct Status: Sendable, Hashable, Codable {
+        public var capacityBytes: Int64?
+        public var freeBytes: Int64?
+        public var usedBytes: Int64?
+        /// `host:port` of the agent's peer service.
+        public var address: String?
+        public var models: [CachedModel]?
+
+        public init(capacityBytes: Int64? = nil, freeBytes: Int64? = nil, usedBytes: Int64? = nil, address: String? = nil, models: [CachedModel]? = nil) {
+            self.capacityBytes = capacityBytes
+            self.freeBytes = freeBytes
+            self.usedBytes = usedBytes
+            self.address = address
+            self.models = models
+        }
+    }
+
+    /// A model (or part of one) in the node's store.
+    public struct CachedModel: Sendable, Hashable, Codable {
+        public var repoID: String
+        public var revision: String?
+        public var commit: String
+        public var manifestDigest: String?
+        /// Bytes of the model's files already in the store.
+        public var cachedBytes: Int64
+        public var totalBytes: Int64
+
+        public init(repoID: String, revision: String? = nil, commit: String, manifestDigest: String? = nil, cachedBytes: Int64, totalBytes: Int64) {
+            self.repoID = repoID
+            self.revision = revision
+            self.commit = commit
+            self.manifestDigest = manifestDigest
+            self.cachedBytes = cachedBytes
+            self.totalBytes = totalBytes
+        }
+    }
+}

@@ -1,0 +1,113 @@
+import Foundation
+import Hummingbird
+import ServiceLifecycle
+import HummingbirdTLS
+import NIOSSL
+import Logging
+import MantaKube
+import NIOCore
+import Synchronization
+import Testing
+
+/// A running test API server and a client connected to it.
+struct KubeTestEnvironment: Sendable {
+    let server: TestAPIServer
+    let client: KubeClient
+    let port: Int
+
+    var store: APIStore { server.store }
+
+    /// Starts a server on 127.0.0.1:0, runs `body` with a client, then stops both.
+    static func with<T: Sendable>(
+        bookmarkInterval: Duration = .milliseconds(200), watchFragmentBytes: Int? = nil, tls: TLSConfiguration? = nil, _ body: @Sendable (KubeTestEnvironment) async throws -> T
+    ) async throws -> T {
+        var server = TestAPIServer()
+        server.bookmarkInterval = bookmarkInterval
+        server.watchFragmentBytes = watchFragmentBytes
+        let apiServer = server
+        let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
+        var logger = Logger(label: "test-api-server")
+        // Connections cut at the end of a test are not errors worth printing.
+        logger.logLevel = .critical
+        let app = Application(
+            responder: CallbackResponder { (request: Request, _: BasicRequestContext) in try await apiServer.respond(request) },
+            server: try tls.map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1(),
+            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { channel in
+                portContinuation.yield(channel.localAddress?.port ?? 0)
+                portContinuation.finish()
+            },
+            logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))
+        let serverTask = Task { try await group.run() }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next(), port > 0 else {
+            serverTask.cancel()
+            throw TestFailure("the test API server did not start")
+        }
+        var clientLogger = Logger(label: "test-client")
+        clientLogger.logLevel = .warning
+        let scheme = tls == nil ? "http" : "https"
+        let client = try KubeClient(config: KubeConfig(server: "\(scheme)://127.0.0.1:\(port)"), logger: clientLogger)
+        let environment = KubeTestEnvironment(server: apiServer, client: client, port: port)
+        do {
+            let result = try await body(environment)
+            await environment.stop(group, serverTask)
+            return result
+        } catch {
+            await environment.stop(group, serverTask)
+            throw error
+        }
+    }
+
+    /// Ends the watches, closes the client, then shuts the server down gracefully (cancelling it mid-request
+    /// could leave response writers unfinished); if that takes over five seconds, it is cancelled.
+    private func stop(_ group: ServiceGroup, _ serverTask: Task<Void, any Error>) async {
+        store.dropWatches()
+        try? await client.shutdown()
+        await group.triggerGracefulShutdown()
+        let deadline = Task {
+            try await Task.sleep(for: .seconds(5))
+            serverTask.cancel()
+        }
+        _ = await serverTask.result
+        deadline.cancel()
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Polls `condition` until it holds or `timeout` passes; then fails loudly with `message`.
+func eventually(
+    _ message: @autoclosure () -> String, timeout: Duration = .seconds(10), poll: Duration = .milliseconds(20),
+    sourceLocation: SourceLocation = #_sourceLocation, _ condition: () async throws -> Bool
+) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: poll)
+    }
+    Issue.record("timed out after \(timeout): \(message())", sourceLocation: sourceLocation)
+    throw TestFailure("timed out: \(message())")
+}
+
+/// Shared mutable state for test closures.
+final class Locked<Value: Sendable>: Sendable {
+    private let mutex: Mutex<Value>
+
+    init(_ value: Value) { mutex = Mutex(value) }
+
+    var value: Value { mutex.withLock { $0 } }
+
+    func mutate<T: Sendable>(_ body: (inout Value) -> T) -> T { mutex.withLock { body(&$0) } }
+}
+
+/// Tests provoke failures on purpose; their logs would only be noise.
+let quietLogger: Logger = {
+    var logger = Logger(label: "test")
+    logger.logLevel = .critical
+    return logger
+}()
