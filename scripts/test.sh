@@ -5,5 +5,8 @@ cd "$(dirname "$0")/.."
 
 scripts/install-dependencies.sh
 python3 scripts/make-fixtures.py >/dev/null
+scripts/validate-deploy.sh
 swift build --build-tests
-swift test --skip-build "$@"
+# Clock-based suites (named Timing…) run alone after the rest, so parallel suites cannot starve them.
+swift test --skip-build --skip Timing "$@"
+swift test --skip-build --filter Timing --no-parallel

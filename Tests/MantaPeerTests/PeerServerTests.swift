@@ -116,8 +116,24 @@ struct RunningPeer: Sendable {
             }
         }
     }
+}
 
-    @Test func uploadRateHoldsWithinTenPercent() async throws {
+@Suite struct PeerServerMissingContentTests {
+    @Test func aMissingChunkIsNotFound() async throws {
+        try await RunningPeer.with { peer, _ in
+            let missing = SHA256Hasher.hash([1, 2, 3])
+            await #expect(throws: PeerError.notFound(peer: peer.address.description, what: "chunk \(missing)")) {
+                try await PeerClient(token: "cluster-secret").chunk(missing, length: 3, from: peer.address)
+            }
+        }
+    }
+}
+
+@Suite(.serialized) struct TimingPeerUploadTests {
+    /// The server never goes faster than the limit; on a loaded machine it may go slower, which the
+    /// limiter cannot help, so the upper bound here only catches a limiter that throttles far too much.
+    /// `RateLimiterTests` holds the limiter itself to ±10%.
+    @Test func uploadsNeverExceedTheRateLimit() async throws {
         let rate: UInt64 = 4_000_000
         try await RunningPeer.with(uploadRate: rate) { peer, _ in
             let client = PeerClient(token: "cluster-secret")
@@ -131,18 +147,7 @@ struct RunningPeer: Sendable {
             let burst = Double(rate) / 4
             let expected = (Double(bytes) - burst) / Double(rate)
             #expect(seconds >= expected * 0.9, "\(bytes) bytes in \(seconds) s: faster than the limit")
-            #expect(seconds <= expected * 1.1 + 0.3, "\(bytes) bytes in \(seconds) s, expected \(expected) s")
-        }
-    }
-}
-
-@Suite struct PeerServerMissingContentTests {
-    @Test func aMissingChunkIsNotFound() async throws {
-        try await RunningPeer.with { peer, _ in
-            let missing = SHA256Hasher.hash([1, 2, 3])
-            await #expect(throws: PeerError.notFound(peer: peer.address.description, what: "chunk \(missing)")) {
-                try await PeerClient(token: "cluster-secret").chunk(missing, length: 3, from: peer.address)
-            }
+            #expect(seconds <= expected * 2 + 0.5, "\(bytes) bytes in \(seconds) s, expected \(expected) s")
         }
     }
 }
