@@ -104,9 +104,11 @@ let package = Package(
         .executableTarget(
             name: "MantaCLI",
             dependencies: [
-                "MantaStore", "MantaFS", "MantaHub", "MantaAgent",
+                "MantaStore", "MantaFS", "MantaHub", "MantaKube", "MantaAgent",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
 

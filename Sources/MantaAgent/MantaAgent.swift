@@ -1,1 +1,0 @@
-// MantaAgent: see docs/architecture.md.
