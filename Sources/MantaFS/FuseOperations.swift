@@ -14,6 +14,8 @@ enum FuseOperations {
             guard let connection else { return }
             let wanted = UInt32(FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE)
             connection.pointee.want |= connection.pointee.capable & wanted
+            // Must equal the max_read mount option (libfuse checks).
+            connection.pointee.max_read = UInt32(MountService.maximumRead)
         }
         operations.lookup = { request, parent, name in
             guard let name else { return FuseOperations.reply(request, error: ENOENT) }

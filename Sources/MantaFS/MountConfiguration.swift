@@ -34,7 +34,7 @@ public struct MountConfiguration: Sendable {
         decodedCacheBytes: Int = 32 << 20,
         openChunkFiles: Int = 256,
         verifierThreads: Int = 4,
-        prefetchChunks: Int = 2,
+        prefetchChunks: Int = 4,
         maxIdleThreads: Int = 16
     ) {
         self.allowOther = allowOther

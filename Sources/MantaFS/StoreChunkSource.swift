@@ -27,8 +27,6 @@ public final class StoreChunkSource: ChunkSource {
         case load
     }
 
-    private static let hashBlockSize = 1 << 20
-
     private let store: Store
     private let logger: Logger
     private let workers: BlockingWorkers
@@ -137,22 +135,17 @@ public final class StoreChunkSource: ChunkSource {
             return .failure(.unreadable(chunk: request.id, file: request.file, reason: "open \(path): \(String(cString: strerror(errno)))"))
         }
         let file = ChunkFile(descriptor: descriptor, length: request.length)
-        posix_fadvise(descriptor, 0, 0, POSIX_FADV_SEQUENTIAL)
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.hashBlockSize, alignment: 4096)
-        defer { buffer.deallocate() }
-        var hasher = SHA256Hasher()
-        var offset: UInt64 = 0
-        while true {
-            let count = pread(descriptor, buffer.baseAddress, buffer.count, off_t(offset))
-            if count < 0 {
-                if errno == EINTR { continue }
-                return .failure(.unreadable(chunk: request.id, file: request.file, reason: "read \(path): \(String(cString: strerror(errno)))"))
-            }
-            if count == 0 { break }
-            hasher.update(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
-            offset += UInt64(count)
+        var information = stat()
+        guard fstat(descriptor, &information) == 0 else {
+            return .failure(.unreadable(chunk: request.id, file: request.file, reason: "stat \(path): \(String(cString: strerror(errno)))"))
         }
-        guard offset == request.length, hasher.finalize() == request.id else {
+        guard UInt64(information.st_size) == request.length else { return .failure(.corrupt(chunk: request.id, file: request.file)) }
+        // Hashing a mapping of the page cache avoids copying every chunk into a buffer first.
+        guard let mapping = mmap(nil, Int(request.length), PROT_READ, MAP_SHARED | MAP_POPULATE, descriptor, 0), mapping != MAP_FAILED else {
+            return .failure(.unreadable(chunk: request.id, file: request.file, reason: "mmap \(path): \(String(cString: strerror(errno)))"))
+        }
+        defer { munmap(mapping, Int(request.length)) }
+        guard SHA256Hasher.hash(UnsafeRawBufferPointer(start: mapping, count: Int(request.length))) == request.id else {
             return .failure(.corrupt(chunk: request.id, file: request.file))
         }
         return .success(.file(file))
