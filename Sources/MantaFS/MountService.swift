@@ -83,11 +83,15 @@ public final class MountService: Sendable {
             if state.session == nil { state.stopRequested = true }
             return state.session
         }
-        guard let session else { return }
+        guard session != nil else { return }
         refresherStop.signal()
         fileSystem.notifier.detach()
-        fuse_session_exit(session.pointer)
-        unmount(session)
+        // The loop may end (and destroy the session) at any moment: only touch the session under the lock.
+        state.withLock { state in
+            guard let session = state.session else { return }
+            fuse_session_exit(session.pointer)
+            Self.unmountOnce(session, &state)
+        }
         // Open files keep the kernel connection alive after a lazy unmount; abort it if the loop does not end.
         if finished.wait(timeout: .now() + 5) == .timedOut {
             abortConnection()
@@ -172,14 +176,16 @@ public final class MountService: Sendable {
     private func finishSession(_ session: Session) {
         refresherStop.signal()
         fileSystem.notifier.detach()
-        unmount(session)
-        fuse_session_destroy(session.pointer)
+        state.withLock { state in
+            Self.unmountOnce(session, &state)
+            fuse_session_destroy(session.pointer)
+            state.session = nil
+        }
         ownedSource?.shutdown()
         fileSystem.source.flushAccessLog()
         fileSystem.pins.releaseAll()
         let waiters = state.withLock { state in
             state.ended = true
-            state.session = nil
             defer { state.waiters.removeAll() }
             return state.waiters
         }
@@ -190,12 +196,10 @@ public final class MountService: Sendable {
         for waiter in waiters { waiter.resume() }
     }
 
-    private func unmount(_ session: Session) {
-        let first = state.withLock { state in
-            defer { state.unmounted = true }
-            return !state.unmounted
-        }
-        if first { fuse_session_unmount(session.pointer) }
+    private static func unmountOnce(_ session: Session, _ state: inout State) {
+        guard !state.unmounted else { return }
+        state.unmounted = true
+        fuse_session_unmount(session.pointer)
     }
 
     private func startRefresher() {
