@@ -17,9 +17,10 @@ command -v casync >/dev/null || apt-get install -y casync >/dev/null
 
 # seconds and peak RSS (KiB) of one command
 measure() {
-    local out
-    out=$( { /usr/bin/time -f "%e %M" "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
-    echo "$out"
+    local report; report=$(mktemp)
+    /usr/bin/time -o "$report" -f "%e %M" "$@" >/dev/null 2>&1
+    tail -1 "$report"
+    rm -f "$report"
 }
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }

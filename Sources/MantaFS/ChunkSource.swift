@@ -1,0 +1,70 @@
+import MantaStore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A chunk the read path needs.
+public struct ChunkRequest: Sendable, Hashable {
+    public enum Urgency: Sendable, Hashable {
+        /// A reader is waiting for it.
+        case read
+        /// A sequential reader will probably want it soon.
+        case prefetch
+    }
+
+    public var id: ChunkID
+    /// Uncompressed length, from the manifest.
+    public var length: UInt64
+    /// The file that needs it, for messages.
+    public var file: String
+    public var urgency: Urgency
+
+    public init(id: ChunkID, length: UInt64, file: String, urgency: Urgency = .read) {
+        self.id = id
+        self.length = length
+        self.file = file
+        self.urgency = urgency
+    }
+}
+
+/// The verified bytes of a chunk: an open file holding exactly them, or memory.
+public enum ChunkData: Sendable {
+    case file(ChunkFile)
+    case memory(DecodedChunk)
+}
+
+/// An open, read-only file whose whole content is one verified chunk; closed when the last user lets go.
+public final class ChunkFile: Sendable {
+    public let descriptor: Int32
+    public let length: UInt64
+
+    /// Takes ownership of `descriptor`.
+    public init(descriptor: Int32, length: UInt64) {
+        self.descriptor = descriptor
+        self.length = length
+    }
+
+    deinit { close(descriptor) }
+}
+
+/// A chunk's verified bytes in memory (decompressed, or just received from elsewhere).
+public final class DecodedChunk: Sendable {
+    public let bytes: [UInt8]
+
+    public init(bytes: [UInt8]) {
+        self.bytes = bytes
+    }
+}
+
+/// Where the mount gets chunk bytes. The seam for lazy fetching: a source may answer at once, or later from
+/// any thread (after a peer or the hub delivered the chunk), and the FUSE worker that asked never waits.
+///
+/// Contract: `completion` is called exactly once, on any thread, possibly before `chunk` returns, and only
+/// with bytes whose SHA-256 equals `request.id`.
+public protocol ChunkSource: Sendable {
+    func chunk(_ request: ChunkRequest, completion: @escaping @Sendable (Result<ChunkData, ChunkSourceError>) -> Void)
+
+    /// Records which chunks were read, for least-recently-used eviction; called now and then, never on a reader's path.
+    func flushAccessLog()
+}

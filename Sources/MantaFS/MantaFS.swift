@@ -1,1 +1,0 @@
-// MantaFS: see docs/architecture.md.

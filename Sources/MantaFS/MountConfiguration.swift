@@ -1,0 +1,51 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How a mount behaves: kernel cache lifetimes, caches and threads of the read path.
+public struct MountConfiguration: Sendable {
+    /// Let users other than the one mounting read the mount (needs root or `user_allow_other` in /etc/fuse.conf).
+    public var allowOther: Bool
+    /// Seconds the kernel may cache names and attributes of model files and folders (their content never changes).
+    public var immutableTimeout: Double
+    /// Seconds the kernel may cache names and attributes of the folders that list models (they change on import).
+    public var listingTimeout: Double
+    /// Seconds between background scans of the store's references, which make removed models disappear.
+    public var refreshInterval: Double
+    /// Kernel read-ahead for the mount, in KiB; nil keeps the kernel's default (128 KiB for FUSE).
+    public var readAheadKiB: Int?
+    /// Bytes of decompressed chunks kept in memory.
+    public var decodedCacheBytes: Int
+    /// Verified chunk files kept open.
+    public var openChunkFiles: Int
+    /// Threads that read and verify chunks.
+    public var verifierThreads: Int
+    /// Chunks verified ahead of a sequential reader.
+    public var prefetchChunks: Int
+    /// libfuse worker threads kept idle before they exit.
+    public var maxIdleThreads: Int
+
+    public init(
+        allowOther: Bool = geteuid() == 0,
+        immutableTimeout: Double = 86_400,
+        listingTimeout: Double = 1,
+        refreshInterval: Double = 1,
+        readAheadKiB: Int? = 4096,
+        decodedCacheBytes: Int = 32 << 20,
+        openChunkFiles: Int = 256,
+        verifierThreads: Int = 4,
+        prefetchChunks: Int = 4,
+        maxIdleThreads: Int = 16
+    ) {
+        self.allowOther = allowOther
+        self.immutableTimeout = immutableTimeout
+        self.listingTimeout = listingTimeout
+        self.refreshInterval = refreshInterval
+        self.readAheadKiB = readAheadKiB
+        self.decodedCacheBytes = decodedCacheBytes
+        self.openChunkFiles = openChunkFiles
+        self.verifierThreads = verifierThreads
+        self.prefetchChunks = prefetchChunks
+        self.maxIdleThreads = maxIdleThreads
+    }
+}

@@ -1,0 +1,243 @@
+import CFuse
+import Foundation
+import Logging
+import MantaStore
+import Synchronization
+
+/// A read-only FUSE mount of the store's models, served by libfuse's own threads.
+///
+/// `start()` mounts and returns; `stop()` unmounts and waits for the session to end; `run()` does both for a
+/// task (it returns when the mount ends, and stops the mount when the task is cancelled).
+public final class MountService: Sendable {
+    public let mountPoint: String
+    public let fileSystem: ModelFileSystem
+    private let configuration: MountConfiguration
+    private let logger: Logger
+    private let ownedSource: StoreChunkSource?
+    private let state = Mutex(State())
+    private let finished = DispatchSemaphore(value: 0)
+
+    private struct State {
+        var session: Session?
+        var started = false
+        var unmounted = false
+        /// `stop()` came while `start()` was still mounting.
+        var stopRequested = false
+        var ended = false
+        var connection: UInt32?
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private struct Session: @unchecked Sendable {
+        let pointer: OpaquePointer
+    }
+
+    private let refresherStop = DispatchSemaphore(value: 0)
+    static let maximumRead = 512 << 10
+
+    /// `source` defaults to the store itself (the chunk files on this node).
+    public init(store: Store, mountPoint: String, configuration: MountConfiguration = MountConfiguration(),
+                source: (any ChunkSource)? = nil, logger: Logger = Logger(label: "manta.fs")) {
+        self.mountPoint = mountPoint.count > 1 && mountPoint.hasSuffix("/") ? String(mountPoint.dropLast()) : mountPoint
+        self.configuration = configuration
+        self.logger = logger
+        let storeSource = source == nil ? StoreChunkSource(store: store, configuration: configuration, logger: logger) : nil
+        ownedSource = storeSource
+        fileSystem = ModelFileSystem(store: store, source: source ?? storeSource!, configuration: configuration, logger: logger)
+    }
+
+    /// Mounts and starts serving; returns once the kernel routes requests to this process. Blocks: call it from a
+    /// thread, or use `run()` from a task.
+    public func start() throws {
+        try state.withLock { state in
+            guard !state.started else { throw MountError.alreadyStarted(mountPoint) }
+            state.started = true
+        }
+        try checkMountPoint()
+        fileSystem.pins.removeStalePins()
+        let session = try makeSession()
+        guard fuse_session_mount(session, mountPoint) == 0 else {
+            fuse_session_destroy(session)
+            Unmanaged.passUnretained(fileSystem).release()
+            state.withLock { $0.ended = true }
+            throw MountError.mountFailed(mountPoint)
+        }
+        state.withLock { $0.session = Session(pointer: session) }
+        fileSystem.notifier.attach(session)
+        startLoop(Session(pointer: session))
+        // The first stat waits for the kernel's INIT handshake, which the loop answers; read-ahead set before it
+        // would be lowered again by INIT.
+        let connection = connectionNumber()
+        state.withLock { $0.connection = connection }
+        tuneReadAhead(connection)
+        startRefresher()
+        logger.notice("mounted", metadata: ["mountpoint": "\(mountPoint)", "models": "\(mountPoint)/models", "hub": "\(mountPoint)/hub"])
+        if state.withLock({ $0.stopRequested }) { stop() }
+    }
+
+    /// Unmounts and waits until the session ended. Safe to call more than once and from any thread (not from a
+    /// Swift task: it blocks).
+    public func stop() {
+        let session: Session? = state.withLock { state in
+            guard state.started, !state.ended else { return nil }
+            if state.session == nil { state.stopRequested = true }
+            return state.session
+        }
+        guard session != nil else { return }
+        refresherStop.signal()
+        fileSystem.notifier.detach()
+        // The loop may end (and destroy the session) at any moment: only touch the session under the lock.
+        state.withLock { state in
+            guard let session = state.session else { return }
+            fuse_session_exit(session.pointer)
+            Self.unmountOnce(session, &state)
+        }
+        // Open files keep the kernel connection alive after a lazy unmount; abort it if the loop does not end.
+        if finished.wait(timeout: .now() + 5) == .timedOut {
+            abortConnection()
+            finished.wait()
+        }
+        finished.signal()
+    }
+
+    /// Waits (without blocking a thread) until the mount has ended, by `stop()` or by an outside unmount.
+    public func waitUntilStopped() async {
+        await withCheckedContinuation { continuation in
+            let resumeNow = state.withLock { state in
+                if state.ended || !state.started { return true }
+                state.waiters.append(continuation)
+                return false
+            }
+            if resumeNow { continuation.resume() }
+        }
+    }
+
+    /// Mounts, serves until the mount ends or the task is cancelled, then unmounts.
+    public func run() async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            Thread {
+                continuation.resume(with: Result { try self.start() })
+            }.start()
+        }
+        await withTaskCancellationHandler {
+            await waitUntilStopped()
+        } onCancel: {
+            Thread { self.stop() }.start()
+        }
+    }
+
+    // MARK: Session
+
+    private func checkMountPoint() throws {
+        var information = stat()
+        if stat(mountPoint, &information) != 0 {
+            switch errno {
+            case ENOTCONN: throw MountError.staleMount(mountPoint)
+            default: throw MountError.mountPointMissing(mountPoint)
+            }
+        }
+        guard information.st_mode & S_IFMT == S_IFDIR else { throw MountError.mountPointNotADirectory(mountPoint) }
+    }
+
+    private func makeSession() throws -> OpaquePointer {
+        // libfuse splices a read's reply through a pipe of at most /proc/sys/fs/pipe-max-size (1 MiB by default) and
+        // falls back to copying through a fresh buffer when the reply does not fit: keep reads small enough to splice.
+        var options = ["ro", "fsname=manta", "subtype=manta", "default_permissions", "max_read=\(Self.maximumRead)"]
+        if configuration.allowOther { options.append("allow_other") }
+        let arguments = ["manta", "-o", options.joined(separator: ",")]
+        var pointers = arguments.map { strdup($0) }
+        defer { pointers.forEach { free($0) } }
+        var operations = FuseOperations.table()
+        let userData = Unmanaged.passRetained(fileSystem).toOpaque()
+        let session = pointers.withUnsafeMutableBufferPointer { argv -> OpaquePointer? in
+            var fuseArguments = fuse_args(argc: Int32(argv.count), argv: argv.baseAddress, allocated: 0)
+            defer { fuse_opt_free_args(&fuseArguments) }
+            return cfuse_session_new(&fuseArguments, &operations, MemoryLayout<fuse_lowlevel_ops>.size, userData)
+        }
+        guard let session else {
+            Unmanaged<ModelFileSystem>.fromOpaque(userData).release()
+            throw MountError.sessionCreationFailed(mountPoint)
+        }
+        return session
+    }
+
+    private func startLoop(_ session: Session) {
+        let maxIdle = UInt32(configuration.maxIdleThreads)
+        let thread = Thread { [self] in
+            let status = cfuse_session_loop_mt(session.pointer, 0, maxIdle)
+            if status < 0 { logger.error("the FUSE session ended with an error", metadata: ["errno": "\(-status)"]) }
+            finishSession(session)
+        }
+        thread.name = "manta-fuse-loop"
+        thread.start()
+    }
+
+    /// Runs once the loop returned: the kernel no longer sends requests.
+    private func finishSession(_ session: Session) {
+        refresherStop.signal()
+        fileSystem.notifier.detach()
+        state.withLock { state in
+            Self.unmountOnce(session, &state)
+            fuse_session_destroy(session.pointer)
+            state.session = nil
+        }
+        ownedSource?.shutdown()
+        fileSystem.source.flushAccessLog()
+        fileSystem.pins.releaseAll()
+        let waiters = state.withLock { state in
+            state.ended = true
+            defer { state.waiters.removeAll() }
+            return state.waiters
+        }
+        // libfuse no longer uses the user data.
+        Unmanaged.passUnretained(fileSystem).release()
+        logger.notice("unmounted", metadata: ["mountpoint": "\(mountPoint)"])
+        finished.signal()
+        for waiter in waiters { waiter.resume() }
+    }
+
+    private static func unmountOnce(_ session: Session, _ state: inout State) {
+        guard !state.unmounted else { return }
+        state.unmounted = true
+        fuse_session_unmount(session.pointer)
+    }
+
+    private func startRefresher() {
+        let interval = configuration.refreshInterval
+        let thread = Thread { [self] in
+            while refresherStop.wait(timeout: .now() + interval) == .timedOut {
+                fileSystem.refresh()
+                fileSystem.source.flushAccessLog()
+            }
+        }
+        thread.name = "manta-fs-refresh"
+        thread.start()
+    }
+
+    // MARK: Kernel tuning
+
+    /// The FUSE connection number (the minor device number of the mount), for /sys tuning and aborts.
+    private func connectionNumber() -> UInt32? {
+        var information = stat()
+        guard stat(mountPoint, &information) == 0 else { return nil }
+        return UInt32(information.st_dev & 0xff) | UInt32((information.st_dev >> 12) & 0xffff_ff00)
+    }
+
+    /// FUSE mounts get the kernel's default 128 KiB read-ahead; larger reads make sequential reads much faster.
+    private func tuneReadAhead(_ connection: UInt32?) {
+        guard let kibibytes = configuration.readAheadKiB, let connection else { return }
+        let path = "/sys/class/bdi/0:\(connection)/read_ahead_kb"
+        do {
+            try "\(kibibytes)".write(toFile: path, atomically: false, encoding: .utf8)
+        } catch {
+            logger.info("could not raise the mount's read-ahead (needs root)", metadata: ["path": "\(path)", "error": "\(error)"])
+        }
+    }
+
+    private func abortConnection() {
+        guard let connection = state.withLock({ $0.connection }) else { return }
+        let path = "/sys/fs/fuse/connections/\(connection)/abort"
+        logger.warning("files are still open after unmounting: aborting the FUSE connection", metadata: ["path": "\(path)"])
+        try? "1".write(toFile: path, atomically: false, encoding: .utf8)
+    }
+}

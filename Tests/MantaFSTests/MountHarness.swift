@@ -1,0 +1,180 @@
+import Foundation
+import MantaStore
+import MantaTestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A store with models imported, mounted by a real `manta mount` child process. Always unmounted in `cleanUp()`,
+/// which the `withMount` helpers call even when the test fails.
+final class MountHarness: @unchecked Sendable {
+    struct Model {
+        var directory: String
+        var repo: String
+        var revision = "main"
+
+        var reference: RepoReference { get throws { try RepoReference(parsing: repo).at(revision: revision) } }
+    }
+
+    struct MountFailed: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    let directory: TemporaryDirectory
+    let store: Store
+    let mountPoint: String
+    let logPath: String
+    private(set) var process: Process?
+
+    var storePath: String { store.root }
+
+    init(_ models: [Model], compression: StoreConfiguration.Compression = .none, chunkSize: UInt64? = nil) throws {
+        directory = try TemporaryDirectory("manta-fs-test")
+        let requested = directory.appending("mnt")
+        try FileManager.default.createDirectory(atPath: requested, withIntermediateDirectories: true)
+        // /proc/self/mountinfo lists the canonical path.
+        mountPoint = realpath(requested, nil).map { pointer in
+            defer { free(pointer) }
+            return String(cString: pointer)
+        } ?? requested
+        logPath = directory.appending("mount.log")
+        store = try Store(root: directory.appending("store"), changes: StoreConfigurationChanges(compression: compression, chunkSize: chunkSize))
+        for model in models { try importModel(model) }
+    }
+
+    @discardableResult
+    func importModel(_ model: Model) throws -> ImportSummary {
+        try store.importDirectory(model.directory, as: try model.reference)
+    }
+
+    /// Starts `manta mount` and waits (at most 15 s) until the kernel lists the mount.
+    func mount() throws {
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        let process = try MantaProcess.process(["mount", mountPoint, "--store", storePath], environment: ["MANTA_LOG_LEVEL": "info"])
+        process.standardOutput = FileHandle(forWritingAtPath: logPath)
+        process.standardError = FileHandle(forWritingAtPath: logPath)
+        try process.run()
+        self.process = process
+        let deadline = Date().addingTimeInterval(15)
+        while !Self.isMounted(mountPoint) {
+            guard process.isRunning else {
+                throw MountFailed(description: "manta mount exited with status \(process.terminationStatus) before mounting: \(log)")
+            }
+            guard Date() < deadline else { throw MountFailed(description: "\(mountPoint) was not mounted within 15 s: \(log)") }
+            usleep(20_000)
+        }
+    }
+
+    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    /// Sends SIGTERM and waits (at most 15 s) for the process to exit; returns its status.
+    func terminate() throws -> Int32 {
+        guard let process else { throw MountFailed(description: "not mounted") }
+        kill(process.processIdentifier, SIGTERM)
+        let deadline = Date().addingTimeInterval(15)
+        while process.isRunning {
+            guard Date() < deadline else { throw MountFailed(description: "manta mount did not exit within 15 s of SIGTERM: \(log)") }
+            usleep(20_000)
+        }
+        return process.terminationStatus
+    }
+
+    func cleanUp() {
+        if let process, process.isRunning {
+            kill(process.processIdentifier, SIGTERM)
+            for _ in 0..<500 where process.isRunning { usleep(20_000) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        }
+        if Self.isMounted(mountPoint) {
+            let unmount = Process()
+            unmount.executableURL = URL(fileURLWithPath: "/bin/fusermount3")
+            unmount.arguments = ["-u", "-z", mountPoint]
+            try? unmount.run()
+            unmount.waitUntilExit()
+        }
+    }
+
+    static func isMounted(_ path: String) -> Bool {
+        guard let table = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return false }
+        return table.split(separator: "\n").contains { line in
+            let fields = line.split(separator: " ")
+            return fields.count > 4 && fields[4] == path
+        }
+    }
+
+    /// `models/<org>/<name>[@revision]` in the mount.
+    func modelPath(_ model: Model) -> String {
+        let name = model.revision == "main" ? model.repo : "\(model.repo)@\(model.revision)"
+        return "\(mountPoint)/models/\(name)"
+    }
+
+    /// `hub/models--<org>--<name>/snapshots/<commit>` in the mount, found through the refs file.
+    func snapshotPath(_ model: Model) throws -> String {
+        let repoFolder = "\(mountPoint)/hub/models--\(model.repo.replacingOccurrences(of: "/", with: "--"))"
+        let commit = try String(contentsOfFile: "\(repoFolder)/refs/\(model.revision)", encoding: .utf8)
+        return "\(repoFolder)/snapshots/\(commit)"
+    }
+}
+
+/// Runs `body` with a mounted harness and always unmounts.
+func withMount(_ models: [MountHarness.Model], compression: StoreConfiguration.Compression = .none, chunkSize: UInt64? = nil,
+               _ body: (MountHarness) throws -> Void) throws {
+    let harness = try MountHarness(models, compression: compression, chunkSize: chunkSize)
+    defer { harness.cleanUp() }
+    try harness.mount()
+    try body(harness)
+}
+
+enum TestModels {
+    static func real() throws -> MountHarness.Model {
+        MountHarness.Model(directory: try Fixtures.realModel(), repo: Fixtures.realModelRepo)
+    }
+
+    static func shards(revision: String = "main") throws -> MountHarness.Model {
+        MountHarness.Model(directory: try Fixtures.syntheticShards(), repo: "synthetic/shards", revision: revision)
+    }
+
+    /// Relative paths of every regular file below `directory`, sorted.
+    static func files(below directory: String) throws -> [String] {
+        let enumerator = FileManager.default.enumerator(atPath: directory)
+        var files: [String] = []
+        while let path = enumerator?.nextObject() as? String {
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: "\(directory)/\(path)", isDirectory: &isDirectory), !isDirectory.boolValue {
+                files.append(path)
+            }
+        }
+        return files.sorted()
+    }
+}
+
+/// Runs a program to completion and captures its output (stdout and stderr together).
+@discardableResult
+func runProgram(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+/// A reproducible random number generator (SplitMix64), so a failing random read can be replayed.
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var value = state
+        value = (value ^ (value >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        value = (value ^ (value >> 27)) &* 0x94D0_49BB_1331_11EB
+        return value ^ (value >> 31)
+    }
+}

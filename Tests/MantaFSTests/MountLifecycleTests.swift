@@ -1,0 +1,134 @@
+import Foundation
+import MantaStore
+import MantaTestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite("Mount lifecycle, writes, corruption and store changes")
+struct MountLifecycleTests {
+    @Test("writes, creates, renames, removals and attribute changes fail with EROFS")
+    func writesFailWithReadOnly() throws {
+        let model = try TestModels.real()
+        try withMount([model]) { mount in
+            let folder = mount.modelPath(model)
+            let file = "\(folder)/config.json"
+            #expect(throws: PosixFile.Failure(operation: "open \(file)", errno: EROFS)) { _ = try PosixFile(path: file, flags: O_WRONLY) }
+            #expect(throws: PosixFile.Failure(operation: "open \(file)", errno: EROFS)) { _ = try PosixFile(path: file, flags: O_RDWR) }
+            let created = "\(folder)/new.bin"
+            #expect(throws: PosixFile.Failure(operation: "open \(created)", errno: EROFS)) { _ = try PosixFile(path: created, flags: O_WRONLY | O_CREAT) }
+            let calls: [(String, () -> Int32)] = [
+                ("mkdir", { mkdir("\(folder)/sub", 0o755) }),
+                ("unlink", { unlink(file) }),
+                ("rmdir", { rmdir("\(folder)/1_Pooling") }),
+                ("rename", { rename(file, "\(folder)/moved.json") }),
+                ("chmod", { chmod(file, 0o644) }),
+                ("truncate", { truncate(file, 0) }),
+                ("symlink", { symlink(file, "\(folder)/link") }),
+            ]
+            for (name, call) in calls {
+                #expect(call() == -1 && errno == EROFS, "\(name) should fail with EROFS")
+            }
+        }
+    }
+
+    @Test("SIGTERM unmounts and exits cleanly, leaving no stale mount")
+    func sigtermUnmountsCleanly() throws {
+        let harness = try MountHarness([try TestModels.real()])
+        defer { harness.cleanUp() }
+        try harness.mount()
+        let bytes = try PosixFile(path: "\(harness.modelPath(try TestModels.real()))/config.json").read(count: 10, at: 0)
+        #expect(bytes.count == 10)
+        #expect(try harness.terminate() == 0, "\(harness.log)")
+        #expect(!MountHarness.isMounted(harness.mountPoint))
+        var information = stat()
+        #expect(stat(harness.mountPoint, &information) == 0, "the mount point is a plain folder again, not a dead endpoint")
+        #expect(harness.log.contains("unmounted"))
+    }
+
+    @Test("a corrupt chunk makes reads of it fail with EIO and is logged, while other files still read")
+    func corruptChunkFailsWithEIO() throws {
+        let model = try TestModels.shards()
+        let harness = try MountHarness([model])
+        defer { harness.cleanUp() }
+        let (_, manifest) = try harness.store.requireManifest(try model.reference)
+        let damaged = try #require(manifest.file(at: "model-00002-of-00002.safetensors"))
+        let chunk = damaged.chunks[damaged.chunks.count / 2]
+        let location = try #require(harness.store.location(of: chunk.id))
+        let writer = try #require(FileHandle(forWritingAtPath: location.path))
+        try writer.seek(toOffset: chunk.length / 2)
+        let original = try #require(FileManager.default.contents(atPath: location.path))[Int(chunk.length / 2)]
+        writer.write(Data([original ^ 0xff]))
+        try writer.close()
+
+        try harness.mount()
+        let file = try PosixFile(path: "\(harness.modelPath(model))/\(damaged.path)")
+        #expect(throws: PosixFile.Failure(operation: "pread", errno: EIO)) { try file.read(count: 4096, at: Int(chunk.offset)) }
+        #expect(throws: PosixFile.Failure(operation: "pread", errno: EIO)) { try file.read(count: 4096, at: Int(chunk.offset + chunk.length) - 10) }
+        let before = try file.read(count: 4096, at: 0)
+        #expect(before.count == 4096, "chunks before the damaged one still read")
+        let healthy = "model-00001-of-00002.safetensors"
+        #expect(try runProgram("/usr/bin/cmp", ["\(model.directory)/\(healthy)", "\(harness.modelPath(model))/\(healthy)"]).status == 0)
+        #expect(harness.log.contains("corrupt"), "\(harness.log)")
+        #expect(harness.log.contains(chunk.id.hex))
+    }
+
+    @Test("a model imported while mounted appears without a remount, and disappears when removed")
+    func importedModelAppearsAndRemovedDisappears() throws {
+        let model = try TestModels.real()
+        let harness = try MountHarness([])
+        defer { harness.cleanUp() }
+        try harness.mount()
+        #expect(try FileManager.default.contentsOfDirectory(atPath: "\(harness.mountPoint)/models").isEmpty)
+
+        try harness.importModel(model)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: "\(harness.mountPoint)/models") == ["sentence-transformers"])
+        #expect(try runProgram("/usr/bin/cmp", ["\(model.directory)/model.safetensors", "\(harness.modelPath(model))/model.safetensors"]).status == 0)
+        #expect(FileManager.default.fileExists(atPath: "\(try harness.snapshotPath(model))/config.json"))
+
+        try harness.store.removeReference(try model.reference)
+        // The background scan (every second) makes the kernel forget the names; bounded wait.
+        let deadline = Date().addingTimeInterval(5)
+        while FileManager.default.fileExists(atPath: harness.modelPath(model)) && Date() < deadline { usleep(50_000) }
+        #expect(!FileManager.default.fileExists(atPath: harness.modelPath(model)))
+        #expect(!FileManager.default.fileExists(atPath: "\(harness.mountPoint)/hub/models--sentence-transformers--all-MiniLM-L6-v2"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: "\(harness.mountPoint)/models").isEmpty)
+    }
+
+    @Test("a file open through the mount pins its manifest until it is closed")
+    func openFilePinsItsManifest() throws {
+        let model = try TestModels.real()
+        try withMount([model]) { mount in
+            let digest = try #require(try mount.store.resolve(try model.reference))
+            let holder = "open:\(try #require(mount.process).processIdentifier)"
+            func pinned() throws -> Bool { try mount.store.pins().contains { $0.manifest == digest && $0.holder == holder } }
+            #expect(try !pinned())
+            do {
+                let file = try PosixFile(path: "\(mount.modelPath(model))/model.safetensors")
+                #expect(try file.read(count: 16, at: 0).count == 16)
+                #expect(try pinned())
+            }
+            // release reaches the mount after close returns; bounded wait.
+            let deadline = Date().addingTimeInterval(5)
+            while try pinned(), Date() < deadline { usleep(20_000) }
+            #expect(try !pinned())
+        }
+    }
+
+    @Test("mounting on a missing folder or on a file fails with a message that names the problem")
+    func badMountPointsAreRejected() throws {
+        let directory = try TemporaryDirectory()
+        let missing = directory.appending("missing")
+        let result = try MantaProcess.run(["mount", missing, "--store", directory.appending("store")])
+        #expect(result.status != 0)
+        #expect(result.standardError.contains("\(missing) does not exist"), "\(result.standardError)")
+
+        let file = directory.appending("file")
+        FileManager.default.createFile(atPath: file, contents: Data("x".utf8))
+        let onFile = try MantaProcess.run(["mount", file, "--store", directory.appending("store")])
+        #expect(onFile.status != 0)
+        #expect(onFile.standardError.contains("is not a folder"), "\(onFile.standardError)")
+    }
+}
