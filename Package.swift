@@ -27,12 +27,13 @@ let package = Package(
         .systemLibrary(name: "CFuse", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev", "fuse3"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CLinux"),
 
         // Layers: CLI → agent → fs / peer / hub / kube → store.
         .target(
             name: "MantaStore",
             dependencies: [
-                "CZstd", "COpenSSL", "CSQLite",
+                "CZstd", "COpenSSL", "CSQLite", "CLinux",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Collections", package: "swift-collections"),
             ]

@@ -23,6 +23,8 @@ final class MetadataDatabase: Sendable {
             CREATE TABLE IF NOT EXISTS manifest_chunks(
                 manifest TEXT NOT NULL, chunk TEXT NOT NULL, PRIMARY KEY(manifest, chunk)) WITHOUT ROWID;
             CREATE INDEX IF NOT EXISTS manifest_chunks_by_chunk ON manifest_chunks(chunk);
+            CREATE TABLE IF NOT EXISTS file_hashes(
+                layout TEXT PRIMARY KEY, sha256 TEXT NOT NULL) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS pins(
                 manifest TEXT NOT NULL, holder TEXT NOT NULL, PRIMARY KEY(manifest, holder)) WITHOUT ROWID;
             """)
@@ -42,11 +44,20 @@ final class MetadataDatabase: Sendable {
     // MARK: Chunks
 
     func recordChunk(_ record: ChunkRecord) throws {
+        try recordChunks([record])
+    }
+
+    func recordChunks(_ records: [ChunkRecord]) throws {
+        let now = Self.now()
         try withConnection { db in
-            try db.query(
-                "INSERT INTO chunks(id, size, stored_size, compressed, last_access) VALUES(?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET last_access = excluded.last_access",
-                [.text(record.id.hex), .integer(Int64(record.size)), .integer(Int64(record.storedSize)), .integer(record.compressed ? 1 : 0), .integer(Self.now())]
-            )
+            try db.transaction {
+                for record in records {
+                    try db.query(
+                        "INSERT INTO chunks(id, size, stored_size, compressed, last_access) VALUES(?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET last_access = excluded.last_access",
+                        [.text(record.id.hex), .integer(Int64(record.size)), .integer(Int64(record.storedSize)), .integer(record.compressed ? 1 : 0), .integer(now)]
+                    )
+                }
+            }
         }
     }
 
@@ -88,6 +99,9 @@ final class MetadataDatabase: Sendable {
                 for id in manifest.chunkIDs {
                     try db.query("INSERT OR IGNORE INTO manifest_chunks(manifest, chunk) VALUES(?, ?)", [.text(digest.hex), .text(id.hex)])
                 }
+                for file in manifest.files {
+                    try db.query("INSERT OR IGNORE INTO file_hashes(layout, sha256) VALUES(?, ?)", [.text(Self.layoutKey(file.size, file.chunks).hex), .text(file.sha256.hex)])
+                }
             }
         }
     }
@@ -117,6 +131,21 @@ final class MetadataDatabase: Sendable {
             }
             return used
         }
+    }
+
+    /// The SHA-256 of a file already known to consist of exactly these chunks, if any manifest has one.
+    func knownFileHash(size: UInt64, chunks: [Manifest.Chunk]) throws -> Digest? {
+        try withConnection { db in
+            try db.query("SELECT sha256 FROM file_hashes WHERE layout = ?", [.text(Self.layoutKey(size, chunks).hex)]).first.flatMap { Digest(hex: $0[0].text) }
+        }
+    }
+
+    /// Equal keys mean equal bytes: the same chunk ids at the same offsets.
+    static func layoutKey(_ size: UInt64, _ chunks: [Manifest.Chunk]) -> Digest {
+        var hasher = SHA256Hasher()
+        hasher.update(Array("\(size)\n".utf8))
+        for chunk in chunks { hasher.update(Array("\(chunk.offset) \(chunk.length) \(chunk.id.hex)\n".utf8)) }
+        return hasher.finalize()
     }
 
     // MARK: Pins

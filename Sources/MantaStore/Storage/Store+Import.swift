@@ -82,7 +82,12 @@ extension Store {
         var bytesWritten: UInt64
     }
 
+    /// New chunks are made durable in batches of about this many bytes per lane.
+    static let commitBatchBytes: UInt64 = 64 << 20
+
     /// Chunk lanes hash and store chunks in parallel while one more lane hashes the whole file in order.
+    /// When the chunks turn out to be a file the store already knows (a re-import), its hash is known too
+    /// and the whole-file lane stops early.
     private func importFile(_ file: ImportSource.File, workers: Int, advanced: @escaping @Sendable (UInt64) -> Void) throws -> FileResult {
         let descriptor = try FileDescriptor.open(file.absolutePath, flags: O_RDONLY)
         let size = try descriptor.size()
@@ -91,21 +96,19 @@ extension Store {
         }
         let spans = plan.spans
         let path = file.absolutePath
-        let wholeFileIsOneChunk = spans.count == 1
         let nextSpan = Atomic<Int>(0)
-        let results = Mutex<(ids: [ChunkID?], written: [ChunkID], bytes: UInt64, fileHash: Digest?)>((Array(repeating: nil, count: spans.count), [], 0, nil))
-        let lanes = min(workers, max(1, spans.count)) + (wholeFileIsOneChunk ? 0 : 1)
+        let results = Mutex<(ids: [ChunkID?], written: [ChunkID], bytes: UInt64)>((Array(repeating: nil, count: spans.count), [], 0))
 
-        try WorkerThreads.run(count: lanes) { [self] lane, cancelled in
+        let wholeFile = spans.count > 1 ? WholeFileHash(path: path, size: size) : nil
+        defer { wholeFile?.cancelAndWait() }
+        try WorkerThreads.run(count: min(workers, max(1, spans.count))) { [self] _, cancelled in
             let input = try FileDescriptor.open(path, flags: O_RDONLY)
-            if lane == 0 && !wholeFileIsOneChunk {
-                let digest = try Self.hashWholeFile(input, size: size, cancelled: cancelled)
-                results.withLock { $0.fileHash = digest }
-                return
-            }
+            let batch = ChunkWriteBatch(store: self, durability: .batched)
             let capacity = Int(spans.map(\.length).max() ?? 0)
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(capacity, 1), alignment: 4096)
             defer { buffer.deallocate() }
+            var stored: [ChunkID] = []
+            var storedBytes: UInt64 = 0
             while !cancelled.load(ordering: .relaxed) {
                 let index = nextSpan.add(1, ordering: .relaxed).oldValue
                 guard index < spans.count else { break }
@@ -115,26 +118,39 @@ extension Store {
                     throw StoreError.io(path: path, operation: "read (file shrank while importing)", errno: EIO)
                 }
                 let id = SHA256Hasher.hash(UnsafeRawBufferPointer(chunk))
-                let stored = try put(id, bytes: UnsafeRawBufferPointer(chunk))
-                results.withLock {
-                    $0.ids[index] = id
-                    if stored > 0 {
-                        $0.written.append(id)
-                        $0.bytes += stored
-                    }
+                let bytes = try batch.add(id, bytes: UnsafeRawBufferPointer(chunk))
+                if bytes > 0 {
+                    stored.append(id)
+                    storedBytes += bytes
                 }
+                if batch.pendingBytes >= Self.commitBatchBytes { try batch.commit() }
+                results.withLock { $0.ids[index] = id }
                 advanced(span.length)
+            }
+            try batch.commit()
+            results.withLock {
+                $0.written += stored
+                $0.bytes += storedBytes
             }
         }
         let outcome = results.withLock { $0 }
-        let ids = outcome.ids.compactMap { $0 }
-        let chunks = zip(spans, ids).map { Manifest.Chunk(offset: $0.offset, length: $0.length, id: $1) }
-        let fileHash = wholeFileIsOneChunk ? ids[0] : (outcome.fileHash ?? SHA256Hasher.hash([]))
+        let chunks = zip(spans, outcome.ids.compactMap { $0 }).map { Manifest.Chunk(offset: $0.offset, length: $0.length, id: $1) }
+        let fileHash: Digest
+        if let wholeFile {
+            if let known = try database.knownFileHash(size: size, chunks: chunks) {
+                wholeFile.cancelAndWait()
+                fileHash = known
+            } else {
+                fileHash = try wholeFile.result()
+            }
+        } else {
+            fileHash = chunks.first?.id ?? SHA256Hasher.hash([])
+        }
         let entry = Manifest.File(path: file.relativePath, size: size, sha256: fileHash, scheme: plan.scheme, chunks: chunks)
         return FileResult(entry: entry, warning: plan.warning, written: outcome.written, bytesWritten: outcome.bytes)
     }
 
-    static func hashWholeFile(_ input: borrowing FileDescriptor, size: UInt64, cancelled: borrowing Atomic<Bool>) throws -> Digest {
+    static func hashWholeFile(_ input: borrowing FileDescriptor, size: UInt64, cancelled: borrowing Atomic<Bool>) throws -> Digest? {
         let blockSize = 1 << 20
         let block = UnsafeMutableRawBufferPointer.allocate(byteCount: blockSize, alignment: 4096)
         defer { block.deallocate() }
@@ -146,7 +162,7 @@ extension Store {
             hasher.update(UnsafeRawBufferPointer(rebasing: block[0..<count]))
             offset += UInt64(count)
         }
-        return hasher.finalize()
+        return cancelled.load(ordering: .relaxed) ? nil : hasher.finalize()
     }
 }
 
@@ -189,5 +205,41 @@ enum ImportSource {
             }
         }
         return files.sorted { $0.relativePath < $1.relativePath }
+    }
+}
+
+/// The SHA-256 of a whole file, computed in order on a thread of its own while the chunk lanes work.
+final class WholeFileHash: Sendable {
+    private let cancelled = Atomic<Bool>(false)
+    private let outcome = Mutex<Result<Digest?, any Error>?>(nil)
+    private let finished = DispatchSemaphore(value: 0)
+
+    init(path: String, size: UInt64) {
+        let thread = Thread { [self] in
+            let result = Result { () throws -> Digest? in
+                let input = try FileDescriptor.open(path, flags: O_RDONLY)
+                return try Store.hashWholeFile(input, size: size, cancelled: cancelled)
+            }
+            outcome.withLock { $0 = result }
+            finished.signal()
+        }
+        thread.stackSize = 1 << 20
+        thread.start()
+    }
+
+    /// Waits for the hash; rethrows a read error.
+    func result() throws -> Digest {
+        finished.wait()
+        finished.signal()
+        guard let digest = try outcome.withLock({ $0 })?.get() else {
+            throw StoreError.io(path: "whole-file hash", operation: "finish", errno: ECANCELED)
+        }
+        return digest
+    }
+
+    func cancelAndWait() {
+        cancelled.store(true, ordering: .relaxed)
+        finished.wait()
+        finished.signal()
     }
 }

@@ -107,31 +107,20 @@ public final class Store: Sendable {
 
     public func contains(_ id: ChunkID) -> Bool { location(of: id) != nil }
 
-    /// Stores `bytes` as chunk `id` unless it is already there. The caller has hashed `bytes` (ids are
-    /// checked on entry: pass `verify: true` for bytes from elsewhere). Returns the bytes written to disk,
-    /// 0 when the chunk was already present. The chunk's folder still needs `syncChunkFolders` before a
-    /// manifest may name it.
+    /// Stores `bytes` as chunk `id` unless it is already there, durably (its own `fdatasync`). The caller
+    /// has hashed `bytes` (ids are checked on entry: pass `verify: true` for bytes from elsewhere). Returns
+    /// the bytes written to disk, 0 when the chunk was already present. The chunk's folder still needs
+    /// `syncChunkFolders` before a manifest may name it. Many chunks at once go faster through a
+    /// `ChunkWriteBatch`.
     @discardableResult
     public func put(_ id: ChunkID, bytes: UnsafeRawBufferPointer, verify: Bool = false) throws -> UInt64 {
         if verify {
             let actual = SHA256Hasher.hash(bytes)
             guard actual == id else { throw StoreError.hashMismatch(expected: id, actual: actual) }
         }
-        if contains(id) {
-            try database.touch([id])
-            return 0
-        }
-        let compressed = configuration.compression == .zstd ? Zstd.compress(bytes) : nil
-        let path = chunkPath(id, compressed: compressed != nil)
-        let folder = FileSystem.parent(of: path)
-        if !FileSystem.exists(folder) { try FileSystem.makeDirectories(folder) }
-        if let compressed {
-            try compressed.withUnsafeBytes { try FileSystem.writeAtomically($0, to: path, temporaryDirectory: temporaryDirectory, syncParent: false) }
-        } else {
-            try FileSystem.writeAtomically(bytes, to: path, temporaryDirectory: temporaryDirectory, syncParent: false)
-        }
-        let stored = UInt64(compressed?.count ?? bytes.count)
-        try database.recordChunk(ChunkRecord(id: id, size: UInt64(bytes.count), storedSize: stored, compressed: compressed != nil))
+        let batch = ChunkWriteBatch(store: self, durability: .eachFile)
+        let stored = try batch.add(id, bytes: bytes)
+        try batch.commit()
         return stored
     }
 

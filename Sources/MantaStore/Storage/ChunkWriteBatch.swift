@@ -1,0 +1,91 @@
+import CLinux
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// New chunks written as temporary files and named only once their bytes are durable, so a crash never
+/// leaves a valid chunk name over bad bytes. With `.batched` durability the whole batch is made durable
+/// by one `syncfs` (one journal commit, as `cp` + `sync` does) instead of one `fdatasync` per chunk, and
+/// write-back of each file starts as soon as it is written. Used by one thread at a time.
+public final class ChunkWriteBatch {
+    public enum Durability: Sendable {
+        /// `fdatasync` each chunk file: for chunks that arrive one by one.
+        case eachFile
+        /// One `syncfs` per commit: for imports and pulls that write many chunks.
+        case batched
+    }
+
+    private struct Pending {
+        var temporary: String
+        var final: String
+        var record: ChunkRecord
+    }
+
+    let store: Store
+    let durability: Durability
+    private var pending: [Pending] = []
+    private var pendingIDs = Set<ChunkID>()
+    public private(set) var pendingBytes: UInt64 = 0
+
+    public init(store: Store, durability: Durability) {
+        self.store = store
+        self.durability = durability
+    }
+
+    deinit {
+        for chunk in pending { unlink(chunk.temporary) }
+    }
+
+    /// Writes the chunk unless the store or this batch already has it; returns the bytes it will take on
+    /// disk (0 if already there). It is in the store only after `commit()`.
+    @discardableResult
+    public func add(_ id: ChunkID, bytes: UnsafeRawBufferPointer) throws -> UInt64 {
+        guard !pendingIDs.contains(id), !store.contains(id) else {
+            try store.database.touch([id])
+            return 0
+        }
+        let compressed = store.configuration.compression == .zstd ? Zstd.compress(bytes) : nil
+        let final = store.chunkPath(id, compressed: compressed != nil)
+        let temporary = store.temporaryDirectory + "/" + FileSystem.temporaryName()
+        do {
+            let file = try FileDescriptor.open(temporary, flags: O_WRONLY | O_CREAT | O_EXCL, mode: 0o444)
+            if let compressed {
+                try compressed.withUnsafeBytes { try file.write($0, at: 0) }
+            } else {
+                try file.write(bytes, at: 0)
+            }
+            switch durability {
+            case .eachFile: try file.syncData()
+            case .batched: clinux_start_writeback(file.raw)
+            }
+        } catch {
+            unlink(temporary)
+            throw error
+        }
+        let stored = UInt64(compressed?.count ?? bytes.count)
+        pending.append(Pending(temporary: temporary, final: final, record: ChunkRecord(id: id, size: UInt64(bytes.count), storedSize: stored, compressed: compressed != nil)))
+        pendingIDs.insert(id)
+        pendingBytes += stored
+        return stored
+    }
+
+    /// Makes the written chunks durable, names them, and records them in the database.
+    public func commit() throws {
+        guard !pending.isEmpty else { return }
+        if durability == .batched {
+            let directory = try FileDescriptor.open(store.temporaryDirectory, flags: O_RDONLY | O_DIRECTORY)
+            guard clinux_syncfs(directory.raw) == 0 else { throw StoreError.fromErrno(errno, path: store.root, operation: "sync") }
+        }
+        for chunk in pending {
+            let folder = FileSystem.parent(of: chunk.final)
+            if !FileSystem.exists(folder) { try FileSystem.makeDirectories(folder) }
+            guard rename(chunk.temporary, chunk.final) == 0 else { throw StoreError.fromErrno(errno, path: chunk.final, operation: "rename") }
+        }
+        let records = pending.map(\.record)
+        pending = []
+        pendingIDs = []
+        pendingBytes = 0
+        try store.database.recordChunks(records)
+    }
+}
