@@ -35,18 +35,6 @@ import Testing
         #expect(![400, 401, 403, 404, 416].contains(where: HubRetryPolicy.isRetryable))
     }
 
-    @Test func byteRangesParseLikeRFC9110() {
-        #expect(ByteRangeRequest.parse(nil, size: 10) == .whole)
-        #expect(ByteRangeRequest.parse("bytes=2-4", size: 10) == .satisfiable(2...4))
-        #expect(ByteRangeRequest.parse("bytes=8-", size: 10) == .satisfiable(8...9))
-        #expect(ByteRangeRequest.parse("bytes=5-100", size: 10) == .satisfiable(5...9))
-        #expect(ByteRangeRequest.parse("bytes=-3", size: 10) == .satisfiable(7...9))
-        #expect(ByteRangeRequest.parse("bytes=10-", size: 10) == .unsatisfiable)
-        #expect(ByteRangeRequest.parse("bytes=0-1,4-5", size: 10) == .whole)
-        #expect(ByteRangeRequest.parse("items=0-1", size: 10) == .whole)
-        #expect(ByteRangeRequest.parse("bytes=4-2", size: 10) == .whole)
-    }
-
     @Test func linkHeaderGivesTheNextPage() {
         let link = #"<https://hub.example/api/models/a/b/tree/main?cursor=xyz>; rel="next", <https://hub.example/x>; rel="prev""#
         #expect(HubClient.nextPageURL(link) == "https://hub.example/api/models/a/b/tree/main?cursor=xyz")

@@ -25,7 +25,7 @@ extension HubServer {
                     if case .corruptBody = fault, sent == 0, chunk.readableBytes > 0 {
                         chunk.setInteger(~(chunk.getInteger(at: chunk.readerIndex, as: UInt8.self) ?? 0), at: chunk.readerIndex)
                     }
-                    try await rateLimit?.consume(chunk.readableBytes)
+                    try await rateLimit?.acquire(chunk.readableBytes)
                     try await writer.write(chunk)
                     statistics.recordBody(repo: repo, path: file.path, bytes: chunk.readableBytes)
                     sent += chunk.readableBytes

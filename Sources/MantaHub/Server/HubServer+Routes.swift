@@ -136,11 +136,11 @@ extension HubServer {
             .linkedSize: "\(file.size)",
         ]
         let range: ClosedRange<Int64>?
-        switch ByteRangeRequest.parse(request.headers[.range], size: file.size) {
+        switch ByteRange.parse(request.headers[.range], length: UInt64(file.size)) {
         case .whole:
             range = nil
-        case .satisfiable(let requested):
-            range = requested
+        case .partial(let requested):
+            range = Int64(requested.lowerBound)...Int64(requested.upperBound - 1)
         case .unsatisfiable:
             headers[.contentRange] = "bytes */\(file.size)"
             headers[.contentLength] = "0"

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import MantaStore
 import Logging
 import NIOCore
 import ServiceLifecycle
@@ -12,7 +13,7 @@ public final class HubServer: Sendable {
     public let faults: HubFaults
     public let statistics: HubServerStatistics
     let catalog: RepositoryCatalog
-    let rateLimit: TokenBucket?
+    let rateLimit: RateLimiter?
     let logger: Logger
 
     public init(configuration: HubServerConfiguration, faults: HubFaults = HubFaults(), logger: Logger = Logger(label: "manta.hub.server")) {
@@ -20,7 +21,7 @@ public final class HubServer: Sendable {
         self.faults = faults
         statistics = HubServerStatistics()
         catalog = RepositoryCatalog(root: configuration.root, lfsThreshold: configuration.lfsThreshold)
-        rateLimit = configuration.maximumBytesPerSecond.map { TokenBucket(bytesPerSecond: $0) }
+        rateLimit = configuration.maximumBytesPerSecond.map { RateLimiter(bytesPerSecond: UInt64($0), burst: .milliseconds(50)) }
         self.logger = logger
     }
 

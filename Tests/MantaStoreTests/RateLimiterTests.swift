@@ -1,5 +1,5 @@
 import Testing
-@testable import MantaPeer
+import MantaStore
 
 /// Timing suites run alone, after everything else (see scripts/test.sh): on two cores the parallel suites
 /// starve the cooperative pool and would make any clock-based expectation meaningless.

@@ -1,5 +1,3 @@
-import Foundation
-
 /// A single HTTP byte range (`Range: bytes=…`), resolved against a length.
 public struct ByteRange: Hashable, Sendable {
     public var lowerBound: UInt64
@@ -25,11 +23,12 @@ public struct ByteRange: Hashable, Sendable {
     /// other units are answered with the whole body, as RFC 9110 allows.
     public static func parse(_ header: String?, length: UInt64) -> ParseResult {
         guard let header, header.hasPrefix("bytes="), !header.contains(",") else { return .whole }
-        let spec = header.dropFirst(6).trimmingCharacters(in: .whitespaces)
+        let spec = header.dropFirst(6).filter { $0 != " " }
         guard let dash = spec.firstIndex(of: "-") else { return .whole }
         let first = spec[..<dash], last = spec[spec.index(after: dash)...]
         if first.isEmpty {
-            guard let suffix = UInt64(last), suffix > 0 else { return .unsatisfiable }
+            guard let suffix = UInt64(last) else { return .whole }
+            guard suffix > 0 else { return .unsatisfiable }
             return length == 0 ? .unsatisfiable : .partial(ByteRange(length - min(suffix, length), length))
         }
         guard let start = UInt64(first) else { return .whole }

@@ -1,16 +1,17 @@
 import Synchronization
 
 /// A token bucket shared by every transfer in one direction: `acquire(n)` returns once `n` bytes may pass.
-/// The burst is a quarter second of rate, so short transfers are not delayed and long ones hold the rate.
+/// Up to `burst` worth of rate passes at once, so short transfers are not delayed and long ones hold the rate.
 public final class RateLimiter: Sendable {
     public let bytesPerSecond: UInt64
     private let burst: Double
     private let state: Mutex<(tokens: Double, updated: ContinuousClock.Instant)>
 
-    public init(bytesPerSecond: UInt64) {
+    public init(bytesPerSecond: UInt64, burst: Duration = .milliseconds(250)) {
         self.bytesPerSecond = max(bytesPerSecond, 1)
-        burst = max(Double(bytesPerSecond) / 4, 64 * 1024)
-        state = Mutex((burst, ContinuousClock.now))
+        let burstSeconds = Double(burst.components.seconds) + Double(burst.components.attoseconds) / 1e18
+        self.burst = Double(self.bytesPerSecond) * burstSeconds
+        state = Mutex((self.burst, ContinuousClock.now))
     }
 
     /// Takes `bytes` tokens, waiting as long as the debt they leave needs to be repaid.
