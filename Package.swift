@@ -125,7 +125,8 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "MantaPeerTests", dependencies: ["MantaPeer", "MantaAgent", "MantaStore", "MantaTestSupport"]),
+        .testTarget(name: "MantaPeerTests", dependencies: ["MantaPeer", "MantaStore", "MantaTestSupport"]),
+        .testTarget(name: "MantaAgentTests", dependencies: ["MantaAgent", "MantaPeer", "MantaStore", "MantaTestSupport"]),
         .testTarget(
             name: "MantaKubeTests",
             dependencies: [

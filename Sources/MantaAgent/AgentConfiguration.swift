@@ -1,0 +1,31 @@
+import MantaPeer
+
+/// What one node's agent runs with; `manta agent` fills it from its options.
+public struct AgentConfiguration: Sendable {
+    public var storeRoot: String
+    /// Where to mount the models read-only; nil runs without a mount.
+    public var mountPoint: String?
+    public var listenHost: String
+    /// 0 lets the OS choose; the agent reports the port it bound.
+    public var listenPort: Int
+    /// Other agents, for the fetch scheduler.
+    public var peers: [PeerAddress]
+    /// The shared cluster token peers present; nil serves without authentication.
+    public var token: String?
+    public var uploadRate: UInt64?
+    public var downloadRate: UInt64?
+
+    public init(
+        storeRoot: String, mountPoint: String? = nil, listenHost: String = "0.0.0.0", listenPort: Int = 7480,
+        peers: [PeerAddress] = [], token: String? = nil, uploadRate: UInt64? = nil, downloadRate: UInt64? = nil
+    ) {
+        self.storeRoot = storeRoot
+        self.mountPoint = mountPoint
+        self.listenHost = listenHost
+        self.listenPort = listenPort
+        self.peers = peers
+        self.token = token
+        self.uploadRate = uploadRate
+        self.downloadRate = downloadRate
+    }
+}

@@ -1,0 +1,74 @@
+import ArgumentParser
+import Foundation
+import Logging
+import MantaAgent
+import MantaPeer
+import MantaStore
+import ServiceLifecycle
+
+struct AgentCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "agent",
+        abstract: "Run the node agent: serve the store to peers over HTTP and mount it read-only; SIGTERM stops it gracefully."
+    )
+
+    @OptionGroup var storeOptions: StoreOptions
+
+    @Option(help: ArgumentHelp("Mount the models read-only here (optional).", valueName: "dir"))
+    var mount: String?
+
+    @Option(help: ArgumentHelp("Address for the peer API, /metrics and health (port 0: any free port).", valueName: "host:port"))
+    var listen = "0.0.0.0:7480"
+
+    @Option(help: ArgumentHelp("Other agents, comma-separated.", valueName: "host:port,…"))
+    var peers: String?
+
+    @Option(name: .customLong("token-file"), help: ArgumentHelp("File holding the shared cluster token (default: $MANTA_TOKEN; none: no authentication).", valueName: "file"))
+    var tokenFile: String?
+
+    @Option(name: .customLong("upload-rate"), help: "Cap on bytes served to peers, e.g. 50MB/s.")
+    var uploadRate: String?
+
+    @Option(name: .customLong("download-rate"), help: "Cap on bytes fetched from peers, e.g. 50MB/s.")
+    var downloadRate: String?
+
+    func run() async throws {
+        guard let address = PeerAddress(parsing: listen) ?? (listen.hasSuffix(":0") ? PeerAddress(host: String(listen.dropLast(2)), port: 0) : nil) else {
+            throw ValidationError("--listen '\(listen)' is not host:port")
+        }
+        var peerList: [PeerAddress] = []
+        for text in (peers ?? "").split(separator: ",").map(String.init) where !text.isEmpty {
+            guard let peer = PeerAddress(parsing: text) else { throw ValidationError("--peers: '\(text)' is not host:port") }
+            peerList.append(peer)
+        }
+        let configuration = AgentConfiguration(
+            storeRoot: storeOptions.store ?? Store.defaultRoot, mountPoint: mount, listenHost: address.host, listenPort: address.port,
+            peers: peerList, token: try readToken(), uploadRate: try rate(uploadRate, "--upload-rate"), downloadRate: try rate(downloadRate, "--download-rate")
+        )
+        let logger = Logger(label: "manta.agent")
+        let agent = try AgentService(configuration: configuration, logger: logger)
+        let announce = Task {
+            let port = await agent.boundPort()
+            FileHandle.standardOutput.write(Data("manta agent listening on \(PeerAddress(host: address.host, port: port))\n".utf8))
+        }
+        defer { announce.cancel() }
+        let group = ServiceGroup(configuration: .init(services: [agent], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+
+    private func readToken() throws -> String? {
+        guard let tokenFile else { return ProcessInfo.processInfo.environment["MANTA_TOKEN"] }
+        guard let text = try? String(contentsOfFile: tokenFile, encoding: .utf8) else {
+            throw ValidationError("cannot read the token file \(tokenFile): mount the cluster token Secret there, or leave --token-file out")
+        }
+        let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !token.isEmpty else { throw ValidationError("the token file \(tokenFile) is empty") }
+        return token
+    }
+
+    private func rate(_ text: String?, _ option: String) throws -> UInt64? {
+        guard let text else { return nil }
+        guard let rate = RateLimiter.parseRate(text) else { throw ValidationError("\(option) '\(text)' is not a rate like 50MB/s") }
+        return rate
+    }
+}

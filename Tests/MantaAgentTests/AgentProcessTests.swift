@@ -1,0 +1,76 @@
+import Foundation
+import MantaPeer
+import MantaStore
+import MantaTestSupport
+import Testing
+
+/// `manta agent` as a real child process: it mounts the store, serves peers on an OS-chosen port, and
+/// stops cleanly on SIGTERM.
+@Suite struct AgentProcessTests {
+    /// Starts the agent and returns it with the port it announced on standard output.
+    static func startAgent(store: String, mount: String, tokenFile: String) async throws -> (Process, Int) {
+        let agent = try MantaProcess.process(["agent", "--store", store, "--mount", mount, "--listen", "127.0.0.1:0", "--token-file", tokenFile])
+        let output = Pipe()
+        agent.standardOutput = output
+        agent.standardError = FileHandle.nullDevice
+        try agent.run()
+        let line = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<String, any Error>) in
+            Thread {
+                var collected = Data()
+                while !collected.contains(UInt8(ascii: "\n")) {
+                    let part = output.fileHandleForReading.availableData
+                    if part.isEmpty { break }
+                    collected += part
+                }
+                continuation.resume(returning: String(decoding: collected, as: UTF8.self))
+            }.start()
+        }
+        guard let port = line.split(separator: ":").last.flatMap({ Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }) else {
+            agent.terminate()
+            throw AgentDidNotStart(output: line)
+        }
+        return (agent, port)
+    }
+
+    @Test func theAgentServesPeersMountsTheStoreAndStopsCleanlyOnSIGTERM() async throws {
+        let scratch = try TemporaryDirectory()
+        let store = scratch.appending("store"), mount = scratch.appending("mnt"), tokenFile = scratch.appending("token")
+        try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: true)
+        try "cluster-secret\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        let imported = try MantaProcess.run(["import", try Fixtures.gguf(), "--repo", "acme/gguf", "--store", store])
+        try #require(imported.succeeded, "\(imported.standardError)")
+        let digest = try #require(try Store(root: store).resolve(try RepoReference(parsing: "acme/gguf")))
+
+        let (agent, port) = try await Self.startAgent(store: store, mount: mount, tokenFile: tokenFile)
+        defer { if agent.isRunning { agent.terminate() } }
+        let peer = PeerAddress(host: "127.0.0.1", port: port)
+        let manifest = try await PeerClient(token: "cluster-secret").manifest(digest, from: peer)
+        let chunk = try #require(manifest.files.first?.chunks.last)
+        let bytes = try await PeerClient(token: "cluster-secret").chunk(chunk.id, length: chunk.length, from: peer)
+        #expect(bytes.count == Int(chunk.length))
+        await #expect(throws: PeerError.unauthorized(peer: peer.description)) {
+            try await PeerClient(token: nil).manifest(digest, from: peer)
+        }
+        let served = try Data(contentsOf: URL(fileURLWithPath: "\(mount)/models/acme/gguf/model.gguf"))
+        let original = try Data(contentsOf: URL(fileURLWithPath: "\(try Fixtures.gguf())/model.gguf"))
+        #expect(served == original)
+
+        kill(agent.processIdentifier, SIGTERM)
+        agent.waitUntilExit()
+        #expect(agent.terminationStatus == 0)
+        let mounts = try String(contentsOfFile: "/proc/self/mounts", encoding: .utf8)
+        #expect(!mounts.contains(" \(mount) "), "the mount is gone after SIGTERM")
+    }
+
+    struct AgentDidNotStart: Error, CustomStringConvertible {
+        let output: String
+        var description: String { "manta agent did not announce its port; it printed: '\(output)'" }
+    }
+
+    @Test func anUnreadableTokenFileIsNamed() throws {
+        let scratch = try TemporaryDirectory()
+        let result = try MantaProcess.run(["agent", "--store", scratch.appending("store"), "--listen", "127.0.0.1:0", "--token-file", scratch.appending("missing")])
+        #expect(result.status != 0)
+        #expect(result.standardError.contains("cannot read the token file \(scratch.appending("missing"))"))
+    }
+}
