@@ -47,12 +47,25 @@ public struct PeerClient: Sendable {
         return bitmap
     }
 
+    /// Which of `ids` the peer has, in the same order.
+    public func have(_ ids: [ChunkID], from peer: PeerAddress) async throws -> ChunkBitmap {
+        let (bytes, headers) = try await getWithHeaders(peer, "/v1/have", what: "chunk bitmap", limit: ids.count / 8 + 1, body: ids.flatMap(\.bytes))
+        guard let count = headers.first(name: ChunkBitmap.countHeader.rawName).flatMap(Int.init), count == ids.count,
+              let bitmap = ChunkBitmap(bytes: bytes, count: count)
+        else { throw PeerError.garbage(peer: peer.description, what: "chunk bitmap") }
+        return bitmap
+    }
+
     private func get(_ peer: PeerAddress, _ path: String, what: String, limit: Int) async throws -> [UInt8] {
         try await getWithHeaders(peer, path, what: what, limit: limit).0
     }
 
-    private func getWithHeaders(_ peer: PeerAddress, _ path: String, what: String, limit: Int) async throws -> ([UInt8], HTTPHeaders) {
+    private func getWithHeaders(_ peer: PeerAddress, _ path: String, what: String, limit: Int, body: [UInt8]? = nil) async throws -> ([UInt8], HTTPHeaders) {
         var request = HTTPClientRequest(url: peer.baseURL + path)
+        if let body {
+            request.method = .POST
+            request.body = .bytes(ByteBuffer(bytes: body))
+        }
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         let response: HTTPClientResponse
         do {

@@ -18,6 +18,7 @@ extension PeerServer {
         api.head("/chunks/:id") { request, context in try await self.chunk(request, context, includeBody: false) }
         api.get("/manifests/:digest") { _, context in try await self.manifest(context) }
         api.get("/manifests/:digest/have") { _, context in try await self.have(context) }
+        api.post("/have") { request, _ in try await self.have(request) }
     }
 
     private func digest(_ context: BasicRequestContext, _ name: String) throws -> Digest {
@@ -84,6 +85,25 @@ extension PeerServer {
             return ChunkBitmap(manifest.chunkIDs.map(store.contains))
         }
         guard let bitmap else { throw HTTPError(.notFound, message: "manifest \(digest) is not on this node") }
+        return Response(
+            status: .ok,
+            headers: [.contentType: "application/octet-stream", ChunkBitmap.countHeader: String(bitmap.count)],
+            body: .init(byteBuffer: ByteBuffer(bytes: bitmap.bytes))
+        )
+    }
+}
+
+extension PeerServer {
+    /// The most chunk ids one `POST /v1/have` may ask about.
+    static let maximumHaveQuery = 65_536
+
+    /// Which of the chunk ids in the body (32 bytes each) this node has, as a bitmap in the same order.
+    func have(_ request: Request) async throws -> Response {
+        let body = try await request.body.collect(upTo: Self.maximumHaveQuery * 32)
+        let bytes = Array(body.readableBytesView)
+        guard bytes.count % 32 == 0 else { throw HTTPError(.badRequest, message: "the body must be 32-byte SHA-256 ids") }
+        let ids = stride(from: 0, to: bytes.count, by: 32).map { Digest(bytes: Array(bytes[$0..<$0 + 32])) }
+        let bitmap = try await NIOThreadPool.singleton.runIfActive { [store] in ChunkBitmap(ids.map(store.contains)) }
         return Response(
             status: .ok,
             headers: [.contentType: "application/octet-stream", ChunkBitmap.countHeader: String(bitmap.count)],
