@@ -29,6 +29,7 @@ struct PullCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        returnLargeAllocationsToTheSystem()
         let reference: HubModelReference
         do {
             reference = try HubModelReference(model)

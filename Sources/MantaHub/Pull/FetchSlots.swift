@@ -42,6 +42,9 @@ final class FetchSlots: Sendable {
         next?.resume()
     }
 
+    /// Callers waiting for a slot.
+    var waiting: Int { state.withLock { $0.reads.count + $0.preheats.count } }
+
     /// Runs `body` in a slot.
     func withSlot<Result>(_ priority: FetchPriority, _ body: () async throws -> Result) async throws -> Result {
         await acquire(priority)

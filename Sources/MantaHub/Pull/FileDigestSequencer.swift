@@ -13,8 +13,7 @@ final class FileDigestSequencer: Sendable {
 
     let path: String
     private let progress: Mutex<Progress>
-    /// Touched only by whoever holds the hashing role, so never contended.
-    private let hasher = Mutex(SHA256Hasher())
+    private let hasher = RoleGuardedHasher()
 
     /// `stored` holds the ids of chunks already in the store (by index).
     init(path: String, chunkCount: Int, stored: [Int: ChunkID]) {
@@ -25,7 +24,7 @@ final class FileDigestSequencer: Sendable {
     }
 
     /// Records chunk `index` as stored, with its bytes while they are at hand, and hashes what follows in order.
-    func stored(_ index: Int, id: ChunkID, bytes: [UInt8], store: Store) throws {
+    func stored(_ index: Int, id: ChunkID, bytes: UnsafeRawBufferPointer, store: Store) throws {
         progress.withLock { $0.ids[index] = id }
         try advance(store: store, inHand: (index, bytes))
     }
@@ -35,14 +34,12 @@ final class FileDigestSequencer: Sendable {
         try advance(store: store, inHand: nil)
         let complete = progress.withLock { $0.next == $0.ids.count }
         guard complete else { return nil }
-        return hasher.withLock { hasher in
-            var finished = SHA256Hasher()
-            swap(&hasher, &finished)
-            return finished.finalize()
-        }
+        var finished = SHA256Hasher()
+        swap(&hasher.state, &finished)
+        return finished.finalize()
     }
 
-    private func advance(store: Store, inHand: (index: Int, bytes: [UInt8])?) throws {
+    private func advance(store: Store, inHand: (index: Int, bytes: UnsafeRawBufferPointer)?) throws {
         var current = progress.withLock { progress -> (Int, ChunkID)? in
             guard !progress.hashing, progress.next < progress.ids.count, let id = progress.ids[progress.next] else { return nil }
             progress.hashing = true
@@ -51,8 +48,11 @@ final class FileDigestSequencer: Sendable {
         while let (index, id) = current {
             do {
                 // The store checked each chunk on entry; the whole-file hash catches anything since.
-                let bytes = if let inHand, inHand.index == index { inHand.bytes } else { try store.read(id, file: path, verify: false) }
-                hasher.withLock { $0.update(bytes) }
+                if let inHand, inHand.index == index {
+                    hasher.state.update(inHand.bytes)
+                } else {
+                    hasher.state.update(try store.read(id, file: path, verify: false))
+                }
             } catch {
                 progress.withLock { $0.hashing = false }
                 throw error
@@ -65,4 +65,10 @@ final class FileDigestSequencer: Sendable {
             }
         }
     }
+}
+
+/// The running hash of a `FileDigestSequencer`. Unchecked `Sendable`: only the holder of the hashing role
+/// (handed out under the sequencer's lock, one at a time) touches it, and `finish` runs after all stores.
+private final class RoleGuardedHasher: @unchecked Sendable {
+    var state = SHA256Hasher()
 }

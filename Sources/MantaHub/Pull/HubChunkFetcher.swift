@@ -1,6 +1,7 @@
 import Logging
 import MantaStore
 import NIOPosix
+import Synchronization
 
 /// Fetches chunks of a known manifest from the hub: each run of adjacent chunks of a file is one ranged
 /// request on the file's resolve URL at the manifest's commit; every chunk is checked against its id before
@@ -71,25 +72,29 @@ public struct HubChunkFetcher: ChunkFetcher {
         into store: Store,
         progress: @escaping @Sendable (UInt64) -> Void
     ) async -> RunOutcome {
-        var stored: [ChunkID] = []
+        let stored = StoredChunks()
         do {
             let location = try HubFileLocation(repo: repo, revision: commit, path: run[0].path)
-            try await client.streamSpans(location, spans: run.map { ChunkSpan(offset: $0.offset, length: $0.length) }) { index, bytes in
+            let capacity = Int(run.map(\.length).max() ?? 0)
+            let buffers = (ChunkBuffer(capacity: capacity), ChunkBuffer(capacity: capacity))
+            let spans = run.map { ChunkSpan(offset: $0.offset, length: $0.length) }
+            try await client.streamSpans(location, spans: spans, buffers: buffers) { [threadPool] index, buffer in
                 let request = run[index]
                 try await threadPool.runIfActive {
-                    let actual = SHA256Hasher.hash(bytes)
+                    let actual = SHA256Hasher.hash(buffer.bytes)
                     guard actual == request.id else {
                         throw PullError.chunkMismatch(repo: "\(repo)", path: request.path, offset: request.offset, expected: request.id, actual: actual)
                     }
-                    try bytes.withUnsafeBytes { _ = try store.put(request.id, bytes: $0) }
+                    try store.put(request.id, bytes: buffer.bytes)
                 }
-                stored.append(request.id)
+                stored.add(request.id)
                 progress(request.length)
             }
-            return RunOutcome(stored: stored, lost: 0, error: nil)
+            return RunOutcome(stored: stored.ids, lost: 0, error: nil)
         } catch {
-            logger.warning("chunks not fetched", metadata: ["repo": "\(repo)", "path": "\(run[0].path)", "count": "\(run.count - stored.count)", "error": "\(error)"])
-            return RunOutcome(stored: stored, lost: run.count - stored.count, error: error)
+            let lost = run.count - stored.ids.count
+            logger.warning("chunks not fetched", metadata: ["repo": "\(repo)", "path": "\(run[0].path)", "count": "\(lost)", "error": "\(error)"])
+            return RunOutcome(stored: stored.ids, lost: lost, error: error)
         }
     }
 
@@ -113,4 +118,13 @@ public struct HubChunkFetcher: ChunkFetcher {
         if !current.isEmpty { runs.append(current) }
         return runs
     }
+}
+
+/// The chunks of one run stored so far.
+private final class StoredChunks: Sendable {
+    private let stored = Mutex<[ChunkID]>([])
+
+    func add(_ id: ChunkID) { stored.withLock { $0.append(id) } }
+
+    var ids: [ChunkID] { stored.withLock { $0 } }
 }

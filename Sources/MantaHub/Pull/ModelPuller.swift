@@ -28,7 +28,7 @@ public struct PullSummary: Sendable {
 /// manifest and the (pinned) reference. A pull killed at any point resumes where it stopped, and a pull
 /// of a commit the store already has complete only checks the revision.
 public struct ModelPuller: Sendable {
-    public static let defaultConcurrency = 8
+    public static let defaultConcurrency = 4
 
     public let store: Store
     public let client: HubClient

@@ -46,9 +46,9 @@ final class PullFileJob: Sendable {
     var written: Set<ChunkID> { state.withLock { $0.written } }
 
     /// Hashes and stores chunk `index`, journals it, and feeds the whole-file hash. Blocking.
-    func store(_ index: Int, bytes: [UInt8], into store: Store) throws {
+    func store(_ index: Int, bytes: UnsafeRawBufferPointer, into store: Store) throws {
         let id = SHA256Hasher.hash(bytes)
-        let new = try bytes.withUnsafeBytes { try store.put(id, bytes: $0) } > 0
+        let new = try store.put(id, bytes: bytes) > 0
         try journal.append(ResumeJournal.Entry(span: plan.spans[index], id: id, new: new))
         state.withLock { state in
             state.ids[index] = id

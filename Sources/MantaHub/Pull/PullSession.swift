@@ -125,7 +125,7 @@ final class PullSession: Sendable {
             // The header read already holds the first chunks' bytes.
             for index in job.pendingIndices where plan.spans[index].end <= UInt64(prefix.count) {
                 let span = plan.spans[index]
-                try job.store(index, bytes: Array(prefix[Int(span.offset)..<Int(span.end)]), into: store)
+                try prefix.withUnsafeBytes { try job.store(index, bytes: UnsafeRawBufferPointer(rebasing: $0[Int(span.offset)..<Int(span.end)]), into: store) }
             }
             return job
         }
@@ -162,8 +162,10 @@ final class PullSession: Sendable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<min(concurrency, queue.count) {
                 group.addTask { [self] in
+                    let capacity = Int(store.configuration.chunkSize)
+                    let buffers = (ChunkBuffer(capacity: capacity), ChunkBuffer(capacity: capacity))
                     while let segment = queue.next() {
-                        try await fetch(segment)
+                        try await fetch(segment, buffers: buffers)
                     }
                 }
             }
@@ -171,12 +173,12 @@ final class PullSession: Sendable {
         }
     }
 
-    private func fetch(_ segment: Segment) async throws {
+    private func fetch(_ segment: Segment, buffers: (ChunkBuffer, ChunkBuffer)) async throws {
         let job = segment.job
-        try await client.streamSpans(job.location, spans: segment.indices.map { job.plan.spans[$0] }) { position, bytes in
-            downloaded.add(UInt64(bytes.count), ordering: .relaxed)
-            try await threadPool.runIfActive { [store] in try job.store(segment.indices[position], bytes: bytes, into: store) }
-            report(completedBytes: UInt64(bytes.count))
+        try await client.streamSpans(job.location, spans: segment.indices.map { job.plan.spans[$0] }, buffers: buffers) { [self] position, buffer in
+            downloaded.add(UInt64(buffer.count), ordering: .relaxed)
+            try await threadPool.runIfActive { [store] in try job.store(segment.indices[position], bytes: buffer.bytes, into: store) }
+            report(completedBytes: UInt64(buffer.count))
         }
     }
 
