@@ -79,6 +79,21 @@ import Testing
         }
     }
 
+    @Test func severalBadFilesAreAllNamed() async throws {
+        try await withPullHub([Self.repo: try Fixtures.syntheticShards()]) { hub in
+            let store = try await hub.openStore()
+            hub.server.faults.inject(.corruptBody, times: 1, on: .resolve, pathSuffix: "model-00001-of-00002.safetensors")
+            hub.server.faults.inject(.corruptBody, times: 1, on: .resolve, pathSuffix: "model-00002-of-00002.safetensors")
+            await #expect {
+                try await hub.pull(Self.repo, into: store)
+            } throws: { error in
+                guard case .filesFailed(_, let reasons) = error as? PullError, reasons.count == 2 else { return false }
+                return "\(error)".contains("model-00001-of-00002.safetensors") && "\(error)".contains("model-00002-of-00002.safetensors")
+            }
+            #expect(try store.references().isEmpty)
+        }
+    }
+
     @Test func missingRepositoryIsReportedByName() async throws {
         try await withPullHub([:]) { hub in
             let store = try await hub.openStore()

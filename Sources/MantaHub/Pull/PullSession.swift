@@ -55,18 +55,18 @@ final class PullSession: Sendable {
 
         var files = knownEntries
         var written = Set<ChunkID>()
-        var failures: [HubError] = []
+        var failures: [any Error] = []
         for job in jobs {
             do {
                 files.append(try await threadPool.runIfActive { [store] in try job.finish(store: store) })
                 written.formUnion(job.written)
-            } catch let error as HubError {
+            } catch {
                 logger.error("file failed its check; its chunks were dropped", metadata: ["file": "\(job.file.path)", "error": "\(error)"])
                 failures.append(error)
             }
         }
         if failures.count == 1 { throw failures[0] }
-        if failures.count > 1 { throw PullError.filesFailed(repo: "\(snapshot.repo)", reasons: failures.map(\.description)) }
+        if failures.count > 1 { throw PullError.filesFailed(repo: "\(snapshot.repo)", reasons: failures.map { "\($0)" }) }
         let warnings = jobs.compactMap { job in job.plan.warning.map { "\(job.file.path): \($0)" } }
         return Outcome(
             files: files, written: written, journals: jobs.map(\.journal),
