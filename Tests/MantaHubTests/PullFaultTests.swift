@@ -94,6 +94,19 @@ import Testing
         }
     }
 
+    @Test func aRevisionTheStoreCannotNameIsRefusedBeforeAnyRequest() async throws {
+        try await withPullHub([Self.repo: try Fixtures.syntheticShards()]) { hub in
+            let store = try await hub.openStore()
+            await #expect {
+                try await ModelPuller(store: store, client: hub.client()).pull(HubModelReference(repo: HubRepoID(Self.repo), revision: "v1+beta"))
+            } throws: { error in
+                guard case .revisionNotStorable("v1+beta", _) = error as? PullError else { return false }
+                return "\(error)".contains("commit sha")
+            }
+            #expect(hub.server.statistics.requestCount == 0)
+        }
+    }
+
     @Test func missingRepositoryIsReportedByName() async throws {
         try await withPullHub([:]) { hub in
             let store = try await hub.openStore()

@@ -79,6 +79,11 @@ import Testing
         )
         #expect(missing.status != 0)
         #expect(missing.standardError.contains("acme/none"))
+        let malformed = try await Subprocess.run(
+            [manta, "pull", "not-a-repo", "--store", store], environment: environment, workingDirectory: URL(fileURLWithPath: directory.path)
+        )
+        #expect(malformed.status != 0)
+        #expect(malformed.standardError.contains("'not-a-repo' is not a repository id"))
 
         kill(server.pid, SIGTERM)
         #expect(await server.status.value == 0)
