@@ -26,7 +26,7 @@ final class PullFileJob: Sendable {
         self.plan = plan
         self.journal = journal
         self.header = header.isEmpty ? nil : (header.count, SHA256Hasher.hash(header))
-        let indexByOffset = Dictionary(uniqueKeysWithValues: plan.spans.enumerated().map { ($1.offset, $0) })
+        let indexByOffset = Dictionary(plan.spans.enumerated().map { ($1.offset, $0) }, uniquingKeysWith: { first, _ in first })
         var ids = [ChunkID?](repeating: nil, count: plan.spans.count)
         var written = Set<ChunkID>()
         for entry in journal.entries() {
