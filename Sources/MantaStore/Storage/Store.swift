@@ -131,16 +131,16 @@ public final class Store: Sendable {
         }
     }
 
-    /// The chunk's bytes, checked against its id.
-    public func read(_ id: ChunkID, file: String? = nil) throws -> [UInt8] {
+    /// The chunk's bytes, checked against its id unless `verify` is false (for a caller that hashes them anyway).
+    public func read(_ id: ChunkID, file: String? = nil, verify: Bool = true) throws -> [UInt8] {
         guard let location = location(of: id) else { throw StoreError.missingChunk(file: file ?? "?", chunk: id) }
-        let bytes = try Self.readVerified(id, at: location)
+        let bytes = try Self.readVerified(id, at: location, verify: verify)
         guard let bytes else { throw StoreError.corruptChunk(file: file, chunk: id) }
         return bytes
     }
 
     /// Nil when the bytes do not hash to `id` (or do not decompress).
-    static func readVerified(_ id: ChunkID, at location: ChunkLocation) throws -> [UInt8]? {
+    static func readVerified(_ id: ChunkID, at location: ChunkLocation, verify: Bool = true) throws -> [UInt8]? {
         let raw = try FileSystem.readAll(location.path)
         let bytes: [UInt8]
         if location.compressed {
@@ -153,7 +153,20 @@ public final class Store: Sendable {
         } else {
             bytes = raw
         }
-        return SHA256Hasher.hash(bytes) == id ? bytes : nil
+        return !verify || SHA256Hasher.hash(bytes) == id ? bytes : nil
+    }
+
+    /// Deletes those of `ids` that no manifest names: chunks stored for a file that then failed its
+    /// whole-file check. Returns how many were deleted.
+    @discardableResult
+    public func discardUnreferenced(_ ids: some Sequence<ChunkID>) throws -> Int {
+        let used = try database.chunks(usedBy: try database.manifestDigests())
+        let doomed = Set(ids).subtracting(used)
+        for id in doomed {
+            if let location = location(of: id) { unlink(location.path) }
+        }
+        try database.forgetChunks(Array(doomed))
+        return doomed.count
     }
 
     /// Records that these chunks were read, for least-recently-used eviction.

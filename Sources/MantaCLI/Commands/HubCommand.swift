@@ -1,0 +1,44 @@
+import ArgumentParser
+import Foundation
+import Logging
+import MantaHub
+
+struct HubCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hub",
+        abstract: "A Hugging Face compatible hub, for air-gapped clusters and tests.",
+        subcommands: [HubServeCommand.self]
+    )
+}
+
+struct HubServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve a folder of repositories (<dir>/<org>/<name>/ is revision main) through the Hugging Face HTTP API.",
+        discussion: "Prints HF_ENDPOINT=<url> once listening (with port 0, the port the OS chose). Stops on SIGTERM or SIGINT."
+    )
+
+    @Argument(help: ArgumentHelp("The folder of repositories.", valueName: "dir"))
+    var directory: String
+
+    @Option(help: ArgumentHelp("Where to listen (port 0: any free port).", valueName: "host:port"))
+    var addr = "127.0.0.1:8080"
+
+    @Option(help: "Require `Authorization: Bearer <token>` on every request.")
+    var token: String?
+
+    @Option(name: .customLong("max-rate"), help: ArgumentHelp("Cap on body bytes per second over all responses, e.g. 200MB/s.", valueName: "rate"))
+    var maxRate: String?
+
+    func run() async throws {
+        let (host, port) = try HubServerConfiguration.parseAddress(addr)
+        let config = try HubServerConfiguration(
+            root: directory, host: host, port: port, token: token,
+            maximumBytesPerSecond: try maxRate.map(HubServerConfiguration.parseRate)
+        )
+        try await HubServer(configuration: config, logger: Logger(label: "manta.hub.server")).run(handlingSignals: true) { address in
+            // Unbuffered, so a script reading the pipe learns the port at once.
+            FileHandle.standardOutput.write(Data("HF_ENDPOINT=\(address.endpoint)\n".utf8))
+        }
+    }
+}

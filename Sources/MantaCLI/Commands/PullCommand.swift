@@ -1,0 +1,66 @@
+import ArgumentParser
+import Foundation
+import MantaHub
+import MantaStore
+
+struct PullCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pull",
+        abstract: "Download a model from a Hugging Face hub into the store (parallel, verified, resumable, pinned).",
+        discussion: "A second pull of the same commit only checks the revision. HF_TOKEN (or the token file) authenticates."
+    )
+
+    @OptionGroup var storeOptions: StoreOptions
+
+    @Argument(help: ArgumentHelp("The model and revision (default: main).", valueName: "org/name[@rev]"))
+    var model: String
+
+    @Option(help: ArgumentHelp("Pull only this file of the repository.", valueName: "path"))
+    var file: String?
+
+    @Option(help: ArgumentHelp("The hub (default: $HF_ENDPOINT, else https://huggingface.co).", valueName: "url"))
+    var endpoint: String?
+
+    @Option(help: "Parallel requests to the hub.")
+    var concurrency: Int = ModelPuller.defaultConcurrency
+
+    func validate() throws {
+        guard (1...64).contains(concurrency) else { throw ValidationError("--concurrency must be 1...64, not \(concurrency)") }
+    }
+
+    func run() async throws {
+        returnLargeAllocationsToTheSystem()
+        let reference: HubModelReference
+        do {
+            reference = try HubModelReference(model)
+        } catch {
+            throw ValidationError(error.description)
+        }
+        var environment = ProcessInfo.processInfo.environment
+        if let endpoint { environment["HF_ENDPOINT"] = endpoint }
+        let client = HubClient(configuration: try await HubClientConfiguration.fromEnvironment(environment))
+        let storeOptions = storeOptions
+        let store = try await onThread { try storeOptions.open() }
+        let puller = ModelPuller(store: store, client: client, concurrency: concurrency)
+
+        let bar = ProgressBar(label: "pulling \(reference)")
+        let started = Date()
+        let summary = try await puller.pull(reference, filename: file) { progress in
+            bar.set(progress.completedBytes, of: progress.totalBytes)
+        }
+        bar.finish()
+        let commit = summary.manifest.source.commit
+        if summary.upToDate {
+            print("\(summary.reference) is up to date (commit \(commit), manifest \(summary.digest))")
+            return
+        }
+        let seconds = max(Date().timeIntervalSince(started), 0.001)
+        print("pulled \(summary.reference) (commit \(commit)) as \(summary.digest)")
+        print(
+            "  \(summary.manifest.files.count) files, \(ByteCount.format(summary.manifest.logicalSize)); "
+                + "downloaded \(ByteCount.format(summary.bytesDownloaded)) in \(String(format: "%.1f", seconds)) s "
+                + "(\(ByteCount.format(UInt64(Double(summary.bytesDownloaded) / seconds)))/s); \(summary.chunksWritten) new chunks"
+        )
+        for warning in summary.warnings { print("  warning: \(warning)") }
+    }
+}

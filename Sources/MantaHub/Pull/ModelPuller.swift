@@ -1,0 +1,132 @@
+import Logging
+import MantaStore
+import NIOPosix
+
+public struct PullProgress: Sendable {
+    public var totalBytes: UInt64
+    /// Bytes of the pulled files that are in the store: found there, or fetched since the pull began.
+    public var completedBytes: UInt64
+}
+
+public struct PullSummary: Sendable {
+    public var reference: RepoReference
+    public var digest: Digest
+    public var manifest: Manifest
+    /// The store already had this commit complete: only the revision was checked.
+    public var upToDate: Bool
+    /// Body bytes received from the hub.
+    public var bytesDownloaded: UInt64
+    /// Chunks written to the store (the others were already there).
+    public var chunksWritten: Int
+    /// Files whose header was malformed and that were cut into fixed blocks instead.
+    public var warnings: [String]
+}
+
+/// Pulls a model revision from a Hugging Face hub into the store: resolves the revision; downloads every
+/// file with ranged requests in parallel, cutting it into chunks (layout from the header) that are hashed
+/// and stored as they arrive; checks each file's SHA-256 against the hub's LFS oid; then writes the
+/// manifest and the (pinned) reference. A pull killed at any point resumes where it stopped, and a pull
+/// of a commit the store already has complete only checks the revision.
+public struct ModelPuller: Sendable {
+    public static let defaultConcurrency = 4
+
+    public let store: Store
+    public let client: HubClient
+    /// Parallel requests (streams) to the hub.
+    public let concurrency: Int
+    let logger: Logger
+
+    public init(store: Store, client: HubClient, concurrency: Int = ModelPuller.defaultConcurrency, logger: Logger = Logger(label: "manta.pull")) {
+        self.store = store
+        self.client = client
+        self.concurrency = max(1, concurrency)
+        self.logger = logger
+    }
+
+    /// Pulls `reference` (only `filename`, when given) and records it as `namespace/name@revision`.
+    public func pull(
+        _ reference: HubModelReference,
+        filename: String? = nil,
+        progress: @escaping @Sendable (PullProgress) -> Void = { _ in }
+    ) async throws -> PullSummary {
+        let storeReference = try Self.storeReference(for: reference)
+        let snapshot = try await client.snapshot(of: reference, filename: filename)
+        return try await Self.withThreadPool(threads: concurrency + 2) { [self] pool in
+            let existing = try await pool.runIfActive { try existingManifest(storeReference, snapshot: snapshot) }
+            if let existing, existing.complete {
+                logger.info("already pulled", metadata: ["reference": "\(storeReference)", "commit": "\(snapshot.commit)"])
+                let total = UInt64(snapshot.totalSize)
+                progress(PullProgress(totalBytes: total, completedBytes: total))
+                return PullSummary(
+                    reference: storeReference, digest: existing.digest, manifest: existing.manifest, upToDate: true,
+                    bytesDownloaded: 0, chunksWritten: 0, warnings: []
+                )
+            }
+            let session = PullSession(store: store, client: client, snapshot: snapshot, concurrency: concurrency, threadPool: pool, logger: logger, progress: progress)
+            let outcome = try await session.run(known: existing?.manifest)
+            // A single-file pull of the same commit adds to the files already recorded.
+            let kept = filename == nil ? [] : (existing?.manifest.files ?? []).filter { file in !outcome.files.contains { $0.path == file.path } }
+            let manifest = Manifest(
+                source: Manifest.Source(
+                    kind: "huggingface", repo: "\(snapshot.repo)", revision: reference.revision, commit: snapshot.commit,
+                    endpoint: client.configuration.endpoint
+                ),
+                chunkSize: store.configuration.chunkSize,
+                files: outcome.files + kept
+            )
+            let digest = try await pool.runIfActive { [store] in
+                try store.syncChunkFolders(for: outcome.written)
+                let digest = try store.put(manifest)
+                try store.setReference(storeReference, to: digest, pinned: true)
+                for journal in outcome.journals { journal.remove() }
+                return digest
+            }
+            return PullSummary(
+                reference: storeReference, digest: digest, manifest: manifest, upToDate: false,
+                bytesDownloaded: outcome.bytesDownloaded, chunksWritten: outcome.written.count, warnings: outcome.warnings
+            )
+        }
+    }
+
+    /// The store's name for a hub revision: `namespace/name@revision`.
+    static func storeReference(for reference: HubModelReference) throws -> RepoReference {
+        do {
+            return try RepoReference(organization: reference.repo.namespace, name: reference.repo.name, revision: reference.revision)
+        } catch {
+            throw PullError.revisionNotStorable(revision: reference.revision, reason: error.description)
+        }
+    }
+
+    /// The manifest the reference names, if it records the snapshot's commit, and whether the store holds
+    /// every chunk of the snapshot's files. Blocking.
+    private func existingManifest(_ reference: RepoReference, snapshot: HubSnapshot) throws -> (digest: Digest, manifest: Manifest, complete: Bool)? {
+        guard let digest = try store.resolve(reference), let manifest = try? store.manifest(digest),
+            manifest.source.kind == "huggingface", manifest.source.repo == "\(snapshot.repo)", manifest.source.commit == snapshot.commit
+        else { return nil }
+        let complete = snapshot.files.allSatisfy { file in
+            guard let entry = Self.entry(in: manifest, for: file) else { return false }
+            return entry.chunks.allSatisfy { store.contains($0.id) }
+        }
+        return (digest, manifest, complete)
+    }
+
+    /// The manifest's entry for `file` if it describes the same content (size, and SHA-256 where the hub gives one).
+    static func entry(in manifest: Manifest, for file: HubFile) -> Manifest.File? {
+        guard let entry = manifest.file(at: file.path), entry.size == UInt64(file.size), file.sha256.map({ $0 == entry.sha256 }) ?? true else { return nil }
+        return entry
+    }
+
+    /// Runs `body` with a pool of threads for the blocking work (hashing, disk), shut down afterwards.
+    static func withThreadPool<Result: Sendable>(threads: Int, _ body: (NIOThreadPool) async throws -> Result) async throws -> Result {
+        let pool = NIOThreadPool(numberOfThreads: threads)
+        pool.start()
+        do {
+            let result = try await body(pool)
+            try await pool.shutdownGracefully()
+            return result
+        } catch {
+            try? await pool.shutdownGracefully()
+            throw error
+        }
+    }
+}

@@ -1,0 +1,98 @@
+import MantaStore
+import Synchronization
+
+/// One file being pulled for the first time: its chunk layout (from its header), which chunks are stored,
+/// its resume journal, and its whole-file hash in the making. The blocking methods run on threads.
+final class PullFileJob: Sendable {
+    let file: HubFile
+    let location: HubFileLocation
+    let plan: ChunkPlan
+    let journal: ResumeJournal
+    /// The leading bytes the layout was computed from: they must turn out to be the file's.
+    private let header: (length: Int, digest: Digest)?
+    private let sequencer: FileDigestSequencer
+    private let state: Mutex<State>
+
+    private struct State {
+        var ids: [ChunkID?]
+        /// Chunks this pull (or the one it resumes) wrote, as opposed to found in the store.
+        var written: Set<ChunkID>
+    }
+
+    /// Resumes from `journal`: its entries that match the layout and whose chunks are still stored count as done.
+    init(file: HubFile, location: HubFileLocation, plan: ChunkPlan, header: [UInt8], journal: ResumeJournal, store: Store) {
+        self.file = file
+        self.location = location
+        self.plan = plan
+        self.journal = journal
+        self.header = header.isEmpty ? nil : (header.count, SHA256Hasher.hash(header))
+        let indexByOffset = Dictionary(plan.spans.enumerated().map { ($1.offset, $0) }, uniquingKeysWith: { first, _ in first })
+        var ids = [ChunkID?](repeating: nil, count: plan.spans.count)
+        var written = Set<ChunkID>()
+        for entry in journal.entries() {
+            if entry.new { written.insert(entry.id) }
+            guard let index = indexByOffset[entry.span.offset], plan.spans[index] == entry.span, store.contains(entry.id) else { continue }
+            ids[index] = entry.id
+        }
+        var stored: [Int: ChunkID] = [:]
+        for (index, id) in ids.enumerated() { if let id { stored[index] = id } }
+        sequencer = FileDigestSequencer(path: file.path, chunkCount: plan.spans.count, stored: stored)
+        state = Mutex(State(ids: ids, written: written))
+    }
+
+    /// Indices of the chunks still to fetch, in file order.
+    var pendingIndices: [Int] { state.withLock { state in state.ids.indices.filter { state.ids[$0] == nil } } }
+
+    var written: Set<ChunkID> { state.withLock { $0.written } }
+
+    /// Hashes and stores chunk `index`, journals it, and feeds the whole-file hash. Blocking.
+    func store(_ index: Int, bytes: UnsafeRawBufferPointer, into store: Store) throws {
+        let id = SHA256Hasher.hash(bytes)
+        let new = try store.put(id, bytes: bytes) > 0
+        try journal.append(ResumeJournal.Entry(span: plan.spans[index], id: id, new: new))
+        state.withLock { state in
+            state.ids[index] = id
+            if new { state.written.insert(id) }
+        }
+        try sequencer.stored(index, id: id, bytes: bytes, store: store)
+    }
+
+    /// Checks the whole file against the hub's SHA-256 (LFS files), and the header the layout came from
+    /// against the file's first bytes, and returns the file's manifest entry. On a mismatch the chunks the
+    /// pull wrote for it are deleted (unless another manifest uses them) and the journal is dropped, so
+    /// nothing of the bad file is kept or resumed. Blocking.
+    func finish(store: Store) throws -> Manifest.File {
+        let ids = state.withLock { $0.ids }.compactMap { $0 }
+        guard ids.count == plan.spans.count, let digest = try sequencer.finish(store: store) else {
+            throw PullError.chunksUnavailable(repo: "\(location.repo)", missing: plan.spans.count - ids.count, reason: "'\(file.path)' is incomplete")
+        }
+        if let expected = file.sha256, digest != expected {
+            try discard(from: store)
+            throw HubError.hashMismatch(repo: location.repo, path: file.path, expected: expected, actual: digest)
+        }
+        if let header, try headerDigest(length: header.length, ids: ids, store: store) != header.digest {
+            try discard(from: store)
+            throw PullError.headerMismatch(repo: "\(location.repo)", path: file.path)
+        }
+        let chunks = zip(plan.spans, ids).map { Manifest.Chunk(offset: $0.offset, length: $0.length, id: $1) }
+        return Manifest.File(path: file.path, size: UInt64(file.size), sha256: digest, scheme: plan.scheme, chunks: chunks)
+    }
+
+    private func discard(from store: Store) throws {
+        try store.discardUnreferenced(written)
+        journal.remove()
+    }
+
+    /// SHA-256 of the first `length` bytes of the stored file.
+    private func headerDigest(length: Int, ids: [ChunkID], store: Store) throws -> Digest {
+        var hasher = SHA256Hasher()
+        var remaining = length
+        for (span, id) in zip(plan.spans, ids) where remaining > 0 {
+            let bytes = try store.read(id, file: file.path, verify: false)
+            let used = min(remaining, Int(span.length))
+            bytes.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[..<used])) }
+            remaining -= used
+        }
+        return hasher.finalize()
+    }
+}
