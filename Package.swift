@@ -126,7 +126,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "MantaPeerTests", dependencies: ["MantaPeer", "MantaStore", "MantaTestSupport"]),
-        .testTarget(name: "MantaAgentTests", dependencies: ["MantaAgent", "MantaPeer", "MantaStore", "MantaTestSupport"]),
+        .testTarget(name: "MantaAgentTests", dependencies: ["MantaAgent", "MantaPeer", "MantaHub", "MantaStore", "MantaTestSupport"]),
         .testTarget(
             name: "MantaKubeTests",
             dependencies: [
