@@ -83,7 +83,7 @@ extension Store {
     }
 
     /// New chunks are made durable in batches of about this many bytes per lane.
-    static let commitBatchBytes: UInt64 = 64 << 20
+    static let commitBatchBytes: UInt64 = 512 << 20
 
     /// Chunk lanes hash and store chunks in parallel while one more lane hashes the whole file in order.
     /// When the chunks turn out to be a file the store already knows (a re-import), its hash is known too
