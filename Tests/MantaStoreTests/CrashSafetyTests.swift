@@ -62,3 +62,26 @@ import Testing
         #expect(FileSystem.entries(of: "\(root)/tmp").isEmpty)
     }
 }
+
+@Suite struct StoreLockingTests {
+    @Test func verifyAndGCRefuseClearlyWhileAnotherProcessKeepsTheStoreOpen() throws {
+        let scratch = try TemporaryDirectory()
+        let root = scratch.appending("store")
+        try MantaProcess.run(["import", try Fixtures.gguf(), "--repo", "acme/gguf", "--store", root])
+        try FileManager.default.createDirectory(atPath: scratch.appending("mnt"), withIntermediateDirectories: true)
+        let holder = try MantaProcess.process(["agent", "--store", root, "--listen", "127.0.0.1:0"])
+        holder.standardOutput = FileHandle.nullDevice
+        holder.standardError = FileHandle.nullDevice
+        try holder.run()
+        defer {
+            holder.terminate()
+            holder.waitUntilExit()
+        }
+        usleep(500_000)
+        let verify = try MantaProcess.run(["verify", "--store", root])
+        #expect(verify.status != 0)
+        #expect(verify.standardError.contains("keeps the store at \(root) open"), "\(verify.standardError)")
+        let gc = try MantaProcess.run(["gc", "--store", root])
+        #expect(gc.standardError.contains("keeps the store at \(root) open"))
+    }
+}

@@ -76,10 +76,21 @@ public final class Store: Sendable {
 
     deinit { close(lockDescriptor) }
 
-    /// Runs `body` with no other process using the store (waits for them to finish).
+    /// How long `verify` and `gc` wait for other processes (an import, say) to finish with the store.
+    static let exclusiveWait: Duration = .seconds(10)
+
+    /// Runs `body` with no other process using the store. Waits a while for others to finish; a process
+    /// that keeps the store open (a mount, an agent) makes this fail with `StoreError.busy`.
     func exclusively<T>(_ body: () throws -> T) throws -> T {
         flock(lockDescriptor, LOCK_UN)
-        flock(lockDescriptor, LOCK_EX)
+        let deadline = ContinuousClock.now + Self.exclusiveWait
+        while flock(lockDescriptor, LOCK_EX | LOCK_NB) != 0 {
+            guard ContinuousClock.now < deadline else {
+                flock(lockDescriptor, LOCK_SH)
+                throw StoreError.busy(root)
+            }
+            usleep(50_000)
+        }
         defer { flock(lockDescriptor, LOCK_SH) }
         return try body()
     }

@@ -15,6 +15,7 @@ public enum StoreError: Error, CustomStringConvertible {
     case hashMismatch(expected: ChunkID, actual: Digest)
     case compression(String)
     case invalidConfiguration(String)
+    case busy(String)
 
     public var description: String {
         switch self {
@@ -48,6 +49,8 @@ public enum StoreError: Error, CustomStringConvertible {
             "zstd: \(message)"
         case .invalidConfiguration(let message):
             "store configuration: \(message)"
+        case .busy(let root):
+            "another manta process (a mount or an agent) keeps the store at \(root) open: stop it first, then run this again"
         }
     }
 }
