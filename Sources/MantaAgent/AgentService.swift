@@ -1,8 +1,10 @@
 import Logging
 import MantaFS
+import Prometheus
 import MantaPeer
 import MantaStore
 import ServiceLifecycle
+import Synchronization
 
 /// The node agent: owns the store, serves it to peers, and mounts it. Runs until its task is cancelled or
 /// a graceful shutdown (SIGTERM) is signalled; then the mount is unmounted and the server drains.
@@ -18,11 +20,17 @@ public final class AgentService: Service, Sendable {
         self.logger = logger
         let store = try Store(root: configuration.storeRoot, logger: logger)
         self.store = store
-        peerServer = PeerServer(
+        let metrics = AgentMetrics(store: store)
+        let server = PeerServer(
             store: store,
-            configuration: .init(host: configuration.listenHost, port: configuration.listenPort, token: configuration.token, uploadRate: configuration.uploadRate),
+            configuration: .init(
+                host: configuration.listenHost, port: configuration.listenPort, token: configuration.token,
+                uploadRate: configuration.uploadRate, metrics: { metrics.render() }
+            ),
             logger: logger
         )
+        metrics.peerServer.withLock { $0 = server }
+        peerServer = server
         mount = configuration.mountPoint.map { MountService(store: store, mountPoint: $0, logger: logger) }
     }
 
@@ -47,5 +55,39 @@ struct MountRunner: Service {
         } onGracefulShutdown: {
             mount.stop()
         }
+    }
+}
+
+/// The agent's Prometheus metrics, read from the store and the peer server when scraped.
+final class AgentMetrics: Sendable {
+    let registry = PrometheusCollectorRegistry()
+    let store: Store
+    let peerServer = Mutex<PeerServer?>(nil)
+    private let storedBytes: Gauge
+    private let logicalBytes: Gauge
+    private let chunks: Gauge
+    private let models: Gauge
+    private let servedBytes: Gauge
+
+    init(store: Store) {
+        self.store = store
+        storedBytes = registry.makeGauge(name: "manta_store_stored_bytes", help: "Bytes the chunk files take on disk.")
+        logicalBytes = registry.makeGauge(name: "manta_store_logical_bytes", help: "Bytes of all files of all models in the store.")
+        chunks = registry.makeGauge(name: "manta_store_chunks", help: "Distinct chunks in the store.")
+        models = registry.makeGauge(name: "manta_store_models", help: "Model references in the store.")
+        servedBytes = registry.makeGauge(name: "manta_peer_served_bytes", help: "Chunk and manifest bytes sent to peers since start.")
+    }
+
+    func render() -> [UInt8] {
+        if let usage = try? store.usage() {
+            storedBytes.set(Double(usage.storedBytes))
+            logicalBytes.set(Double(usage.logicalBytes))
+            chunks.set(Double(usage.chunkCount))
+            models.set(Double(usage.modelCount))
+        }
+        if let server = peerServer.withLock({ $0 }) { servedBytes.set(Double(server.totalBytesServed)) }
+        var buffer: [UInt8] = []
+        registry.emit(into: &buffer)
+        return buffer
     }
 }

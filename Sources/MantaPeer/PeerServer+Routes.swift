@@ -13,6 +13,11 @@ extension PeerServer {
     func addRoutes(to router: Router<BasicRequestContext>) {
         router.get("/healthz") { _, _ in "ok\n" }
         router.get("/readyz") { _, _ in "ok\n" }
+        if let metrics = configuration.metrics {
+            router.get("/metrics") { _, _ in
+                Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: metrics())))
+            }
+        }
         let api = router.group("/v1").add(middleware: BearerTokenMiddleware(token: configuration.token))
         api.get("/chunks/:id") { request, context in try await self.chunk(request, context, includeBody: true) }
         api.head("/chunks/:id") { request, context in try await self.chunk(request, context, includeBody: false) }

@@ -18,13 +18,19 @@ public final class PeerServer: Service, Sendable {
         public var token: String?
         public var uploadRate: UInt64?
         public var maxConcurrentUploads: Int
+        /// Renders the Prometheus text served at `/metrics` (unauthenticated, for scrapers); nil serves none.
+        public var metrics: (@Sendable () -> [UInt8])?
 
-        public init(host: String = "127.0.0.1", port: Int = 0, token: String? = nil, uploadRate: UInt64? = nil, maxConcurrentUploads: Int = 32) {
+        public init(
+            host: String = "127.0.0.1", port: Int = 0, token: String? = nil, uploadRate: UInt64? = nil, maxConcurrentUploads: Int = 32,
+            metrics: (@Sendable () -> [UInt8])? = nil
+        ) {
             self.host = host
             self.port = port
             self.token = token
             self.uploadRate = uploadRate
             self.maxConcurrentUploads = maxConcurrentUploads
+            self.metrics = metrics
         }
     }
 

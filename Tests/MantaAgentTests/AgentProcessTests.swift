@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import MantaPeer
 import MantaStore
 import MantaTestSupport
@@ -55,6 +58,11 @@ import Testing
         let original = try Data(contentsOf: URL(fileURLWithPath: "\(try Fixtures.gguf())/model.gguf"))
         #expect(served == original)
 
+        let metrics = try await RawMetrics.get(port: port)
+        #expect(metrics.contains("manta_store_models 1"))
+        #expect(metrics.contains("manta_peer_served_bytes "))
+        #expect(!metrics.contains("manta_peer_served_bytes 0\n"), "the chunk and manifest sent above are counted")
+
         kill(agent.processIdentifier, SIGTERM)
         agent.waitUntilExit()
         #expect(agent.terminationStatus == 0)
@@ -72,5 +80,13 @@ import Testing
         let result = try MantaProcess.run(["agent", "--store", scratch.appending("store"), "--listen", "127.0.0.1:0", "--token-file", scratch.appending("missing")])
         #expect(result.status != 0)
         #expect(result.standardError.contains("cannot read the token file \(scratch.appending("missing"))"))
+    }
+}
+
+/// `/metrics` through a plain HTTP client.
+enum RawMetrics {
+    static func get(port: Int) async throws -> String {
+        let (data, _) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/metrics")!)
+        return String(decoding: data, as: UTF8.self)
     }
 }
