@@ -26,6 +26,8 @@ public final class ChunkWriteBatch {
     let durability: Durability
     private var pending: [Pending] = []
     private var pendingIDs = Set<ChunkID>()
+    /// Chunks already stored that this batch met again: their last access is updated in one transaction.
+    private var touched: [ChunkID] = []
     public private(set) var pendingBytes: UInt64 = 0
 
     public init(store: Store, durability: Durability) {
@@ -42,7 +44,7 @@ public final class ChunkWriteBatch {
     @discardableResult
     public func add(_ id: ChunkID, bytes: UnsafeRawBufferPointer) throws -> UInt64 {
         guard !pendingIDs.contains(id), !store.contains(id) else {
-            try store.database.touch([id])
+            touched.append(id)
             return 0
         }
         let compressed = store.configuration.compression == .zstd ? Zstd.compress(bytes) : nil
@@ -70,8 +72,13 @@ public final class ChunkWriteBatch {
         return stored
     }
 
-    /// Makes the written chunks durable, names them, and records them in the database.
+    /// Makes the written chunks durable, names them, and records them (and the last access of the chunks
+    /// met again) in the database.
     public func commit() throws {
+        if !touched.isEmpty {
+            try store.database.touch(touched)
+            touched = []
+        }
         guard !pending.isEmpty else { return }
         if durability == .batched {
             let directory = try FileDescriptor.open(store.temporaryDirectory, flags: O_RDONLY | O_DIRECTORY)
