@@ -1,3 +1,4 @@
+import MantaHub
 import MantaPeer
 
 /// What one node's agent runs with; `manta agent` fills it from its options.
@@ -14,10 +15,15 @@ public struct AgentConfiguration: Sendable {
     public var token: String?
     public var uploadRate: UInt64?
     public var downloadRate: UInt64?
+    /// The hub models are resolved on and pulled from when no peer has them; nil: peers only.
+    public var hub: HubClientConfiguration?
+    /// Where the peers come from; nil: the static `peers`.
+    public var discovery: (any PeerDiscovery)?
 
     public init(
         storeRoot: String, mountPoint: String? = nil, listenHost: String = "0.0.0.0", listenPort: Int = 7480,
-        peers: [PeerAddress] = [], token: String? = nil, uploadRate: UInt64? = nil, downloadRate: UInt64? = nil
+        peers: [PeerAddress] = [], token: String? = nil, uploadRate: UInt64? = nil, downloadRate: UInt64? = nil,
+        hub: HubClientConfiguration? = nil, discovery: (any PeerDiscovery)? = nil
     ) {
         self.storeRoot = storeRoot
         self.mountPoint = mountPoint
@@ -27,5 +33,7 @@ public struct AgentConfiguration: Sendable {
         self.token = token
         self.uploadRate = uploadRate
         self.downloadRate = downloadRate
+        self.hub = hub
+        self.discovery = discovery
     }
 }

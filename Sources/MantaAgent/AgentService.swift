@@ -1,5 +1,6 @@
 import Logging
 import MantaFS
+import MantaHub
 import Prometheus
 import MantaPeer
 import MantaStore
@@ -12,6 +13,7 @@ public final class AgentService: Service, Sendable {
     public let configuration: AgentConfiguration
     public let store: Store
     public let peerServer: PeerServer
+    public let discovery: any PeerDiscovery
     let mount: MountService?
     let logger: Logger
 
@@ -20,6 +22,7 @@ public final class AgentService: Service, Sendable {
         self.logger = logger
         let store = try Store(root: configuration.storeRoot, logger: logger)
         self.store = store
+        discovery = configuration.discovery ?? StaticPeerDiscovery(configuration.peers)
         let metrics = AgentMetrics(store: store)
         let server = PeerServer(
             store: store,
@@ -36,6 +39,15 @@ public final class AgentService: Service, Sendable {
 
     /// The port peers reach this agent on, once it listens.
     public func boundPort() async -> Int { await peerServer.boundPort() }
+
+    /// Gets a model revision onto this node (peers first, the hub for what no peer has), records it as
+    /// `namespace/name@revision` and pins it.
+    public func pull(
+        _ reference: HubModelReference, filename: String? = nil, progress: @escaping @Sendable (PullProgress) -> Void = { _ in }
+    ) async throws -> PullSummary {
+        guard let hub = configuration.hub else { throw AgentError.noHub(reference: "\(reference)") }
+        return try await ModelPuller(store: store, client: HubClient(configuration: hub), logger: logger).pull(reference, filename: filename, progress: progress)
+    }
 
     public func run() async throws {
         var services: [any Service] = [peerServer]
