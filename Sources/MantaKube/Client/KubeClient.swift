@@ -70,6 +70,15 @@ public struct KubeClient: Sendable {
         try await send(.GET, R.resourceType.path(namespace: namespace, name: name), as: R.self)
     }
 
+    /// The object, or nil when there is none.
+    public func getIfPresent<R: KubeResource>(_ type: R.Type, name: String, namespace: String? = nil) async throws -> R? {
+        do {
+            return try await get(type, name: name, namespace: namespace)
+        } catch let error as KubeError where error.isNotFound {
+            return nil
+        }
+    }
+
     public func list<R: KubeResource>(
         _ type: R.Type, namespace: String? = nil, labelSelector: String? = nil, fieldSelector: String? = nil
     ) async throws -> ResourceList<R> {
