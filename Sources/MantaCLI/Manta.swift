@@ -11,7 +11,7 @@ struct Manta: AsyncParsableCommand {
             ImportCommand.self, ListCommand.self, InspectCommand.self, ExportCommand.self,
             VerifyCommand.self, DiskUsageCommand.self, GCCommand.self, PinCommand.self,
             UnpinCommand.self, RemoveCommand.self, PullCommand.self, HubCommand.self, MountCommand.self,
-            AgentCommand.self, ControllerCommand.self,
+            AgentCommand.self, ControllerCommand.self, WaitCommand.self,
         ]
     )
 

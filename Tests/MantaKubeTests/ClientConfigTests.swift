@@ -1,5 +1,6 @@
 import Foundation
 import MantaKube
+import MantaTestSupport
 import NIOCore
 import Testing
 
@@ -125,21 +126,9 @@ import Testing
     }
 }
 
-/// A directory under /tmp removed when the value goes away.
-final class TemporaryDirectory: Sendable {
-    let path: String
-
-    init() throws {
-        path = NSTemporaryDirectory() + "manta-kube-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
+extension TemporaryDirectory {
     func write(_ name: String, _ contents: String) throws {
-        try Data(contents.utf8).write(to: URL(fileURLWithPath: path + "/" + name), options: .atomic)
-    }
-
-    deinit {
-        try? FileManager.default.removeItem(atPath: path)
+        try Data(contents.utf8).write(to: URL(fileURLWithPath: appending(name)), options: .atomic)
     }
 }
 

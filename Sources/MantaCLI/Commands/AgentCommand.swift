@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import Logging
 import MantaAgent
+import MantaHub
+import MantaKube
 import MantaPeer
 import MantaStore
 import ServiceLifecycle
@@ -32,6 +34,11 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(name: .customLong("download-rate"), help: "Cap on bytes fetched from peers, e.g. 50MB/s.")
     var downloadRate: String?
 
+    @Option(help: ArgumentHelp("Serve the local API (e.g. for `manta wait`) on this unix socket.", valueName: "path"))
+    var socket: String?
+
+    @OptionGroup(title: "Kubernetes") var cluster: ClusterOptions
+
     func run() async throws {
         guard let address = PeerAddress(parsing: listen) ?? (listen.hasSuffix(":0") ? PeerAddress(host: String(listen.dropLast(2)), port: 0) : nil) else {
             throw ValidationError("--listen '\(listen)' is not host:port")
@@ -41,19 +48,32 @@ struct AgentCommand: AsyncParsableCommand {
             guard let peer = PeerAddress(parsing: text) else { throw ValidationError("--peers: '\(text)' is not host:port") }
             peerList.append(peer)
         }
-        let configuration = AgentConfiguration(
+        var configuration = AgentConfiguration(
             storeRoot: storeOptions.store ?? Store.defaultRoot, mountPoint: mount, listenHost: address.host, listenPort: address.port,
-            peers: peerList, token: try readToken(), uploadRate: try rate(uploadRate, "--upload-rate"), downloadRate: try rate(downloadRate, "--download-rate")
+            peers: peerList, token: try readToken(), uploadRate: try rate(uploadRate, "--upload-rate"), downloadRate: try rate(downloadRate, "--download-rate"),
+            hub: try await HubClientConfiguration.fromEnvironment(ProcessInfo.processInfo.environment)
         )
         let logger = Logger(label: "manta.agent")
+        let membership = try cluster.membership(listen: address, staticPeers: peerList, logger: logger)
+        configuration.discovery = membership?.discovery
         let agent = try AgentService(configuration: configuration, logger: logger)
+        var services: [any Service] = [agent]
+        let clusterAgent = membership.map { ClusterAgent(agent: agent, client: $0.client, discovery: $0.discovery, configuration: $0.configuration, logger: logger) }
+        if let clusterAgent { services.append(clusterAgent) }
+        if let socket { services.append(LocalAPIServer(socketPath: socket, routes: [LocalTorrentRoutes.routes(clusterAgent)], logger: logger)) }
         let announce = Task {
             let port = await agent.boundPort()
             FileHandle.standardOutput.write(Data("manta agent listening on \(PeerAddress(host: address.host, port: port))\n".utf8))
         }
         defer { announce.cancel() }
-        let group = ServiceGroup(configuration: .init(services: [agent], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            try? await membership?.client.shutdown()
+            throw error
+        }
+        try? await membership?.client.shutdown()
     }
 
     private func readToken() throws -> String? {

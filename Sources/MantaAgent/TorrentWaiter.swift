@@ -1,0 +1,110 @@
+import AsyncHTTPClient
+import Foundation
+import MantaKube
+import NIOCore
+
+/// Waits until a Torrent's model is readable on this node, asking the node's agent over its local socket or
+/// (with API permissions) the Kubernetes API directly.
+public struct TorrentWaiter: Sendable {
+    public enum Source: Sendable {
+        /// The agent's local API socket.
+        case agentSocket(String)
+        /// This node's Replication and the Torrent, read from the API.
+        case cluster(KubeClient, nodeName: String)
+    }
+
+    public let source: Source
+    public let poll: Duration
+
+    public init(source: Source, poll: Duration = .seconds(2)) {
+        self.source = source
+        self.poll = poll
+    }
+
+    /// Returns the status once the model is Ready; throws when it failed, or when `timeout` passes first.
+    /// `onChange` sees each new state, for the log.
+    public func wait(
+        torrent: String, timeout: Duration, onChange: @Sendable (LocalTorrentStatus) -> Void = { _ in }
+    ) async throws(WaitError) -> LocalTorrentStatus {
+        let deadline = ContinuousClock.now + timeout
+        var last: LocalTorrentStatus?
+        var lastProblem: String?
+        while true {
+            do {
+                let status = try await self.status(of: torrent)
+                if status.state != last?.state || status.message != last?.message { onChange(status) }
+                last = status
+                lastProblem = nil
+                switch status.state {
+                case .ready: return status
+                case .failed: throw WaitError.failed(status)
+                default: break
+                }
+            } catch let error as WaitError {
+                throw error
+            } catch {
+                // The agent may still be starting: keep asking until the deadline.
+                lastProblem = "\(error)"
+            }
+            guard ContinuousClock.now + poll < deadline else {
+                throw .timedOut(torrent: torrent, timeout: timeout, last: last, problem: lastProblem)
+            }
+            do {
+                try await Task.sleep(for: poll)
+            } catch {
+                throw .cancelled(torrent: torrent)
+            }
+        }
+    }
+
+    public func status(of torrent: String) async throws -> LocalTorrentStatus {
+        switch source {
+        case .agentSocket(let path):
+            return try await Self.askAgent(socket: path, torrent: torrent)
+        case .cluster(let client, let nodeName):
+            async let replication = client.getIfPresent(Replication.self, name: Replication.name(torrent: torrent, node: nodeName))
+            async let object = client.getIfPresent(Torrent.self, name: torrent)
+            return LocalTorrentStatus(torrent: torrent, node: nodeName, replication: try await replication, torrent: try await object)
+        }
+    }
+
+    static func askAgent(socket: String, torrent: String) async throws -> LocalTorrentStatus {
+        guard let encodedSocket = socket.addingPercentEncoding(withAllowedCharacters: .alphanumerics),
+            let encodedName = torrent.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/")))
+        else { throw WaitError.agentAnswer(socket: socket, status: 0, body: "the socket path or Torrent name cannot be put in a URL") }
+        let request = HTTPClientRequest(url: "http+unix://\(encodedSocket)\(LocalTorrentRoutes.path)/\(encodedName)")
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        let body = try await response.body.collect(upTo: 1 << 20)
+        guard response.status == .ok else {
+            throw WaitError.agentAnswer(socket: socket, status: Int(response.status.code), body: String(buffer: body))
+        }
+        do {
+            return try JSONDecoder().decode(LocalTorrentStatus.self, from: Data(buffer: body))
+        } catch {
+            throw WaitError.agentAnswer(socket: socket, status: 200, body: "not a Torrent status: \(String(buffer: body).prefix(200))")
+        }
+    }
+}
+
+/// Why `manta wait` gave up.
+public enum WaitError: Error, CustomStringConvertible {
+    case failed(LocalTorrentStatus)
+    case timedOut(torrent: String, timeout: Duration, last: LocalTorrentStatus?, problem: String?)
+    case agentAnswer(socket: String, status: Int, body: String)
+    case cancelled(torrent: String)
+
+    public var description: String {
+        switch self {
+        case .failed(let status):
+            "the model of Torrent \(status.torrent) failed on node \(status.node): \(status.message ?? "no reason given")"
+        case .timedOut(let torrent, let timeout, let last, let problem):
+            "Torrent \(torrent) was not Ready on this node within \(timeout)"
+                + (last.map { "; last state \($0.state.rawValue)\($0.message.map { ": \($0)" } ?? "")" } ?? "")
+                + (problem.map { "; last problem: \($0)" } ?? "")
+        case .agentAnswer(let socket, let status, let body):
+            "the agent at \(socket) answered \(status): \(body.trimmingCharacters(in: .whitespacesAndNewlines))"
+        case .cancelled(let torrent):
+            "stopped waiting for Torrent \(torrent)"
+        }
+    }
+}
