@@ -31,7 +31,7 @@ public struct TorrentWaiter: Sendable {
         var lastProblem: String?
         while true {
             do {
-                let status = try await self.status(of: torrent)
+                let status = try await self.status(of: torrent, within: min(.seconds(10), deadline - ContinuousClock.now))
                 if status.state != last?.state || status.message != last?.message { onChange(status) }
                 last = status
                 lastProblem = nil
@@ -57,10 +57,11 @@ public struct TorrentWaiter: Sendable {
         }
     }
 
-    public func status(of torrent: String) async throws -> LocalTorrentStatus {
+    /// One answer; `timeout` bounds the agent's (an API request has the client's own timeouts).
+    public func status(of torrent: String, within timeout: Duration = .seconds(10)) async throws -> LocalTorrentStatus {
         switch source {
         case .agentSocket(let path):
-            return try await Self.askAgent(socket: path, torrent: torrent)
+            return try await Self.askAgent(socket: path, torrent: torrent, timeout: timeout)
         case .cluster(let client, let nodeName):
             async let replication = client.getIfPresent(Replication.self, name: Replication.name(torrent: torrent, node: nodeName))
             async let object = client.getIfPresent(Torrent.self, name: torrent)
@@ -68,12 +69,13 @@ public struct TorrentWaiter: Sendable {
         }
     }
 
-    static func askAgent(socket: String, torrent: String) async throws -> LocalTorrentStatus {
+    static func askAgent(socket: String, torrent: String, timeout: Duration) async throws -> LocalTorrentStatus {
         guard let encodedSocket = socket.addingPercentEncoding(withAllowedCharacters: .alphanumerics),
             let encodedName = torrent.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/")))
         else { throw WaitError.agentAnswer(socket: socket, status: 0, body: "the socket path or Torrent name cannot be put in a URL") }
         let request = HTTPClientRequest(url: "http+unix://\(encodedSocket)\(LocalTorrentRoutes.path)/\(encodedName)")
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        let milliseconds = max(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000, 1)
+        let response = try await HTTPClient.shared.execute(request, timeout: .milliseconds(milliseconds))
         let body = try await response.body.collect(upTo: 1 << 20)
         guard response.status == .ok else {
             throw WaitError.agentAnswer(socket: socket, status: Int(response.status.code), body: String(buffer: body))
