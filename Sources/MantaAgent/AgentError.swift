@@ -1,11 +1,20 @@
 /// What the agent cannot do, and what to do about it.
 public enum AgentError: Error, CustomStringConvertible, Equatable {
     case noHub(reference: String)
+    case peerManifestMismatch(repo: String, commit: String, file: String)
+    case noPeerManifest(digest: String)
+    case fileHashMismatch(path: String, expected: String, actual: String)
 
     public var description: String {
         switch self {
         case .noHub(let reference):
             "cannot pull \(reference): no peer has it and the agent has no hub; start the agent with HF_ENDPOINT (or --endpoint) set"
+        case .peerManifestMismatch(let repo, let commit, let file):
+            "a peer's manifest of \(repo)@\(commit) does not describe '\(file)' as the hub does (size or SHA-256); the revision is pulled from the hub instead"
+        case .noPeerManifest(let digest):
+            "no peer sent the manifest \(digest) it announced; the revision is pulled from the hub instead"
+        case .fileHashMismatch(let path, let expected, let actual):
+            "'\(path)' assembled from peers' chunks has SHA-256 \(actual), not \(expected): its new chunks were dropped; the revision is pulled from the hub instead"
         }
     }
 }

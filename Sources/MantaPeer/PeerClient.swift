@@ -56,6 +56,17 @@ public struct PeerClient: Sendable {
         return bitmap
     }
 
+    /// What the peer has of a revision, and what it is pulling.
+    public func swarm(_ query: SwarmQuery, from peer: PeerAddress) async throws -> SwarmStatus {
+        let body = try JSONEncoder().encode(query)
+        let (bytes, _) = try await getWithHeaders(peer, "/v1/swarm", what: "swarm status of \(query.repo)@\(query.commit)", limit: 64 << 20, body: Array(body))
+        do {
+            return try JSONDecoder().decode(SwarmStatus.self, from: Data(bytes))
+        } catch {
+            throw PeerError.garbage(peer: peer.description, what: "swarm status of \(query.repo)@\(query.commit) (\(error))")
+        }
+    }
+
     private func get(_ peer: PeerAddress, _ path: String, what: String, limit: Int) async throws -> [UInt8] {
         try await getWithHeaders(peer, path, what: what, limit: limit).0
     }
