@@ -20,6 +20,11 @@ public struct AgentConfiguration: Sendable {
     /// Where the peers come from; nil: the static `peers`.
     public var discovery: (any PeerDiscovery)?
     public var swarmTiming = SwarmTiming()
+    /// The unix socket local processes (`manta pull`, `manta wait`) reach the agent on; nil: `<store>/agent.sock`.
+    public var socketPath: String?
+
+    /// The socket an agent owning the store at `storeRoot` listens on unless told otherwise.
+    public static func defaultSocketPath(storeRoot: String) -> String { "\(storeRoot)/agent.sock" }
 
     /// How a node follows a peer that is pulling the revision it wants.
     public struct SwarmTiming: Sendable {

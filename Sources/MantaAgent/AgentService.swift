@@ -61,7 +61,8 @@ public final class AgentService: Service, Sendable {
     }
 
     public func run() async throws {
-        var services: [any Service] = [peerServer]
+        let socketPath = configuration.socketPath ?? AgentConfiguration.defaultSocketPath(storeRoot: configuration.storeRoot)
+        var services: [any Service] = [peerServer, LocalAPIServer(socketPath: socketPath, routes: [LocalPullRoutes.routes(self)], logger: logger)]
         if let mount { services.append(MountRunner(mount: mount)) }
         let group = ServiceGroup(configuration: .init(services: services, logger: logger))
         try await group.run()

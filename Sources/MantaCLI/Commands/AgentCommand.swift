@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import MantaAgent
+import MantaHub
 import MantaPeer
 import MantaStore
 import ServiceLifecycle
@@ -32,6 +33,12 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(name: .customLong("download-rate"), help: "Cap on bytes fetched from peers, e.g. 50MB/s.")
     var downloadRate: String?
 
+    @Option(help: ArgumentHelp("The hub to resolve models on and pull what no peer has from (default: $HF_ENDPOINT, else https://huggingface.co).", valueName: "url"))
+    var endpoint: String?
+
+    @Option(help: ArgumentHelp("The unix socket for local commands such as `manta pull` (default: <store>/agent.sock).", valueName: "path"))
+    var socket: String?
+
     func run() async throws {
         guard let address = PeerAddress(parsing: listen) ?? (listen.hasSuffix(":0") ? PeerAddress(host: String(listen.dropLast(2)), port: 0) : nil) else {
             throw ValidationError("--listen '\(listen)' is not host:port")
@@ -41,10 +48,14 @@ struct AgentCommand: AsyncParsableCommand {
             guard let peer = PeerAddress(parsing: text) else { throw ValidationError("--peers: '\(text)' is not host:port") }
             peerList.append(peer)
         }
-        let configuration = AgentConfiguration(
+        var environment = ProcessInfo.processInfo.environment
+        if let endpoint { environment["HF_ENDPOINT"] = endpoint }
+        var configuration = AgentConfiguration(
             storeRoot: storeOptions.store ?? Store.defaultRoot, mountPoint: mount, listenHost: address.host, listenPort: address.port,
-            peers: peerList, token: try readToken(), uploadRate: try rate(uploadRate, "--upload-rate"), downloadRate: try rate(downloadRate, "--download-rate")
+            peers: peerList, token: try readToken(), uploadRate: try rate(uploadRate, "--upload-rate"), downloadRate: try rate(downloadRate, "--download-rate"),
+            hub: try await HubClientConfiguration.fromEnvironment(environment)
         )
+        configuration.socketPath = socket
         let logger = Logger(label: "manta.agent")
         let agent = try AgentService(configuration: configuration, logger: logger)
         let announce = Task {
