@@ -19,6 +19,25 @@ public struct AgentConfiguration: Sendable {
     public var hub: HubClientConfiguration?
     /// Where the peers come from; nil: the static `peers`.
     public var discovery: (any PeerDiscovery)?
+    public var swarmTiming = SwarmTiming()
+    /// The unix socket local processes (`manta pull`, `manta wait`) reach the agent on; nil: `<store>/agent.sock`.
+    public var socketPath: String?
+
+    /// The socket an agent owning the store at `storeRoot` listens on unless told otherwise.
+    public static func defaultSocketPath(storeRoot: String) -> String { "\(storeRoot)/agent.sock" }
+
+    /// How a node follows a peer that is pulling the revision it wants.
+    public struct SwarmTiming: Sendable {
+        /// How often the peers are asked for chunks they stored since, when nothing new came.
+        public var pollInterval: Duration
+        /// With nothing new from the peers for this long, the node pulls the rest from the hub itself.
+        public var stallTimeout: Duration
+
+        public init(pollInterval: Duration = .milliseconds(200), stallTimeout: Duration = .seconds(15)) {
+            self.pollInterval = pollInterval
+            self.stallTimeout = stallTimeout
+        }
+    }
 
     public init(
         storeRoot: String, mountPoint: String? = nil, listenHost: String = "0.0.0.0", listenPort: Int = 7480,

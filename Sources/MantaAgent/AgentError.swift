@@ -3,6 +3,9 @@ public enum AgentError: Error, CustomStringConvertible, Equatable {
     case noHub(reference: String)
     case diskUnreadable(path: String, reason: String)
     case revisionMoved(reference: String, expected: String, found: String)
+    case peerManifestMismatch(repo: String, commit: String, file: String)
+    case noPeerManifest(digest: String)
+    case fileHashMismatch(path: String, expected: String, actual: String)
 
     public var description: String {
         switch self {
@@ -12,6 +15,12 @@ public enum AgentError: Error, CustomStringConvertible, Equatable {
             "cannot read the free space of \(path): \(reason)"
         case .revisionMoved(let reference, let expected, let found):
             "\(reference) is now commit \(found), but the Torrent was resolved to \(expected): recreate the Torrent, or name a commit in hub.revision"
+        case .peerManifestMismatch(let repo, let commit, let file):
+            "a peer's manifest of \(repo)@\(commit) does not describe '\(file)' as the hub does (size or SHA-256); the revision is pulled from the hub instead"
+        case .noPeerManifest(let digest):
+            "no peer sent the manifest \(digest) it announced; the revision is pulled from the hub instead"
+        case .fileHashMismatch(let path, let expected, let actual):
+            "'\(path)' assembled from peers' chunks has SHA-256 \(actual), not \(expected): its new chunks were dropped; the revision is pulled from the hub instead"
         }
     }
 }

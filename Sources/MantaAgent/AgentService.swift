@@ -4,6 +4,7 @@ import MantaHub
 import Prometheus
 import MantaPeer
 import MantaStore
+import NIOPosix
 import ServiceLifecycle
 import Synchronization
 
@@ -14,8 +15,12 @@ public final class AgentService: Service, Sendable {
     public let store: Store
     public let peerServer: PeerServer
     public let discovery: any PeerDiscovery
+    let peerClient: PeerClient
+    let swarmBoard: SwarmBoard
     let mount: MountService?
     let logger: Logger
+    /// Routes other features (the cluster agent's) add to the local socket API before `run`.
+    private let localRoutes = Mutex<[LocalAPIServer.Routes]>([])
 
     public init(configuration: AgentConfiguration, logger: Logger = Logger(label: "manta.agent")) throws {
         self.configuration = configuration
@@ -23,12 +28,16 @@ public final class AgentService: Service, Sendable {
         let store = try Store(root: configuration.storeRoot, logger: logger)
         self.store = store
         discovery = configuration.discovery ?? StaticPeerDiscovery(configuration.peers)
+        peerClient = PeerClient(token: configuration.token, downloadLimiter: configuration.downloadRate.map { RateLimiter(bytesPerSecond: $0) })
+        let board = SwarmBoard(store: store)
+        swarmBoard = board
         let metrics = AgentMetrics(store: store)
         let server = PeerServer(
             store: store,
             configuration: .init(
                 host: configuration.listenHost, port: configuration.listenPort, token: configuration.token,
-                uploadRate: configuration.uploadRate, metrics: { metrics.render() }
+                uploadRate: configuration.uploadRate, metrics: { metrics.render() },
+                swarm: { query in (try? await NIOThreadPool.singleton.runIfActive { board.status(for: query) }) ?? .nothing }
             ),
             logger: logger
         )
@@ -46,11 +55,22 @@ public final class AgentService: Service, Sendable {
         _ reference: HubModelReference, filename: String? = nil, progress: @escaping @Sendable (PullProgress) -> Void = { _ in }
     ) async throws -> PullSummary {
         guard let hub = configuration.hub else { throw AgentError.noHub(reference: "\(reference)") }
-        return try await ModelPuller(store: store, client: HubClient(configuration: hub), logger: logger).pull(reference, filename: filename, progress: progress)
+        let puller = SwarmPuller(
+            store: store, hub: HubClient(configuration: hub, logger: logger), peerClient: peerClient, discovery: discovery, board: swarmBoard,
+            timing: configuration.swarmTiming, logger: logger
+        )
+        return try await puller.pull(reference, filename: filename, progress: progress)
+    }
+
+    /// Adds routes to the local socket API; call before `run`.
+    public func addLocalRoutes(_ routes: @escaping LocalAPIServer.Routes) {
+        localRoutes.withLock { $0.append(routes) }
     }
 
     public func run() async throws {
-        var services: [any Service] = [peerServer]
+        let socketPath = configuration.socketPath ?? AgentConfiguration.defaultSocketPath(storeRoot: configuration.storeRoot)
+        let routes = [LocalPullRoutes.routes(self)] + localRoutes.withLock { $0 }
+        var services: [any Service] = [peerServer, LocalAPIServer(socketPath: socketPath, routes: routes, logger: logger)]
         if let mount { services.append(MountRunner(mount: mount)) }
         let group = ServiceGroup(configuration: .init(services: services, logger: logger))
         try await group.run()

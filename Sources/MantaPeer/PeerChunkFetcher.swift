@@ -35,7 +35,7 @@ public struct PeerChunkFetcher: ChunkFetcher {
                 group.addTask {
                     while let (request, peer) = await plan.next() {
                         do {
-                            let bytes = try await client.chunk(request.id, length: request.length, from: peer)
+                            let bytes = try await client.chunk(request.id, length: request.length, from: peer, priority: priority)
                             try await NIOThreadPool.singleton.runIfActive { try bytes.withUnsafeBytes { _ = try store.put(request.id, bytes: $0) } }
                             await plan.finished(peer)
                             progress(request.length)

@@ -20,8 +20,8 @@ public struct PeerClient: Sendable {
     }
 
     /// A chunk's bytes, checked against its id.
-    public func chunk(_ id: ChunkID, length: UInt64, from peer: PeerAddress) async throws -> [UInt8] {
-        let bytes = try await get(peer, "/v1/chunks/\(id.prefixed)", what: "chunk \(id)", limit: Int(length))
+    public func chunk(_ id: ChunkID, length: UInt64, from peer: PeerAddress, priority: FetchPriority = .preheat) async throws -> [UInt8] {
+        let bytes = try await getWithHeaders(peer, "/v1/chunks/\(id.prefixed)", what: "chunk \(id)", limit: Int(length), priority: priority).0
         guard UInt64(bytes.count) == length, SHA256Hasher.hash(bytes) == id else {
             throw PeerError.badBytes(peer: peer.description, chunk: id.prefixed)
         }
@@ -56,11 +56,24 @@ public struct PeerClient: Sendable {
         return bitmap
     }
 
+    /// What the peer has of a revision, and what it is pulling.
+    public func swarm(_ query: SwarmQuery, from peer: PeerAddress) async throws -> SwarmStatus {
+        let body = try JSONEncoder().encode(query)
+        let (bytes, _) = try await getWithHeaders(peer, "/v1/swarm", what: "swarm status of \(query.repo)@\(query.commit)", limit: 64 << 20, body: Array(body))
+        do {
+            return try JSONDecoder().decode(SwarmStatus.self, from: Data(bytes))
+        } catch {
+            throw PeerError.garbage(peer: peer.description, what: "swarm status of \(query.repo)@\(query.commit) (\(error))")
+        }
+    }
+
     private func get(_ peer: PeerAddress, _ path: String, what: String, limit: Int) async throws -> [UInt8] {
         try await getWithHeaders(peer, path, what: what, limit: limit).0
     }
 
-    private func getWithHeaders(_ peer: PeerAddress, _ path: String, what: String, limit: Int, body: [UInt8]? = nil) async throws -> ([UInt8], HTTPHeaders) {
+    private func getWithHeaders(
+        _ peer: PeerAddress, _ path: String, what: String, limit: Int, body: [UInt8]? = nil, priority: FetchPriority = .read
+    ) async throws -> ([UInt8], HTTPHeaders) {
         var request = HTTPClientRequest(url: peer.baseURL + path)
         if let body {
             request.method = .POST
@@ -85,7 +98,7 @@ public struct PeerClient: Sendable {
                 guard collected.count + part.readableBytes <= limit else {
                     throw PeerError.garbage(peer: peer.description, what: "\(what): more than \(limit) bytes")
                 }
-                try await downloadLimiter?.acquire(part.readableBytes)
+                try await downloadLimiter?.acquire(part.readableBytes, priority: priority)
                 collected += part.readableBytesView
             }
         } catch let error as PeerError {

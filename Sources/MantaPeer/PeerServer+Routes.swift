@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import MantaStore
 import NIOCore
@@ -24,6 +25,7 @@ extension PeerServer {
         api.get("/manifests/:digest") { _, context in try await self.manifest(context) }
         api.get("/manifests/:digest/have") { _, context in try await self.have(context) }
         api.post("/have") { request, _ in try await self.have(request) }
+        api.post("/swarm") { request, _ in try await self.swarm(request) }
     }
 
     private func digest(_ context: BasicRequestContext, _ name: String) throws -> Digest {
@@ -114,6 +116,21 @@ extension PeerServer {
             headers: [.contentType: "application/octet-stream", ChunkBitmap.countHeader: String(bitmap.count)],
             body: .init(byteBuffer: ByteBuffer(bytes: bitmap.bytes))
         )
+    }
+}
+
+extension PeerServer {
+    static let maximumSwarmQueryBytes = 1 << 20
+
+    /// What this node has of the revision in the JSON body (a `SwarmQuery`), as a JSON `SwarmStatus`.
+    func swarm(_ request: Request) async throws -> Response {
+        let body = try await request.body.collect(upTo: Self.maximumSwarmQueryBytes)
+        guard let query = try? JSONDecoder().decode(SwarmQuery.self, from: Data(body.readableBytesView)) else {
+            throw HTTPError(.badRequest, message: "the body must be a JSON swarm query {repo, commit, chunkSize, files}")
+        }
+        let status = await configuration.swarm?(query) ?? .nothing
+        let bytes = try JSONEncoder().encode(status)
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 }
 

@@ -20,10 +20,12 @@ public final class PeerServer: Service, Sendable {
         public var maxConcurrentUploads: Int
         /// Renders the Prometheus text served at `/metrics` (unauthenticated, for scrapers); nil serves none.
         public var metrics: (@Sendable () -> [UInt8])?
+        /// Answers `POST /v1/swarm`: what this node has of a revision and what it is pulling; nil answers nothing.
+        public var swarm: (@Sendable (SwarmQuery) async -> SwarmStatus)?
 
         public init(
             host: String = "127.0.0.1", port: Int = 0, token: String? = nil, uploadRate: UInt64? = nil, maxConcurrentUploads: Int = 32,
-            metrics: (@Sendable () -> [UInt8])? = nil
+            metrics: (@Sendable () -> [UInt8])? = nil, swarm: (@Sendable (SwarmQuery) async -> SwarmStatus)? = nil
         ) {
             self.host = host
             self.port = port
@@ -31,6 +33,7 @@ public final class PeerServer: Service, Sendable {
             self.uploadRate = uploadRate
             self.maxConcurrentUploads = maxConcurrentUploads
             self.metrics = metrics
+            self.swarm = swarm
         }
     }
 

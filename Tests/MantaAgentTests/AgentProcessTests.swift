@@ -2,6 +2,7 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+import MantaHub
 import MantaPeer
 import MantaStore
 import MantaTestSupport
@@ -11,8 +12,10 @@ import Testing
 /// stops cleanly on SIGTERM.
 @Suite struct AgentProcessTests {
     /// Starts the agent and returns it with the port it announced on standard output.
-    static func startAgent(store: String, mount: String, tokenFile: String) async throws -> (Process, Int) {
-        let agent = try MantaProcess.process(["agent", "--store", store, "--mount", mount, "--listen", "127.0.0.1:0", "--token-file", tokenFile])
+    static func startAgent(store: String, mount: String? = nil, tokenFile: String, options: [String] = []) async throws -> (Process, Int) {
+        let agent = try MantaProcess.process(
+            ["agent", "--store", store, "--listen", "127.0.0.1:0", "--token-file", tokenFile] + (mount.map { ["--mount", $0] } ?? []) + options
+        )
         let output = Pipe()
         agent.standardOutput = output
         agent.standardError = FileHandle.nullDevice
@@ -68,6 +71,45 @@ import Testing
         #expect(agent.terminationStatus == 0)
         let mounts = try String(contentsOfFile: "/proc/self/mounts", encoding: .utf8)
         #expect(!mounts.contains(" \(mount) "), "the mount is gone after SIGTERM")
+    }
+
+    @Test func pullWithAnAgentRunningGoesThroughItAndTheSecondNodeTakesTheModelFromTheFirst() async throws {
+        let scratch = try TemporaryDirectory()
+        let repo = scratch.appending("hub/acme/shards")
+        try FileManager.default.createDirectory(atPath: scratch.appending("hub/acme"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: try Fixtures.syntheticShards(), toPath: repo)
+        let size = try FileManager.default.contentsOfDirectory(atPath: repo).reduce(Int64(0)) { total, name in
+            total + ((try FileManager.default.attributesOfItem(atPath: "\(repo)/\(name)")[.size] as? Int64) ?? 0)
+        }
+        let tokenFile = scratch.appending("token")
+        try "cluster-secret\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        let hub = HubServer(configuration: try HubServerConfiguration(root: scratch.appending("hub")))
+        try await hub.withRunning { address in
+            let storeA = scratch.appending("a"), storeB = scratch.appending("b")
+            let (agentA, portA) = try await Self.startAgent(store: storeA, tokenFile: tokenFile, options: ["--endpoint", address.endpoint])
+            defer { agentA.terminate() }
+            let downloadRate = 20_000_000
+            let (agentB, _) = try await Self.startAgent(
+                store: storeB, tokenFile: tokenFile, options: ["--endpoint", address.endpoint, "--peers", "127.0.0.1:\(portA)", "--download-rate", "20MB/s"]
+            )
+            defer { agentB.terminate() }
+
+            let first = try await MantaProcess.runDetached(["pull", "acme/shards", "--store", storeA])
+            try #require(first.succeeded, "\(first.standardError)")
+            #expect(first.standardOutput.contains("through the agent on \(storeA)/agent.sock"))
+            #expect(hub.statistics.totalBytesServed >= size)
+            hub.statistics.reset()
+
+            let started = ContinuousClock.now
+            let second = try await MantaProcess.runDetached(["pull", "acme/shards", "--store", storeB])
+            let elapsed = ContinuousClock.now - started
+            try #require(second.succeeded, "\(second.standardError)")
+            #expect(hub.statistics.totalBytesServed == 0, "B took every chunk from A")
+            #expect(elapsed >= .seconds(Double(size) / Double(downloadRate) * 0.9), "B's --download-rate held: \(elapsed) for \(size) bytes")
+            let reference = try RepoReference(parsing: "acme/shards@main")
+            let (_, manifest) = try Store(root: storeB).requireManifest(reference)
+            #expect(manifest.logicalSize == UInt64(size))
+        }
     }
 
     struct AgentDidNotStart: Error, CustomStringConvertible {

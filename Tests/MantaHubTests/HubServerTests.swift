@@ -33,6 +33,15 @@ import Testing
         }
     }
 
+    @Test func metricsCountTheFileBytesServedWithoutTheHubToken() async throws {
+        try await withTestHub { _, address, repository in
+            _ = try await Self.send("\(address.endpoint)/acme/tiny/resolve/main/config.json")
+            let (response, body) = try await Self.send("\(address.endpoint)/metrics")
+            #expect(response.status == .ok)
+            #expect(String(decoding: body, as: UTF8.self).contains("manta_hub_served_bytes \(repository.bytes("config.json").count)\n"))
+        }
+    }
+
     @Test func rangeRequestsGetPartialContentAndImpossibleRangesGet416() async throws {
         try await withTestHub { _, address, repository in
             let url = "\(address.endpoint)/acme/tiny/resolve/main/nested/deeper/tokenizer.json"

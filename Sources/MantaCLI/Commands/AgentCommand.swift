@@ -34,7 +34,10 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(name: .customLong("download-rate"), help: "Cap on bytes fetched from peers, e.g. 50MB/s.")
     var downloadRate: String?
 
-    @Option(help: ArgumentHelp("Serve the local API (e.g. for `manta wait`) on this unix socket.", valueName: "path"))
+    @Option(help: ArgumentHelp("The hub to resolve models on and pull what no peer has from (default: $HF_ENDPOINT, else https://huggingface.co).", valueName: "url"))
+    var endpoint: String?
+
+    @Option(help: ArgumentHelp("The unix socket for local commands such as `manta pull` (default: <store>/agent.sock).", valueName: "path"))
     var socket: String?
 
     @OptionGroup(title: "Kubernetes") var cluster: ClusterOptions
@@ -48,11 +51,14 @@ struct AgentCommand: AsyncParsableCommand {
             guard let peer = PeerAddress(parsing: text) else { throw ValidationError("--peers: '\(text)' is not host:port") }
             peerList.append(peer)
         }
+        var environment = ProcessInfo.processInfo.environment
+        if let endpoint { environment["HF_ENDPOINT"] = endpoint }
         var configuration = AgentConfiguration(
             storeRoot: storeOptions.store ?? Store.defaultRoot, mountPoint: mount, listenHost: address.host, listenPort: address.port,
             peers: peerList, token: try readToken(), uploadRate: try rate(uploadRate, "--upload-rate"), downloadRate: try rate(downloadRate, "--download-rate"),
-            hub: try await HubClientConfiguration.fromEnvironment(ProcessInfo.processInfo.environment)
+            hub: try await HubClientConfiguration.fromEnvironment(environment)
         )
+        configuration.socketPath = socket
         let logger = Logger(label: "manta.agent")
         let membership = try cluster.membership(listen: address, staticPeers: peerList, logger: logger)
         configuration.discovery = membership?.discovery
@@ -60,7 +66,7 @@ struct AgentCommand: AsyncParsableCommand {
         var services: [any Service] = [agent]
         let clusterAgent = membership.map { ClusterAgent(agent: agent, client: $0.client, discovery: $0.discovery, configuration: $0.configuration, logger: logger) }
         if let clusterAgent { services.append(clusterAgent) }
-        if let socket { services.append(LocalAPIServer(socketPath: socket, routes: [LocalTorrentRoutes.routes(clusterAgent)], logger: logger)) }
+        agent.addLocalRoutes(LocalTorrentRoutes.routes(clusterAgent))
         let announce = Task {
             let port = await agent.boundPort()
             FileHandle.standardOutput.write(Data("manta agent listening on \(PeerAddress(host: address.host, port: port))\n".utf8))

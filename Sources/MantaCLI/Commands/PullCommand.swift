@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MantaAgent
 import MantaHub
 import MantaStore
 
@@ -24,6 +25,9 @@ struct PullCommand: AsyncParsableCommand {
     @Option(help: "Parallel requests to the hub.")
     var concurrency: Int = ModelPuller.defaultConcurrency
 
+    @Option(help: ArgumentHelp("The socket of the agent that owns the store (default: <store>/agent.sock); with none listening, the pull works on the store directly.", valueName: "path"))
+    var socket: String?
+
     func validate() throws {
         guard (1...64).contains(concurrency) else { throw ValidationError("--concurrency must be 1...64, not \(concurrency)") }
     }
@@ -35,6 +39,11 @@ struct PullCommand: AsyncParsableCommand {
             reference = try HubModelReference(model)
         } catch {
             throw ValidationError(error.description)
+        }
+        let socketPath = socket ?? AgentConfiguration.defaultSocketPath(storeRoot: storeOptions.store ?? Store.defaultRoot)
+        if let agent = LocalAgentClient.connect(socketPath: socketPath) {
+            try await pull(through: agent)
+            return
         }
         var environment = ProcessInfo.processInfo.environment
         if let endpoint { environment["HF_ENDPOINT"] = endpoint }
@@ -62,5 +71,20 @@ struct PullCommand: AsyncParsableCommand {
                 + "(\(ByteCount.format(UInt64(Double(summary.bytesDownloaded) / seconds)))/s); \(summary.chunksWritten) new chunks"
         )
         for warning in summary.warnings { print("  warning: \(warning)") }
+    }
+
+    /// The agent owning the store pulls (peers first, with its own hub settings); this only shows progress.
+    private func pull(through agent: LocalAgentClient) async throws {
+        if endpoint != nil { print("note: --endpoint is ignored: the agent on \(agent.socketPath) pulls from the hub it was started with") }
+        let bar = ProgressBar(label: "pulling \(model) through the agent")
+        let outcome = try await agent.pull(LocalPullRequest(model: model, file: file)) { done, total in bar.set(done, of: total) }
+        bar.finish()
+        if outcome.upToDate {
+            print("\(outcome.reference) is up to date (commit \(outcome.commit), manifest \(outcome.digest))")
+            return
+        }
+        print("pulled \(outcome.reference) (commit \(outcome.commit)) as \(outcome.digest) through the agent on \(agent.socketPath)")
+        print("  \(outcome.files) files, \(ByteCount.format(outcome.logicalBytes)); \(outcome.chunksWritten) new chunks")
+        for warning in outcome.warnings { print("  warning: \(warning)") }
     }
 }

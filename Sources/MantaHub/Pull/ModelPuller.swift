@@ -6,6 +6,11 @@ public struct PullProgress: Sendable {
     public var totalBytes: UInt64
     /// Bytes of the pulled files that are in the store: found there, or fetched since the pull began.
     public var completedBytes: UInt64
+
+    public init(totalBytes: UInt64, completedBytes: UInt64) {
+        self.totalBytes = totalBytes
+        self.completedBytes = completedBytes
+    }
 }
 
 public struct PullSummary: Sendable {
@@ -20,6 +25,18 @@ public struct PullSummary: Sendable {
     public var chunksWritten: Int
     /// Files whose header was malformed and that were cut into fixed blocks instead.
     public var warnings: [String]
+
+    public init(
+        reference: RepoReference, digest: Digest, manifest: Manifest, upToDate: Bool, bytesDownloaded: UInt64, chunksWritten: Int, warnings: [String]
+    ) {
+        self.reference = reference
+        self.digest = digest
+        self.manifest = manifest
+        self.upToDate = upToDate
+        self.bytesDownloaded = bytesDownloaded
+        self.chunksWritten = chunksWritten
+        self.warnings = warnings
+    }
 }
 
 /// Pulls a model revision from a Hugging Face hub into the store: resolves the revision; downloads every
@@ -49,37 +66,31 @@ public struct ModelPuller: Sendable {
         filename: String? = nil,
         progress: @escaping @Sendable (PullProgress) -> Void = { _ in }
     ) async throws -> PullSummary {
-        let storeReference = try Self.storeReference(for: reference)
         let snapshot = try await client.snapshot(of: reference, filename: filename)
+        return try await pull(reference, snapshot: snapshot, filename: filename, progress: progress)
+    }
+
+    /// Pulls the files of `snapshot`, already resolved from `reference` (and `filename`).
+    public func pull(
+        _ reference: HubModelReference,
+        snapshot: HubSnapshot,
+        filename: String? = nil,
+        progress: @escaping @Sendable (PullProgress) -> Void = { _ in }
+    ) async throws -> PullSummary {
+        let storeReference = try Self.storeReference(for: reference)
         return try await Self.withThreadPool(threads: concurrency + 2) { [self] pool in
             let existing = try await pool.runIfActive { try existingManifest(storeReference, snapshot: snapshot) }
             if let existing, existing.complete {
-                logger.info("already pulled", metadata: ["reference": "\(storeReference)", "commit": "\(snapshot.commit)"])
                 let total = UInt64(snapshot.totalSize)
                 progress(PullProgress(totalBytes: total, completedBytes: total))
-                return PullSummary(
-                    reference: storeReference, digest: existing.digest, manifest: existing.manifest, upToDate: true,
-                    bytesDownloaded: 0, chunksWritten: 0, warnings: []
-                )
+                return upToDate(storeReference, existing, snapshot: snapshot)
             }
             let session = PullSession(store: store, client: client, snapshot: snapshot, concurrency: concurrency, threadPool: pool, logger: logger, progress: progress)
             let outcome = try await session.run(known: existing?.manifest)
-            // A single-file pull of the same commit adds to the files already recorded.
-            let kept = filename == nil ? [] : (existing?.manifest.files ?? []).filter { file in !outcome.files.contains { $0.path == file.path } }
-            let manifest = Manifest(
-                source: Manifest.Source(
-                    kind: "huggingface", repo: "\(snapshot.repo)", revision: reference.revision, commit: snapshot.commit,
-                    endpoint: client.configuration.endpoint
-                ),
-                chunkSize: store.configuration.chunkSize,
-                files: outcome.files + kept
-            )
-            let digest = try await pool.runIfActive { [store] in
-                try store.syncChunkFolders(for: outcome.written)
-                let digest = try store.put(manifest)
-                try store.setReference(storeReference, to: digest, pinned: true)
+            let (digest, manifest) = try await pool.runIfActive {
+                let recorded = try record(outcome.files, of: snapshot, as: reference, partial: filename != nil, written: outcome.written)
                 for journal in outcome.journals { journal.remove() }
-                return digest
+                return recorded
             }
             return PullSummary(
                 reference: storeReference, digest: digest, manifest: manifest, upToDate: false,
@@ -88,8 +99,45 @@ public struct ModelPuller: Sendable {
         }
     }
 
+    /// The summary of a pull that has nothing to do, if the store holds `snapshot` complete under `reference`. Blocking.
+    public func alreadyPulled(_ reference: HubModelReference, snapshot: HubSnapshot) throws -> PullSummary? {
+        let storeReference = try Self.storeReference(for: reference)
+        guard let existing = try existingManifest(storeReference, snapshot: snapshot), existing.complete else { return nil }
+        return upToDate(storeReference, existing, snapshot: snapshot)
+    }
+
+    private func upToDate(_ reference: RepoReference, _ existing: (digest: Digest, manifest: Manifest, complete: Bool), snapshot: HubSnapshot) -> PullSummary {
+        logger.info("already pulled", metadata: ["reference": "\(reference)", "commit": "\(snapshot.commit)"])
+        return PullSummary(
+            reference: reference, digest: existing.digest, manifest: existing.manifest, upToDate: true, bytesDownloaded: 0, chunksWritten: 0, warnings: []
+        )
+    }
+
+    /// Writes the manifest of `files` (every chunk stored and verified) and points the pinned reference of
+    /// `reference` at it, after syncing the folders of the `written` chunks. A `partial` pull (one file)
+    /// keeps the other files an earlier pull of the same commit recorded. Blocking.
+    public func record(
+        _ files: [Manifest.File], of snapshot: HubSnapshot, as reference: HubModelReference, partial: Bool, written: Set<ChunkID>
+    ) throws -> (digest: Digest, manifest: Manifest) {
+        let storeReference = try Self.storeReference(for: reference)
+        let existing = partial ? try existingManifest(storeReference, snapshot: snapshot) : nil
+        let kept = (existing?.manifest.files ?? []).filter { file in !files.contains { $0.path == file.path } }
+        let manifest = Manifest(
+            source: Manifest.Source(
+                kind: "huggingface", repo: "\(snapshot.repo)", revision: reference.revision, commit: snapshot.commit,
+                endpoint: client.configuration.endpoint
+            ),
+            chunkSize: store.configuration.chunkSize,
+            files: files + kept
+        )
+        try store.syncChunkFolders(for: written)
+        let digest = try store.put(manifest)
+        try store.setReference(storeReference, to: digest, pinned: true)
+        return (digest, manifest)
+    }
+
     /// The store's name for a hub revision: `namespace/name@revision`.
-    static func storeReference(for reference: HubModelReference) throws -> RepoReference {
+    public static func storeReference(for reference: HubModelReference) throws -> RepoReference {
         do {
             return try RepoReference(organization: reference.repo.namespace, name: reference.repo.name, revision: reference.revision)
         } catch {
@@ -111,7 +159,7 @@ public struct ModelPuller: Sendable {
     }
 
     /// The manifest's entry for `file` if it describes the same content (size, and SHA-256 where the hub gives one).
-    static func entry(in manifest: Manifest, for file: HubFile) -> Manifest.File? {
+    public static func entry(in manifest: Manifest, for file: HubFile) -> Manifest.File? {
         guard let entry = manifest.file(at: file.path), entry.size == UInt64(file.size), file.sha256.map({ $0 == entry.sha256 }) ?? true else { return nil }
         return entry
     }

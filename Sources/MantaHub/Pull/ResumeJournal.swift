@@ -5,29 +5,35 @@ import MantaStore
 import Glibc
 #endif
 
-/// The chunks of one file that a pull has stored so far, so that a pull restarted after a crash (even
+/// The chunks of one file that a pull has stored so far (peers following the pull read it too), so that a pull restarted after a crash (even
 /// `kill -9`) skips them: ids are only known once bytes are hashed, so the layout alone cannot tell.
 /// One line per chunk, `offset length id new`, appended with a single `write` after the chunk is stored;
 /// a torn or foreign line is ignored, and an entry counts only if its chunk is still in the store.
-struct ResumeJournal: Sendable {
-    struct Entry: Hashable, Sendable {
-        var span: ChunkSpan
-        var id: ChunkID
+public struct ResumeJournal: Sendable {
+    public struct Entry: Hashable, Sendable {
+        public var span: ChunkSpan
+        public var id: ChunkID
         /// The chunk was written by the pull (not already in the store): dropped if the file fails its check.
-        var new: Bool
+        public var new: Bool
+
+        public init(span: ChunkSpan, id: ChunkID, new: Bool) {
+            self.span = span
+            self.id = id
+            self.new = new
+        }
     }
 
-    let path: String
+    public let path: String
 
     /// `<store>/partial/<hash of repo, commit, file and chunk size>.journal`.
-    init(store: Store, repo: HubRepoID, commit: String, file: String) throws {
+    public init(store: Store, repo: HubRepoID, commit: String, file: String) throws {
         let folder = store.root + "/partial"
         try FileSystem.makeDirectories(folder)
         let key = SHA256Hasher.hash(Array("\(repo)\u{0}\(commit)\u{0}\(file)\u{0}\(store.configuration.chunkSize)".utf8))
         path = "\(folder)/\(key.hex).journal"
     }
 
-    func entries() -> [Entry] {
+    public func entries() -> [Entry] {
         guard let bytes = try? FileSystem.readAll(path) else { return [] }
         return String(decoding: bytes, as: UTF8.self).split(separator: "\n").compactMap { line in
             let fields = line.split(separator: " ")
@@ -38,7 +44,7 @@ struct ResumeJournal: Sendable {
         }
     }
 
-    func append(_ entry: Entry) throws {
+    public func append(_ entry: Entry) throws {
         let line = Array("\(entry.span.offset) \(entry.span.length) \(entry.id.hex) \(entry.new ? 1 : 0)\n".utf8)
         let descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw StoreError.io(path: path, operation: "open", errno: errno) }
@@ -47,5 +53,5 @@ struct ResumeJournal: Sendable {
         guard written == line.count else { throw StoreError.io(path: path, operation: "append to", errno: written < 0 ? errno : EIO) }
     }
 
-    func remove() { unlink(path) }
+    public func remove() { unlink(path) }
 }

@@ -7,6 +7,13 @@ import NIOCore
 extension HubServer {
     func makeRouter() -> Router<BasicRequestContext> {
         let router = Router()
+        // Before the gate: scrapers carry no hub token, and scrapes are not counted as hub traffic.
+        router.get("/metrics") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                body: .init(byteBuffer: ByteBuffer(string: self.statistics.prometheusText()))
+            )
+        }
         router.add(middleware: HubGateMiddleware(token: configuration.token, faults: faults, statistics: statistics))
         router.get("/api/models/:namespace/:name") { _, context in
             try await self.modelInfo(context, revision: HubModelReference.defaultRevision)

@@ -25,6 +25,19 @@ public final class HubServerStatistics: Sendable {
     /// Requests that carried an `Authorization` header (to check it is not forwarded across hosts).
     public var requestsWithAuthorization: Int { state.withLock { $0.requestsWithAuthorization } }
 
+    /// The counters in the Prometheus text format, served at `/metrics`.
+    public func prometheusText() -> String {
+        """
+        # HELP manta_hub_served_bytes Body bytes of resolve answers (file content) sent since start.
+        # TYPE manta_hub_served_bytes counter
+        manta_hub_served_bytes \(totalBytesServed)
+        # HELP manta_hub_requests Requests answered since start.
+        # TYPE manta_hub_requests counter
+        manta_hub_requests \(requestCount)
+
+        """
+    }
+
     public func reset() { state.withLock { $0 = State() } }
 
     func recordRequest(authorized: Bool) {

@@ -99,8 +99,18 @@ extension Store {
         let nextSpan = Atomic<Int>(0)
         let results = Mutex<(ids: [ChunkID?], written: [ChunkID], bytes: UInt64)>((Array(repeating: nil, count: spans.count), [], 0))
 
-        let wholeFile = spans.count > 1 ? WholeFileHash(path: path, size: size) : nil
-        defer { wholeFile?.cancelAndWait() }
+        // Started by the first new chunk: while every chunk is one the store has, this is probably a re-import,
+        // whose file hash the store knows, and the cores are better spent on the chunk lanes.
+        let wholeFile = Mutex<WholeFileHash?>(nil)
+        let startWholeFile = { @Sendable () -> WholeFileHash in
+            wholeFile.withLock { running in
+                if let running { return running }
+                let started = WholeFileHash(path: path, size: size)
+                running = started
+                return started
+            }
+        }
+        defer { wholeFile.withLock { $0 }?.cancelAndWait() }
         try WorkerThreads.run(count: min(workers, max(1, spans.count))) { [self] _, cancelled in
             let input = try FileDescriptor.open(path, flags: O_RDONLY)
             let batch = ChunkWriteBatch(store: self, durability: .batched)
@@ -122,6 +132,7 @@ extension Store {
                 if bytes > 0 {
                     stored.append(id)
                     storedBytes += bytes
+                    if spans.count > 1 { _ = startWholeFile() }
                 }
                 if batch.pendingBytes >= Self.commitBatchBytes { try batch.commit() }
                 results.withLock { $0.ids[index] = id }
@@ -136,12 +147,12 @@ extension Store {
         let outcome = results.withLock { $0 }
         let chunks = zip(spans, outcome.ids.compactMap { $0 }).map { Manifest.Chunk(offset: $0.offset, length: $0.length, id: $1) }
         let fileHash: Digest
-        if let wholeFile {
+        if spans.count > 1 {
             if let known = try database.knownFileHash(size: size, chunks: chunks) {
-                wholeFile.cancelAndWait()
+                wholeFile.withLock { $0 }?.cancelAndWait()
                 fileHash = known
             } else {
-                fileHash = try wholeFile.result()
+                fileHash = try startWholeFile().result()
             }
         } else {
             fileHash = chunks.first?.id ?? SHA256Hasher.hash([])

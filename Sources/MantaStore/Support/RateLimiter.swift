@@ -2,32 +2,63 @@ import Synchronization
 
 /// A token bucket shared by every transfer in one direction: `acquire(n)` returns once `n` bytes may pass.
 /// Up to `burst` worth of rate passes at once, so short transfers are not delayed and long ones hold the rate.
+/// Reads a reader is blocked on go first: they wait only behind other reads, and the bytes they take push
+/// preheat transfers back, so together they still hold the rate.
 public final class RateLimiter: Sendable {
     public let bytesPerSecond: UInt64
     private let burst: Double
-    private let state: Mutex<(tokens: Double, updated: ContinuousClock.Instant)>
+    private let state: Mutex<Buckets>
+
+    private struct Buckets {
+        /// Every transfer takes from this one; preheats wait on it.
+        var all: Double
+        /// Only reads take from this one; reads wait on it.
+        var reads: Double
+        /// Bytes reads have taken so far: preheats waiting meanwhile wait for them too.
+        var readBytes: Double = 0
+        var updated: ContinuousClock.Instant
+    }
 
     public init(bytesPerSecond: UInt64, burst: Duration = .milliseconds(250)) {
         self.bytesPerSecond = max(bytesPerSecond, 1)
-        let burstSeconds = Double(burst.components.seconds) + Double(burst.components.attoseconds) / 1e18
-        self.burst = Double(self.bytesPerSecond) * burstSeconds
-        state = Mutex((self.burst, ContinuousClock.now))
+        self.burst = Double(self.bytesPerSecond) * Self.seconds(burst)
+        state = Mutex(Buckets(all: self.burst, reads: self.burst, updated: ContinuousClock.now))
     }
 
-    /// Takes `bytes` tokens, waiting as long as the debt they leave needs to be repaid.
-    public func acquire(_ bytes: Int) async throws {
-        let wait = state.withLock { state -> Double in
-            let now = ContinuousClock.now
-            let elapsed = now - state.updated
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-            state.tokens = min(burst, state.tokens + seconds * Double(bytesPerSecond))
-            state.updated = now
-            state.tokens -= Double(bytes)
-            return state.tokens < 0 ? -state.tokens / Double(bytesPerSecond) : 0
+    /// Takes `bytes` tokens, waiting as long as the debt they leave needs to be repaid. A preheat that is
+    /// waiting while reads pass waits that much longer, so the reads do not add to the rate.
+    public func acquire(_ bytes: Int, priority: FetchPriority = .preheat) async throws {
+        var (wait, readBytesSeen) = state.withLock { buckets -> (Double, Double) in
+            refill(&buckets)
+            buckets.all -= Double(bytes)
+            switch priority {
+            case .preheat:
+                return (buckets.all < 0 ? -buckets.all / Double(bytesPerSecond) : 0, buckets.readBytes)
+            case .read:
+                buckets.reads -= Double(bytes)
+                buckets.readBytes += Double(bytes)
+                return (buckets.reads < 0 ? -buckets.reads / Double(bytesPerSecond) : 0, 0)
+            }
         }
-        if wait > 0 {
+        while wait > 0 {
             try await Task.sleep(for: .milliseconds(Int(wait * 1000)))
+            guard priority == .preheat else { return }
+            let readBytes = state.withLock { $0.readBytes }
+            wait = (readBytes - readBytesSeen) / Double(bytesPerSecond)
+            readBytesSeen = readBytes
         }
+    }
+
+    private func refill(_ buckets: inout Buckets) {
+        let now = ContinuousClock.now
+        let refill = Self.seconds(now - buckets.updated) * Double(bytesPerSecond)
+        buckets.all = min(burst, buckets.all + refill)
+        buckets.reads = min(burst, buckets.reads + refill)
+        buckets.updated = now
+    }
+
+    private static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 }
 

@@ -1,0 +1,106 @@
+import Foundation
+import Hummingbird
+import MantaHub
+import NIOCore
+
+/// What `manta pull` asks a running agent for, on its local socket.
+public struct LocalPullRequest: Sendable, Codable {
+    public var model: String
+    public var file: String?
+
+    public init(model: String, file: String?) {
+        self.model = model
+        self.file = file
+    }
+}
+
+/// One line of the agent's answer to a pull: progress, then either the outcome or the error.
+public struct LocalPullEvent: Sendable, Codable {
+    public var totalBytes: UInt64?
+    public var completedBytes: UInt64?
+    public var outcome: Outcome?
+    public var error: String?
+
+    public struct Outcome: Sendable, Codable {
+        public var reference: String
+        public var commit: String
+        public var digest: String
+        public var upToDate: Bool
+        public var files: Int
+        public var logicalBytes: UInt64
+        public var bytesDownloaded: UInt64
+        public var chunksWritten: Int
+        public var warnings: [String]
+    }
+
+    public init(totalBytes: UInt64? = nil, completedBytes: UInt64? = nil, outcome: Outcome? = nil, error: String? = nil) {
+        self.totalBytes = totalBytes
+        self.completedBytes = completedBytes
+        self.outcome = outcome
+        self.error = error
+    }
+}
+
+/// `POST /v1/local/pull`: the agent pulls the model (peers first) into the store it owns, answering with
+/// newline-delimited JSON `LocalPullEvent`s as it goes, so the CLI can draw its progress bar.
+public enum LocalPullRoutes {
+    public static let path = "/v1/local/pull"
+    /// At most this many progress lines a second.
+    static let progressInterval: Duration = .milliseconds(100)
+
+    public static func routes(_ agent: AgentService) -> LocalAPIServer.Routes {
+        { router in
+            router.post(RouterPath(path)) { request, _ -> Response in
+                let body = try await request.body.collect(upTo: 64 << 10)
+                guard let pull = try? JSONDecoder().decode(LocalPullRequest.self, from: Data(body.readableBytesView)) else {
+                    throw HTTPError(.badRequest, message: "the body must be JSON {\"model\": \"org/name[@rev]\", \"file\": optional path}")
+                }
+                let reference: HubModelReference
+                do {
+                    reference = try HubModelReference(pull.model)
+                } catch {
+                    throw HTTPError(.badRequest, message: "\(error)")
+                }
+                return Response(status: .ok, headers: [.contentType: "application/x-ndjson"], body: ResponseBody { writer in
+                    let (events, continuation) = AsyncStream.makeStream(of: LocalPullEvent.self, bufferingPolicy: .bufferingNewest(1))
+                    let pulling = Task {
+                        do {
+                            let summary = try await agent.pull(reference, filename: pull.file) { progress in
+                                continuation.yield(LocalPullEvent(totalBytes: progress.totalBytes, completedBytes: progress.completedBytes))
+                            }
+                            return LocalPullEvent(outcome: .init(summary))
+                        } catch {
+                            return LocalPullEvent(error: "\(error)")
+                        }
+                    }
+                    let finishing = Task {
+                        let last = await pulling.value
+                        continuation.finish()
+                        return last
+                    }
+                    var lastWritten = ContinuousClock.now - progressInterval
+                    for await event in events where ContinuousClock.now - lastWritten >= progressInterval {
+                        lastWritten = .now
+                        try await writer.write(line(event))
+                    }
+                    try await writer.write(line(await finishing.value))
+                    try await writer.finish(nil)
+                })
+            }
+        }
+    }
+
+    static func line(_ event: LocalPullEvent) throws -> ByteBuffer {
+        ByteBuffer(bytes: try JSONEncoder().encode(event) + [UInt8(ascii: "\n")])
+    }
+}
+
+extension LocalPullEvent.Outcome {
+    init(_ summary: PullSummary) {
+        self.init(
+            reference: "\(summary.reference)", commit: summary.manifest.source.commit, digest: "\(summary.digest)", upToDate: summary.upToDate,
+            files: summary.manifest.files.count, logicalBytes: summary.manifest.logicalSize, bytesDownloaded: summary.bytesDownloaded,
+            chunksWritten: summary.chunksWritten, warnings: summary.warnings
+        )
+    }
+}

@@ -1,0 +1,57 @@
+import Foundation
+import MantaHub
+import MantaPeer
+import MantaStore
+import Synchronization
+
+/// What this node tells peers about a revision (`POST /v1/swarm`): a complete manifest if it has one, and
+/// the pulls under way here with the chunks they have stored so far (read from their resume journals).
+final class SwarmBoard: Sendable {
+    let store: Store
+    /// Pulls under way: `repo@commit` → when they started (seconds since 1970).
+    private let pulls = Mutex<[String: Double]>([:])
+
+    init(store: Store) {
+        self.store = store
+    }
+
+    /// Announces a pull of `repo@commit`; returns its start time, which orders it against peers' pulls.
+    func begin(repo: String, commit: String) -> Double {
+        let now = Date().timeIntervalSince1970
+        return pulls.withLock { pulls in
+            if let started = pulls["\(repo)@\(commit)"] { return started }
+            pulls["\(repo)@\(commit)"] = now
+            return now
+        }
+    }
+
+    func end(repo: String, commit: String) {
+        _ = pulls.withLock { $0.removeValue(forKey: "\(repo)@\(commit)") }
+    }
+
+    /// Blocking: reads the store's references, manifests and journals.
+    func status(for query: SwarmQuery) -> SwarmStatus {
+        var status = SwarmStatus(manifest: completeManifest(for: query))
+        guard status.manifest == nil, let started = pulls.withLock({ $0["\(query.repo)@\(query.commit)"] }) else { return status }
+        status.pullingSince = started
+        guard query.chunkSize == store.configuration.chunkSize, let repo = try? HubRepoID(query.repo) else { return status }
+        for file in query.files {
+            guard let journal = try? ResumeJournal(store: store, repo: repo, commit: query.commit, file: file) else { continue }
+            let chunks = journal.entries().filter { store.contains($0.id) }.map { Manifest.Chunk(offset: $0.span.offset, length: $0.span.length, id: $0.id) }
+            if !chunks.isEmpty { status.chunks[file] = chunks }
+        }
+        return status
+    }
+
+    /// A manifest of the revision holding every queried file, with every chunk stored.
+    private func completeManifest(for query: SwarmQuery) -> Digest? {
+        for (_, digest) in (try? store.references()) ?? [] {
+            guard let manifest = try? store.manifest(digest), manifest.source.repo == query.repo, manifest.source.commit == query.commit,
+                query.files.allSatisfy({ manifest.file(at: $0) != nil }),
+                manifest.files.allSatisfy({ $0.chunks.allSatisfy { store.contains($0.id) } })
+            else { continue }
+            return digest
+        }
+        return nil
+    }
+}

@@ -1,0 +1,37 @@
+import MantaStore
+
+/// What a node asks its peers before pulling a model revision: who has it complete, and who is pulling
+/// it now (and which chunks they have so far), so that only one node takes it from the hub and the
+/// others follow it chunk by chunk.
+public struct SwarmQuery: Sendable, Hashable, Codable {
+    public var repo: String
+    public var commit: String
+    /// The chunk size the layouts were computed with: nodes with another size cannot share partial layouts.
+    public var chunkSize: UInt64
+    public var files: [String]
+
+    public init(repo: String, commit: String, chunkSize: UInt64, files: [String]) {
+        self.repo = repo
+        self.commit = commit
+        self.chunkSize = chunkSize
+        self.files = files
+    }
+}
+
+/// A peer's answer to a `SwarmQuery`.
+public struct SwarmStatus: Sendable, Hashable, Codable {
+    /// A complete manifest of the revision on that peer.
+    public var manifest: Digest?
+    /// When the peer started pulling the revision (seconds since 1970), if it is pulling it now.
+    public var pullingSince: Double?
+    /// For each queried file being pulled: the chunks stored so far.
+    public var chunks: [String: [Manifest.Chunk]]
+
+    public init(manifest: Digest? = nil, pullingSince: Double? = nil, chunks: [String: [Manifest.Chunk]] = [:]) {
+        self.manifest = manifest
+        self.pullingSince = pullingSince
+        self.chunks = chunks
+    }
+
+    public static let nothing = SwarmStatus()
+}

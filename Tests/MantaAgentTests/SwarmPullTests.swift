@@ -1,0 +1,136 @@
+import Foundation
+import MantaAgent
+import MantaHub
+import MantaPeer
+import MantaStore
+import MantaTestSupport
+import Synchronization
+import Testing
+
+/// The peers of one agent among several in the test: the others, once they listen.
+final class SwarmMembers: PeerDiscovery {
+    private let addresses = Mutex<[PeerAddress]>([])
+
+    func set(_ peers: [PeerAddress]) { addresses.withLock { $0 = peers } }
+
+    func peers() async -> [PeerAddress] { addresses.withLock { $0 } }
+}
+
+/// Agents in this process, each with its own store and peer server on 127.0.0.1, and a real hub serving
+/// the synthetic two-shard model as `acme/shards`.
+struct AgentSwarm: Sendable {
+    let hub: HubServer
+    let endpoint: String
+    let agents: [AgentService]
+    let model = try! HubModelReference("acme/shards")
+    let modelBytes: Int64
+
+    static func with(
+        agents count: Int, hubRate: Int? = nil, stallTimeout: Duration = .seconds(15), _ body: @Sendable (AgentSwarm) async throws -> Void
+    ) async throws {
+        let scratch = try TemporaryDirectory()
+        let repo = scratch.appending("hub/acme/shards")
+        try FileManager.default.createDirectory(atPath: FileSystem.parent(of: repo), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: try Fixtures.syntheticShards(), toPath: repo)
+        let modelBytes = try FileManager.default.contentsOfDirectory(atPath: repo).reduce(Int64(0)) { total, name in
+            total + ((try FileManager.default.attributesOfItem(atPath: "\(repo)/\(name)")[.size] as? Int64) ?? 0)
+        }
+        let hub = HubServer(configuration: try HubServerConfiguration(root: scratch.appending("hub"), maximumBytesPerSecond: hubRate))
+        try await hub.withRunning { address in
+            let members = (0..<count).map { _ in SwarmMembers() }
+            let agents = try (0..<count).map { index in
+                var configuration = AgentConfiguration(
+                    storeRoot: scratch.appending("node\(index)"), listenHost: "127.0.0.1", listenPort: 0, token: "swarm-token",
+                    hub: try HubClientConfiguration(endpoint: address.endpoint), discovery: members[index]
+                )
+                configuration.swarmTiming = .init(pollInterval: .milliseconds(100), stallTimeout: stallTimeout)
+                return try AgentService(configuration: configuration)
+            }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for agent in agents { group.addTask { try await agent.run() } }
+                var ports: [PeerAddress] = []
+                for agent in agents { ports.append(PeerAddress(host: "127.0.0.1", port: await agent.boundPort())) }
+                for (index, member) in members.enumerated() { member.set(ports.enumerated().filter { $0.offset != index }.map(\.element)) }
+                defer { group.cancelAll() }
+                try await body(AgentSwarm(hub: hub, endpoint: address.endpoint, agents: agents, modelBytes: modelBytes))
+            }
+        }
+    }
+
+    /// The agent has the model complete, every chunk verifies, and its files are the hub's.
+    func expectComplete(_ agent: AgentService, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let (_, manifest) = try agent.store.requireManifest(try RepoReference(parsing: "acme/shards@main"))
+        #expect(manifest.logicalSize == UInt64(modelBytes), sourceLocation: sourceLocation)
+        #expect(manifest.chunkIDs.allSatisfy(agent.store.contains), sourceLocation: sourceLocation)
+        #expect(try agent.store.verify().isClean, sourceLocation: sourceLocation)
+    }
+}
+
+@Suite struct SwarmPullTests {
+    @Test func nodesPullingAModelAPeerHoldsTakeNothingFromTheHub() async throws {
+        try await AgentSwarm.with(agents: 3) { swarm in
+            let first = try await swarm.agents[0].pull(swarm.model)
+            #expect(swarm.hub.statistics.totalBytesServed >= swarm.modelBytes)
+            swarm.hub.statistics.reset()
+            for agent in swarm.agents.dropFirst() {
+                let summary = try await agent.pull(swarm.model)
+                #expect(summary.digest == first.digest, "the same revision gives the same manifest on every node")
+                try swarm.expectComplete(agent)
+            }
+            #expect(swarm.hub.statistics.totalBytesServed == 0)
+        }
+    }
+
+    @Test func agentsPullingTogetherTakeTheModelFromTheHubAboutOnce() async throws {
+        try await AgentSwarm.with(agents: 3, hubRate: 12_000_000) { swarm in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for agent in swarm.agents { group.addTask { _ = try await agent.pull(swarm.model) } }
+                try await group.waitForAll()
+            }
+            for agent in swarm.agents { try swarm.expectComplete(agent) }
+            let served = swarm.hub.statistics.totalBytesServed
+            #expect(served < swarm.modelBytes * 11 / 10, "the hub sent \(served) bytes for a \(swarm.modelBytes)-byte model and 3 nodes")
+        }
+    }
+
+    @Test func whenTheNodeFollowedStopsTheFollowerFinishesFromTheHub() async throws {
+        try await AgentSwarm.with(agents: 2, hubRate: 8_000_000, stallTimeout: .seconds(1)) { swarm in
+            let seeder = swarm.agents[0], follower = swarm.agents[1]
+            let seeding = Task { try await seeder.pull(swarm.model) }
+            let followed = Atomic<Bool>(false)
+            let following = Task {
+                try await follower.pull(swarm.model) { progress in
+                    if progress.completedBytes > 0 { followed.store(true, ordering: .relaxed) }
+                }
+            }
+            for _ in 0..<300 where !followed.load(ordering: .relaxed) { try await Task.sleep(for: .milliseconds(50)) }
+            let gotChunksFromTheSeeder = followed.load(ordering: .relaxed)
+            #expect(gotChunksFromTheSeeder)
+            seeding.cancel()
+            _ = await seeding.result
+            _ = try await following.value
+            try swarm.expectComplete(follower)
+            #expect(swarm.hub.statistics.totalBytesServed < swarm.modelBytes * 2)
+        }
+    }
+
+    @Test func aPeerManifestThatDisagreesWithTheHubIsRefusedAndTheModelComesFromTheHub() async throws {
+        try await AgentSwarm.with(agents: 2) { swarm in
+            let liar = swarm.agents[0], honest = swarm.agents[1]
+            let client = HubClient(configuration: try HubClientConfiguration(endpoint: swarm.endpoint))
+            let snapshot = try await client.snapshot(of: swarm.model)
+            // The liar holds the edited shards under the hub's repo and commit.
+            let edited = try await Task.detached {
+                try liar.store.importDirectory(try Fixtures.syntheticShardsEdited(), as: try RepoReference(parsing: "acme/edited"))
+            }.value
+            var forged = try liar.store.manifest(edited.digest)
+            forged.source = Manifest.Source(kind: "huggingface", repo: "acme/shards", revision: "main", commit: snapshot.commit)
+            try liar.store.setReference(try RepoReference(parsing: "acme/shards@main"), to: try liar.store.put(forged), pinned: true)
+
+            swarm.hub.statistics.reset()
+            _ = try await honest.pull(swarm.model)
+            try swarm.expectComplete(honest)
+            #expect(swarm.hub.statistics.totalBytesServed >= swarm.modelBytes, "every byte came from the hub")
+        }
+    }
+}
