@@ -106,11 +106,12 @@ def run_bittorrent(work, model_dir, nodes, rate_bytes):
                                                        "--listen-port", str(free_port()), "--on-bt-download-complete", "/bin/true", torrent]))
         processes += leechers
         names = [os.path.join(dp, f) for dp, _, fs in os.walk(model_dir) for f in fs]
-        size = sum(os.path.getsize(n) for n in names)
 
         def done(index):
+            # aria2c keeps <dir>/<torrent name>.aria2 until the download is complete and verified.
             folder = f"{work}/bt{index}/{os.path.basename(model_dir)}"
-            return all(os.path.exists(n.replace(model_dir, folder)) and not os.path.exists(n.replace(model_dir, folder) + ".aria2") for n in names)
+            return not os.path.exists(folder + ".aria2") and all(
+                os.path.exists(n.replace(model_dir, folder)) and os.path.getsize(n.replace(model_dir, folder)) == os.path.getsize(n) for n in names)
         wait_for(lambda: all(done(i) for i in range(nodes)), 3600, "the BitTorrent swarm")
         return time.time() - started
     finally:
