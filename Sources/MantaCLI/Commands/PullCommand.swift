@@ -18,8 +18,7 @@ struct PullCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Pull only this file of the repository.", valueName: "path"))
     var file: String?
 
-    @Option(help: ArgumentHelp("The hub (default: $HF_ENDPOINT, else https://huggingface.co).", valueName: "url"))
-    var endpoint: String?
+    @OptionGroup var hubOptions: HubOptions
 
     @Option(help: "Parallel requests to the hub.")
     var concurrency: Int = ModelPuller.defaultConcurrency
@@ -30,15 +29,8 @@ struct PullCommand: AsyncParsableCommand {
 
     func run() async throws {
         returnLargeAllocationsToTheSystem()
-        let reference: HubModelReference
-        do {
-            reference = try HubModelReference(model)
-        } catch {
-            throw ValidationError(error.description)
-        }
-        var environment = ProcessInfo.processInfo.environment
-        if let endpoint { environment["HF_ENDPOINT"] = endpoint }
-        let client = HubClient(configuration: try await HubClientConfiguration.fromEnvironment(environment))
+        let reference = try parseHubReference(model)
+        let client = HubClient(configuration: try await hubOptions.configuration())
         let storeOptions = storeOptions
         let store = try await onThread { try storeOptions.open() }
         let puller = ModelPuller(store: store, client: client, concurrency: concurrency)
