@@ -127,8 +127,15 @@ public final class LazyChunkSource: ChunkSource {
     private func load(_ digest: Digest) throws {
         let registration = try store.registration(digest)
         let progress = store.progress(of: digest, registration: registration)
-        state.withLock { state in
-            if state.models[digest] == nil { state.models[digest] = Model(registration: registration, progress: progress) }
+        let first = state.withLock { state in
+            guard state.models[digest] == nil else { return false }
+            state.models[digest] = Model(registration: registration, progress: progress, completed: progress.isComplete)
+            return true
+        }
+        // Every file was checked before a crash cut the completion short: finish it.
+        if first, progress.isComplete {
+            let ids = progress.ids.map { $0.compactMap { $0 } }
+            workers.submit(urgent: false) { [self] in completeModel(digest, registration: registration, ids: ids) }
         }
     }
 
