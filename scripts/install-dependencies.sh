@@ -13,4 +13,4 @@ if [ ${#missing[@]} -gt 0 ]; then
     $SUDO apt-get update
     $SUDO apt-get install -y "${packages[@]}"
 fi
-python3 -m pip install --quiet --disable-pip-version-check numpy safetensors huggingface_hub kubernetes-validate
+python3 -m pip install --quiet --disable-pip-version-check numpy ml_dtypes safetensors huggingface_hub kubernetes-validate

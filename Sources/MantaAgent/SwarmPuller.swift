@@ -94,7 +94,7 @@ struct SwarmPuller: Sendable {
         let done = ByteCounter(total - requests.reduce(0) { $0 + $1.length })
         progress(PullProgress(totalBytes: total, completedBytes: done.value))
         let fetcher = PeerChunkFetcher(peers: peers, client: peerClient, fallback: HubChunkFetcher(client: hub, logger: logger), logger: logger)
-        let source = Manifest.Source(kind: "huggingface", repo: "\(snapshot.repo)", revision: reference.revision, commit: snapshot.commit)
+        let source = Manifest.Source(kind: HubSource.kind, repo: "\(snapshot.repo)", revision: reference.revision, commit: snapshot.commit)
         try await fetcher.fetch(requests, source: source, into: store, priority: .preheat) { bytes in
             progress(PullProgress(totalBytes: total, completedBytes: done.add(bytes)))
         }
@@ -169,7 +169,7 @@ struct Following {
         }
         if !requests.isEmpty {
             let fetcher = PeerChunkFetcher(peers: answers.map(\.peer), client: swarm.peerClient, fallback: nil, logger: swarm.logger)
-            let source = Manifest.Source(kind: "huggingface", repo: "\(snapshot.repo)", revision: snapshot.revision, commit: snapshot.commit)
+            let source = Manifest.Source(kind: HubSource.kind, repo: "\(snapshot.repo)", revision: snapshot.revision, commit: snapshot.commit)
             do {
                 try await fetcher.fetch(requests, source: source, into: store, priority: .preheat) { _ in }
             } catch {

@@ -10,7 +10,7 @@ struct Manta: AsyncParsableCommand {
         subcommands: [
             ImportCommand.self, ListCommand.self, InspectCommand.self, ExportCommand.self,
             VerifyCommand.self, DiskUsageCommand.self, GCCommand.self, PinCommand.self,
-            UnpinCommand.self, RemoveCommand.self, PullCommand.self, HubCommand.self, MountCommand.self,
+            UnpinCommand.self, RemoveCommand.self, PullCommand.self, AddCommand.self, HubCommand.self, MountCommand.self,
             AgentCommand.self, ControllerCommand.self, WaitCommand.self,
         ]
     )

@@ -57,6 +57,25 @@ public final class DecodedChunk: Sendable {
     }
 }
 
+/// A chunk of a registered model (`manta add`) whose id is not known until its bytes arrive.
+public struct PendingChunkRequest: Sendable, Hashable {
+    public var registration: Digest
+    /// Index of the file in the registration, and of the chunk in the file's spans.
+    public var fileIndex: Int
+    public var spanIndex: Int
+    /// The file's path, for messages.
+    public var file: String
+    public var urgency: ChunkRequest.Urgency
+
+    public init(registration: Digest, fileIndex: Int, spanIndex: Int, file: String, urgency: ChunkRequest.Urgency = .read) {
+        self.registration = registration
+        self.fileIndex = fileIndex
+        self.spanIndex = spanIndex
+        self.file = file
+        self.urgency = urgency
+    }
+}
+
 /// Where the mount gets chunk bytes. The seam for lazy fetching: a source may answer at once, or later from
 /// any thread (after a peer or the hub delivered the chunk), and the FUSE worker that asked never waits.
 ///
@@ -65,6 +84,17 @@ public final class DecodedChunk: Sendable {
 public protocol ChunkSource: Sendable {
     func chunk(_ request: ChunkRequest, completion: @escaping @Sendable (Result<ChunkData, ChunkSourceError>) -> Void)
 
+    /// Gets a chunk of a registered model, fetching it from the model's source if it is not stored yet. The same
+    /// contract as `chunk`, except that the bytes are checked against the whole file's SHA-256 once it is in.
+    func pendingChunk(_ request: PendingChunkRequest, completion: @escaping @Sendable (Result<ChunkData, ChunkSourceError>) -> Void)
+
     /// Records which chunks were read, for least-recently-used eviction; called now and then, never on a reader's path.
     func flushAccessLog()
+}
+
+extension ChunkSource {
+    /// Sources without a way to fetch cannot serve registered models.
+    public func pendingChunk(_ request: PendingChunkRequest, completion: @escaping @Sendable (Result<ChunkData, ChunkSourceError>) -> Void) {
+        completion(.failure(.notFetchable(file: request.file)))
+    }
 }

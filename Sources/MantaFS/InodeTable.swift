@@ -71,9 +71,12 @@ struct InodeTable {
         totalBytes = 0
         for (inode, node) in fresh {
             entries[inode] = Entry(node: node, lookups: entries[inode]?.lookups ?? 0, current: true)
-            if case .modelFile(let model) = node.content {
+            switch node.content {
+            case .modelFile, .pendingFile:
                 fileCount += 1
-                totalBytes += model.file.size
+                totalBytes += node.size
+            case .directory, .text:
+                break
             }
         }
         return invalidations

@@ -35,4 +35,14 @@ final class InvalidationNotifier: Sendable {
             }
         }
     }
+
+    /// Has the kernel drop the cached pages of `inode` (bytes that turned out not to be the file's).
+    func invalidateContent(of inode: UInt64) {
+        queue.async { [self] in
+            session.withLock { session in
+                guard let session else { return }
+                _ = fuse_lowlevel_notify_inval_inode(session.pointer, inode, 0, 0)
+            }
+        }
+    }
 }

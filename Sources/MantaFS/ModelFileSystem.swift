@@ -26,6 +26,7 @@ public final class ModelFileSystem: Sendable {
     private struct ScanState {
         var signature: [String]?
         var manifests: [Digest: Manifest] = [:]
+        var registrations: [Digest: Registration] = [:]
     }
 
     let configuration: MountConfiguration
@@ -54,21 +55,27 @@ public final class ModelFileSystem: Sendable {
 
     // MARK: The tree
 
-    /// Re-reads the store's references and, when they changed, installs the new tree and has the kernel forget
-    /// names that changed. Cheap when nothing changed (lists the refs folder and reads the small ref files).
+    /// Re-reads the store's references and registrations and, when they changed, installs the new tree and has
+    /// the kernel forget names that changed. Cheap when nothing changed (lists the refs folders and reads the
+    /// small ref files).
     public func refresh() {
         scan.withLock { scan in
             let references: [(reference: RepoReference, digest: Digest)]
+            let registered: [(reference: RepoReference, digest: Digest)]
             do {
                 references = try store.references()
+                let complete = Set(references.map(\.reference))
+                // A registration whose model completed meanwhile is about to be removed: the manifest wins.
+                registered = try store.registrations().filter { !complete.contains($0.reference) }
             } catch {
                 logger.warning("could not list the store's models", metadata: ["error": "\(error)"])
                 return
             }
-            let signature = references.map { "\($0.reference)=\($0.digest.hex)" }
+            let signature = references.map { "\($0.reference)=\($0.digest.hex)" } + registered.map { "\($0.reference)~\($0.digest.hex)" }
             guard signature != scan.signature else { return }
             var models: [MountedModel] = []
             var manifests: [Digest: Manifest] = [:]
+            var registrations: [Digest: Registration] = [:]
             var complete = true
             for (reference, digest) in references {
                 do {
@@ -80,7 +87,18 @@ public final class ModelFileSystem: Sendable {
                     logger.warning("skipping a model whose manifest cannot be read", metadata: ["model": "\(reference)", "error": "\(error)"])
                 }
             }
+            for (reference, digest) in registered {
+                do {
+                    let registration = try scan.registrations[digest] ?? store.registration(digest)
+                    registrations[digest] = registration
+                    models.append(MountedModel(reference: reference, digest: digest, registration: registration))
+                } catch {
+                    complete = false
+                    logger.warning("skipping a registered model that cannot be read", metadata: ["model": "\(reference)", "error": "\(error)"])
+                }
+            }
             scan.manifests = manifests
+            scan.registrations = registrations
             scan.signature = complete ? signature : nil
             let tree = MountLayout.tree(of: models)
             let invalidations = table.withLock { $0.install(tree) }
@@ -189,34 +207,79 @@ public final class ModelFileSystem: Sendable {
     /// Gathers the chunks covering `size` bytes at `offset` (fewer at the end of the file) and calls `reply` once,
     /// from whichever thread delivers the last chunk.
     func read(_ file: OpenFile, offset: UInt64, size: Int, reply: @escaping @Sendable (Result<[ReadSlice], ChunkSourceError>) -> Void) {
-        guard case .modelFile(let model) = file.content else {
+        switch file.content {
+        case .modelFile(let model):
+            let manifestFile = model.file
+            let chunks = manifestFile.chunks
+            let span = { (index: Int) in ChunkSpan(offset: chunks[index].offset, length: chunks[index].length) }
+            let next = gather(count: chunks.count, span: span, fileSize: manifestFile.size, offset: offset, size: size, reply: reply) { index, completion in
+                source.chunk(ChunkRequest(id: chunks[index].id, length: chunks[index].length, file: manifestFile.path), completion: completion)
+            }
+            guard let next, file.recordRead(offset: offset, size: size, window: configuration.sequentialReadWindow).sequential else { return }
+            for chunk in manifestFile.chunks[next..<min(manifestFile.chunks.count, next + configuration.prefetchChunks)] {
+                source.chunk(ChunkRequest(id: chunk.id, length: chunk.length, file: manifestFile.path, urgency: .prefetch)) { _ in }
+            }
+        case .pendingFile(let pending):
+            let spans = pending.file.spans
+            let inode = file.inode
+            let checkedReply: @Sendable (Result<[ReadSlice], ChunkSourceError>) -> Void = { [notifier] result in
+                // Earlier reads may have cached bytes of a file that then failed its check.
+                if case .failure(.fileMismatch) = result { notifier.invalidateContent(of: inode) }
+                reply(result)
+            }
+            let next = gather(count: spans.count, span: { spans[$0] }, fileSize: pending.file.size, offset: offset, size: size, reply: checkedReply) { index, completion in
+                source.pendingChunk(pending.request(index, urgency: .read), completion: completion)
+            }
+            // Fetching ahead costs network bytes: only for readers that have read a while in sequence, so a reader
+            // that wants one tensor gets that tensor's chunks and not its neighbours'.
+            guard let next, file.recordRead(offset: offset, size: size, window: configuration.sequentialReadWindow).run >= configuration.pendingPrefetchAfterBytes
+            else { return }
+            for index in next..<min(spans.count, next + configuration.prefetchChunks) {
+                source.pendingChunk(pending.request(index, urgency: .prefetch)) { _ in }
+            }
+        case .directory, .text:
             reply(.success([]))
-            return
         }
-        let manifestFile = model.file
-        guard size > 0, offset < manifestFile.size, var index = manifestFile.chunkIndex(containing: offset) else {
+    }
+
+    /// Asks `fetch` for each span overlapping the read and replies once all are in; returns the index of the
+    /// span after the read, or nil when the read is empty.
+    private func gather(
+        count: Int,
+        span: (Int) -> ChunkSpan,
+        fileSize: UInt64,
+        offset: UInt64,
+        size: Int,
+        reply: @escaping @Sendable (Result<[ReadSlice], ChunkSourceError>) -> Void,
+        fetch: (Int, @escaping @Sendable (Result<ChunkData, ChunkSourceError>) -> Void) -> Void
+    ) -> Int? {
+        guard size > 0, offset < fileSize, var index = ChunkSpan.index(containing: offset, count: count, span: span) else {
             reply(.success([]))
-            return
+            return nil
         }
-        let end = min(manifestFile.size, offset + UInt64(size))
-        var wanted: [Manifest.Chunk] = []
-        while index < manifestFile.chunks.count, manifestFile.chunks[index].offset < end {
-            wanted.append(manifestFile.chunks[index])
+        let end = min(fileSize, offset + UInt64(size))
+        var wanted: [Int] = []
+        while index < count, span(index).offset < end {
+            wanted.append(index)
             index += 1
         }
         let gather = ReadGather(count: wanted.count, reply: reply)
-        for (slot, chunk) in wanted.enumerated() {
+        for (slot, spanIndex) in wanted.enumerated() {
+            let chunk = span(spanIndex)
             let from = max(offset, chunk.offset) - chunk.offset
             let to = min(end, chunk.end) - chunk.offset
-            source.chunk(ChunkRequest(id: chunk.id, length: chunk.length, file: manifestFile.path)) { result in
+            fetch(spanIndex) { result in
                 gather.fill(slot, with: result.map { ReadSlice(data: $0, offset: from, count: Int(to - from)) })
             }
         }
-        if file.isSequential(offset: offset, end: end, window: configuration.sequentialReadWindow) {
-            for chunk in manifestFile.chunks[index..<min(manifestFile.chunks.count, index + configuration.prefetchChunks)] {
-                source.chunk(ChunkRequest(id: chunk.id, length: chunk.length, file: manifestFile.path, urgency: .prefetch)) { _ in }
-            }
-        }
+        return index
+    }
+
+}
+
+extension PendingFile {
+    func request(_ index: Int, urgency: ChunkRequest.Urgency) -> PendingChunkRequest {
+        PendingChunkRequest(registration: registration, fileIndex: fileIndex, spanIndex: index, file: file.path, urgency: urgency)
     }
 }
 
@@ -249,19 +312,31 @@ final class DirectoryHandle: Sendable {
 
 /// A file opened through the mount.
 final class OpenFile: Sendable {
+    private struct Reads {
+        var lastEnd: UInt64 = 0
+        /// Where the current run of sequential reads began.
+        var runStart: UInt64 = 0
+    }
+
     let inode: UInt64
     let content: Node.Content
-    private let lastEnd = Atomic<UInt64>(0)
+    private let reads = Mutex(Reads())
 
     init(inode: UInt64, content: Node.Content) {
         self.inode = inode
         self.content = content
     }
 
-    /// Whether this read continues the previous one (within `window`), which makes it worth reading ahead.
-    func isSequential(offset: UInt64, end: UInt64, window: UInt64) -> Bool {
-        let previous = lastEnd.exchange(end, ordering: .relaxed)
-        return offset + window >= previous && offset <= previous + window
+    /// Whether this read continues the previous one (within `window`), which makes it worth reading ahead, and
+    /// how many bytes the run of sequential reads it belongs to spans.
+    func recordRead(offset: UInt64, size: Int, window: UInt64) -> (sequential: Bool, run: UInt64) {
+        let end = offset + UInt64(size)
+        return reads.withLock { reads in
+            let sequential = offset + window >= reads.lastEnd && offset <= reads.lastEnd + window
+            if !sequential { reads.runStart = offset }
+            reads.lastEnd = end
+            return (sequential, end - min(reads.runStart, end))
+        }
     }
 }
 

@@ -20,8 +20,12 @@ public struct MountConfiguration: Sendable {
     public var openChunkFiles: Int
     /// Threads that read and verify chunks.
     public var verifierThreads: Int
-    /// Chunks verified ahead of a sequential reader.
+    /// Chunks verified (or, for registered models, fetched) ahead of a sequential reader.
     public var prefetchChunks: Int
+    /// Bytes a reader of a registered model must have read in sequence before chunks are fetched ahead of it.
+    public var pendingPrefetchAfterBytes: UInt64
+    /// Chunks of registered models fetched at the same time.
+    public var fetchConcurrency: Int
     /// libfuse worker threads kept idle before they exit.
     public var maxIdleThreads: Int
 
@@ -35,6 +39,8 @@ public struct MountConfiguration: Sendable {
         openChunkFiles: Int = 256,
         verifierThreads: Int = 4,
         prefetchChunks: Int = 4,
+        pendingPrefetchAfterBytes: UInt64 = 8 << 20,
+        fetchConcurrency: Int = 8,
         maxIdleThreads: Int = 16
     ) {
         self.allowOther = allowOther
@@ -46,6 +52,8 @@ public struct MountConfiguration: Sendable {
         self.openChunkFiles = openChunkFiles
         self.verifierThreads = verifierThreads
         self.prefetchChunks = prefetchChunks
+        self.pendingPrefetchAfterBytes = pendingPrefetchAfterBytes
+        self.fetchConcurrency = fetchConcurrency
         self.maxIdleThreads = maxIdleThreads
     }
 }

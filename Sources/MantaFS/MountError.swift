@@ -35,6 +35,12 @@ public enum ChunkSourceError: Error, CustomStringConvertible, Sendable {
     case missing(chunk: ChunkID, file: String)
     case corrupt(chunk: ChunkID, file: String)
     case unreadable(chunk: ChunkID, file: String, reason: String)
+    /// A registered model's chunk that this mount has no source to fetch from.
+    case notFetchable(file: String)
+    /// A registered model's chunk that its source could not deliver.
+    case fetchFailed(file: String, offset: UInt64, reason: String)
+    /// A registered model's file whose bytes did not hash to the SHA-256 its source announced.
+    case fileMismatch(file: String, reason: String)
 
     public var description: String {
         switch self {
@@ -44,6 +50,12 @@ public enum ChunkSourceError: Error, CustomStringConvertible, Sendable {
             "chunk \(chunk) of '\(file)' is corrupt (its bytes do not hash to its id): run `manta verify` to quarantine it, then pull or import the model again"
         case .unreadable(let chunk, let file, let reason):
             "chunk \(chunk) of '\(file)' could not be read: \(reason)"
+        case .notFetchable(let file):
+            "'\(file)' belongs to a model registered with `manta add` whose bytes are not fetched yet, and this mount cannot fetch: mount with a hub source (`manta mount --endpoint`), or `manta pull` the model"
+        case .fetchFailed(let file, let offset, let reason):
+            "the chunk at offset \(offset) of '\(file)' could not be fetched: \(reason)"
+        case .fileMismatch(let file, let reason):
+            "'\(file)' failed its whole-file check and its fetched chunks were dropped: \(reason)"
         }
     }
 

@@ -1,10 +1,40 @@
 import MantaStore
 
-/// A model reference with its manifest, as found in the store.
+/// A model reference with its files, as found in the store: a complete model (manifest) or a registered one.
 struct MountedModel: Sendable {
+    struct File: Sendable {
+        let path: String
+        let sha256: Digest
+        let size: UInt64
+        let content: Node.Content
+    }
+
     let reference: RepoReference
+    /// The manifest's or the registration's digest.
     let digest: Digest
-    let manifest: Manifest
+    let commit: String
+    let files: [File]
+
+    init(reference: RepoReference, digest: Digest, manifest: Manifest) {
+        self.reference = reference
+        self.digest = digest
+        commit = manifest.source.commit
+        files = manifest.files.map { file in
+            File(path: file.path, sha256: file.sha256, size: file.size, content: .modelFile(ModelFile(manifest: digest, file: file)))
+        }
+    }
+
+    init(reference: RepoReference, digest: Digest, registration: Registration) {
+        self.reference = reference
+        self.digest = digest
+        commit = registration.source.commit
+        files = registration.files.enumerated().map { index, file in
+            File(
+                path: file.path, sha256: file.sha256, size: file.size,
+                content: .pendingFile(PendingFile(registration: digest, fileIndex: index, file: file))
+            )
+        }
+    }
 }
 
 /// A tree under construction, before inodes are assigned.
@@ -54,7 +84,7 @@ enum MountLayout {
             let repoName = "models--\(reference.organization)--\(reference.name)"
             let repoPath = "/hub/\(repoName)"
             let repo = hubFolder.folder(repoName, key: repoPath, immutable: false)
-            let commit = model.manifest.source.commit
+            let commit = model.commit
             guard isSafeName(commit) else { continue }
             var refs = repo.folder("refs", key: repoPath + "/refs", immutable: false)
             let revisionParts = reference.revision.split(separator: "/").map(String.init)
@@ -82,7 +112,7 @@ enum MountLayout {
     }
 
     private static func addFiles(of model: MountedModel, to folder: DraftFolder) {
-        for file in model.manifest.files {
+        for file in model.files {
             let parts = file.path.split(separator: "/").map(String.init)
             guard let fileName = parts.last else { continue }
             var current = folder
@@ -91,9 +121,10 @@ enum MountLayout {
                 path += "/" + part
                 current = current.folder(part, key: path, immutable: true)
             }
-            // Equal content shares one inode, so both views (and revisions) share the page cache.
+            // Equal content shares one inode, so both views (and revisions) share the page cache, and a registered
+            // file keeps its inode (and cached pages) when its model completes.
             let key = "file:\(file.sha256.hex):\(file.size)"
-            current.children[fileName] = .leaf(key: key, content: .modelFile(ModelFile(manifest: model.digest, file: file)))
+            current.children[fileName] = .leaf(key: key, content: file.content)
         }
     }
 

@@ -6,6 +6,13 @@ struct ModelFile: Sendable {
     let file: Manifest.File
 }
 
+/// A file of a registered model whose chunks are fetched on first read.
+struct PendingFile: Sendable {
+    let registration: Digest
+    let fileIndex: Int
+    let file: Registration.File
+}
+
 /// A folder's entries, sorted by name.
 struct DirectoryListing: Sendable {
     struct Entry: Sendable {
@@ -32,6 +39,7 @@ final class Node: Sendable {
     enum Content: Sendable {
         case directory(DirectoryListing)
         case modelFile(ModelFile)
+        case pendingFile(PendingFile)
         /// Small generated files, such as the commit in a Hugging Face `refs/<revision>`.
         case text([UInt8])
     }
@@ -52,6 +60,7 @@ final class Node: Sendable {
         switch content {
         case .directory: 0
         case .modelFile(let model): model.file.size
+        case .pendingFile(let pending): pending.file.size
         case .text(let bytes): UInt64(bytes.count)
         }
     }

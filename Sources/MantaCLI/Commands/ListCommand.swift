@@ -12,7 +12,8 @@ struct ListCommand: ParsableCommand {
     func run() throws {
         let store = try storeOptions.open()
         let references = try store.references()
-        guard !references.isEmpty else {
+        let registrations = try store.registrations()
+        guard !references.isEmpty || !registrations.isEmpty else {
             print("no models in \(store.root): `manta import <dir> --repo org/name` adds one")
             return
         }
@@ -24,6 +25,17 @@ struct ListCommand: ParsableCommand {
             rows.append([
                 reference.repo, reference.revision, String(manifest.source.commit.prefix(12)), "\(manifest.files.count)",
                 ByteCount.format(manifest.logicalSize), ByteCount.format(presence.presentBytes), pinned.contains(digest) ? "yes" : "no",
+            ])
+        }
+        for (reference, digest) in registrations {
+            let registration = try store.registration(digest)
+            let progress = store.progress(of: digest, registration: registration)
+            let present = zip(registration.files, progress.ids).reduce(UInt64(0)) { total, file in
+                total + zip(file.0.spans, file.1).reduce(0) { $0 + ($1.1 == nil ? 0 : $1.0.length) }
+            }
+            rows.append([
+                reference.repo, reference.revision, String(registration.source.commit.prefix(12)), "\(registration.files.count)",
+                ByteCount.format(registration.logicalSize), ByteCount.format(present), "lazy",
             ])
         }
         printTable(rows)

@@ -19,8 +19,7 @@ struct PullCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Pull only this file of the repository.", valueName: "path"))
     var file: String?
 
-    @Option(help: ArgumentHelp("The hub (default: $HF_ENDPOINT, else https://huggingface.co).", valueName: "url"))
-    var endpoint: String?
+    @OptionGroup var hubOptions: HubOptions
 
     @Option(help: "Parallel requests to the hub.")
     var concurrency: Int = ModelPuller.defaultConcurrency
@@ -34,20 +33,13 @@ struct PullCommand: AsyncParsableCommand {
 
     func run() async throws {
         returnLargeAllocationsToTheSystem()
-        let reference: HubModelReference
-        do {
-            reference = try HubModelReference(model)
-        } catch {
-            throw ValidationError(error.description)
-        }
+        let reference = try parseHubReference(model)
         let socketPath = socket ?? AgentConfiguration.defaultSocketPath(storeRoot: storeOptions.store ?? Store.defaultRoot)
         if let agent = LocalAgentClient.connect(socketPath: socketPath) {
             try await pull(through: agent)
             return
         }
-        var environment = ProcessInfo.processInfo.environment
-        if let endpoint { environment["HF_ENDPOINT"] = endpoint }
-        let client = HubClient(configuration: try await HubClientConfiguration.fromEnvironment(environment))
+        let client = HubClient(configuration: try await hubOptions.configuration())
         let storeOptions = storeOptions
         let store = try await onThread { try storeOptions.open() }
         let puller = ModelPuller(store: store, client: client, concurrency: concurrency)
@@ -75,7 +67,7 @@ struct PullCommand: AsyncParsableCommand {
 
     /// The agent owning the store pulls (peers first, with its own hub settings); this only shows progress.
     private func pull(through agent: LocalAgentClient) async throws {
-        if endpoint != nil { print("note: --endpoint is ignored: the agent on \(agent.socketPath) pulls from the hub it was started with") }
+        if hubOptions.endpoint != nil { print("note: --endpoint is ignored: the agent on \(agent.socketPath) pulls from the hub it was started with") }
         let bar = ProgressBar(label: "pulling \(model) through the agent")
         let outcome = try await agent.pull(LocalPullRequest(model: model, file: file)) { done, total in bar.set(done, of: total) }
         bar.finish()

@@ -14,7 +14,15 @@ struct RemoveCommand: ParsableCommand {
 
     func run() throws {
         let reference = try parseReference(model)
-        try storeOptions.open().removeReference(reference)
+        let store = try storeOptions.open()
+        if try store.registrations().contains(where: { $0.reference == reference }) {
+            try store.removeRegistration(reference)
+            if try store.resolve(reference) == nil {
+                print("removed the registration of \(reference); run `manta gc` to free its fetched chunks")
+                return
+            }
+        }
+        try store.removeReference(reference)
         print("removed \(reference); run `manta gc` to free its unshared chunks")
     }
 }

@@ -36,7 +36,7 @@ public struct HubChunkFetcher: ChunkFetcher {
         priority: FetchPriority,
         progress: @escaping @Sendable (UInt64) -> Void
     ) async throws {
-        guard source.kind == "huggingface" else { throw PullError.unsupportedSource(kind: source.kind, repo: source.repo) }
+        guard source.kind == HubSource.kind else { throw PullError.unsupportedSource(kind: source.kind, repo: source.repo) }
         let repo = try HubRepoID(source.repo)
         let outcomes = await withTaskGroup(of: RunOutcome.self) { group in
             for run in Self.runs(of: requests) {

@@ -124,7 +124,7 @@ public struct ModelPuller: Sendable {
         let kept = (existing?.manifest.files ?? []).filter { file in !files.contains { $0.path == file.path } }
         let manifest = Manifest(
             source: Manifest.Source(
-                kind: "huggingface", repo: "\(snapshot.repo)", revision: reference.revision, commit: snapshot.commit,
+                kind: HubSource.kind, repo: "\(snapshot.repo)", revision: reference.revision, commit: snapshot.commit,
                 endpoint: client.configuration.endpoint
             ),
             chunkSize: store.configuration.chunkSize,
@@ -147,9 +147,9 @@ public struct ModelPuller: Sendable {
 
     /// The manifest the reference names, if it records the snapshot's commit, and whether the store holds
     /// every chunk of the snapshot's files. Blocking.
-    private func existingManifest(_ reference: RepoReference, snapshot: HubSnapshot) throws -> (digest: Digest, manifest: Manifest, complete: Bool)? {
+    func existingManifest(_ reference: RepoReference, snapshot: HubSnapshot) throws -> (digest: Digest, manifest: Manifest, complete: Bool)? {
         guard let digest = try store.resolve(reference), let manifest = try? store.manifest(digest),
-            manifest.source.kind == "huggingface", manifest.source.repo == "\(snapshot.repo)", manifest.source.commit == snapshot.commit
+            manifest.source.kind == HubSource.kind, manifest.source.repo == "\(snapshot.repo)", manifest.source.commit == snapshot.commit
         else { return nil }
         let complete = snapshot.files.allSatisfy { file in
             guard let entry = Self.entry(in: manifest, for: file) else { return false }

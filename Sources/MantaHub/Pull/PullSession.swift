@@ -89,7 +89,7 @@ final class PullSession: Sendable {
         report(completedBytes: entries.reduce(0) { $0 + $1.size } - missingBytes)
         guard !missing.isEmpty else { return }
         let fetcher = HubChunkFetcher(client: client, concurrency: concurrency, threadPool: threadPool, logger: logger)
-        let source = Manifest.Source(kind: "huggingface", repo: "\(snapshot.repo)", revision: snapshot.revision, commit: snapshot.commit)
+        let source = Manifest.Source(kind: HubSource.kind, repo: "\(snapshot.repo)", revision: snapshot.revision, commit: snapshot.commit)
         try await fetcher.fetch(missing, source: source, into: store, priority: .preheat) { [self] bytes in
             downloaded.add(bytes, ordering: .relaxed)
             report(completedBytes: bytes)
@@ -113,7 +113,8 @@ final class PullSession: Sendable {
 
     private func plan(_ file: HubFile) async throws -> PullFileJob {
         let location = HubFileLocation(snapshot: snapshot, file: file)
-        let (plan, prefix) = try await layout(of: file, at: location)
+        let (plan, prefix) = try await client.chunkLayout(of: file, at: location, parameters: store.configuration.chunking)
+        downloaded.add(UInt64(prefix.count), ordering: .relaxed)
         if let warning = plan.warning {
             logger.warning("falling back to fixed-size chunks", metadata: ["file": "\(file.path)", "reason": "\(warning)"])
         }
@@ -132,28 +133,6 @@ final class PullSession: Sendable {
         let pending = Set(job.pendingIndices)
         report(completedBytes: plan.spans.indices.filter { !pending.contains($0) }.reduce(0) { $0 + plan.spans[$1].length })
         return job
-    }
-
-    /// The file's chunk layout, and the leading bytes read to compute it (none for formats without a header).
-    private func layout(of file: HubFile, at location: HubFileLocation) async throws -> (ChunkPlan, [UInt8]) {
-        let size = UInt64(file.size)
-        var prefix: [UInt8] = []
-        while true {
-            switch ChunkPlanner.plan(path: file.path, fileSize: size, prefix: prefix, parameters: store.configuration.chunking) {
-            case .plan(let plan):
-                return (plan, prefix)
-            case .needHeader(let bytes):
-                let wanted = min(size, UInt64(max(bytes, ChunkPlanner.initialHeaderRead)))
-                guard wanted > UInt64(prefix.count) else {
-                    throw HubError.invalidResponse(
-                        repo: snapshot.repo, url: "\(location)", reason: "the header of '\(file.path)' needs \(bytes) bytes but the file has \(size)"
-                    )
-                }
-                let more = try await client.fetch(location, range: Int64(prefix.count)..<Int64(wanted))
-                downloaded.add(UInt64(more.readableBytes), ordering: .relaxed)
-                prefix += more.readableBytesView
-            }
-        }
     }
 
     /// Downloads every pending chunk: ranges of consecutive chunks, `concurrency` at a time.

@@ -9,6 +9,17 @@ public struct ChunkSpan: Hashable, Sendable, Codable {
     }
 
     public var end: UInt64 { offset + length }
+
+    /// The index of the span holding byte `offset` among `count` consecutive spans (`span(i)` gives the i-th),
+    /// by binary search.
+    public static func index(containing offset: UInt64, count: Int, span: (Int) -> ChunkSpan) -> Int? {
+        var low = 0, high = count
+        while low < high {
+            let middle = (low + high) / 2
+            if span(middle).end <= offset { low = middle + 1 } else { high = middle }
+        }
+        return low < count && span(low).offset <= offset ? low : nil
+    }
 }
 
 /// How a file was cut into chunks.

@@ -56,12 +56,7 @@ public struct Manifest: Hashable, Sendable, Codable {
 
         /// The index of the chunk holding byte `offset`, by binary search.
         public func chunkIndex(containing offset: UInt64) -> Int? {
-            var low = 0, high = chunks.count
-            while low < high {
-                let middle = (low + high) / 2
-                if chunks[middle].end <= offset { low = middle + 1 } else { high = middle }
-            }
-            return low < chunks.count && chunks[low].offset <= offset ? low : nil
+            ChunkSpan.index(containing: offset, count: chunks.count) { ChunkSpan(offset: chunks[$0].offset, length: chunks[$0].length) }
         }
     }
 

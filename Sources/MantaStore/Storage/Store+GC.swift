@@ -40,8 +40,10 @@ extension Store {
         let manifests = try database.manifestDigests()
         plan.manifests = manifests.filter { !named.contains($0) && !pinned.contains($0) }.sorted()
         let kept = manifests.filter { named.contains($0) || pinned.contains($0) }
-        let used = try database.chunks(usedBy: kept)
-        let protected = try database.chunks(usedBy: Array(pinned))
+        // Chunks fetched for a registered model are in use until it completes.
+        let registered = try registeredChunks()
+        let used = try database.chunks(usedBy: kept).union(registered)
+        let protected = try database.chunks(usedBy: Array(pinned)).union(registered)
 
         let records = try database.chunkRecords()
         plan.storedBytesBefore = records.reduce(0) { $0 + $1.storedSize }

@@ -11,6 +11,7 @@ extension Store {
         }
         try reconcileChunks()
         try reconcileManifests()
+        try recoverRegistrations()
     }
 
     private func reconcileChunks() throws {

@@ -6,7 +6,8 @@ import Glibc
 #endif
 
 /// The content-addressed node store:
-/// `chunks/<2 hex>/<64 hex>[.zst]`, `manifests/<64 hex>.json`, `refs/<org>/<name>/<revision>`, `meta.db`.
+/// `chunks/<2 hex>/<64 hex>[.zst]`, `manifests/<64 hex>.json`, `refs/<org>/<name>/<revision>`, `meta.db`, and
+/// models registered but not complete: `pending/refs/<org>/<name>/<revision>`, `pending/<64 hex>.{json,journal}`.
 public final class Store: Sendable {
     public static let defaultRootForRoot = "/var/lib/manta"
 
@@ -36,7 +37,7 @@ public final class Store: Sendable {
     public init(root: String, changes: StoreConfigurationChanges = StoreConfigurationChanges(), logger: Logger = Logger(label: "manta.store")) throws {
         self.root = root.count > 1 && root.hasSuffix("/") ? String(root.dropLast()) : root
         self.logger = logger
-        for directory in ["", "/chunks", "/manifests", "/refs", "/tmp", "/quarantine"] {
+        for directory in ["", "/chunks", "/manifests", "/refs", "/tmp", "/quarantine", "/pending", "/pending/refs"] {
             try FileSystem.makeDirectories(self.root + directory)
         }
         guard access(self.root, W_OK) == 0 else {
@@ -167,11 +168,11 @@ public final class Store: Sendable {
         return !verify || SHA256Hasher.hash(bytes) == id ? bytes : nil
     }
 
-    /// Deletes those of `ids` that no manifest names: chunks stored for a file that then failed its
-    /// whole-file check. Returns how many were deleted.
+    /// Deletes those of `ids` that no manifest or registration names: chunks stored for a file that then
+    /// failed its whole-file check. Returns how many were deleted.
     @discardableResult
     public func discardUnreferenced(_ ids: some Sequence<ChunkID>) throws -> Int {
-        let used = try database.chunks(usedBy: try database.manifestDigests())
+        let used = try database.chunks(usedBy: try database.manifestDigests()).union(try registeredChunks())
         let doomed = Set(ids).subtracting(used)
         for id in doomed {
             if let location = location(of: id) { unlink(location.path) }
@@ -192,11 +193,7 @@ public final class Store: Sendable {
     /// Writes the manifest (once; it is content-addressed) and indexes its chunks. Returns its digest.
     @discardableResult
     public func put(_ manifest: Manifest) throws -> Digest {
-        let bytes = manifest.canonicalJSON()
-        let digest = SHA256Hasher.hash(bytes)
-        if !FileSystem.exists(manifestPath(digest)) {
-            try FileSystem.writeAtomically(bytes, to: manifestPath(digest), temporaryDirectory: temporaryDirectory)
-        }
+        let digest = try writeOnce(manifest.canonicalJSON(), named: manifestPath)
         try database.recordManifest(digest, manifest)
         return digest
     }
@@ -219,25 +216,44 @@ public final class Store: Sendable {
 
     // MARK: References
 
-    func referencePath(_ reference: RepoReference) -> String {
+    func referencePath(_ reference: RepoReference, in directory: String? = nil) -> String {
         let revision = reference.revision.replacingOccurrences(of: "/", with: "%2F")
-        return "\(refsDirectory)/\(reference.organization)/\(reference.name)/\(revision)"
+        return "\(directory ?? refsDirectory)/\(reference.organization)/\(reference.name)/\(revision)"
     }
 
     /// Points `reference` at `digest`; the previous manifest loses the pins that `reference` held on it.
     public func setReference(_ reference: RepoReference, to digest: Digest, pinned: Bool) throws {
-        let previous = try resolve(reference)
-        let path = referencePath(reference)
-        try FileSystem.makeDirectories(FileSystem.parent(of: path))
-        try FileSystem.writeAtomically(Array((digest.prefixed + "\n").utf8), to: path, temporaryDirectory: temporaryDirectory)
+        let previous = try writeReference(reference, to: digest, in: refsDirectory)
         if let previous, previous != digest {
             for holder in Self.referenceHolders(reference) { try database.unpin(previous, holder: holder) }
         }
         if pinned { try pin(reference, holder: Self.importHolder(reference)) }
     }
 
+    /// Atomically points `reference` in `directory` at `digest`; returns what it pointed at before.
+    func writeReference(_ reference: RepoReference, to digest: Digest, in directory: String) throws -> Digest? {
+        let previous = try resolve(reference, in: directory)
+        let path = referencePath(reference, in: directory)
+        try FileSystem.makeDirectories(FileSystem.parent(of: path))
+        try FileSystem.writeAtomically(Array((digest.prefixed + "\n").utf8), to: path, temporaryDirectory: temporaryDirectory)
+        return previous
+    }
+
+    /// Writes content-addressed `bytes` to `path` unless they are there already; returns their digest.
+    func writeOnce(_ bytes: [UInt8], named path: (Digest) -> String) throws -> Digest {
+        let digest = SHA256Hasher.hash(bytes)
+        if !FileSystem.exists(path(digest)) {
+            try FileSystem.writeAtomically(bytes, to: path(digest), temporaryDirectory: temporaryDirectory)
+        }
+        return digest
+    }
+
     public func resolve(_ reference: RepoReference) throws -> Digest? {
-        let path = referencePath(reference)
+        try resolve(reference, in: refsDirectory)
+    }
+
+    func resolve(_ reference: RepoReference, in directory: String) throws -> Digest? {
+        let path = referencePath(reference, in: directory)
         guard FileSystem.exists(path) else { return nil }
         let text = String(decoding: try FileSystem.readAll(path), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         return Digest(prefixed: text)
@@ -250,13 +266,17 @@ public final class Store: Sendable {
 
     /// Every reference in the store, sorted.
     public func references() throws -> [(reference: RepoReference, digest: Digest)] {
+        try references(in: refsDirectory)
+    }
+
+    func references(in directory: String) throws -> [(reference: RepoReference, digest: Digest)] {
         var found: [(RepoReference, Digest)] = []
-        for organization in FileSystem.entries(of: refsDirectory) {
-            for name in FileSystem.entries(of: "\(refsDirectory)/\(organization)") {
-                for file in FileSystem.entries(of: "\(refsDirectory)/\(organization)/\(name)") where !file.hasPrefix("tmp-") {
+        for organization in FileSystem.entries(of: directory) {
+            for name in FileSystem.entries(of: "\(directory)/\(organization)") {
+                for file in FileSystem.entries(of: "\(directory)/\(organization)/\(name)") where !file.hasPrefix("tmp-") {
                     let revision = file.replacingOccurrences(of: "%2F", with: "/")
                     guard let reference = try? RepoReference(organization: organization, name: name, revision: revision),
-                          let digest = try resolve(reference) else { continue }
+                          let digest = try resolve(reference, in: directory) else { continue }
                     found.append((reference, digest))
                 }
             }

@@ -16,6 +16,9 @@ public enum StoreError: Error, CustomStringConvertible {
     case compression(String)
     case invalidConfiguration(String)
     case busy(String)
+    case missingRegistration(Digest)
+    case invalidRegistration(Digest, ManifestError)
+    case registrationIncomplete(String)
 
     public var description: String {
         switch self {
@@ -49,6 +52,12 @@ public enum StoreError: Error, CustomStringConvertible {
             "zstd: \(message)"
         case .invalidConfiguration(let message):
             "store configuration: \(message)"
+        case .missingRegistration(let digest):
+            "registration \(digest) is not in the store: run `manta add` again"
+        case .invalidRegistration(let digest, let error):
+            "registration \(digest) is invalid (\(error)): remove the model with `manta rm` and run `manta add` again"
+        case .registrationIncomplete(let reference):
+            "\(reference) cannot become a normal model yet: some of its files are not fetched and checked"
         case .busy(let root):
             "another manta process (a mount or an agent) keeps the store at \(root) open: stop it first, then run this again"
         }
