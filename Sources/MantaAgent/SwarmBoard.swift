@@ -8,6 +8,8 @@ import Synchronization
 /// the pulls under way here with the chunks they have stored so far (read from their resume journals).
 final class SwarmBoard: Sendable {
     let store: Store
+    /// This agent's identity among the followers of a pull.
+    let node = UUID().uuidString
     /// Pulls under way: `repo@commit` → when they started (seconds since 1970).
     private let pulls = Mutex<[String: Double]>([:])
 
@@ -31,7 +33,7 @@ final class SwarmBoard: Sendable {
 
     /// Blocking: reads the store's references, manifests and journals.
     func status(for query: SwarmQuery) -> SwarmStatus {
-        var status = SwarmStatus(manifest: completeManifest(for: query))
+        var status = SwarmStatus(node: node, manifest: completeManifest(for: query))
         guard status.manifest == nil, let started = pulls.withLock({ $0["\(query.repo)@\(query.commit)"] }) else { return status }
         status.pullingSince = started
         guard query.chunkSize == store.configuration.chunkSize, let repo = try? HubRepoID(query.repo) else { return status }

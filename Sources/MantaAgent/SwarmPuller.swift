@@ -31,7 +31,7 @@ struct SwarmPuller: Sendable {
         let started = board.begin(repo: repo, commit: snapshot.commit)
         defer { board.end(repo: repo, commit: snapshot.commit) }
         let query = SwarmQuery(repo: repo, commit: snapshot.commit, chunkSize: store.configuration.chunkSize, files: snapshot.files.map(\.path))
-        var following = Following(snapshot: snapshot)
+        var following = Following(snapshot: snapshot, node: board.node)
         var lastGain = ContinuousClock.now
         while true {
             let peers = await discovery.peers()
@@ -138,14 +138,25 @@ struct SwarmPuller: Sendable {
     }
 }
 
-/// A follower's state: which stored chunks it has journaled.
+/// A follower's state: which stored chunks it has journaled, and since when it has seen each chunk offered.
+///
+/// A chunk that only the node pulling from the hub has is taken from it by one follower, its owner (chosen
+/// by the chunk id among the followers), and the others take it from the owner: so the puller uploads
+/// each chunk about once, as fast as the hub sends it, and the followers spread it among themselves. A
+/// chunk no other follower has after `ownerGrace` is taken from the puller anyway.
 struct Following {
+    static let ownerGrace: Duration = .seconds(2)
+
     let snapshot: HubSnapshot
+    /// This node's identity among the followers.
+    let node: String
     private var journaled = Set<String>()
     private var journaledBytes: UInt64 = 0
+    private var firstOffered: [ChunkID: ContinuousClock.Instant] = [:]
 
-    init(snapshot: HubSnapshot) {
+    init(snapshot: HubSnapshot, node: String) {
         self.snapshot = snapshot
+        self.node = node
     }
 
     /// Fetches the chunks the peers have stored of the revision and this node lacks, and journals every
@@ -160,23 +171,27 @@ struct Following {
             }
         }
         guard !offered.isEmpty else { return false }
+        let now = ContinuousClock.now
+        for (_, offer) in offered where firstOffered[offer.chunk.id] == nil { firstOffered[offer.chunk.id] = now }
         let store = swarm.store
         let offers = offered
-        let requests = try await NIOThreadPool.singleton.runIfActive {
+        let missing = try await NIOThreadPool.singleton.runIfActive {
             var seen = Set<ChunkID>()
             return offers.values.filter { !store.contains($0.chunk.id) && seen.insert($0.chunk.id).inserted }
                 .map { ChunkRequest(id: $0.chunk.id, path: $0.file, offset: $0.chunk.offset, length: $0.chunk.length) }
         }
-        if !requests.isEmpty {
-            let fetcher = PeerChunkFetcher(peers: answers.map(\.peer), client: swarm.peerClient, fallback: nil, logger: swarm.logger)
-            let source = Manifest.Source(kind: HubSource.kind, repo: "\(snapshot.repo)", revision: snapshot.revision, commit: snapshot.commit)
-            do {
-                try await fetcher.fetch(requests, source: source, into: store, priority: .preheat) { _ in }
-            } catch {
-                swarm.logger.debug("some chunks are on no peer yet", metadata: ["error": "\(error)"])
-            }
+        let (puller, followers) = Self.roles(in: answers, node: node)
+        let (mine, others) = missing.reduce(into: ([ChunkRequest](), [ChunkRequest]())) { split, request in
+            let owned = followers[Self.ownerIndex(of: request.id, among: followers.count)] == node
+            let waitedLongEnough = now - (firstOffered[request.id] ?? now) >= Self.ownerGrace
+            if owned || waitedLongEnough { split.0.append(request) } else { split.1.append(request) }
         }
-        let fetched = Set(requests.map(\.id))
+        let everyone = answers.map(\.peer)
+        async let fromAnyone: Void = fetch(mine, from: everyone, swarm: swarm)
+        async let fromFollowers: Void = fetch(others, from: everyone.filter { $0 != puller }, swarm: swarm)
+        _ = await (fromAnyone, fromFollowers)
+
+        let fetched = Set(missing.map(\.id))
         let snapshot = snapshot
         let newlyJournaled = try await NIOThreadPool.singleton.runIfActive { () -> [String: UInt64] in
             var journals: [String: ResumeJournal] = [:]
@@ -195,6 +210,30 @@ struct Following {
         let total = UInt64(snapshot.totalSize)
         progress(PullProgress(totalBytes: total, completedBytes: min(total, journaledBytes)))
         return true
+    }
+
+    /// The peer pulling from the hub (the earliest start), and the identities of the followers, this node included, sorted.
+    static func roles(in answers: [(peer: PeerAddress, status: SwarmStatus)], node: String) -> (puller: PeerAddress?, followers: [String]) {
+        let pulling = answers.compactMap { answer in answer.status.pullingSince.map { (answer.peer, $0, answer.status.node ?? "\(answer.peer)") } }
+        let puller = pulling.min { ($0.1, $0.2) < ($1.1, $1.2) }
+        let followers = pulling.filter { $0.0 != puller?.0 }.map(\.2) + [node]
+        return (puller?.0, followers.sorted())
+    }
+
+    static func ownerIndex(of id: ChunkID, among count: Int) -> Int {
+        Int(id.bytes.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) } % UInt64(max(1, count)))
+    }
+
+    /// Fetches what it can of `requests` from `peers`; chunks no peer has yet are left for a later round.
+    private func fetch(_ requests: [ChunkRequest], from peers: [PeerAddress], swarm: SwarmPuller) async {
+        guard !requests.isEmpty, !peers.isEmpty else { return }
+        let fetcher = PeerChunkFetcher(peers: peers, client: swarm.peerClient, fallback: nil, logger: swarm.logger)
+        let source = Manifest.Source(kind: HubSource.kind, repo: "\(snapshot.repo)", revision: snapshot.revision, commit: snapshot.commit)
+        do {
+            try await fetcher.fetch(requests, source: source, into: swarm.store, priority: .preheat) { _ in }
+        } catch {
+            swarm.logger.debug("some chunks are on no peer yet", metadata: ["error": "\(error)"])
+        }
     }
 
     private static func key(_ file: String, _ chunk: Manifest.Chunk) -> String { "\(file)\u{0}\(chunk.offset)" }

@@ -11,13 +11,19 @@ public struct PeerChunkFetcher: ChunkFetcher {
     public let client: PeerClient
     public let fallback: (any ChunkFetcher)?
     public let perPeerConcurrency: Int
+    /// Chunks in flight at once over all peers: each is held in memory until stored.
+    public let maximumInFlight: Int
     let logger: Logger
 
-    public init(peers: [PeerAddress], client: PeerClient, fallback: (any ChunkFetcher)?, perPeerConcurrency: Int = 4, logger: Logger = Logger(label: "manta.peer.fetch")) {
+    public init(
+        peers: [PeerAddress], client: PeerClient, fallback: (any ChunkFetcher)?, perPeerConcurrency: Int = 4, maximumInFlight: Int = 8,
+        logger: Logger = Logger(label: "manta.peer.fetch")
+    ) {
         self.peers = peers
         self.client = client
         self.fallback = fallback
         self.perPeerConcurrency = max(1, perPeerConcurrency)
+        self.maximumInFlight = max(1, maximumInFlight)
         self.logger = logger
     }
 
@@ -29,7 +35,7 @@ public struct PeerChunkFetcher: ChunkFetcher {
         let wanted = requests.filter { !store.contains($0.id) && seen.insert($0.id).inserted }
         guard !wanted.isEmpty else { return }
         let plan = FetchPlan(requests: wanted, holders: await holders(of: wanted.map(\.id)), perPeer: perPeerConcurrency)
-        let workers = max(1, peers.count * perPeerConcurrency)
+        let workers = max(1, min(maximumInFlight, peers.count * perPeerConcurrency))
         await withTaskGroup(of: Void.self) { group in
             for _ in 0..<workers {
                 group.addTask {

@@ -20,6 +20,8 @@ public struct SwarmQuery: Sendable, Hashable, Codable {
 
 /// A peer's answer to a `SwarmQuery`.
 public struct SwarmStatus: Sendable, Hashable, Codable {
+    /// The answering node's identity (random per agent run), so followers can split the work among themselves.
+    public var node: String?
     /// A complete manifest of the revision on that peer.
     public var manifest: Digest?
     /// When the peer started pulling the revision (seconds since 1970), if it is pulling it now.
@@ -27,7 +29,8 @@ public struct SwarmStatus: Sendable, Hashable, Codable {
     /// For each queried file being pulled: the chunks stored so far.
     public var chunks: [String: [Manifest.Chunk]]
 
-    public init(manifest: Digest? = nil, pullingSince: Double? = nil, chunks: [String: [Manifest.Chunk]] = [:]) {
+    public init(node: String? = nil, manifest: Digest? = nil, pullingSince: Double? = nil, chunks: [String: [Manifest.Chunk]] = [:]) {
+        self.node = node
         self.manifest = manifest
         self.pullingSince = pullingSince
         self.chunks = chunks
