@@ -17,7 +17,7 @@ public final class AgentService: Service, Sendable {
     public let discovery: any PeerDiscovery
     let peerClient: PeerClient
     let swarmBoard: SwarmBoard
-    let mount: MountService?
+    let mount: MountRunner?
     let logger: Logger
     /// Routes other features (the cluster agent's) add to the local socket API before `run`.
     private let localRoutes = Mutex<[LocalAPIServer.Routes]>([])
@@ -43,7 +43,9 @@ public final class AgentService: Service, Sendable {
         )
         metrics.peerServer.withLock { $0 = server }
         peerServer = server
-        mount = configuration.mountPoint.map { MountService(store: store, mountPoint: $0, logger: logger) }
+        // Models added from hub metadata alone are fetched on first read, from the hub they were added from.
+        let lazySource = configuration.hub.map { LazyChunkSource(store: store, fetcher: HubSpanFetcher(configuration: $0, overridesEndpoint: false), logger: logger) }
+        mount = configuration.mountPoint.map { MountRunner(mount: MountService(store: store, mountPoint: $0, source: lazySource, logger: logger), lazySource: lazySource) }
     }
 
     /// The port peers reach this agent on, once it listens.
@@ -69,17 +71,18 @@ public final class AgentService: Service, Sendable {
 
     public func run() async throws {
         let socketPath = configuration.socketPath ?? AgentConfiguration.defaultSocketPath(storeRoot: configuration.storeRoot)
-        let routes = [LocalPullRoutes.routes(self)] + localRoutes.withLock { $0 }
+        let routes = [LocalModelRoutes.routes(self)] + localRoutes.withLock { $0 }
         var services: [any Service] = [peerServer, LocalAPIServer(socketPath: socketPath, routes: routes, logger: logger)]
-        if let mount { services.append(MountRunner(mount: mount)) }
+        if let mount { services.append(mount) }
         let group = ServiceGroup(configuration: .init(services: services, logger: logger))
         try await group.run()
     }
 }
 
-/// Runs a mount as a service: graceful shutdown unmounts.
+/// Runs a mount as a service: graceful shutdown unmounts, then the lazy source's fetch workers stop.
 struct MountRunner: Service {
     let mount: MountService
+    let lazySource: LazyChunkSource?
 
     func run() async throws {
         try await withGracefulShutdownHandler {
@@ -87,6 +90,15 @@ struct MountRunner: Service {
         } onGracefulShutdown: {
             mount.stop()
         }
+        if let lazySource { try await NIOThreadPool.singleton.runIfActive { lazySource.shutdown() } }
+    }
+}
+
+extension AgentService {
+    /// Registers a model from hub metadata alone (`manta add`): the mount shows it at once and fetches on first read.
+    public func add(_ reference: HubModelReference, filename: String? = nil) async throws -> LazyRegistrationSummary {
+        guard let hub = configuration.hub else { throw AgentError.noHub(reference: "\(reference)") }
+        return try await LazyRegistrar(store: store, client: HubClient(configuration: hub, logger: logger), logger: logger).add(reference, filename: filename)
     }
 }
 

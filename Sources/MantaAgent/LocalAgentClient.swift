@@ -27,18 +27,8 @@ public struct LocalAgentClient: Sendable {
     }
 
     /// Has the agent pull the model; `progress` sees its progress lines. Throws the agent's error, if any.
-    public func pull(_ request: LocalPullRequest, progress: (UInt64, UInt64) -> Void) async throws -> LocalPullEvent.Outcome {
-        guard let socket = socketPath.addingPercentEncoding(withAllowedCharacters: .alphanumerics) else {
-            throw LocalAgentError.unusableSocketPath(socketPath)
-        }
-        var call = HTTPClientRequest(url: "http+unix://\(socket)\(LocalPullRoutes.path)")
-        call.method = .POST
-        call.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(request)))
-        let response = try await HTTPClient.shared.execute(call, timeout: .hours(24))
-        guard response.status == .ok else {
-            let body = try await response.body.collect(upTo: 1 << 20)
-            throw LocalAgentError.refused(socket: socketPath, status: Int(response.status.code), message: String(buffer: body))
-        }
+    public func pull(_ request: LocalModelRequest, progress: (UInt64, UInt64) -> Void) async throws -> LocalPullEvent.Outcome {
+        let response = try await post(request, to: LocalModelRoutes.pullPath)
         var pending: [UInt8] = []
         for try await part in response.body {
             pending += part.readableBytesView
@@ -52,6 +42,29 @@ public struct LocalAgentClient: Sendable {
             }
         }
         throw LocalAgentError.failed(socket: socketPath, message: "the agent closed the connection before the pull ended; see its log")
+    }
+
+    /// Has the agent register the model from hub metadata alone.
+    public func add(_ request: LocalModelRequest) async throws -> LocalAddOutcome {
+        let response = try await post(request, to: LocalModelRoutes.addPath)
+        let body = try await response.body.collect(upTo: 16 << 20)
+        return try JSONDecoder().decode(LocalAddOutcome.self, from: Data(body.readableBytesView))
+    }
+
+    /// The response of a POST that the agent accepted (status 200); anything else is thrown with the agent's message.
+    private func post(_ request: LocalModelRequest, to path: String) async throws -> HTTPClientResponse {
+        guard let socket = socketPath.addingPercentEncoding(withAllowedCharacters: .alphanumerics) else {
+            throw LocalAgentError.unusableSocketPath(socketPath)
+        }
+        var call = HTTPClientRequest(url: "http+unix://\(socket)\(path)")
+        call.method = .POST
+        call.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(request)))
+        let response = try await HTTPClient.shared.execute(call, timeout: .hours(24))
+        guard response.status == .ok else {
+            let body = try await response.body.collect(upTo: 1 << 20)
+            throw LocalAgentError.refused(socket: socketPath, status: Int(response.status.code), message: String(buffer: body))
+        }
+        return response
     }
 }
 

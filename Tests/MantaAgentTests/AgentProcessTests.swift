@@ -112,6 +112,38 @@ import Testing
         }
     }
 
+    @Test func addThroughTheAgentShowsTheModelInItsMountAndTheFirstReadFetchesItFromTheHub() async throws {
+        let scratch = try TemporaryDirectory()
+        let repo = scratch.appending("hub/acme/shards")
+        try FileManager.default.createDirectory(atPath: scratch.appending("hub/acme"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: try Fixtures.syntheticShards(), toPath: repo)
+        let store = scratch.appending("store"), mount = scratch.appending("mnt"), tokenFile = scratch.appending("token")
+        try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: true)
+        try "cluster-secret\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        let hub = HubServer(configuration: try HubServerConfiguration(root: scratch.appending("hub")))
+        try await hub.withRunning { address in
+            let (agent, _) = try await Self.startAgent(store: store, mount: mount, tokenFile: tokenFile, options: ["--endpoint", address.endpoint])
+            defer { agent.terminate() }
+            let added = try await MantaProcess.runDetached(["add", "acme/shards", "--store", store])
+            try #require(added.succeeded, "\(added.standardError)")
+            #expect(added.standardOutput.contains("added acme/shards@main"))
+            #expect(hub.statistics.totalBytesServed < 1 << 20, "add read headers and small files only")
+            let shard = "model-00001-of-00002.safetensors"
+            let same = try await Self.onThread {
+                FileManager.default.contentsEqual(atPath: "\(mount)/models/acme/shards/\(shard)", andPath: "\(repo)/\(shard)")
+            }
+            #expect(same, "the shard read through the agent's mount is the hub's")
+            #expect(hub.statistics.bytesServed(repo: try HubRepoID("acme/shards"), path: shard) >= 20_000_000)
+        }
+    }
+
+    /// Runs blocking work (reads through a mount this process's servers feed) off the cooperative pool.
+    static func onThread<Result: Sendable>(_ body: @escaping @Sendable () throws -> Result) async throws -> Result {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Swift.Result { try body() }) }.start()
+        }
+    }
+
     struct AgentDidNotStart: Error, CustomStringConvertible {
         let output: String
         var description: String { "manta agent did not announce its port; it printed: '\(output)'" }

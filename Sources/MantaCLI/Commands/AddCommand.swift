@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MantaAgent
 import MantaHub
 import MantaStore
 
@@ -26,19 +27,33 @@ struct AddCommand: AsyncParsableCommand {
 
     @OptionGroup var hubOptions: HubOptions
 
+    @OptionGroup var agentSocket: AgentSocketOptions
+
     func run() async throws {
         let reference = try parseHubReference(model)
+        if let agent = agentSocket.agent(for: storeOptions) {
+            if hubOptions.endpoint != nil { print("note: --endpoint is ignored: the agent on \(agent.socketPath) adds from the hub it was started with") }
+            let outcome = try await agent.add(LocalModelRequest(model: model, file: file))
+            report(reference: outcome.reference, commit: outcome.commit, manifest: outcome.manifest, files: outcome.files, logicalSize: outcome.logicalBytes,
+                   bytesDownloaded: outcome.bytesDownloaded, warnings: outcome.warnings)
+            return
+        }
         let client = HubClient(configuration: try await hubOptions.configuration())
         let storeOptions = storeOptions
         let store = try await onThread { try storeOptions.open() }
         let summary = try await LazyRegistrar(store: store, client: client).add(reference, filename: file)
-        let size = "\(summary.files) files, \(ByteCount.format(summary.logicalSize))"
-        if let manifest = summary.manifest {
-            print("\(summary.reference) is complete (commit \(summary.commit), manifest \(manifest)); \(size)")
+        report(reference: "\(summary.reference)", commit: summary.commit, manifest: summary.manifest.map { "\($0)" }, files: summary.files,
+               logicalSize: summary.logicalSize, bytesDownloaded: summary.bytesDownloaded, warnings: summary.warnings)
+    }
+
+    private func report(reference: String, commit: String, manifest: String?, files: Int, logicalSize: UInt64, bytesDownloaded: UInt64, warnings: [String]) {
+        let size = "\(files) files, \(ByteCount.format(logicalSize))"
+        if let manifest {
+            print("\(reference) is complete (commit \(commit), manifest \(manifest)); \(size)")
         } else {
-            print("added \(summary.reference) (commit \(summary.commit)); \(size), fetched on first read through `manta mount`")
-            print("  read \(ByteCount.format(summary.bytesDownloaded)) of headers and small files")
+            print("added \(reference) (commit \(commit)); \(size), fetched on first read through the mount")
+            print("  read \(ByteCount.format(bytesDownloaded)) of headers and small files")
         }
-        for warning in summary.warnings { print("  warning: \(warning)") }
+        for warning in warnings { print("  warning: \(warning)") }
     }
 }

@@ -24,8 +24,7 @@ struct PullCommand: AsyncParsableCommand {
     @Option(help: "Parallel requests to the hub.")
     var concurrency: Int = ModelPuller.defaultConcurrency
 
-    @Option(help: ArgumentHelp("The socket of the agent that owns the store (default: <store>/agent.sock); with none listening, the pull works on the store directly.", valueName: "path"))
-    var socket: String?
+    @OptionGroup var agentSocket: AgentSocketOptions
 
     func validate() throws {
         guard (1...64).contains(concurrency) else { throw ValidationError("--concurrency must be 1...64, not \(concurrency)") }
@@ -34,8 +33,7 @@ struct PullCommand: AsyncParsableCommand {
     func run() async throws {
         returnLargeAllocationsToTheSystem()
         let reference = try parseHubReference(model)
-        let socketPath = socket ?? AgentConfiguration.defaultSocketPath(storeRoot: storeOptions.store ?? Store.defaultRoot)
-        if let agent = LocalAgentClient.connect(socketPath: socketPath) {
+        if let agent = agentSocket.agent(for: storeOptions) {
             try await pull(through: agent)
             return
         }
@@ -69,7 +67,7 @@ struct PullCommand: AsyncParsableCommand {
     private func pull(through agent: LocalAgentClient) async throws {
         if hubOptions.endpoint != nil { print("note: --endpoint is ignored: the agent on \(agent.socketPath) pulls from the hub it was started with") }
         let bar = ProgressBar(label: "pulling \(model) through the agent")
-        let outcome = try await agent.pull(LocalPullRequest(model: model, file: file)) { done, total in bar.set(done, of: total) }
+        let outcome = try await agent.pull(LocalModelRequest(model: model, file: file)) { done, total in bar.set(done, of: total) }
         bar.finish()
         if outcome.upToDate {
             print("\(outcome.reference) is up to date (commit \(outcome.commit), manifest \(outcome.digest))")

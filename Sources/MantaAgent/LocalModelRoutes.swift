@@ -3,8 +3,8 @@ import Hummingbird
 import MantaHub
 import NIOCore
 
-/// What `manta pull` asks a running agent for, on its local socket.
-public struct LocalPullRequest: Sendable, Codable {
+/// What `manta pull` or `manta add` asks a running agent for, on its local socket.
+public struct LocalModelRequest: Sendable, Codable {
     public var model: String
     public var file: String?
 
@@ -41,26 +41,41 @@ public struct LocalPullEvent: Sendable, Codable {
     }
 }
 
-/// `POST /v1/local/pull`: the agent pulls the model (peers first) into the store it owns, answering with
-/// newline-delimited JSON `LocalPullEvent`s as it goes, so the CLI can draw its progress bar.
-public enum LocalPullRoutes {
-    public static let path = "/v1/local/pull"
+/// What the agent did for `manta add`.
+public struct LocalAddOutcome: Sendable, Codable {
+    public var reference: String
+    public var commit: String
+    /// The manifest, when the model is complete; nil while some file is still fetched on first read.
+    public var manifest: String?
+    public var files: Int
+    public var logicalBytes: UInt64
+    public var bytesDownloaded: UInt64
+    public var warnings: [String]
+}
+
+/// The model routes of the agent's local socket:
+/// - `POST /v1/local/pull`: the agent pulls the model (peers first) into the store it owns, answering with
+///   newline-delimited JSON `LocalPullEvent`s as it goes, so the CLI can draw its progress bar;
+/// - `POST /v1/local/add`: the agent registers the model from hub metadata (a `LocalAddOutcome`).
+public enum LocalModelRoutes {
+    public static let pullPath = "/v1/local/pull"
+    public static let addPath = "/v1/local/add"
     /// At most this many progress lines a second.
     static let progressInterval: Duration = .milliseconds(100)
 
     public static func routes(_ agent: AgentService) -> LocalAPIServer.Routes {
         { router in
-            router.post(RouterPath(path)) { request, _ -> Response in
-                let body = try await request.body.collect(upTo: 64 << 10)
-                guard let pull = try? JSONDecoder().decode(LocalPullRequest.self, from: Data(body.readableBytesView)) else {
-                    throw HTTPError(.badRequest, message: "the body must be JSON {\"model\": \"org/name[@rev]\", \"file\": optional path}")
-                }
-                let reference: HubModelReference
-                do {
-                    reference = try HubModelReference(pull.model)
-                } catch {
-                    throw HTTPError(.badRequest, message: "\(error)")
-                }
+            router.post(RouterPath(addPath)) { request, _ -> Response in
+                let (add, reference) = try await decode(request)
+                let summary = try await agent.add(reference, filename: add.file)
+                let outcome = LocalAddOutcome(
+                    reference: "\(summary.reference)", commit: summary.commit, manifest: summary.manifest.map { "\($0)" }, files: summary.files,
+                    logicalBytes: summary.logicalSize, bytesDownloaded: summary.bytesDownloaded, warnings: summary.warnings
+                )
+                return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try JSONEncoder().encode(outcome))))
+            }
+            router.post(RouterPath(pullPath)) { request, _ -> Response in
+                let (pull, reference) = try await decode(request)
                 return Response(status: .ok, headers: [.contentType: "application/x-ndjson"], body: ResponseBody { writer in
                     let (events, continuation) = AsyncStream.makeStream(of: LocalPullEvent.self, bufferingPolicy: .bufferingNewest(1))
                     let pulling = Task {
@@ -87,6 +102,19 @@ public enum LocalPullRoutes {
                     try await writer.finish(nil)
                 })
             }
+        }
+    }
+
+    /// The request in the body, and the model it names.
+    static func decode(_ request: Request) async throws -> (LocalModelRequest, HubModelReference) {
+        let body = try await request.body.collect(upTo: 64 << 10)
+        guard let model = try? JSONDecoder().decode(LocalModelRequest.self, from: Data(body.readableBytesView)) else {
+            throw HTTPError(.badRequest, message: "the body must be JSON {\"model\": \"org/name[@rev]\", \"file\": optional path}")
+        }
+        do {
+            return (model, try HubModelReference(model.model))
+        } catch {
+            throw HTTPError(.badRequest, message: "\(error)")
         }
     }
 
