@@ -31,34 +31,98 @@ struct SwarmPuller: Sendable {
         let started = board.begin(repo: repo, commit: snapshot.commit)
         defer { board.end(repo: repo, commit: snapshot.commit) }
         let query = SwarmQuery(repo: repo, commit: snapshot.commit, chunkSize: store.configuration.chunkSize, files: snapshot.files.map(\.path))
-        var following = Following(snapshot: snapshot, node: board.node)
-        var lastGain = ContinuousClock.now
-        while true {
-            let peers = await discovery.peers()
-            let answers = await ask(peers, query)
-            let holders = answers.filter { $0.status.manifest != nil }
-            if let digest = holders.first?.status.manifest {
-                do {
-                    return try await finish(
-                        digest, holders: holders.map(\.peer), peers: peers, snapshot: snapshot, reference: reference, filename: filename,
-                        puller: puller, progress: progress
-                    )
-                } catch {
-                    logger.warning("could not take the revision from peers; pulling it from the hub", metadata: ["repo": "\(repo)", "error": "\(error)"])
-                    break
-                }
-            }
-            guard answers.contains(where: { ($0.status.pullingSince ?? .infinity) < started }) else { break }
-            if try await following.advance(with: answers, swarm: self, progress: progress) {
-                lastGain = .now
-            } else if ContinuousClock.now - lastGain > timing.stallTimeout {
-                logger.notice("the peers pulling this revision stalled; taking the rest from the hub", metadata: ["repo": "\(repo)"])
-                break
-            } else {
-                try await Task.sleep(for: timing.pollInterval)
+        if case .complete(let digest, let holders, let peers) = try await follow(query, startedAt: started, snapshot: snapshot, progress: progress) {
+            do {
+                return try await finish(
+                    digest, holders: holders, peers: peers, snapshot: snapshot, reference: reference, filename: filename, puller: puller, progress: progress
+                )
+            } catch {
+                logger.warning("could not take the revision from peers; pulling it from the hub", metadata: ["repo": "\(repo)", "error": "\(error)"])
             }
         }
         return try await puller.pull(reference, snapshot: snapshot, filename: filename, progress: progress)
+    }
+
+    enum Outcome {
+        /// These peers hold the revision complete, as this manifest.
+        case complete(Digest, holders: [PeerAddress], peers: [PeerAddress])
+        /// Nobody started pulling it before this node, or the pull followed stalled: take the rest from the hub.
+        case hub
+    }
+
+    /// Asks the peers every `pollInterval` what they have of the revision; while one that started before this
+    /// node pulls it, fetch workers follow it chunk by chunk (see `FollowBoard`), journaling each chunk in the
+    /// resume journal a hub pull would use, so one resumes after them if it comes to that.
+    private func follow(
+        _ query: SwarmQuery, startedAt started: Double, snapshot: HubSnapshot, progress: @escaping @Sendable (PullProgress) -> Void
+    ) async throws -> Outcome {
+        let followBoard = FollowBoard(node: board.node)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            defer { group.cancelAll() }
+            var working = false
+            while true {
+                let peers = await discovery.peers()
+                let answers = await ask(peers, query)
+                let holders = answers.filter { $0.status.manifest != nil }
+                var outcome: Outcome?
+                if let digest = holders.first?.status.manifest {
+                    outcome = .complete(digest, holders: holders.map(\.peer), peers: peers)
+                } else if !answers.contains(where: { ($0.status.pullingSince ?? .infinity) < started }) {
+                    outcome = .hub
+                } else if ContinuousClock.now - (await followBoard.lastProgress) > timing.stallTimeout {
+                    logger.notice("the peers pulling this revision stalled; taking the rest from the hub", metadata: ["repo": "\(query.repo)"])
+                    outcome = .hub
+                }
+                if let outcome {
+                    await followBoard.stop()
+                    try await group.waitForAll()
+                    return outcome
+                }
+                let offered = Set(answers.flatMap { $0.status.chunks.values.flatMap { $0.map(\.id) } })
+                let present = try await NIOThreadPool.singleton.runIfActive { [store] in offered.filter(store.contains) }
+                let alreadyHere = await followBoard.update(with: answers, present: present)
+                try await journal(alreadyHere, new: false, snapshot: snapshot)
+                if !working {
+                    working = true
+                    for _ in 0..<Self.followWorkers {
+                        group.addTask { try await fetchFollowing(followBoard, snapshot: snapshot, progress: progress) }
+                    }
+                }
+                try await Task.sleep(for: timing.pollInterval)
+            }
+        }
+    }
+
+    /// Chunks fetched at once while following, each held in memory until stored.
+    static let followWorkers = 8
+
+    private func fetchFollowing(_ followBoard: FollowBoard, snapshot: HubSnapshot, progress: @escaping @Sendable (PullProgress) -> Void) async throws {
+        let total = UInt64(snapshot.totalSize)
+        while let (id, length, peer) = await followBoard.next() {
+            do {
+                let bytes = try await peerClient.chunk(id, length: length, from: peer, priority: .preheat)
+                let new = try await NIOThreadPool.singleton.runIfActive { [store] in try bytes.withUnsafeBytes { try store.put(id, bytes: $0) } > 0 }
+                let (placements, done) = await followBoard.stored(id, from: peer)
+                try await journal(placements, new: new, snapshot: snapshot)
+                progress(PullProgress(totalBytes: total, completedBytes: min(total, done)))
+            } catch let error as PeerError {
+                logger.notice("a peer could not give a chunk; it is fetched elsewhere", metadata: ["peer": "\(peer)", "chunk": "\(id)", "error": "\(error)"])
+                await followBoard.failed(id, from: peer)
+            }
+        }
+    }
+
+    /// Appends the placements to their files' resume journals.
+    private func journal(_ placements: [FollowBoard.Placement], new: Bool, snapshot: HubSnapshot) async throws {
+        guard !placements.isEmpty else { return }
+        try await NIOThreadPool.singleton.runIfActive { [store] in
+            for (file, entries) in Dictionary(grouping: placements, by: \.file) {
+                let journal = try ResumeJournal(store: store, repo: snapshot.repo, commit: snapshot.commit, file: file)
+                for entry in entries {
+                    try journal.append(.init(span: ChunkSpan(offset: entry.chunk.offset, length: entry.chunk.length), id: entry.chunk.id, new: new))
+                }
+            }
+        }
     }
 
     /// Every peer's answer; a peer that does not answer is left out.
@@ -136,107 +200,6 @@ struct SwarmPuller: Sendable {
             throw AgentError.fileHashMismatch(path: file.path, expected: "\(file.sha256)", actual: "\(actual)")
         }
     }
-}
-
-/// A follower's state: which stored chunks it has journaled, and since when it has seen each chunk offered.
-///
-/// A chunk that only the node pulling from the hub has is taken from it by one follower, its owner (chosen
-/// by the chunk id among the followers), and the others take it from the owner: so the puller uploads
-/// each chunk about once, as fast as the hub sends it, and the followers spread it among themselves. A
-/// chunk no other follower has after `ownerGrace` is taken from the puller anyway.
-struct Following {
-    static let ownerGrace: Duration = .seconds(2)
-
-    let snapshot: HubSnapshot
-    /// This node's identity among the followers.
-    let node: String
-    private var journaled = Set<String>()
-    private var journaledBytes: UInt64 = 0
-    private var firstOffered: [ChunkID: ContinuousClock.Instant] = [:]
-
-    init(snapshot: HubSnapshot, node: String) {
-        self.snapshot = snapshot
-        self.node = node
-    }
-
-    /// Fetches the chunks the peers have stored of the revision and this node lacks, and journals every
-    /// chunk of theirs this node now holds. Returns whether anything new was journaled.
-    mutating func advance(
-        with answers: [(peer: PeerAddress, status: SwarmStatus)], swarm: SwarmPuller, progress: @escaping @Sendable (PullProgress) -> Void
-    ) async throws -> Bool {
-        var offered: [String: (file: String, chunk: Manifest.Chunk)] = [:]
-        for (_, status) in answers {
-            for (file, chunks) in status.chunks where snapshot.file(at: file) != nil {
-                for chunk in chunks where !journaled.contains(Self.key(file, chunk)) { offered[Self.key(file, chunk)] = (file, chunk) }
-            }
-        }
-        guard !offered.isEmpty else { return false }
-        let now = ContinuousClock.now
-        for (_, offer) in offered where firstOffered[offer.chunk.id] == nil { firstOffered[offer.chunk.id] = now }
-        let store = swarm.store
-        let offers = offered
-        let missing = try await NIOThreadPool.singleton.runIfActive {
-            var seen = Set<ChunkID>()
-            return offers.values.filter { !store.contains($0.chunk.id) && seen.insert($0.chunk.id).inserted }
-                .map { ChunkRequest(id: $0.chunk.id, path: $0.file, offset: $0.chunk.offset, length: $0.chunk.length) }
-        }
-        let (puller, followers) = Self.roles(in: answers, node: node)
-        let (mine, others) = missing.reduce(into: ([ChunkRequest](), [ChunkRequest]())) { split, request in
-            let owned = followers[Self.ownerIndex(of: request.id, among: followers.count)] == node
-            let waitedLongEnough = now - (firstOffered[request.id] ?? now) >= Self.ownerGrace
-            if owned || waitedLongEnough { split.0.append(request) } else { split.1.append(request) }
-        }
-        let everyone = answers.map(\.peer)
-        async let fromAnyone: Void = fetch(mine, from: everyone, swarm: swarm)
-        async let fromFollowers: Void = fetch(others, from: everyone.filter { $0 != puller }, swarm: swarm)
-        _ = await (fromAnyone, fromFollowers)
-
-        let fetched = Set(missing.map(\.id))
-        let snapshot = snapshot
-        let newlyJournaled = try await NIOThreadPool.singleton.runIfActive { () -> [String: UInt64] in
-            var journals: [String: ResumeJournal] = [:]
-            var lengths: [String: UInt64] = [:]
-            for (key, (file, chunk)) in offers where store.contains(chunk.id) {
-                let journal = try journals[file] ?? ResumeJournal(store: store, repo: snapshot.repo, commit: snapshot.commit, file: file)
-                journals[file] = journal
-                try journal.append(.init(span: ChunkSpan(offset: chunk.offset, length: chunk.length), id: chunk.id, new: fetched.contains(chunk.id)))
-                lengths[key] = chunk.length
-            }
-            return lengths
-        }
-        guard !newlyJournaled.isEmpty else { return false }
-        journaled.formUnion(newlyJournaled.keys)
-        journaledBytes += newlyJournaled.values.reduce(0, +)
-        let total = UInt64(snapshot.totalSize)
-        progress(PullProgress(totalBytes: total, completedBytes: min(total, journaledBytes)))
-        return true
-    }
-
-    /// The peer pulling from the hub (the earliest start), and the identities of the followers, this node included, sorted.
-    static func roles(in answers: [(peer: PeerAddress, status: SwarmStatus)], node: String) -> (puller: PeerAddress?, followers: [String]) {
-        let pulling = answers.compactMap { answer in answer.status.pullingSince.map { (answer.peer, $0, answer.status.node ?? "\(answer.peer)") } }
-        let puller = pulling.min { ($0.1, $0.2) < ($1.1, $1.2) }
-        let followers = pulling.filter { $0.0 != puller?.0 }.map(\.2) + [node]
-        return (puller?.0, followers.sorted())
-    }
-
-    static func ownerIndex(of id: ChunkID, among count: Int) -> Int {
-        Int(id.bytes.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) } % UInt64(max(1, count)))
-    }
-
-    /// Fetches what it can of `requests` from `peers`; chunks no peer has yet are left for a later round.
-    private func fetch(_ requests: [ChunkRequest], from peers: [PeerAddress], swarm: SwarmPuller) async {
-        guard !requests.isEmpty, !peers.isEmpty else { return }
-        let fetcher = PeerChunkFetcher(peers: peers, client: swarm.peerClient, fallback: nil, logger: swarm.logger)
-        let source = Manifest.Source(kind: HubSource.kind, repo: "\(snapshot.repo)", revision: snapshot.revision, commit: snapshot.commit)
-        do {
-            try await fetcher.fetch(requests, source: source, into: swarm.store, priority: .preheat) { _ in }
-        } catch {
-            swarm.logger.debug("some chunks are on no peer yet", metadata: ["error": "\(error)"])
-        }
-    }
-
-    private static func key(_ file: String, _ chunk: Manifest.Chunk) -> String { "\(file)\u{0}\(chunk.offset)" }
 }
 
 /// Bytes done, added to from any thread.

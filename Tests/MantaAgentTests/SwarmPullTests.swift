@@ -141,11 +141,11 @@ struct AgentSwarm: Sendable {
             (PeerAddress(host: "127.0.0.1", port: port), SwarmStatus(node: node, pullingSince: since))
         }
         let answers = [answer(1, since: 20, node: "b"), answer(2, since: 10, node: "z"), answer(3, since: nil, node: "c"), answer(4, since: 30, node: "a")]
-        let (puller, followers) = Following.roles(in: answers, node: "m")
+        let (puller, followers) = FollowBoard.roles(in: answers, node: "m")
         #expect(puller == PeerAddress(host: "127.0.0.1", port: 2))
         #expect(followers == ["a", "b", "m"], "the peer that is not pulling is no follower")
         let ids = (0..<300).map { SHA256Hasher.hash([UInt8(truncatingIfNeeded: $0), UInt8($0 / 256)]) }
-        let shares = Dictionary(grouping: ids) { Following.ownerIndex(of: $0, among: 3) }.mapValues(\.count)
+        let shares = Dictionary(grouping: ids) { FollowBoard.ownerIndex(of: $0, among: 3) }.mapValues(\.count)
         #expect(shares.keys.sorted() == [0, 1, 2])
         #expect(shares.values.allSatisfy { $0 > 60 }, "each follower owns about a third: \(shares)")
     }
