@@ -2,7 +2,7 @@
 # The main job on the embedded default (no Kubernetes), end to end on this machine:
 #   1. a local Hugging Face compatible hub (`manta hub serve`) serves the real model and a sharded synthetic one;
 #   2. a node agent (`manta agent`) owns a fresh store, serves peers and mounts the models read-only;
-#   3. `manta pull` fetches both models from the hub (parallel, verified), and they appear in the mount;
+#   3. `manta pull` hands each pull to the agent (peers first, then the hub: parallel, verified); the models appear in the mount;
 #   4. every file read through the mount, in both views, equals the original; `manta ls`, `du`, `verify`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,15 +28,14 @@ ln -s "$PWD/.fixtures/synthetic-48m" "$work/repos/acme/llama-synthetic"
 
 "$manta" hub serve "$work/repos" --addr 127.0.0.1:0 > "$work/hub.out" &
 pids+=($!)
-"$manta" agent --store "$work/store" --mount "$work/mnt" --listen 127.0.0.1:0 > "$work/agent.out" &
-pids+=($!)
-for _ in $(seq 100); do
-    grep -q HF_ENDPOINT= "$work/hub.out" && grep -q "listening on" "$work/agent.out" && break
-    sleep 0.1
-done
+for _ in $(seq 100); do grep -q HF_ENDPOINT= "$work/hub.out" && break; sleep 0.1; done
 export HF_ENDPOINT; HF_ENDPOINT="$(sed -n 's/^HF_ENDPOINT=//p' "$work/hub.out")"
+"$manta" agent --store "$work/store" --mount "$work/mnt" --listen 127.0.0.1:0 --endpoint "$HF_ENDPOINT" > "$work/agent.out" &
+pids+=($!)
+for _ in $(seq 100); do grep -q "listening on" "$work/agent.out" && [ -S "$work/store/agent.sock" ] && break; sleep 0.1; done
 echo "hub at $HF_ENDPOINT; $(cat "$work/agent.out")"
 
+# The agent owns the store: `manta pull --store` hands the pull to it over <store>/agent.sock.
 "$manta" pull sentence-transformers/all-MiniLM-L6-v2 --store "$work/store"
 "$manta" pull acme/llama-synthetic --store "$work/store"
 "$manta" ls --store "$work/store"

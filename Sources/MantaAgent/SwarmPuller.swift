@@ -21,6 +21,7 @@ struct SwarmPuller: Sendable {
     let logger: Logger
 
     func pull(_ reference: HubModelReference, filename: String?, progress: @escaping @Sendable (PullProgress) -> Void) async throws -> PullSummary {
+        _ = try ModelPuller.storeReference(for: reference)
         let snapshot = try await hub.snapshot(of: reference, filename: filename)
         let puller = ModelPuller(store: store, client: hub, logger: logger)
         if let summary = try await NIOThreadPool.singleton.runIfActive({ try puller.alreadyPulled(reference, snapshot: snapshot) }) {
@@ -31,10 +32,14 @@ struct SwarmPuller: Sendable {
         let started = board.begin(repo: repo, commit: snapshot.commit)
         defer { board.end(repo: repo, commit: snapshot.commit) }
         let query = SwarmQuery(repo: repo, commit: snapshot.commit, chunkSize: store.configuration.chunkSize, files: snapshot.files.map(\.path))
-        if case .complete(let digest, let holders, let peers) = try await follow(query, startedAt: started, snapshot: snapshot, progress: progress) {
+        // Each file's SHA-256 is computed as its chunks arrive, so that checking the files at the end costs little.
+        let digests = FileDigests(snapshot.files.map { FileDigestSequencer(path: $0.path, size: UInt64($0.size)) })
+        let outcome = try await follow(query, startedAt: started, snapshot: snapshot, digests: digests, progress: progress)
+        if case .complete(let digest, let holders, let peers) = outcome {
             do {
                 return try await finish(
-                    digest, holders: holders, peers: peers, snapshot: snapshot, reference: reference, filename: filename, puller: puller, progress: progress
+                    digest, holders: holders, peers: peers, snapshot: snapshot, reference: reference, filename: filename, puller: puller,
+                    digests: digests, progress: progress
                 )
             } catch {
                 logger.warning("could not take the revision from peers; pulling it from the hub", metadata: ["repo": "\(repo)", "error": "\(error)"])
@@ -54,7 +59,7 @@ struct SwarmPuller: Sendable {
     /// node pulls it, fetch workers follow it chunk by chunk (see `FollowBoard`), journaling each chunk in the
     /// resume journal a hub pull would use, so one resumes after them if it comes to that.
     private func follow(
-        _ query: SwarmQuery, startedAt started: Double, snapshot: HubSnapshot, progress: @escaping @Sendable (PullProgress) -> Void
+        _ query: SwarmQuery, startedAt started: Double, snapshot: HubSnapshot, digests: FileDigests, progress: @escaping @Sendable (PullProgress) -> Void
     ) async throws -> Outcome {
         let followBoard = FollowBoard(node: board.node)
         return try await withThrowingTaskGroup(of: Void.self) { group in
@@ -81,11 +86,11 @@ struct SwarmPuller: Sendable {
                 let offered = Set(answers.flatMap { $0.status.chunks.values.flatMap { $0.map(\.id) } })
                 let present = try await NIOThreadPool.singleton.runIfActive { [store] in offered.filter(store.contains) }
                 let alreadyHere = await followBoard.update(with: answers, present: present)
-                try await journal(alreadyHere, new: false, snapshot: snapshot)
+                try await record(alreadyHere, bytes: nil, new: false, snapshot: snapshot, digests: digests)
                 if !working {
                     working = true
                     for _ in 0..<Self.followWorkers {
-                        group.addTask { try await fetchFollowing(followBoard, snapshot: snapshot, progress: progress) }
+                        group.addTask { try await fetchFollowing(followBoard, snapshot: snapshot, digests: digests, progress: progress) }
                     }
                 }
                 try await Task.sleep(for: timing.pollInterval)
@@ -96,14 +101,16 @@ struct SwarmPuller: Sendable {
     /// Chunks fetched at once while following, each held in memory until stored.
     static let followWorkers = 8
 
-    private func fetchFollowing(_ followBoard: FollowBoard, snapshot: HubSnapshot, progress: @escaping @Sendable (PullProgress) -> Void) async throws {
+    private func fetchFollowing(
+        _ followBoard: FollowBoard, snapshot: HubSnapshot, digests: FileDigests, progress: @escaping @Sendable (PullProgress) -> Void
+    ) async throws {
         let total = UInt64(snapshot.totalSize)
         while let (id, length, peer) = await followBoard.next() {
             do {
                 let bytes = try await peerClient.chunk(id, length: length, from: peer, priority: .preheat)
                 let new = try await NIOThreadPool.singleton.runIfActive { [store] in try bytes.withUnsafeBytes { try store.put(id, bytes: $0) } > 0 }
                 let (placements, done) = await followBoard.stored(id, from: peer)
-                try await journal(placements, new: new, snapshot: snapshot)
+                try await record(placements, bytes: bytes, new: new, snapshot: snapshot, digests: digests)
                 progress(PullProgress(totalBytes: total, completedBytes: min(total, done)))
             } catch let error as PeerError {
                 logger.notice("a peer could not give a chunk; it is fetched elsewhere", metadata: ["peer": "\(peer)", "chunk": "\(id)", "error": "\(error)"])
@@ -112,14 +119,20 @@ struct SwarmPuller: Sendable {
         }
     }
 
-    /// Appends the placements to their files' resume journals.
-    private func journal(_ placements: [FollowBoard.Placement], new: Bool, snapshot: HubSnapshot) async throws {
+    /// Appends the placements to their files' resume journals and feeds their files' running hashes (with
+    /// the chunk's `bytes` when at hand).
+    private func record(_ placements: [FollowBoard.Placement], bytes: [UInt8]?, new: Bool, snapshot: HubSnapshot, digests: FileDigests) async throws {
         guard !placements.isEmpty else { return }
         try await NIOThreadPool.singleton.runIfActive { [store] in
             for (file, entries) in Dictionary(grouping: placements, by: \.file) {
                 let journal = try ResumeJournal(store: store, repo: snapshot.repo, commit: snapshot.commit, file: file)
                 for entry in entries {
                     try journal.append(.init(span: ChunkSpan(offset: entry.chunk.offset, length: entry.chunk.length), id: entry.chunk.id, new: new))
+                    if let bytes {
+                        try bytes.withUnsafeBytes { try digests[file]?.stored(entry.chunk, bytes: $0, store: store) }
+                    } else {
+                        try digests[file]?.stored(entry.chunk, store: store)
+                    }
                 }
             }
         }
@@ -144,7 +157,7 @@ struct SwarmPuller: Sendable {
     /// each file's whole SHA-256 over the stored chunks before the manifest is written.
     private func finish(
         _ digest: Digest, holders: [PeerAddress], peers: [PeerAddress], snapshot: HubSnapshot, reference: HubModelReference, filename: String?,
-        puller: ModelPuller, progress: @escaping @Sendable (PullProgress) -> Void
+        puller: ModelPuller, digests: FileDigests, progress: @escaping @Sendable (PullProgress) -> Void
     ) async throws -> PullSummary {
         let manifest = try await firstManifest(digest, from: holders)
         let files = try snapshot.files.map { file in
@@ -164,7 +177,7 @@ struct SwarmPuller: Sendable {
         }
         let written = Set(requests.map(\.id))
         return try await NIOThreadPool.singleton.runIfActive { [store] in
-            for file in files { try Self.checkWholeFile(file, in: store, dropping: written) }
+            for file in files { try Self.checkWholeFile(file, hashedSoFar: digests[file.path], in: store, dropping: written) }
             let (digest, manifest) = try puller.record(files, of: snapshot, as: reference, partial: filename != nil, written: written)
             for file in files { try? ResumeJournal(store: store, repo: snapshot.repo, commit: snapshot.commit, file: file.path).remove() }
             return PullSummary(
@@ -187,19 +200,35 @@ struct SwarmPuller: Sendable {
     }
 
     /// The SHA-256 of the file's stored chunks, in order, must be the one the manifest (and, for LFS files,
-    /// the hub) gives; otherwise the chunks this pull wrote for it are dropped. Blocking.
-    static func checkWholeFile(_ file: Manifest.File, in store: Store, dropping written: Set<ChunkID>) throws {
-        var hasher = SHA256Hasher()
-        for chunk in file.chunks {
-            let bytes = try store.read(chunk.id, file: file.path, verify: false)
-            bytes.withUnsafeBytes { hasher.update($0) }
+    /// the hub) gives; otherwise the chunks this pull wrote for it are dropped. The hash computed while
+    /// following is finished with the manifest's remaining chunks when it hashed the same chunks; otherwise the
+    /// file is hashed afresh. Blocking.
+    static func checkWholeFile(_ file: Manifest.File, hashedSoFar: FileDigestSequencer?, in store: Store, dropping written: Set<ChunkID>) throws {
+        var actual: Digest?
+        if let hashedSoFar, file.chunks.starts(with: hashedSoFar.hashedChunks) {
+            for chunk in file.chunks { try hashedSoFar.stored(chunk, store: store) }
+            let digest = try hashedSoFar.finish(store: store)
+            if hashedSoFar.hashedChunks == file.chunks { actual = digest }
         }
-        let actual = hasher.finalize()
-        guard actual == file.sha256 else {
+        if actual == nil {
+            actual = try FileDigestSequencer(path: file.path, size: file.size, stored: file.chunks).finish(store: store)
+        }
+        guard let actual, actual == file.sha256 else {
             _ = try store.discardUnreferenced(file.chunks.map(\.id).filter(written.contains))
-            throw AgentError.fileHashMismatch(path: file.path, expected: "\(file.sha256)", actual: "\(actual)")
+            throw AgentError.fileHashMismatch(path: file.path, expected: "\(file.sha256)", actual: actual.map { "\($0)" } ?? "incomplete")
         }
     }
+}
+
+/// The running hash of each file of a revision, by path.
+struct FileDigests: Sendable {
+    private let sequencers: [String: FileDigestSequencer]
+
+    init(_ sequencers: [FileDigestSequencer]) {
+        self.sequencers = Dictionary(sequencers.map { ($0.path, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    subscript(path: String) -> FileDigestSequencer? { sequencers[path] }
 }
 
 /// Bytes done, added to from any thread.

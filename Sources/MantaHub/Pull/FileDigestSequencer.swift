@@ -2,64 +2,77 @@ import MantaStore
 import Synchronization
 
 /// Computes a file's SHA-256 while its chunks are stored in any order: whoever stores a chunk while the
-/// next one to hash is present hashes from there on (the chunk in hand from memory, the others read back
-/// from the store), until it meets a chunk not stored yet. Blocking: call it on a thread, not an async task.
-final class FileDigestSequencer: Sendable {
+/// chunk at the next offset to hash is present hashes from there on (the chunk in hand from memory, the
+/// others read back from the store), until it meets a gap. Blocking: call it on a thread, not an async task.
+public final class FileDigestSequencer: Sendable {
     private struct Progress {
-        var ids: [ChunkID?]
-        var next = 0
+        /// Chunks stored but not hashed yet, by offset.
+        var waiting: [UInt64: Manifest.Chunk] = [:]
+        var hashed: [Manifest.Chunk] = []
+        var next: UInt64 = 0
         var hashing = false
     }
 
-    let path: String
+    public let path: String
+    public let size: UInt64
     private let progress: Mutex<Progress>
     private let hasher = RoleGuardedHasher()
 
-    /// `stored` holds the ids of chunks already in the store (by index).
-    init(path: String, chunkCount: Int, stored: [Int: ChunkID]) {
+    /// `stored`: chunks already in the store.
+    public init(path: String, size: UInt64, stored: [Manifest.Chunk] = []) {
         self.path = path
-        var ids = [ChunkID?](repeating: nil, count: chunkCount)
-        for (index, id) in stored { ids[index] = id }
-        progress = Mutex(Progress(ids: ids))
+        self.size = size
+        progress = Mutex(Progress(waiting: Dictionary(stored.map { ($0.offset, $0) }, uniquingKeysWith: { first, _ in first })))
     }
 
-    /// Records chunk `index` as stored, with its bytes while they are at hand, and hashes what follows in order.
-    func stored(_ index: Int, id: ChunkID, bytes: UnsafeRawBufferPointer, store: Store) throws {
-        progress.withLock { $0.ids[index] = id }
-        try advance(store: store, inHand: (index, bytes))
+    /// Records a chunk as stored, with its bytes while they are at hand, and hashes what follows in order.
+    /// A chunk at an offset already recorded is ignored.
+    public func stored(_ chunk: Manifest.Chunk, bytes: UnsafeRawBufferPointer? = nil, store: Store) throws {
+        let recorded = progress.withLock { progress in
+            guard chunk.offset >= progress.next, progress.waiting[chunk.offset] == nil else { return false }
+            progress.waiting[chunk.offset] = chunk
+            return true
+        }
+        guard recorded else { return }
+        try advance(store: store, inHand: bytes.map { (chunk.offset, $0) })
     }
+
+    /// The chunks hashed so far, in file order.
+    public var hashedChunks: [Manifest.Chunk] { progress.withLock { $0.hashed } }
 
     /// The file's SHA-256, or nil while some chunk is not stored.
-    func finish(store: Store) throws -> Digest? {
+    public func finish(store: Store) throws -> Digest? {
         try advance(store: store, inHand: nil)
-        let complete = progress.withLock { $0.next == $0.ids.count }
+        let complete = progress.withLock { $0.next == size }
         guard complete else { return nil }
         var finished = SHA256Hasher()
         swap(&hasher.state, &finished)
         return finished.finalize()
     }
 
-    private func advance(store: Store, inHand: (index: Int, bytes: UnsafeRawBufferPointer)?) throws {
-        var current = progress.withLock { progress -> (Int, ChunkID)? in
-            guard !progress.hashing, progress.next < progress.ids.count, let id = progress.ids[progress.next] else { return nil }
+    private func advance(store: Store, inHand: (offset: UInt64, bytes: UnsafeRawBufferPointer)?) throws {
+        var current = progress.withLock { progress -> Manifest.Chunk? in
+            guard !progress.hashing, let chunk = progress.waiting[progress.next] else { return nil }
             progress.hashing = true
-            return (progress.next, id)
+            return chunk
         }
-        while let (index, id) = current {
+        while let chunk = current {
             do {
                 // The store checked each chunk on entry; the whole-file hash catches anything since.
-                if let inHand, inHand.index == index {
+                if let inHand, inHand.offset == chunk.offset {
                     hasher.state.update(inHand.bytes)
                 } else {
-                    hasher.state.update(try store.read(id, file: path, verify: false))
+                    hasher.state.update(try store.read(chunk.id, file: path, verify: false))
                 }
             } catch {
                 progress.withLock { $0.hashing = false }
                 throw error
             }
             current = progress.withLock { progress in
-                progress.next += 1
-                if progress.next < progress.ids.count, let id = progress.ids[progress.next] { return (progress.next, id) }
+                progress.waiting[chunk.offset] = nil
+                progress.hashed.append(chunk)
+                progress.next = chunk.end
+                if let following = progress.waiting[progress.next], following.length > 0 { return following }
                 progress.hashing = false
                 return nil
             }

@@ -66,6 +66,7 @@ public struct ModelPuller: Sendable {
         filename: String? = nil,
         progress: @escaping @Sendable (PullProgress) -> Void = { _ in }
     ) async throws -> PullSummary {
+        _ = try Self.storeReference(for: reference)
         let snapshot = try await client.snapshot(of: reference, filename: filename)
         return try await pull(reference, snapshot: snapshot, filename: filename, progress: progress)
     }

@@ -34,9 +34,8 @@ final class PullFileJob: Sendable {
             guard let index = indexByOffset[entry.span.offset], plan.spans[index] == entry.span, store.contains(entry.id) else { continue }
             ids[index] = entry.id
         }
-        var stored: [Int: ChunkID] = [:]
-        for (index, id) in ids.enumerated() { if let id { stored[index] = id } }
-        sequencer = FileDigestSequencer(path: file.path, chunkCount: plan.spans.count, stored: stored)
+        let stored = zip(plan.spans, ids).compactMap { span, id in id.map { Manifest.Chunk(offset: span.offset, length: span.length, id: $0) } }
+        sequencer = FileDigestSequencer(path: file.path, size: UInt64(file.size), stored: stored)
         state = Mutex(State(ids: ids, written: written))
     }
 
@@ -54,7 +53,8 @@ final class PullFileJob: Sendable {
             state.ids[index] = id
             if new { state.written.insert(id) }
         }
-        try sequencer.stored(index, id: id, bytes: bytes, store: store)
+        let span = plan.spans[index]
+        try sequencer.stored(Manifest.Chunk(offset: span.offset, length: span.length, id: id), bytes: bytes, store: store)
     }
 
     /// Checks the whole file against the hub's SHA-256 (LFS files), and the header the layout came from
