@@ -44,8 +44,12 @@ public final class AgentService: Service, Sendable {
         metrics.peerServer.withLock { $0 = server }
         peerServer = server
         // Models added from hub metadata alone are fetched on first read, from the hub they were added from.
-        let lazySource = configuration.hub.map { LazyChunkSource(store: store, fetcher: HubSpanFetcher(configuration: $0, overridesEndpoint: false), logger: logger) }
-        mount = configuration.mountPoint.map { MountRunner(mount: MountService(store: store, mountPoint: $0, source: lazySource, logger: logger), lazySource: lazySource) }
+        mount = configuration.mountPoint.map { mountPoint in
+            let lazySource = configuration.hub.map {
+                LazyChunkSource(store: store, fetcher: HubSpanFetcher(configuration: $0, overridesEndpoint: false), logger: logger)
+            }
+            return MountRunner(mount: MountService(store: store, mountPoint: mountPoint, source: lazySource, logger: logger), lazySource: lazySource)
+        }
     }
 
     /// The port peers reach this agent on, once it listens.

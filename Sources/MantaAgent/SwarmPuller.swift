@@ -63,38 +63,67 @@ struct SwarmPuller: Sendable {
     ) async throws -> Outcome {
         let followBoard = FollowBoard(node: board.node)
         return try await withThrowingTaskGroup(of: Void.self) { group in
-            defer { group.cancelAll() }
-            var working = false
-            while true {
-                let peers = await discovery.peers()
-                let answers = await ask(peers, query)
-                let holders = answers.filter { $0.status.manifest != nil }
-                var outcome: Outcome?
-                if let digest = holders.first?.status.manifest {
-                    outcome = .complete(digest, holders: holders.map(\.peer), peers: peers)
-                } else if !answers.contains(where: { ($0.status.pullingSince ?? .infinity) < started }) {
-                    outcome = .hub
-                } else if ContinuousClock.now - (await followBoard.lastProgress) > timing.stallTimeout {
-                    logger.notice("the peers pulling this revision stalled; taking the rest from the hub", metadata: ["repo": "\(query.repo)"])
-                    outcome = .hub
-                }
-                if let outcome {
-                    await followBoard.stop()
-                    try await group.waitForAll()
-                    return outcome
-                }
-                let offered = Set(answers.flatMap { $0.status.chunks.values.flatMap { $0.map(\.id) } })
-                let present = try await NIOThreadPool.singleton.runIfActive { [store] in offered.filter(store.contains) }
-                let alreadyHere = await followBoard.update(with: answers, present: present)
-                try await record(alreadyHere, bytes: nil, new: false, snapshot: snapshot, digests: digests)
-                if !working {
-                    working = true
-                    for _ in 0..<Self.followWorkers {
-                        group.addTask { try await fetchFollowing(followBoard, snapshot: snapshot, digests: digests, progress: progress) }
-                    }
-                }
-                try await Task.sleep(for: timing.pollInterval)
+            do {
+                return try await poll(query, startedAt: started, snapshot: snapshot, digests: digests, board: followBoard, workers: &group, progress: progress)
+            } catch {
+                // The fetch workers wait on the board, and the group waits for them before it rethrows.
+                await followBoard.stop()
+                throw error
             }
+        }
+    }
+
+    private func poll(
+        _ query: SwarmQuery, startedAt started: Double, snapshot: HubSnapshot, digests: FileDigests, board followBoard: FollowBoard,
+        workers group: inout ThrowingTaskGroup<Void, any Error>, progress: @escaping @Sendable (PullProgress) -> Void
+    ) async throws -> Outcome {
+        var working = false
+        var complete: (digest: Digest, files: [Manifest.File])?
+        while true {
+            let peers = await discovery.peers()
+            var answers = await ask(peers, query)
+            let holders = answers.filter { $0.status.manifest != nil }
+            if let digest = holders.first?.status.manifest, complete?.digest != digest {
+                // Checked against the hub's list now; a manifest that fails sends this node to the hub.
+                complete = try? await (digest, Self.entries(of: firstManifest(digest, from: holders.map(\.peer)), for: snapshot))
+            }
+            var outcome: Outcome?
+            if let complete, !holders.isEmpty {
+                // Peers holding the revision complete hold every chunk of its manifest.
+                let chunks = Dictionary(complete.files.map { ($0.path, $0.chunks) }, uniquingKeysWith: { first, _ in first })
+                answers += holders.map { ($0.peer, SwarmStatus(node: $0.status.node, chunks: chunks)) }
+            } else if !holders.isEmpty {
+                outcome = .hub
+            } else if !answers.contains(where: { ($0.status.pullingSince ?? .infinity) < started }) {
+                outcome = .hub
+            } else if ContinuousClock.now - (await followBoard.lastProgress) > timing.stallTimeout {
+                logger.notice("the peers pulling this revision stalled; taking the rest from the hub", metadata: ["repo": "\(query.repo)"])
+                outcome = .hub
+            }
+            let offered = Set(answers.flatMap { $0.status.chunks.values.flatMap { $0.map(\.id) } })
+            let present = try await NIOThreadPool.singleton.runIfActive { [store] in offered.filter(store.contains) }
+            if let complete, outcome == nil {
+                // All here, or the holders stopped giving: finishing fetches what is left (the hub for what no peer gives).
+                let allHere = complete.files.allSatisfy { $0.chunks.allSatisfy { present.contains($0.id) } }
+                let stalled = ContinuousClock.now - (await followBoard.lastProgress) > timing.stallTimeout
+                if allHere || stalled {
+                    outcome = .complete(complete.digest, holders: holders.map(\.peer), peers: peers)
+                }
+            }
+            if let outcome {
+                await followBoard.stop()
+                try await group.waitForAll()
+                return outcome
+            }
+            let alreadyHere = await followBoard.update(with: answers, present: present)
+            try await record(alreadyHere, bytes: nil, new: false, snapshot: snapshot, digests: digests)
+            if !working {
+                working = true
+                for _ in 0..<Self.followWorkers {
+                    group.addTask { try await fetchFollowing(followBoard, snapshot: snapshot, digests: digests, progress: progress) }
+                }
+            }
+            try await Task.sleep(for: timing.pollInterval)
         }
     }
 
@@ -159,13 +188,7 @@ struct SwarmPuller: Sendable {
         _ digest: Digest, holders: [PeerAddress], peers: [PeerAddress], snapshot: HubSnapshot, reference: HubModelReference, filename: String?,
         puller: ModelPuller, digests: FileDigests, progress: @escaping @Sendable (PullProgress) -> Void
     ) async throws -> PullSummary {
-        let manifest = try await firstManifest(digest, from: holders)
-        let files = try snapshot.files.map { file in
-            guard let entry = ModelPuller.entry(in: manifest, for: file) else {
-                throw AgentError.peerManifestMismatch(repo: "\(snapshot.repo)", commit: snapshot.commit, file: file.path)
-            }
-            return entry
-        }
+        let files = try Self.entries(of: try await firstManifest(digest, from: holders), for: snapshot)
         let requests = try await NIOThreadPool.singleton.runIfActive { [store] in files.flatMap { ChunkRequest.missing(from: $0, in: store) } }
         let total = UInt64(snapshot.totalSize)
         let done = ByteCounter(total - requests.reduce(0) { $0 + $1.length })
@@ -184,6 +207,16 @@ struct SwarmPuller: Sendable {
                 reference: try ModelPuller.storeReference(for: reference), digest: digest, manifest: manifest, upToDate: false,
                 bytesDownloaded: requests.reduce(0) { $0 + $1.length }, chunksWritten: written.count, warnings: []
             )
+        }
+    }
+
+    /// The manifest's entry for every file of the snapshot, each checked against the hub's (size, LFS SHA-256).
+    static func entries(of manifest: Manifest, for snapshot: HubSnapshot) throws -> [Manifest.File] {
+        try snapshot.files.map { file in
+            guard let entry = ModelPuller.entry(in: manifest, for: file) else {
+                throw AgentError.peerManifestMismatch(repo: "\(snapshot.repo)", commit: snapshot.commit, file: file.path)
+            }
+            return entry
         }
     }
 

@@ -96,7 +96,13 @@ struct AgentSwarm: Sendable {
     @Test func whenTheNodeFollowedStopsTheFollowerFinishesFromTheHub() async throws {
         try await AgentSwarm.with(agents: 2, hubRate: 8_000_000, stallTimeout: .seconds(1)) { swarm in
             let seeder = swarm.agents[0], follower = swarm.agents[1]
-            let seeding = Task { try await seeder.pull(swarm.model) }
+            let seederStarted = Atomic<Bool>(false)
+            let seeding = Task {
+                try await seeder.pull(swarm.model) { progress in
+                    if progress.completedBytes > 0 { seederStarted.store(true, ordering: .relaxed) }
+                }
+            }
+            for _ in 0..<300 where !seederStarted.load(ordering: .relaxed) { try await Task.sleep(for: .milliseconds(20)) }
             let followed = Atomic<Bool>(false)
             let following = Task {
                 try await follower.pull(swarm.model) { progress in
