@@ -39,7 +39,7 @@ actor FollowBoard {
     private(set) var lastProgress = ContinuousClock.now
     private(set) var bytesDone: UInt64 = 0
 
-    init(node: String, perPeer: Int = 4, grace: Duration = .seconds(2)) {
+    init(node: String, perPeer: Int = 4, grace: Duration = .seconds(1)) {
         self.node = node
         self.perPeer = perPeer
         self.grace = grace

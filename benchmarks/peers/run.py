@@ -60,12 +60,17 @@ def run_manta(manta, work, model, nodes, rate, with_peers, repo):
         for index in range(nodes):
             wait_for(lambda: os.path.exists(f"{work}/node{index}/agent.sock"), 30, f"agent {index}")
         before = hub_bytes(endpoint)
-        started = time.time()
         pulls = [subprocess.Popen([manta, "pull", repo, "--store", f"{work}/node{index}"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for index in range(nodes)]
-        for pull in pulls:
-            _, error = pull.communicate(timeout=3600)
-            if pull.returncode != 0:
-                sys.exit(f"a pull failed: {error.decode()[-500:]}")
+        started = time.time()
+        finished = {}
+        while len(finished) < len(pulls):
+            for index, pull in enumerate(pulls):
+                if index not in finished and pull.poll() is not None:
+                    if pull.returncode != 0:
+                        sys.exit(f"a pull failed: {pull.stderr.read().decode()[-500:]}")
+                    finished[index] = round(time.time() - started, 2)
+            time.sleep(0.05)
+        print(f"  N={nodes} {'peers' if with_peers else 'hub only'}: each node done after {sorted(finished.values())} s", flush=True)
         makespan = time.time() - started
         served = hub_bytes(endpoint) - before
         rss = max(peak_rss_kib(agent.pid) for agent in agents) / 1024
@@ -151,6 +156,7 @@ def main():
     parser.add_argument("--work", default="/var/tmp/manta-bench-peers")
     parser.add_argument("--out", default=os.path.dirname(os.path.abspath(__file__)))
     parser.add_argument("--bittorrent", action="store_true")
+    parser.add_argument("--peers-only", action="store_true", help="skip the baselines (for quick checks; writes no results)")
     args = parser.parse_args()
     rate_bytes = int(float(re.fullmatch(r"([0-9.]+)MB/s", args.rate)[1]) * 1e6)
     shutil.rmtree(args.work, ignore_errors=True)
@@ -161,6 +167,9 @@ def main():
     for nodes in [int(n) for n in args.nodes.split(",")]:
         makespan, served, rss = run_manta(args.manta, args.work, args.model, nodes, args.rate, True, "bench/model")
         entry = {"nodes": nodes, "manta": {"makespan": makespan, "hub_bytes": served, "agent_rss_mib": rss}}
+        if args.peers_only:
+            print(f"N={nodes}: manta {makespan:.1f} s ({makespan * rate_bytes / size:.2f} S/B), hub {served / size:.3f} S, RSS {rss:.0f} MiB", flush=True)
+            continue
         makespan, served, rss = run_manta(args.manta, args.work, args.model, nodes, args.rate, False, "bench/model")
         entry["hub_only"] = {"makespan": makespan, "hub_bytes": served, "agent_rss_mib": rss}
         if args.bittorrent:
@@ -170,6 +179,8 @@ def main():
         print(f"N={nodes}: manta {m['makespan']:.1f} s ({m['makespan'] * rate_bytes / size:.2f} S/B), hub {m['hub_bytes'] / size:.3f} S, "
               f"RSS {m['agent_rss_mib']:.0f} MiB | hub-only {h['makespan']:.1f} s, hub {h['hub_bytes'] / size:.2f} S"
               + (f" | aria2c {entry['bittorrent']:.1f} s" if args.bittorrent else ""), flush=True)
+    if args.peers_only:
+        return
     with open(f"{args.out}/results.json", "w") as f:
         json.dump({"size": size, "rate": rate_bytes, "results": results}, f, indent=1)
     plot(results, size, rate_bytes, f"{args.out}/makespan.png")
