@@ -33,7 +33,7 @@ public struct AgentConfiguration: Sendable {
         /// With nothing new from the peers for this long, the node pulls the rest from the hub itself.
         public var stallTimeout: Duration
 
-        public init(pollInterval: Duration = .milliseconds(100), stallTimeout: Duration = .seconds(15)) {
+        public init(pollInterval: Duration = .milliseconds(200), stallTimeout: Duration = .seconds(15)) {
             self.pollInterval = pollInterval
             self.stallTimeout = stallTimeout
         }

@@ -39,7 +39,7 @@ actor FollowBoard {
     private(set) var lastProgress = ContinuousClock.now
     private(set) var bytesDone: UInt64 = 0
 
-    init(node: String, perPeer: Int = 4, grace: Duration = .seconds(1)) {
+    init(node: String, perPeer: Int = 4, grace: Duration = .seconds(2)) {
         self.node = node
         self.perPeer = perPeer
         self.grace = grace
@@ -48,7 +48,9 @@ actor FollowBoard {
     /// Takes in the peers' answers. Placements whose chunk the store already has (`present`) are done at once:
     /// they are returned, to be journaled.
     func update(with answers: [(peer: PeerAddress, status: SwarmStatus)], present: Set<ChunkID>) -> [Placement] {
-        (puller, followers) = Self.roles(in: answers, node: node)
+        // The hub puller stays the puller once it has the revision complete: its last chunks, held by nobody
+        // else yet, still go to their owners first rather than to every follower at once.
+        (puller, followers) = Self.roles(in: answers, node: node, puller: puller)
         let now = ContinuousClock.now
         var alreadyHere: [Placement] = []
         for (peer, status) in answers where strikes[peer, default: 0] < Self.strikesOut {
@@ -142,12 +144,15 @@ actor FollowBoard {
         for waiter in waiting { waiter.resume() }
     }
 
-    /// The peer pulling from the hub (the earliest start), and the identities of the followers, this node included, sorted.
-    static func roles(in answers: [(peer: PeerAddress, status: SwarmStatus)], node: String) -> (puller: PeerAddress?, followers: [String]) {
+    /// The peer pulling from the hub (`known`, else the earliest start), and the identities of the followers,
+    /// this node included, sorted.
+    static func roles(
+        in answers: [(peer: PeerAddress, status: SwarmStatus)], node: String, puller known: PeerAddress? = nil
+    ) -> (puller: PeerAddress?, followers: [String]) {
         let pulling = answers.compactMap { answer in answer.status.pullingSince.map { (answer.peer, $0, answer.status.node ?? "\(answer.peer)") } }
-        let puller = pulling.min { ($0.1, $0.2) < ($1.1, $1.2) }
-        let followers = pulling.filter { $0.0 != puller?.0 }.map(\.2) + [node]
-        return (puller?.0, followers.sorted())
+        let puller = known ?? pulling.min { ($0.1, $0.2) < ($1.1, $1.2) }?.0
+        let followers = Set(pulling.filter { $0.0 != puller }.map(\.2) + [node])
+        return (puller, followers.sorted())
     }
 
     static func ownerIndex(of id: ChunkID, among count: Int) -> Int {

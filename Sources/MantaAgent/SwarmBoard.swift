@@ -27,26 +27,44 @@ final class SwarmBoard: Sendable {
         }
     }
 
+    /// The pull of `repo@commit` is over: from now on the store's references tell whether the revision is here.
     func end(repo: String, commit: String) {
         _ = pulls.withLock { $0.removeValue(forKey: "\(repo)@\(commit)") }
     }
 
     /// Blocking: reads the store's references, manifests and journals.
     func status(for query: SwarmQuery) -> SwarmStatus {
-        var status = SwarmStatus(node: node, manifest: completeManifest(for: query))
-        guard status.manifest == nil, let started = pulls.withLock({ $0["\(query.repo)@\(query.commit)"] }) else { return status }
+        let started = pulls.withLock { $0["\(query.repo)@\(query.commit)"] }
+        // Not pulling it: the answer must be current, or a follower would take a just-finished node for a dead one.
+        var status = SwarmStatus(node: node, manifest: started == nil ? findCompleteManifest(for: query) : completeManifest(for: query))
+        guard status.manifest == nil, let started else { return status }
         status.pullingSince = started
         guard query.chunkSize == store.configuration.chunkSize, let repo = try? HubRepoID(query.repo) else { return status }
         for file in query.files {
             guard let journal = try? ResumeJournal(store: store, repo: repo, commit: query.commit, file: file) else { continue }
-            let chunks = journal.entries().filter { store.contains($0.id) }.map { Manifest.Chunk(offset: $0.span.offset, length: $0.span.length, id: $0.id) }
+            // Journal lines are appended once their chunk is stored, so the order is stable and `seen` a count of lines.
+            let chunks = journal.entries().dropFirst(query.seen?[file] ?? 0).map { Manifest.Chunk(offset: $0.span.offset, length: $0.span.length, id: $0.id) }
             if !chunks.isEmpty { status.chunks[file] = chunks }
         }
         return status
     }
 
+    /// While this node pulls a revision, answers about complete ones are kept this long: followers ask
+    /// several times a second, and finding one reads every reference's manifest.
+    static let completeAnswerLifetime: Duration = .milliseconds(500)
+    private let completeAnswers = Mutex<[String: (digest: Digest?, at: ContinuousClock.Instant)]>([:])
+
     /// A manifest of the revision holding every queried file, with every chunk stored.
     private func completeManifest(for query: SwarmQuery) -> Digest? {
+        let key = "\(query.repo)@\(query.commit)\u{0}\(query.files.joined(separator: "\u{0}"))"
+        let now = ContinuousClock.now
+        if let cached = completeAnswers.withLock({ $0[key] }), now - cached.at < Self.completeAnswerLifetime { return cached.digest }
+        let digest = findCompleteManifest(for: query)
+        completeAnswers.withLock { $0[key] = (digest, now) }
+        return digest
+    }
+
+    private func findCompleteManifest(for query: SwarmQuery) -> Digest? {
         for (_, digest) in (try? store.references()) ?? [] {
             guard let manifest = try? store.manifest(digest), manifest.source.repo == query.repo, manifest.source.commit == query.commit,
                 query.files.allSatisfy({ manifest.file(at: $0) != nil }),

@@ -79,9 +79,10 @@ struct SwarmPuller: Sendable {
     ) async throws -> Outcome {
         var working = false
         var complete: (digest: Digest, files: [Manifest.File])?
+        var seen: [PeerAddress: [String: Int]] = [:]
         while true {
             let peers = await discovery.peers()
-            var answers = await ask(peers, query)
+            var answers = await ask(peers, query, seen: &seen)
             let holders = answers.filter { $0.status.manifest != nil }
             if let digest = holders.first?.status.manifest, complete?.digest != digest {
                 // Checked against the hub's list now; a manifest that fails sends this node to the hub.
@@ -167,11 +168,17 @@ struct SwarmPuller: Sendable {
         }
     }
 
-    /// Every peer's answer; a peer that does not answer is left out.
-    private func ask(_ peers: [PeerAddress], _ query: SwarmQuery) async -> [(peer: PeerAddress, status: SwarmStatus)] {
-        await withTaskGroup(of: (PeerAddress, SwarmStatus?).self) { group in
-            for peer in peers {
-                group.addTask { (peer, try? await peerClient.swarm(query, from: peer)) }
+    /// Every peer's answer, with only the chunk entries not `seen` before (counted per peer and file); a peer
+    /// that does not answer is left out.
+    private func ask(_ peers: [PeerAddress], _ query: SwarmQuery, seen: inout [PeerAddress: [String: Int]]) async -> [(peer: PeerAddress, status: SwarmStatus)] {
+        let queries = peers.map { peer in
+            var asked = query
+            asked.seen = seen[peer]
+            return (peer, asked)
+        }
+        let answers = await withTaskGroup(of: (PeerAddress, SwarmStatus?).self) { group in
+            for (peer, asked) in queries {
+                group.addTask { (peer, try? await peerClient.swarm(asked, from: peer)) }
             }
             var answers: [(peer: PeerAddress, status: SwarmStatus)] = []
             for await (peer, status) in group {
@@ -179,6 +186,10 @@ struct SwarmPuller: Sendable {
             }
             return answers
         }
+        for (peer, status) in answers {
+            for (file, chunks) in status.chunks { seen[peer, default: [:]][file, default: 0] += chunks.count }
+        }
+        return answers
     }
 
     /// Takes a complete revision from peers: its manifest, checked file by file against the hub's list

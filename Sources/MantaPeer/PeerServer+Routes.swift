@@ -66,7 +66,7 @@ extension PeerServer {
                 try await uploadLimiter?.acquire(count)
                 let start = offset
                 let block = try await NIOThreadPool.singleton.runIfActive { try source.read(count: count, at: start) }
-                try await writer.write(ByteBuffer(bytes: block))
+                try await writer.write(block)
                 offset += UInt64(count)
                 bytesServed.add(UInt64(count), ordering: .relaxed)
             }
@@ -162,11 +162,12 @@ final class ChunkFile: Sendable {
 
     deinit { close(descriptor) }
 
-    func read(count: Int, at offset: UInt64) throws -> [UInt8] {
-        if let decompressed { return Array(decompressed[Int(offset)..<Int(offset) + count]) }
-        var bytes = [UInt8](repeating: 0, count: count)
-        let got = bytes.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, count, off_t(offset)) }
+    /// Reads straight into the buffer that is sent.
+    func read(count: Int, at offset: UInt64) throws -> ByteBuffer {
+        if let decompressed { return ByteBuffer(bytes: decompressed[Int(offset)..<Int(offset) + count]) }
+        var buffer = ByteBufferAllocator().buffer(capacity: count)
+        let got = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { pread(descriptor, $0.baseAddress, count, off_t(offset)) }
         guard got == count else { throw HTTPError(.internalServerError, message: "chunk file shorter than expected") }
-        return bytes
+        return buffer
     }
 }

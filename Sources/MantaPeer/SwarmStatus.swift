@@ -9,12 +9,15 @@ public struct SwarmQuery: Sendable, Hashable, Codable {
     /// The chunk size the layouts were computed with: nodes with another size cannot share partial layouts.
     public var chunkSize: UInt64
     public var files: [String]
+    /// For each file, how many of the peer's chunk entries the asker has already seen: only later ones are sent.
+    public var seen: [String: Int]?
 
-    public init(repo: String, commit: String, chunkSize: UInt64, files: [String]) {
+    public init(repo: String, commit: String, chunkSize: UInt64, files: [String], seen: [String: Int]? = nil) {
         self.repo = repo
         self.commit = commit
         self.chunkSize = chunkSize
         self.files = files
+        self.seen = seen
     }
 }
 
@@ -26,7 +29,8 @@ public struct SwarmStatus: Sendable, Hashable, Codable {
     public var manifest: Digest?
     /// When the peer started pulling the revision (seconds since 1970), if it is pulling it now.
     public var pullingSince: Double?
-    /// For each queried file being pulled: the chunks stored so far.
+    /// For each queried file being pulled: the chunks stored so far, in the order they were stored, after the
+    /// ones the asker has `seen`.
     public var chunks: [String: [Manifest.Chunk]]
 
     public init(node: String? = nil, manifest: Digest? = nil, pullingSince: Double? = nil, chunks: [String: [Manifest.Chunk]] = [:]) {
