@@ -129,7 +129,7 @@ struct SwarmPuller: Sendable {
     }
 
     /// Chunks fetched at once while following, each held in memory until stored.
-    static let followWorkers = 8
+    static let followWorkers = 16
 
     private func fetchFollowing(
         _ followBoard: FollowBoard, snapshot: HubSnapshot, digests: FileDigests, progress: @escaping @Sendable (PullProgress) -> Void
