@@ -112,6 +112,7 @@ struct SwarmPuller: Sendable {
                 }
             }
             if let outcome {
+                logger.debug("following ends", metadata: ["repo": "\(query.repo)", "outcome": "\(outcome)"])
                 await followBoard.stop()
                 try await group.waitForAll()
                 return outcome
@@ -210,6 +211,8 @@ struct SwarmPuller: Sendable {
             progress(PullProgress(totalBytes: total, completedBytes: done.add(bytes)))
         }
         let written = Set(requests.map(\.id))
+        let checking = ContinuousClock.now
+        defer { logger.debug("finished from peers", metadata: ["repo": "\(snapshot.repo)", "missing": "\(requests.count)", "seconds": "\(ContinuousClock.now - checking)"]) }
         return try await NIOThreadPool.singleton.runIfActive { [store] in
             for file in files { try Self.checkWholeFile(file, hashedSoFar: digests[file.path], in: store, dropping: written) }
             let (digest, manifest) = try puller.record(files, of: snapshot, as: reference, partial: filename != nil, written: written)
