@@ -85,16 +85,41 @@ def run_manta(manta, work, model, nodes, rate, with_peers, repo):
                 process.kill()
 
 
+def info_hash(torrent):
+    """The SHA-1 of the bencoded info dictionary, in hex."""
+    import hashlib
+    data = open(torrent, "rb").read()
+
+    def end(i):  # index just past the bencoded value starting at i
+        c = data[i:i + 1]
+        if c == b"i":
+            return data.index(b"e", i) + 1
+        if c in (b"l", b"d"):
+            i += 1
+            while data[i:i + 1] != b"e":
+                i = end(i)
+            return i + 1
+        colon = data.index(b":", i)
+        return colon + 1 + int(data[i:colon])
+    start = data.index(b"4:info") + len(b"4:info")
+    return hashlib.sha1(data[start:end(start)]).hexdigest()
+
+
 def run_bittorrent(work, model_dir, nodes, rate_bytes):
     """aria2c leechers behind opentracker, one aria2c seeder capped like the hub. Returns the makespan."""
     tracker_port = free_port()
-    tracker = subprocess.Popen(["opentracker", "-i", "127.0.0.1", "-p", str(tracker_port), "-P", str(tracker_port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    torrent = f"{work}/model.torrent"
+    if os.path.exists(torrent):
+        os.remove(torrent)
+    subprocess.run(["mktorrent", "-a", f"http://127.0.0.1:{tracker_port}/announce", "-l", "22", "-o", torrent, model_dir], check=True, stdout=subprocess.DEVNULL)
+    # Debian's opentracker serves whitelisted torrents only: whitelist this one's info hash.
+    with open(f"{work}/whitelist.txt", "w") as f:
+        f.write(info_hash(torrent) + "\n")
+    os.chmod(f"{work}/whitelist.txt", 0o644)
+    tracker = subprocess.Popen(["opentracker", "-i", "127.0.0.1", "-p", str(tracker_port), "-P", str(tracker_port), "-w", f"{work}/whitelist.txt", "-u", "nobody"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     processes = [tracker]
     try:
-        torrent = f"{work}/model.torrent"
-        if os.path.exists(torrent):
-            os.remove(torrent)
-        subprocess.run(["mktorrent", "-a", f"http://127.0.0.1:{tracker_port}/announce", "-l", "22", "-o", torrent, model_dir], check=True, stdout=subprocess.DEVNULL)
         limit = str(rate_bytes)
         common = ["aria2c", "--enable-dht=false", "--bt-enable-lpd=false", "--enable-peer-exchange=true", "--file-allocation=none", "-q",
                   "--max-overall-upload-limit", limit, "--bt-tracker-interval=1", "--bt-request-peer-speed-limit=0", "--bt-max-peers=0"]
