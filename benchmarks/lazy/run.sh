@@ -4,20 +4,24 @@
 # safe_open + get_tensor of the biggest tensor in the middle of a shard. The ideal is the transfer time of that
 # shard's header chunk plus the tensor's chunks at the cap. Target: time to first tensor <= 2x the ideal.
 # Usage: benchmarks/lazy/run.sh [runs]   (needs: scripts/make-fixtures.py --synthetic-mib 1024 --out /tmp/bench-fixtures)
+# BENCH_SHARDS=1 uses one 1 GiB shard (model-00001-of-00001.safetensors) (scripts/make-fixtures.py --synthetic-mib 1024 --shards 1 --out /tmp/bench-fixtures-1shard,
+# with BENCH_FIXTURES=/tmp/bench-fixtures-1shard); MANTA_BIN uses an already built binary.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 runs="${1:-3}"
 rate="${BENCH_RATE:-200MB/s}"
 fixtures="${BENCH_FIXTURES:-/tmp/bench-fixtures}"
 work="${BENCH_WORK:-/var/tmp/manta-bench-lazy}"
-swift build -c release --product manta >/dev/null
-manta="$(swift build -c release --show-bin-path)/manta"
+if [ -n "${MANTA_BIN:-}" ]; then manta="$MANTA_BIN"; else
+    swift build -c release --product manta >/dev/null
+    manta="$(swift build -c release --show-bin-path)/manta"
+fi
 python3 -c "import ml_dtypes, safetensors" 2>/dev/null || pip install -q ml_dtypes safetensors
 
 for mounted in "$work"/mnt-*; do [ -d "$mounted" ] && fusermount3 -u -z "$mounted" 2>/dev/null || true; done
 rm -rf "$work"; mkdir -p "$work/hub/bench"
 ln -s "$fixtures/synthetic-1024m" "$work/hub/bench/synthetic-1g"
-shard="model-00002-of-00002.safetensors"
+if [ "${BENCH_SHARDS:-2}" = 1 ]; then shard="model-00001-of-00001.safetensors"; else shard="model-00002-of-00002.safetensors"; fi
 
 "$manta" hub serve "$work/hub" --addr 127.0.0.1:0 --max-rate "$rate" >"$work/hub.out" 2>"$work/hub.err" &
 hub_pid=$!
