@@ -35,11 +35,10 @@ struct SwarmPuller: Sendable {
         // Each file's SHA-256 is computed as its chunks arrive, so that checking the files at the end costs little.
         let digests = FileDigests(snapshot.files.map { FileDigestSequencer(path: $0.path, size: UInt64($0.size)) })
         let outcome = try await follow(query, startedAt: started, snapshot: snapshot, digests: digests, progress: progress)
-        if case .complete(let digest, let holders, let peers) = outcome {
+        if case .complete(let files, let peers) = outcome {
             do {
                 return try await finish(
-                    digest, holders: holders, peers: peers, snapshot: snapshot, reference: reference, filename: filename, puller: puller,
-                    digests: digests, progress: progress
+                    files, peers: peers, snapshot: snapshot, reference: reference, filename: filename, puller: puller, digests: digests, progress: progress
                 )
             } catch {
                 logger.warning("could not take the revision from peers; pulling it from the hub", metadata: ["repo": "\(repo)", "error": "\(error)"])
@@ -49,8 +48,8 @@ struct SwarmPuller: Sendable {
     }
 
     enum Outcome {
-        /// These peers hold the revision complete, as this manifest.
-        case complete(Digest, holders: [PeerAddress], peers: [PeerAddress])
+        /// Peers hold the revision complete, as these files of their manifest (already checked against the hub's list).
+        case complete(files: [Manifest.File], peers: [PeerAddress])
         /// Nobody started pulling it before this node, or the pull followed stalled: take the rest from the hub.
         case hub
     }
@@ -108,11 +107,11 @@ struct SwarmPuller: Sendable {
                 let allHere = complete.files.allSatisfy { $0.chunks.allSatisfy { present.contains($0.id) } }
                 let stalled = ContinuousClock.now - (await followBoard.lastProgress) > timing.stallTimeout
                 if allHere || stalled {
-                    outcome = .complete(complete.digest, holders: holders.map(\.peer), peers: peers)
+                    outcome = .complete(files: complete.files, peers: peers)
                 }
             }
             if let outcome {
-                logger.debug("following ends", metadata: ["repo": "\(query.repo)", "outcome": "\(outcome)"])
+                logger.debug("following ends", metadata: ["repo": "\(query.repo)", "complete": "\(complete?.digest.description ?? "no")"])
                 await followBoard.stop()
                 try await group.waitForAll()
                 return outcome
@@ -193,14 +192,13 @@ struct SwarmPuller: Sendable {
         return answers
     }
 
-    /// Takes a complete revision from peers: its manifest, checked file by file against the hub's list
-    /// (path, size, LFS SHA-256), then every missing chunk from the peers (the hub for what none has), then
-    /// each file's whole SHA-256 over the stored chunks before the manifest is written.
+    /// Takes a complete revision from peers: `files` (their manifest's entries, checked against the hub's
+    /// list), every missing chunk from the peers (the hub for what none has), then each file's whole SHA-256
+    /// over the stored chunks before the manifest is written.
     private func finish(
-        _ digest: Digest, holders: [PeerAddress], peers: [PeerAddress], snapshot: HubSnapshot, reference: HubModelReference, filename: String?,
+        _ files: [Manifest.File], peers: [PeerAddress], snapshot: HubSnapshot, reference: HubModelReference, filename: String?,
         puller: ModelPuller, digests: FileDigests, progress: @escaping @Sendable (PullProgress) -> Void
     ) async throws -> PullSummary {
-        let files = try Self.entries(of: try await firstManifest(digest, from: holders), for: snapshot)
         let requests = try await NIOThreadPool.singleton.runIfActive { [store] in files.flatMap { ChunkRequest.missing(from: $0, in: store) } }
         let total = UInt64(snapshot.totalSize)
         let done = ByteCounter(total - requests.reduce(0) { $0 + $1.length })
