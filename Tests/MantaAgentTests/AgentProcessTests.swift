@@ -75,12 +75,7 @@ import Testing
 
     @Test func pullWithAnAgentRunningGoesThroughItAndTheSecondNodeTakesTheModelFromTheFirst() async throws {
         let scratch = try TemporaryDirectory()
-        let repo = scratch.appending("hub/acme/shards")
-        try FileManager.default.createDirectory(atPath: scratch.appending("hub/acme"), withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: try Fixtures.syntheticShards(), toPath: repo)
-        let size = try FileManager.default.contentsOfDirectory(atPath: repo).reduce(Int64(0)) { total, name in
-            total + ((try FileManager.default.attributesOfItem(atPath: "\(repo)/\(name)")[.size] as? Int64) ?? 0)
-        }
+        let size = try Fixtures.copy(try Fixtures.syntheticShards(), to: scratch.appending("hub/acme/shards"))
         let tokenFile = scratch.appending("token")
         try "cluster-secret\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
         let hub = HubServer(configuration: try HubServerConfiguration(root: scratch.appending("hub")))
@@ -115,8 +110,7 @@ import Testing
     @Test func addThroughTheAgentShowsTheModelInItsMountAndTheFirstReadFetchesItFromTheHub() async throws {
         let scratch = try TemporaryDirectory()
         let repo = scratch.appending("hub/acme/shards")
-        try FileManager.default.createDirectory(atPath: scratch.appending("hub/acme"), withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: try Fixtures.syntheticShards(), toPath: repo)
+        try Fixtures.copy(try Fixtures.syntheticShards(), to: repo)
         let store = scratch.appending("store"), mount = scratch.appending("mnt"), tokenFile = scratch.appending("token")
         try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: true)
         try "cluster-secret\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
@@ -129,18 +123,11 @@ import Testing
             #expect(added.standardOutput.contains("added acme/shards@main"))
             #expect(hub.statistics.totalBytesServed < 1 << 20, "add read headers and small files only")
             let shard = "model-00001-of-00002.safetensors"
-            let same = try await Self.onThread {
+            let same = try await blocking {
                 FileManager.default.contentsEqual(atPath: "\(mount)/models/acme/shards/\(shard)", andPath: "\(repo)/\(shard)")
             }
             #expect(same, "the shard read through the agent's mount is the hub's")
             #expect(hub.statistics.bytesServed(repo: try HubRepoID("acme/shards"), path: shard) >= 20_000_000)
-        }
-    }
-
-    /// Runs blocking work (reads through a mount this process's servers feed) off the cooperative pool.
-    static func onThread<Result: Sendable>(_ body: @escaping @Sendable () throws -> Result) async throws -> Result {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread { continuation.resume(with: Swift.Result { try body() }) }.start()
         }
     }
 

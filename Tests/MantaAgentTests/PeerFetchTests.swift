@@ -26,8 +26,7 @@ struct Swarm: Sendable {
     static func with(aUploadRate: UInt64? = nil, _ body: @Sendable (Swarm, _ stopA: @escaping @Sendable () -> Void) async throws -> Void) async throws {
         let scratch = try TemporaryDirectory()
         let repos = scratch.appending("hub/acme/gguf")
-        try FileManager.default.createDirectory(atPath: FileSystem.parent(of: repos), withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: try Fixtures.gguf(), toPath: repos)
+        try Fixtures.copy(try Fixtures.gguf(), to: repos)
         let hub = HubServer(configuration: try HubServerConfiguration(root: scratch.appending("hub")))
         try await hub.withRunning { address in
             let client = HubClient(configuration: try HubClientConfiguration(endpoint: address.endpoint))

@@ -29,12 +29,7 @@ struct AgentSwarm: Sendable {
         agents count: Int, hubRate: Int? = nil, stallTimeout: Duration = .seconds(15), _ body: @Sendable (AgentSwarm) async throws -> Void
     ) async throws {
         let scratch = try TemporaryDirectory()
-        let repo = scratch.appending("hub/acme/shards")
-        try FileManager.default.createDirectory(atPath: FileSystem.parent(of: repo), withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: try Fixtures.syntheticShards(), toPath: repo)
-        let modelBytes = try FileManager.default.contentsOfDirectory(atPath: repo).reduce(Int64(0)) { total, name in
-            total + ((try FileManager.default.attributesOfItem(atPath: "\(repo)/\(name)")[.size] as? Int64) ?? 0)
-        }
+        let modelBytes = try Fixtures.copy(try Fixtures.syntheticShards(), to: scratch.appending("hub/acme/shards"))
         let hub = HubServer(configuration: try HubServerConfiguration(root: scratch.appending("hub"), maximumBytesPerSecond: hubRate))
         try await hub.withRunning { address in
             let members = (0..<count).map { _ in SwarmMembers() }

@@ -45,13 +45,6 @@ func withPullHub<Result: Sendable>(
     }
 }
 
-/// Runs blocking work (store I/O) on its own thread, never on the cooperative pool the in-process hub needs.
-func blocking<Result: Sendable>(_ body: @escaping @Sendable () throws -> Result) async throws -> Result {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread { continuation.resume(with: Swift.Result { try body() }) }.start()
-    }
-}
-
 /// Every regular file below `folder` (relative path → bytes), as a hub serves them (`.git` skipped).
 func folderContents(_ folder: String) throws -> [String: Data] {
     var contents: [String: Data] = [:]

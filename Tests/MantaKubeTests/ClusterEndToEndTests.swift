@@ -191,11 +191,7 @@ struct Cluster: Sendable {
     /// `manta wait` against the node's agent socket, run to its end off the cooperative pool.
     func wait(torrent: String, on node: String, timeout: String) -> Task<MantaProcess.Result, any Error> {
         let arguments = ["wait", "--torrent", torrent, "--socket", socket(node), "--timeout", timeout, "--interval", "200ms"]
-        return Task {
-            try await withCheckedThrowingContinuation { continuation in
-                Thread { continuation.resume(with: Result { try MantaProcess.run(arguments) }) }.start()
-            }
-        }
+        return Task { try await MantaProcess.runDetached(arguments) }
     }
 
     // MARK: Looking into a node's store (files only: opening the store would hold the lock its agent's GC needs)

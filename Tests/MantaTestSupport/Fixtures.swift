@@ -23,6 +23,19 @@ public enum Fixtures {
     public static func gguf() throws -> String { try require("gguf") }
     public static func ggufEdited() throws -> String { try require("gguf-edited") }
 
+    /// Copies the fixture folder at `path` to `destination` (a hub's `<org>/<name>` folder, say), making the
+    /// folders above it; returns the bytes of its files.
+    @discardableResult
+    public static func copy(_ path: String, to destination: String) throws -> Int64 {
+        let files = FileManager.default
+        try files.createDirectory(atPath: URL(fileURLWithPath: destination).deletingLastPathComponent().path, withIntermediateDirectories: true)
+        try files.copyItem(atPath: path, toPath: destination)
+        return try files.subpathsOfDirectory(atPath: destination).reduce(Int64(0)) { total, name in
+            let attributes = try files.attributesOfItem(atPath: "\(destination)/\(name)")
+            return total + (attributes[.type] as? FileAttributeType == .typeRegular ? (attributes[.size] as? Int64 ?? 0) : 0)
+        }
+    }
+
     public static func require(_ relative: String) throws -> String {
         let path = "\(root)/\(relative)"
         guard FileManager.default.fileExists(atPath: path) else { throw Missing(path: path) }

@@ -60,9 +60,7 @@ public enum MantaProcess {
 
     /// `run` on a thread of its own, for tests whose servers run on the cooperative pool that `run` would block.
     public static func runDetached(_ arguments: [String], environment: [String: String] = [:]) async throws -> Result {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread { continuation.resume(with: Swift.Result { try run(arguments, environment: environment) }) }.start()
-        }
+        try await blocking { try run(arguments, environment: environment) }
     }
 
     /// Reads a pipe to its end on another thread, so two pipes never block each other.
