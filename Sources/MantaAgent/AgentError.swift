@@ -10,7 +10,7 @@ public enum AgentError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case .noHub(let reference):
-            "cannot pull \(reference): no peer has it and the agent has no hub; start the agent with HF_ENDPOINT (or --endpoint) set"
+            "cannot get \(reference): the agent has no hub to resolve it on; start the agent with HF_ENDPOINT (or --endpoint) set"
         case .diskUnreadable(let path, let reason):
             "cannot read the free space of \(path): \(reason)"
         case .revisionMoved(let reference, let expected, let found):

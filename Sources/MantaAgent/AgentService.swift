@@ -60,9 +60,8 @@ public final class AgentService: Service, Sendable {
     public func pull(
         _ reference: HubModelReference, filename: String? = nil, progress: @escaping @Sendable (PullProgress) -> Void = { _ in }
     ) async throws -> PullSummary {
-        guard let hub = configuration.hub else { throw AgentError.noHub(reference: "\(reference)") }
         let puller = SwarmPuller(
-            store: store, hub: HubClient(configuration: hub, logger: logger), peerClient: peerClient, discovery: discovery, board: swarmBoard,
+            store: store, hub: try hubClient(for: reference), peerClient: peerClient, discovery: discovery, board: swarmBoard,
             timing: configuration.swarmTiming, logger: logger
         )
         return try await puller.pull(reference, filename: filename, progress: progress)
@@ -101,8 +100,13 @@ struct MountRunner: Service {
 extension AgentService {
     /// Registers a model from hub metadata alone (`manta add`): the mount shows it at once and fetches on first read.
     public func add(_ reference: HubModelReference, filename: String? = nil) async throws -> LazyRegistrationSummary {
+        try await LazyRegistrar(store: store, client: try hubClient(for: reference), logger: logger).add(reference, filename: filename)
+    }
+
+    /// The agent's hub, where revisions are resolved and what no peer has is fetched.
+    private func hubClient(for reference: HubModelReference) throws -> HubClient {
         guard let hub = configuration.hub else { throw AgentError.noHub(reference: "\(reference)") }
-        return try await LazyRegistrar(store: store, client: HubClient(configuration: hub, logger: logger), logger: logger).add(reference, filename: filename)
+        return HubClient(configuration: hub, logger: logger)
     }
 }
 
