@@ -62,9 +62,16 @@ public struct LocalAgentClient: Sendable {
         let response = try await HTTPClient.shared.execute(call, timeout: .hours(24))
         guard response.status == .ok else {
             let body = try await response.body.collect(upTo: 1 << 20)
-            throw LocalAgentError.refused(socket: socketPath, status: Int(response.status.code), message: String(buffer: body))
+            let message = (try? JSONDecoder().decode(ErrorBody.self, from: Data(body.readableBytesView)))?.error.message ?? String(buffer: body)
+            throw LocalAgentError.refused(socket: socketPath, status: Int(response.status.code), message: message)
         }
         return response
+    }
+
+    /// How the agent's HTTP server words an error: `{"error": {"message": …}}`.
+    private struct ErrorBody: Decodable {
+        struct Detail: Decodable { var message: String }
+        var error: Detail
     }
 }
 

@@ -67,7 +67,13 @@ public enum LocalModelRoutes {
         { router in
             router.post(RouterPath(addPath)) { request, _ -> Response in
                 let (add, reference) = try await decode(request)
-                let summary = try await agent.add(reference, filename: add.file)
+                let summary: LazyRegistrationSummary
+                do {
+                    summary = try await agent.add(reference, filename: add.file)
+                } catch {
+                    // The CLI shows this message as the command's error.
+                    throw HTTPError(.unprocessableContent, message: "\(error)")
+                }
                 let outcome = LocalAddOutcome(
                     reference: "\(summary.reference)", commit: summary.commit, manifest: summary.manifest.map { "\($0)" }, files: summary.files,
                     logicalBytes: summary.logicalSize, bytesDownloaded: summary.bytesDownloaded, warnings: summary.warnings
@@ -79,6 +85,7 @@ public enum LocalModelRoutes {
                 return Response(status: .ok, headers: [.contentType: "application/x-ndjson"], body: ResponseBody { writer in
                     let (events, continuation) = AsyncStream.makeStream(of: LocalPullEvent.self, bufferingPolicy: .bufferingNewest(1))
                     let pulling = Task {
+                        defer { continuation.finish() }
                         do {
                             let summary = try await agent.pull(reference, filename: pull.file) { progress in
                                 continuation.yield(LocalPullEvent(totalBytes: progress.totalBytes, completedBytes: progress.completedBytes))
@@ -88,17 +95,12 @@ public enum LocalModelRoutes {
                             return LocalPullEvent(error: "\(error)")
                         }
                     }
-                    let finishing = Task {
-                        let last = await pulling.value
-                        continuation.finish()
-                        return last
-                    }
                     var lastWritten = ContinuousClock.now - progressInterval
                     for await event in events where ContinuousClock.now - lastWritten >= progressInterval {
                         lastWritten = .now
                         try await writer.write(line(event))
                     }
-                    try await writer.write(line(await finishing.value))
+                    try await writer.write(line(await pulling.value))
                     try await writer.finish(nil)
                 })
             }

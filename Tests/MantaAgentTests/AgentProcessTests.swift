@@ -118,6 +118,9 @@ import Testing
         try await hub.withRunning { address in
             let (agent, _) = try await Self.startAgent(store: store, mount: mount, tokenFile: tokenFile, options: ["--endpoint", address.endpoint])
             defer { agent.terminate() }
+            let missing = try await MantaProcess.runDetached(["add", "acme/missing", "--store", store])
+            #expect(!missing.succeeded)
+            #expect(missing.standardError.contains("acme/missing"), "the agent's reason reaches the command: \(missing.standardError)")
             let added = try await MantaProcess.runDetached(["add", "acme/shards", "--store", store])
             try #require(added.succeeded, "\(added.standardError)")
             #expect(added.standardOutput.contains("added acme/shards@main"))
