@@ -11,13 +11,7 @@ import Testing
         let summary = try store.importDirectory(try Fixtures.gguf(), as: try RepoReference(parsing: "acme/gguf"))
         let file = try #require(summary.manifest.files.first)
         let chunk = file.chunks[file.chunkIndex(containing: file.size / 2)!]
-        let path = try #require(store.location(of: chunk.id)).path
-        let handle = try #require(FileHandle(forUpdatingAtPath: path))
-        try handle.seek(toOffset: chunk.length / 2)
-        let byte = try #require(try handle.read(upToCount: 1)).first!
-        try handle.seek(toOffset: chunk.length / 2)
-        try handle.write(contentsOf: [byte ^ 0x01])
-        try handle.close()
+        try flipByte(in: try #require(store.location(of: chunk.id)).path, at: chunk.length / 2)
         return (root, chunk.id)
     }
 

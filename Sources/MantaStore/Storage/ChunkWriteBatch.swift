@@ -89,7 +89,12 @@ public final class ChunkWriteBatch {
             if !FileSystem.exists(folder) { try FileSystem.makeDirectories(folder) }
             guard rename(chunk.temporary, chunk.final) == 0 else { throw StoreError.fromErrno(errno, path: chunk.final, operation: "rename") }
         }
-        let records = pending.map(\.record)
+        // Sealed after the rename, which changes the file's change time; every chunk here was hashed by its caller.
+        let records = pending.map { chunk in
+            var record = chunk.record
+            record.seal = ChunkSeal(path: chunk.final)
+            return record
+        }
         pending = []
         pendingIDs = []
         pendingBytes = 0

@@ -18,6 +18,7 @@ final class MetadataDatabase: Sendable {
                 id TEXT PRIMARY KEY, size INTEGER NOT NULL, stored_size INTEGER NOT NULL,
                 compressed INTEGER NOT NULL, last_access INTEGER NOT NULL) WITHOUT ROWID;
             CREATE INDEX IF NOT EXISTS chunks_by_access ON chunks(last_access);
+            CREATE TABLE IF NOT EXISTS chunk_seals(id TEXT PRIMARY KEY, seal TEXT NOT NULL) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS manifests(
                 digest TEXT PRIMARY KEY, logical_size INTEGER NOT NULL, last_access INTEGER NOT NULL) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS manifest_chunks(
@@ -56,15 +57,38 @@ final class MetadataDatabase: Sendable {
                         "INSERT INTO chunks(id, size, stored_size, compressed, last_access) VALUES(?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET last_access = excluded.last_access",
                         [.text(record.id.hex), .integer(Int64(record.size)), .integer(Int64(record.storedSize)), .integer(record.compressed ? 1 : 0), .integer(now)]
                     )
+                    if let seal = record.seal { try Self.recordSeal(seal, of: record.id, in: db) }
                 }
             }
+        }
+    }
+
+    /// Records that the chunk files, as they are now, were checked against their ids.
+    func recordSeals(_ seals: [(id: ChunkID, seal: ChunkSeal)]) throws {
+        try withConnection { db in
+            try db.transaction {
+                for (id, seal) in seals { try Self.recordSeal(seal, of: id, in: db) }
+            }
+        }
+    }
+
+    private static func recordSeal(_ seal: ChunkSeal, of id: ChunkID, in db: SQLiteConnection) throws {
+        try db.query("INSERT INTO chunk_seals(id, seal) VALUES(?, ?) ON CONFLICT(id) DO UPDATE SET seal = excluded.seal", [.text(id.hex), .text(seal.text)])
+    }
+
+    func seal(of id: ChunkID) throws -> ChunkSeal? {
+        try withConnection { db in
+            try db.query("SELECT seal FROM chunk_seals WHERE id = ?", [.text(id.hex)]).first.flatMap { ChunkSeal(text: $0[0].text) }
         }
     }
 
     func forgetChunks(_ ids: [ChunkID]) throws {
         try withConnection { db in
             try db.transaction {
-                for id in ids { try db.query("DELETE FROM chunks WHERE id = ?", [.text(id.hex)]) }
+                for id in ids {
+                    try db.query("DELETE FROM chunks WHERE id = ?", [.text(id.hex)])
+                    try db.query("DELETE FROM chunk_seals WHERE id = ?", [.text(id.hex)])
+                }
             }
         }
     }
@@ -180,4 +204,6 @@ struct ChunkRecord: Sendable, Hashable {
     var storedSize: UInt64
     var compressed: Bool
     var lastAccess: Int64 = 0
+    /// The file as it was when its bytes were checked, if they were.
+    var seal: ChunkSeal? = nil
 }

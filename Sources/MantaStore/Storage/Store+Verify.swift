@@ -21,6 +21,7 @@ extension Store {
     public func verify(progress: (UInt64) -> Void = { _ in }) throws -> VerifyReport {
         try exclusively {
             var report = VerifyReport()
+            var seals: [(id: ChunkID, seal: ChunkSeal)] = []
             for record in try database.chunkRecords() {
                 guard let location = location(of: record.id) else { continue }
                 report.chunksChecked += 1
@@ -33,9 +34,12 @@ extension Store {
                         throw StoreError.fromErrno(errno, path: location.path, operation: "quarantine")
                     }
                     report.corruptChunks.append(record.id)
+                } else if let seal = ChunkSeal(path: location.path) {
+                    seals.append((record.id, seal))
                 }
             }
             try database.forgetChunks(report.corruptChunks)
+            try recordSeals(seals)
             for digest in try database.manifestDigests() {
                 do {
                     _ = try manifest(digest)

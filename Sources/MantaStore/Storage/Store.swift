@@ -119,6 +119,18 @@ public final class Store: Sendable {
 
     public func contains(_ id: ChunkID) -> Bool { location(of: id) != nil }
 
+    /// The seal recorded when the chunk's file was last checked against its id; nil if it never was (a store
+    /// from before seals, a chunk found by recovery) or the database cannot be read.
+    public func seal(of id: ChunkID) -> ChunkSeal? {
+        try? database.seal(of: id)
+    }
+
+    /// Records that the chunk files, as they are now, hold bytes that hash to their ids.
+    public func recordSeals(_ seals: [(id: ChunkID, seal: ChunkSeal)]) throws {
+        guard !seals.isEmpty else { return }
+        try database.recordSeals(seals)
+    }
+
     /// Stores `bytes` as chunk `id` unless it is already there, durably (its own `fdatasync`). The caller
     /// has hashed `bytes` (ids are checked on entry: pass `verify: true` for bytes from elsewhere). Returns
     /// the bytes written to disk, 0 when the chunk was already present. The chunk's folder still needs
