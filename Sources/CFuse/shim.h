@@ -19,27 +19,6 @@ static inline int cfuse_session_loop_mt(struct fuse_session *se, int clone_fd, u
     return fuse_session_loop_mt(se, &config);
 }
 
-// struct fuse_bufvec ends in a one-element array: allocate room for `count` buffers.
-static inline struct fuse_bufvec *cfuse_bufvec_create(size_t count) {
-    size_t extra = count > 1 ? (count - 1) * sizeof(struct fuse_buf) : 0;
-    struct fuse_bufvec *vector = calloc(1, sizeof(struct fuse_bufvec) + extra);
-    if (vector) vector->count = count;
-    return vector;
-}
-
-static inline void cfuse_bufvec_set_fd(struct fuse_bufvec *vector, size_t index, int fd, off_t position, size_t size) {
-    vector->buf[index].size = size;
-    vector->buf[index].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-    vector->buf[index].fd = fd;
-    vector->buf[index].pos = position;
-}
-
-static inline void cfuse_bufvec_set_memory(struct fuse_bufvec *vector, size_t index, void *memory, size_t size) {
-    vector->buf[index].size = size;
-    vector->buf[index].flags = 0;
-    vector->buf[index].mem = memory;
-}
-
 // fuse_file_info's flags are bitfields; set them from C so every libfuse version agrees on the layout.
 static inline void cfuse_file_info_set_cached(struct fuse_file_info *info, int keep_cache) {
     info->keep_cache = keep_cache ? 1 : 0;

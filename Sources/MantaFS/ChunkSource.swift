@@ -34,18 +34,41 @@ public enum ChunkData: Sendable {
     case memory(DecodedChunk)
 }
 
-/// An open, read-only file whose whole content is one verified chunk; closed when the last user lets go.
+/// An open, read-only file whose whole content is one verified chunk, mapped into memory: replies are written
+/// from the mapping, so the kernel copies each byte once, from the store's page cache into the mount's. Unmapped
+/// and closed when the last user lets go. Chunk files are only ever renamed into place and unlinked, never
+/// truncated, so the mapping stays valid for as long as it is held.
 public final class ChunkFile: Sendable {
     public let descriptor: Int32
     public let length: UInt64
+    /// The mapping's address as an integer, since raw pointers are not `Sendable`; 0 for an empty chunk.
+    private let mappingAddress: UInt
 
-    /// Takes ownership of `descriptor`.
-    public init(descriptor: Int32, length: UInt64) {
+    /// Takes ownership of `descriptor` (closed here if mapping it fails, which gives nil).
+    public init?(descriptor: Int32, length: UInt64) {
+        if length > 0 {
+            let mapping = mmap(nil, Int(length), PROT_READ, MAP_SHARED, descriptor, 0)
+            guard let mapping, mapping != MAP_FAILED else {
+                close(descriptor)
+                return nil
+            }
+            mappingAddress = UInt(bitPattern: mapping)
+        } else {
+            mappingAddress = 0
+        }
         self.descriptor = descriptor
         self.length = length
     }
 
-    deinit { close(descriptor) }
+    /// The chunk's bytes, paged in from the file as they are touched.
+    public var bytes: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: mappingAddress), count: Int(length))
+    }
+
+    deinit {
+        if let start = UnsafeMutableRawPointer(bitPattern: mappingAddress) { munmap(start, Int(length)) }
+        close(descriptor)
+    }
 }
 
 /// A chunk's verified bytes in memory (decompressed, or just received from elsewhere).

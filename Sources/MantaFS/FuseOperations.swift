@@ -12,8 +12,6 @@ enum FuseOperations {
         var operations = fuse_lowlevel_ops()
         operations.`init` = { userData, connection in
             guard let connection else { return }
-            let wanted = UInt32(FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE)
-            connection.pointee.want |= connection.pointee.capable & wanted
             // Must equal the max_read mount option (libfuse checks).
             connection.pointee.max_read = UInt32(MountService.maximumRead)
         }
@@ -172,61 +170,40 @@ enum FuseOperations {
     }
 }
 
-/// Sends the bytes of a read: straight from the chunk files (spliced when the kernel allows) when every slice
-/// is a file, else copied into one buffer.
+/// Sends the bytes of a read in one `writev` to the FUSE device, straight from the chunks' mappings and decoded
+/// buffers: the kernel copies each byte once, into the mount's page cache. (Splicing the chunk files through a
+/// pipe costs the same copy, but a pipe holds at most `/proc/sys/fs/pipe-max-size`, 1 MiB by default, which caps
+/// reads below the 1 MiB a FUSE request can carry; and replies of exactly that size spliced slower than these.)
 enum FuseReadReply {
     static func send(_ request: OpaquePointer?, _ slices: [ModelFileSystem.ReadSlice]) {
-        guard !slices.isEmpty else {
-            fuse_reply_buf(request, nil, 0)
-            return
+        var vectors: [iovec] = []
+        vectors.reserveCapacity(slices.count)
+        withVectors(slices[...], &vectors) { vectors in
+            _ = fuse_reply_iov(request, vectors, Int32(vectors.count))
         }
-        let allFiles = slices.allSatisfy { if case .file = $0.data { true } else { false } }
-        if allFiles {
-            guard let vector = cfuse_bufvec_create(slices.count) else {
-                fuse_reply_err(request, ENOMEM)
-                return
-            }
-            defer { free(vector) }
-            for (index, slice) in slices.enumerated() {
-                if case .file(let file) = slice.data {
-                    cfuse_bufvec_set_fd(vector, index, file.descriptor, off_t(slice.offset), slice.count)
-                }
-            }
-            withExtendedLifetime(slices) {
-                _ = fuse_reply_data(request, vector, FUSE_BUF_SPLICE_MOVE)
-            }
-            return
-        }
-        let total = slices.reduce(0) { $0 + $1.count }
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: total, alignment: 4096)
-        defer { buffer.deallocate() }
-        var used = 0
-        for slice in slices {
-            let target = UnsafeMutableRawBufferPointer(rebasing: buffer[used..<used + slice.count])
-            switch slice.data {
-            case .memory(let decoded):
-                decoded.bytes.withUnsafeBytes { bytes in
-                    target.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[Int(slice.offset)..<Int(slice.offset) + slice.count]))
-                }
-            case .file(let file):
-                guard readFully(file.descriptor, into: target, at: slice.offset) else {
-                    fuse_reply_err(request, EIO)
-                    return
-                }
-            }
-            used += slice.count
-        }
-        fuse_reply_buf(request, buffer.baseAddress!.assumingMemoryBound(to: CChar.self), used)
     }
 
-    private static func readFully(_ descriptor: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) -> Bool {
-        var done = 0
-        while done < buffer.count {
-            let count = pread(descriptor, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
-            if count < 0 && errno == EINTR { continue }
-            guard count > 0 else { return false }
-            done += count
+    /// Calls `body` with an iovec per slice, each valid only inside the call.
+    private static func withVectors(_ slices: ArraySlice<ModelFileSystem.ReadSlice>, _ vectors: inout [iovec], _ body: ([iovec]) -> Void) {
+        guard let slice = slices.first else { return body(vectors) }
+        let rest = slices.dropFirst()
+        switch slice.data {
+        case .file(let file):
+            withExtendedLifetime(file) {
+                vectors.append(iovec(slice, in: file.bytes))
+                withVectors(rest, &vectors, body)
+            }
+        case .memory(let decoded):
+            decoded.bytes.withUnsafeBytes { bytes in
+                vectors.append(iovec(slice, in: bytes))
+                withVectors(rest, &vectors, body)
+            }
         }
-        return true
+    }
+}
+
+private extension iovec {
+    init(_ slice: ModelFileSystem.ReadSlice, in bytes: UnsafeRawBufferPointer) {
+        self.init(iov_base: UnsafeMutableRawPointer(mutating: bytes.baseAddress.map { $0 + Int(slice.offset) }), iov_len: slice.count)
     }
 }

@@ -16,8 +16,9 @@ public struct MountConfiguration: Sendable {
     public var readAheadKiB: Int?
     /// Bytes of decompressed chunks kept in memory.
     public var decodedCacheBytes: Int
-    /// Verified chunk files kept open.
-    public var openChunkFiles: Int
+    /// Bytes of verified chunk files kept open and mapped (replies are written from the mappings; the pages the
+    /// mount touched count towards its resident memory).
+    public var mappedChunkBytes: Int
     /// Threads that read and verify chunks.
     public var verifierThreads: Int
     /// Chunks verified (or, for registered models, fetched) ahead of a sequential reader.
@@ -36,7 +37,7 @@ public struct MountConfiguration: Sendable {
         refreshInterval: Double = 1,
         readAheadKiB: Int? = 4096,
         decodedCacheBytes: Int = 32 << 20,
-        openChunkFiles: Int = 256,
+        mappedChunkBytes: Int = 64 << 20,
         verifierThreads: Int = 4,
         prefetchChunks: Int = 4,
         pendingPrefetchAfterBytes: UInt64 = 8 << 20,
@@ -49,7 +50,7 @@ public struct MountConfiguration: Sendable {
         self.refreshInterval = refreshInterval
         self.readAheadKiB = readAheadKiB
         self.decodedCacheBytes = decodedCacheBytes
-        self.openChunkFiles = openChunkFiles
+        self.mappedChunkBytes = mappedChunkBytes
         self.verifierThreads = verifierThreads
         self.prefetchChunks = prefetchChunks
         self.pendingPrefetchAfterBytes = pendingPrefetchAfterBytes

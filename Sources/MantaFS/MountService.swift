@@ -33,7 +33,8 @@ public final class MountService: Sendable {
     }
 
     private let refresherStop = DispatchSemaphore(value: 0)
-    static let maximumRead = 512 << 10
+    /// The largest read the kernel sends: 1 MiB, the most a FUSE request carries with libfuse's 256-page buffers.
+    static let maximumRead = 1 << 20
 
     /// `source` defaults to the store itself (the chunk files on this node).
     public init(store: Store, mountPoint: String, configuration: MountConfiguration = MountConfiguration(),
@@ -140,8 +141,6 @@ public final class MountService: Sendable {
     }
 
     private func makeSession() throws -> OpaquePointer {
-        // libfuse splices a read's reply through a pipe of at most /proc/sys/fs/pipe-max-size (1 MiB by default) and
-        // falls back to copying through a fresh buffer when the reply does not fit: keep reads small enough to splice.
         var options = ["ro", "fsname=manta", "subtype=manta", "default_permissions", "max_read=\(Self.maximumRead)"]
         if configuration.allowOther { options.append("allow_other") }
         let arguments = ["manta", "-o", options.joined(separator: ",")]

@@ -6,15 +6,18 @@ import Synchronization
 import Glibc
 #endif
 
-/// Serves chunks from the node store. Each chunk is hashed the first time the mount touches it; only then are
-/// its bytes served (from its open file, or decompressed into a small cache). A chunk that fails the check
-/// fails every read that needs it, and is logged.
+/// Serves chunks from the node store. A chunk's bytes are served (from its open file, or decompressed into a small
+/// cache) only once they are known to hash to its id: either its file still carries the seal the store recorded
+/// when it checked them, or the mount hashes them on first touch (and seals the file). A chunk that fails the
+/// check fails every read that needs it, and is logged. Chunk files are asked to be read ahead as soon as a
+/// chunk is wanted, so that cold reads keep the disk busy.
 public final class StoreChunkSource: ChunkSource {
     public typealias Completion = @Sendable (Result<ChunkData, ChunkSourceError>) -> Void
 
     private struct State {
         var verifiedUncompressed: Set<ChunkID> = []
-        var openFiles: LeastRecentlyUsed<ChunkID, ChunkFile>
+        /// Costed in bytes: the pages of a mapping the mount has touched count towards its resident memory.
+        var mappedFiles: LeastRecentlyUsed<ChunkID, ChunkFile>
         var decoded: LeastRecentlyUsed<ChunkID, DecodedChunk>
         var waiting: [ChunkID: [Completion]] = [:]
         var accessed: Set<ChunkID> = []
@@ -37,7 +40,7 @@ public final class StoreChunkSource: ChunkSource {
         self.logger = logger
         workers = BlockingWorkers(count: configuration.verifierThreads, name: "manta-chunks")
         state = Mutex(State(
-            openFiles: LeastRecentlyUsed(capacity: configuration.openChunkFiles),
+            mappedFiles: LeastRecentlyUsed(capacity: configuration.mappedChunkBytes),
             decoded: LeastRecentlyUsed(capacity: configuration.decodedCacheBytes)
         ))
     }
@@ -51,7 +54,7 @@ public final class StoreChunkSource: ChunkSource {
         let id = request.id
         let step: Step = state.withLock { state in
             state.accessed.insert(id)
-            if let file = state.openFiles.value(for: id) { return .ready(.file(file)) }
+            if let file = state.mappedFiles.value(for: id) { return .ready(.file(file)) }
             if let decoded = state.decoded.value(for: id) { return .ready(.memory(decoded)) }
             if state.waiting[id] != nil {
                 state.waiting[id]?.append(completion)
@@ -94,7 +97,7 @@ public final class StoreChunkSource: ChunkSource {
             switch result {
             case .success(.file(let file)):
                 state.verifiedUncompressed.insert(request.id)
-                state.openFiles.insert(file, for: request.id)
+                state.mappedFiles.insert(file, for: request.id, cost: Int(file.length))
             case .success(.memory(let decoded)):
                 state.decoded.insert(decoded, for: request.id, cost: decoded.bytes.count)
             case .failure:
@@ -112,13 +115,27 @@ public final class StoreChunkSource: ChunkSource {
         guard let location = store.location(of: request.id), !location.compressed else {
             return .failure(.missing(chunk: request.id, file: request.file))
         }
-        let descriptor = open(location.path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else {
-            return .failure(.unreadable(chunk: request.id, file: request.file, reason: String(cString: strerror(errno))))
+        return map(request, path: location.path).map { mapped in
+            state.withLock { $0.mappedFiles.insert(mapped.file, for: request.id, cost: Int(mapped.file.length)) }
+            return .file(mapped.file)
         }
-        let file = ChunkFile(descriptor: descriptor, length: request.length)
-        state.withLock { $0.openFiles.insert(file, for: request.id) }
-        return .success(.file(file))
+    }
+
+    /// Opens and maps the chunk's file, and gives its seal as it is now. A file of the wrong size is corrupt, and is
+    /// refused before any byte of the mapping is touched (past the end of a shorter file, that would fault).
+    private func map(_ request: ChunkRequest, path: String) -> Result<(file: ChunkFile, seal: ChunkSeal), ChunkSourceError> {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            return .failure(.unreadable(chunk: request.id, file: request.file, reason: "open \(path): \(String(cString: strerror(errno)))"))
+        }
+        guard let file = ChunkFile(descriptor: descriptor, length: request.length) else {
+            return .failure(.unreadable(chunk: request.id, file: request.file, reason: "mmap \(path): \(String(cString: strerror(errno)))"))
+        }
+        guard let seal = ChunkSeal(descriptor: file.descriptor) else {
+            return .failure(.unreadable(chunk: request.id, file: request.file, reason: "stat \(path): \(String(cString: strerror(errno)))"))
+        }
+        guard seal.size == request.length else { return .failure(.corrupt(chunk: request.id, file: request.file)) }
+        return .success((file, seal))
     }
 
     /// Reads the chunk from disk and checks its hash; runs on a verifier thread.
@@ -130,31 +147,39 @@ public final class StoreChunkSource: ChunkSource {
     }
 
     private func loadPlain(_ request: ChunkRequest, path: String) -> Result<ChunkData, ChunkSourceError> {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else {
-            return .failure(.unreadable(chunk: request.id, file: request.file, reason: "open \(path): \(String(cString: strerror(errno)))"))
+        let file: ChunkFile, seal: ChunkSeal
+        switch map(request, path: path) {
+        case .success(let mapped): (file, seal) = mapped
+        case .failure(let error): return .failure(error)
         }
-        let file = ChunkFile(descriptor: descriptor, length: request.length)
-        var information = stat()
-        guard fstat(descriptor, &information) == 0 else {
-            return .failure(.unreadable(chunk: request.id, file: request.file, reason: "stat \(path): \(String(cString: strerror(errno)))"))
-        }
-        guard UInt64(information.st_size) == request.length else { return .failure(.corrupt(chunk: request.id, file: request.file)) }
-        // Hashing a mapping of the page cache avoids copying every chunk into a buffer first.
-        guard let mapping = mmap(nil, Int(request.length), PROT_READ, MAP_SHARED | MAP_POPULATE, descriptor, 0), mapping != MAP_FAILED else {
-            return .failure(.unreadable(chunk: request.id, file: request.file, reason: "mmap \(path): \(String(cString: strerror(errno)))"))
-        }
-        defer { munmap(mapping, Int(request.length)) }
-        guard SHA256Hasher.hash(UnsafeRawBufferPointer(start: mapping, count: Int(request.length))) == request.id else {
+        // Cold reads: the whole chunk is read from disk while the first reply is still being written.
+        posix_fadvise(file.descriptor, 0, 0, POSIX_FADV_WILLNEED)
+        guard check(request, seal: seal, hash: { SHA256Hasher.hash(file.bytes) }) else {
             return .failure(.corrupt(chunk: request.id, file: request.file))
         }
         return .success(.file(file))
     }
 
+    /// Whether the chunk's bytes hash to its id: at once when its file still carries the store's seal, else by
+    /// `hash`, sealing the file when they do.
+    private func check(_ request: ChunkRequest, seal: ChunkSeal, hash: () -> ChunkID) -> Bool {
+        if store.seal(of: request.id) == seal { return true }
+        guard hash() == request.id else { return false }
+        do {
+            try store.recordSeals([(request.id, seal)])
+        } catch {
+            logger.debug("could not seal a checked chunk", metadata: ["chunk": "\(request.id)", "error": "\(error)"])
+        }
+        return true
+    }
+
     private func loadCompressed(_ request: ChunkRequest, path: String) -> Result<ChunkData, ChunkSourceError> {
         let compressed: [UInt8]
+        let seal: ChunkSeal?
         do {
-            compressed = try FileSystem.readAll(path)
+            let file = try FileDescriptor.open(path, flags: O_RDONLY)
+            seal = ChunkSeal(descriptor: file.raw)
+            compressed = try file.read(count: Int(try file.size()), at: 0)
         } catch {
             return .failure(.unreadable(chunk: request.id, file: request.file, reason: "\(error)"))
         }
@@ -162,7 +187,7 @@ public final class StoreChunkSource: ChunkSource {
             guard Zstd.frameContentSize(input) == Int(request.length) else { return nil }
             return try? Zstd.decompress(input, expectedSize: Int(request.length))
         }
-        guard let bytes, SHA256Hasher.hash(bytes) == request.id else {
+        guard let bytes, let seal, check(request, seal: seal, hash: { SHA256Hasher.hash(bytes) }) else {
             return .failure(.corrupt(chunk: request.id, file: request.file))
         }
         return .success(.memory(DecodedChunk(bytes: bytes)))

@@ -48,20 +48,24 @@ struct MountLifecycleTests {
         #expect(harness.log.contains("unmounted"))
     }
 
-    @Test("a corrupt chunk makes reads of it fail with EIO and is logged, while other files still read")
-    func corruptChunkFailsWithEIO() throws {
+    /// A store holding the synthetic shards, not yet mounted, and the chunk of `path` that `pick` chooses (by
+    /// index, from the count), with its file in the store, for a test to damage.
+    private static func shardsWithChunk(
+        of path: String, _ pick: (Int) -> Int
+    ) throws -> (harness: MountHarness, model: MountHarness.Model, file: Manifest.File, chunk: Manifest.Chunk, chunkPath: String) {
         let model = try TestModels.shards()
         let harness = try MountHarness([model])
-        defer { harness.cleanUp() }
         let (_, manifest) = try harness.store.requireManifest(try model.reference)
-        let damaged = try #require(manifest.file(at: "model-00002-of-00002.safetensors"))
-        let chunk = damaged.chunks[damaged.chunks.count / 2]
-        let location = try #require(harness.store.location(of: chunk.id))
-        let writer = try #require(FileHandle(forWritingAtPath: location.path))
-        try writer.seek(toOffset: chunk.length / 2)
-        let original = try #require(FileManager.default.contents(atPath: location.path))[Int(chunk.length / 2)]
-        writer.write(Data([original ^ 0xff]))
-        try writer.close()
+        let file = try #require(manifest.file(at: path))
+        let chunk = file.chunks[pick(file.chunks.count)]
+        return (harness, model, file, chunk, try #require(harness.store.location(of: chunk.id)).path)
+    }
+
+    @Test("a chunk whose file was written after it was sealed is hashed again: reads of it fail with EIO and it is logged, while other files still read")
+    func corruptChunkFailsWithEIO() throws {
+        let (harness, model, damaged, chunk, chunkPath) = try Self.shardsWithChunk(of: "model-00002-of-00002.safetensors") { $0 / 2 }
+        defer { harness.cleanUp() }
+        try flipByte(in: chunkPath, at: chunk.length / 2)
 
         try harness.mount()
         let file = try PosixFile(path: "\(harness.modelPath(model))/\(damaged.path)")
@@ -73,6 +77,37 @@ struct MountLifecycleTests {
         #expect(try runProgram("/usr/bin/cmp", ["\(model.directory)/\(healthy)", "\(harness.modelPath(model))/\(healthy)"]).status == 0)
         #expect(harness.log.contains("corrupt"), "\(harness.log)")
         #expect(harness.log.contains(chunk.id.hex))
+    }
+
+    @Test("a chunk file cut short makes reads of it fail with EIO, and the mount goes on serving")
+    func truncatedChunkFailsWithEIO() throws {
+        let (harness, model, damaged, chunk, chunkPath) = try Self.shardsWithChunk(of: "model-00001-of-00002.safetensors") { $0 - 1 }
+        defer { harness.cleanUp() }
+        #expect(truncate(chunkPath, off_t(chunk.length / 2)) == 0)
+
+        try harness.mount()
+        let file = try PosixFile(path: "\(harness.modelPath(model))/\(damaged.path)")
+        #expect(throws: PosixFile.Failure(operation: "pread", errno: EIO)) { try file.read(count: 4096, at: Int(chunk.offset + chunk.length) - 4096) }
+        let healthy = "model-00002-of-00002.safetensors"
+        #expect(try runProgram("/usr/bin/cmp", ["\(model.directory)/\(healthy)", "\(harness.modelPath(model))/\(healthy)"]).status == 0)
+        #expect(harness.log.contains(chunk.id.hex), "\(harness.log)")
+    }
+
+    @Test("a sealed chunk is served without being hashed again; verify's full rehash still finds damage that kept the seal")
+    func sealedChunkIsTrustedUntilVerify() throws {
+        let (harness, model, damaged, chunk, chunkPath) = try Self.shardsWithChunk(of: "model-00002-of-00002.safetensors") { $0 / 2 }
+        defer { harness.cleanUp() }
+        let original = try flipByte(in: chunkPath, at: chunk.length / 2)
+        // Stands in for damage the kernel never saw (bit rot below the file system), which leaves the seal as it was.
+        try harness.store.recordSeals([(chunk.id, try #require(ChunkSeal(path: chunkPath)))])
+
+        try harness.mount()
+        let file = try PosixFile(path: "\(harness.modelPath(model))/\(damaged.path)")
+        let served = try file.read(count: 1, at: Int(chunk.offset + chunk.length / 2))
+        #expect(served == [original ^ 0xff], "the mount trusted the seal and did not hash the chunk")
+        #expect(try harness.terminate() == 0, "\(harness.log)")
+
+        #expect(try harness.store.verify().corruptChunks == [chunk.id])
     }
 
     @Test("a model imported while mounted appears without a remount, and disappears when removed")

@@ -206,7 +206,7 @@ def main():
             names = files_below(f"{arguments.fixtures}/{folder}")
             for system in systems:
                 paths = [f"{system.root_for(folder, repo)}/{name}" for name in names]
-                # (a) cold: page cache dropped, freshly started mount (manta verifies every chunk again). The
+                # (a) cold: page cache dropped, freshly started mount. The
                 # median of 3 for the systems the targets name; the machine is shared, so single runs are noisy.
                 samples = []
                 for _ in range(3 if system.name in ("native", "manta", "passthrough_ll") else 1):
