@@ -201,30 +201,48 @@ def main():
         systems.append(System("casync mount", lambda folder, repo: f"{work}/mnt/casync-{dataset_key(folder)}", start_casync, stop_casync))
 
     results = {}  # (dataset, measure, system) -> seconds
+    compared = [system for system in systems if system.name in ("native", "manta", "passthrough_ll")]
+    rounds = 5
+
+    def median(samples):
+        return sorted(samples)[len(samples) // 2]
+
+    def interleaved(label, measure, contenders, paths_of, cold):
+        """The median of `rounds` samples per contender, taken in turn so that a slow minute of the shared disk or
+        CPU falls on all of them alike."""
+        samples = {system.name: [] for system in contenders}
+        for _ in range(rounds):
+            for system in contenders:
+                system.stop()
+                if cold:
+                    drop_caches()
+                system.start()
+                samples[system.name].append(timed_cat(paths_of(system)))
+        for name, values in samples.items():
+            results[(label, measure, name)] = median(values)
+
     try:
         for label, (folder, repo) in datasets.items():
             names = files_below(f"{arguments.fixtures}/{folder}")
+
+            def paths_of(system):
+                return [f"{system.root_for(folder, repo)}/{name}" for name in names]
+
+            # (a) cold: page cache dropped, freshly started mount; (b) fresh mount, its source already in page cache.
+            interleaved(label, "a cold first read", compared, paths_of, cold=True)
+            interleaved(label, "b fresh mount, source in page cache", [system for system in compared if system.name != "native"], paths_of, cold=False)
             for system in systems:
-                paths = [f"{system.root_for(folder, repo)}/{name}" for name in names]
-                # (a) cold: page cache dropped, freshly started mount. The
-                # median of 3 for the systems the targets name; the machine is shared, so single runs are noisy.
-                samples = []
-                for _ in range(3 if system.name in ("native", "manta", "passthrough_ll") else 1):
+                paths = paths_of(system)
+                if system not in compared:
                     system.stop(); drop_caches(); system.start()
-                    samples.append(timed_cat(paths))
-                results[(label, "a cold first read", system.name)] = sorted(samples)[len(samples) // 2]
-                # (c) repeated read through the same mount.
-                results[(label, "c repeated read", system.name)] = timed_cat(paths)
-                # (d) random 4 KiB reads and an mmap page-touch pass, warm.
+                    results[(label, "a cold first read", system.name)] = timed_cat(paths)
+                else:
+                    system.stop(); system.start()
+                    timed_cat(paths)
+                # (c) repeated read through the same mount, (d) random 4 KiB reads and an mmap page-touch pass, warm.
+                results[(label, "c repeated read", system.name)] = median([timed_cat(paths) for _ in range(3)])
                 results[(label, "d random 4 KiB reads (20k)", system.name)] = random_reads(paths)
-                results[(label, "d mmap page-touch pass", system.name)] = mmap_touch(paths)
-                # (b) fresh mount, its source already in page cache.
-                if system.name.startswith(("manta", "passthrough_ll")):
-                    samples = []
-                    for _ in range(3):
-                        system.stop(); system.start()
-                        samples.append(timed_cat(paths))
-                    results[(label, "b fresh mount, source in page cache", system.name)] = sorted(samples)[1]
+                results[(label, "d mmap page-touch pass", system.name)] = median([mmap_touch(paths) for _ in range(3)])
                 # (e) 4 concurrent readers of all files, cold.
                 system.stop(); drop_caches(); system.start()
                 results[(label, "e 4 concurrent readers, cold", system.name)] = timed_cat(paths, readers=4)
@@ -242,8 +260,10 @@ def main():
     print(f"Machine: {os.cpu_count()} cores, `{os.uname().release}`; other sessions may share the machine (expect noise).")
     print(f"Run: `python3 benchmarks/mount/bench.py --manta {arguments.manta} --fixtures {arguments.fixtures}`"
           " (the 1 GiB model from `python3 scripts/make-fixtures.py --synthetic-mib 1024 --out /tmp/bench-fixtures`).")
-    print("Reads are `cat <every file> > /dev/null`; (a) and (b) are medians of 3 for native, manta and passthrough_ll; cold runs `sync; echo 3 > /proc/sys/vm/drop_caches` first and start a fresh mount;"
-          " random reads are 20,000 `os.pread` of 4 KiB at seeded random offsets; the mmap pass touches one byte per 4 KiB page.\n")
+    print("Reads are `cat <every file> > /dev/null`; (a) and (b) are medians of 5 for native, manta and passthrough_ll, taken in turn"
+          " (one sample of each, five times over); cold runs `sync; echo 3 > /proc/sys/vm/drop_caches` first and start a fresh mount;"
+          " (c) and the mmap pass are medians of 3; random reads are 20,000 `os.pread` of 4 KiB at seeded random offsets; the mmap pass"
+          " touches one byte per 4 KiB page.\n")
     print("Setup commands:\n")
     for command in commands:
         print(f"    {command}")
