@@ -45,6 +45,7 @@ import Testing
         let text = Array(String(repeating: "{\"dtype\": \"BF16\", \"shape\": [2048, 8192], \"data_offsets\": [0, 33554432]}\n", count: 4000).utf8)
         let cases: [(String, [UInt8], ChunkEncoding)] = [
             ("BF16 tensor bytes", try Self.bf16Bytes(), .byteGrouped),
+            ("BF16 tensor bytes too few to probe", Array(try Self.bf16Bytes().prefix(3 * ChunkEncoder.probeSize)), .byteGrouped),
             ("an odd-length BF16 run", Array(try Self.bf16Bytes().dropLast()), .zstd),
             ("JSON text, which grouping does not help", text.count % 2 == 0 ? text : Array(text.dropLast()), .zstd),
             ("noise", (0..<300_000).map { _ in UInt8.random(in: 0...255, using: &random) }, .plain),
