@@ -112,7 +112,7 @@ public final class StoreChunkSource: ChunkSource {
     }
 
     private func reopen(_ request: ChunkRequest) -> Result<ChunkData, ChunkSourceError> {
-        guard let location = store.location(of: request.id), !location.compressed else {
+        guard let location = store.location(of: request.id), location.encoding == .plain else {
             return .failure(.missing(chunk: request.id, file: request.file))
         }
         return map(request, path: location.path).map { mapped in
@@ -143,7 +143,7 @@ public final class StoreChunkSource: ChunkSource {
         guard let location = store.location(of: request.id) else {
             return .failure(.missing(chunk: request.id, file: request.file))
         }
-        return location.compressed ? loadCompressed(request, path: location.path) : loadPlain(request, path: location.path)
+        return location.encoding == .plain ? loadPlain(request, path: location.path) : loadEncoded(request, location: location)
     }
 
     private func loadPlain(_ request: ChunkRequest, path: String) -> Result<ChunkData, ChunkSourceError> {
@@ -173,21 +173,24 @@ public final class StoreChunkSource: ChunkSource {
         return true
     }
 
-    private func loadCompressed(_ request: ChunkRequest, path: String) -> Result<ChunkData, ChunkSourceError> {
-        let compressed: [UInt8]
+    private func loadEncoded(_ request: ChunkRequest, location: Store.ChunkLocation) -> Result<ChunkData, ChunkSourceError> {
+        let stored: [UInt8]
         let seal: ChunkSeal?
         do {
-            let file = try FileDescriptor.open(path, flags: O_RDONLY)
+            let file = try FileDescriptor.open(location.path, flags: O_RDONLY)
             seal = ChunkSeal(descriptor: file.raw)
-            compressed = try file.read(count: Int(try file.size()), at: 0)
+            stored = try file.read(count: Int(try file.size()), at: 0)
         } catch {
             return .failure(.unreadable(chunk: request.id, file: request.file, reason: "\(error)"))
         }
-        let bytes = compressed.withUnsafeBytes { input -> [UInt8]? in
-            guard Zstd.frameContentSize(input) == Int(request.length) else { return nil }
-            return try? Zstd.decompress(input, expectedSize: Int(request.length))
+        let bytes: [UInt8]
+        do {
+            bytes = try location.encoding.decode(stored, expectedSize: Int(request.length))
+        } catch {
+            logger.error("chunk file does not decode", metadata: ["chunk": "\(request.id)", "path": "\(location.path)", "error": "\(error)"])
+            return .failure(.corrupt(chunk: request.id, file: request.file))
         }
-        guard let bytes, let seal, check(request, seal: seal, hash: { SHA256Hasher.hash(bytes) }) else {
+        guard let seal, check(request, seal: seal, hash: { SHA256Hasher.hash(bytes) }) else {
             return .failure(.corrupt(chunk: request.id, file: request.file))
         }
         return .success(.memory(DecodedChunk(bytes: bytes)))

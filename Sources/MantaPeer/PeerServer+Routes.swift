@@ -134,37 +134,42 @@ extension PeerServer {
     }
 }
 
-/// An open chunk file whose bytes are served: uncompressed files are read in place, compressed ones are
-/// decompressed once per request (chunks are a few MiB).
+/// An open chunk file whose bytes are served: plain files are read in place, encoded ones are decoded
+/// once per request (chunks are a few MiB).
 final class ChunkFile: Sendable {
+    /// -1 for an encoded file, which is read whole at once.
     private let descriptor: Int32
-    private let decompressed: [UInt8]?
+    private let decoded: [UInt8]?
     let length: UInt64
 
     init(location: Store.ChunkLocation) throws {
-        descriptor = open(location.path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw HTTPError(.notFound) }
-        var info = stat()
-        fstat(descriptor, &info)
-        if location.compressed {
-            let raw = try FileSystem.readAll(location.path)
-            let bytes = try raw.withUnsafeBytes { buffer -> [UInt8] in
-                guard let size = Zstd.frameContentSize(buffer) else { throw HTTPError(.internalServerError) }
-                return try Zstd.decompress(buffer, expectedSize: size)
-            }
-            decompressed = bytes
-            length = UInt64(bytes.count)
-        } else {
-            decompressed = nil
+        guard location.encoding != .plain else {
+            descriptor = open(location.path, O_RDONLY | O_CLOEXEC)
+            guard descriptor >= 0 else { throw HTTPError(.notFound) }
+            var info = stat()
+            fstat(descriptor, &info)
+            decoded = nil
             length = UInt64(info.st_size)
+            return
         }
+        let bytes: [UInt8]
+        do {
+            bytes = try location.decoded()
+        } catch let error as ChunkDecodingError {
+            throw HTTPError(.internalServerError, message: "\(error)")
+        } catch {
+            throw HTTPError(.notFound)
+        }
+        descriptor = -1
+        decoded = bytes
+        length = UInt64(bytes.count)
     }
 
-    deinit { close(descriptor) }
+    deinit { if descriptor >= 0 { close(descriptor) } }
 
     /// Reads straight into the buffer that is sent.
     func read(count: Int, at offset: UInt64) throws -> ByteBuffer {
-        if let decompressed { return ByteBuffer(bytes: decompressed[Int(offset)..<Int(offset) + count]) }
+        if let decoded { return ByteBuffer(bytes: decoded[Int(offset)..<Int(offset) + count]) }
         var buffer = ByteBufferAllocator().buffer(capacity: count)
         let got = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { pread(descriptor, $0.baseAddress, count, off_t(offset)) }
         guard got == count else { throw HTTPError(.internalServerError, message: "chunk file shorter than expected") }

@@ -10,10 +10,13 @@ import Glibc
 
 @Suite("Reading models through the mount")
 struct MountReadTests {
-    @Test("cmp finds every file of the real model and the synthetic shards identical through both views, with zstd chunks")
-    func everyFileMatchesThroughBothViews() throws {
+    @Test("cmp finds every file of the real model and the synthetic shards identical through both views, with zstd or byte-grouped chunks",
+          arguments: [StoreConfiguration.Compression.zstd, .zstdBytegroup])
+    func everyFileMatchesThroughBothViews(compression: StoreConfiguration.Compression) throws {
         let models = [try TestModels.real(), try TestModels.shards(), try TestModels.shards(revision: "v2")]
-        try withMount(models, compression: .zstd) { mount in
+        try withMount(models, compression: compression) { mount in
+            let encoding: ChunkEncoding = compression == .zstd ? .zstd : .byteGrouped
+            #expect(ChunkFiles.encodingCounts(storeRoot: mount.storePath)[encoding, default: 0] > 0)
             for model in models {
                 let files = try TestModels.files(below: model.directory)
                 #expect(!files.isEmpty)
@@ -27,12 +30,13 @@ struct MountReadTests {
         }
     }
 
-    @Test("random reads from 1 byte to 8 MiB, across chunk boundaries and at the end of the file, match the original")
-    func randomReadsMatch() throws {
+    @Test("random reads from 1 byte to 8 MiB, across chunk boundaries and at the end of the file, match the original",
+          arguments: [StoreConfiguration.Compression.none, .zstdBytegroup])
+    func randomReadsMatch(compression: StoreConfiguration.Compression) throws {
         let model = try TestModels.shards()
         let name = "model-00001-of-00002.safetensors"
         // Small chunks put many boundaries inside each read.
-        try withMount([model], chunkSize: 64 << 10) { mount in
+        try withMount([model], compression: compression, chunkSize: 64 << 10) { mount in
             let original = try PosixFile(path: "\(model.directory)/\(name)")
             let mounted = try PosixFile(path: "\(mount.modelPath(model))/\(name)")
             let size = try original.size()

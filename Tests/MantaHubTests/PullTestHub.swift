@@ -60,12 +60,5 @@ func folderContents(_ folder: String) throws -> [String: Data] {
 
 /// Ids of every chunk file in the store.
 func chunkFiles(in store: Store) -> Set<ChunkID> {
-    var ids = Set<ChunkID>()
-    let folder = store.root + "/chunks"
-    for prefix in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] {
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: "\(folder)/\(prefix)")) ?? [] {
-            if let id = Digest(hex: name.hasSuffix(".zst") ? String(name.dropLast(4)) : name) { ids.insert(id) }
-        }
-    }
-    return ids
+    Set(ChunkFiles.list(storeRoot: store.root).map(\.id))
 }

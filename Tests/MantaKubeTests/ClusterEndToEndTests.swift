@@ -217,7 +217,7 @@ struct Cluster: Sendable {
 
     func hasChunk(_ hex: String, on node: String) -> Bool {
         let path = "\(store(node))/chunks/\(hex.prefix(2))/\(hex)"
-        return FileManager.default.fileExists(atPath: path) || FileManager.default.fileExists(atPath: path + ".zst")
+        return ChunkEncoding.allCases.contains { FileManager.default.fileExists(atPath: path + $0.suffix) }
     }
 
     static func printAgentLogs(_ scratch: String) {

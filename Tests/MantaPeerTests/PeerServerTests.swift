@@ -18,10 +18,11 @@ struct RunningPeer: Sendable {
     static func with<T>(
         token: String? = "cluster-secret",
         uploadRate: UInt64? = nil,
+        compression: StoreConfiguration.Compression = .none,
         _ body: (RunningPeer, TemporaryDirectory) async throws -> T
     ) async throws -> T {
         let scratch = try TemporaryDirectory()
-        let store = try Store(root: scratch.appending("store"))
+        let store = try Store(root: scratch.appending("store"), changes: .init(compression: compression))
         let summary = try store.importDirectory(try Fixtures.gguf(), as: try RepoReference(parsing: "acme/gguf"))
         let server = PeerServer(store: store, configuration: .init(token: token, uploadRate: uploadRate))
         return try await withThrowingTaskGroup(of: Void.self) { group in
@@ -46,6 +47,30 @@ struct RunningPeer: Sendable {
             let ids = peer.manifest.chunkIDs
             let bitmap = try await client.have(peer.digest, chunkCount: ids.count, from: peer.address)
             #expect(bitmap.presentCount == ids.count)
+        }
+    }
+
+    @Test func aByteGroupedChunkIsServedAsItsUncompressedBytesWholeAndInRanges() async throws {
+        try await RunningPeer.with(compression: .zstdBytegroup) { peer, _ in
+            let chunks = peer.manifest.files.flatMap(\.chunks)
+            let chunk = try #require(chunks.first { peer.store.location(of: $0.id)?.encoding == .byteGrouped })
+            let whole = try peer.store.read(chunk.id)
+            #expect(try await PeerClient(token: "cluster-secret").chunk(chunk.id, length: chunk.length, from: peer.address) == whole)
+            let auth = ["Authorization": "Bearer cluster-secret"]
+            let partial = try await RawHTTP.get(port: peer.port, path: "/v1/chunks/\(chunk.id.hex)", headers: auth.merging(["Range": "bytes=1001-5000"]) { $1 })
+            #expect(partial.status == 206)
+            #expect(partial.body == Array(whole[1001...5000]))
+        }
+    }
+
+    @Test func aByteGroupedChunkFileThatDoesNotDecodeIsAServerErrorNotACrash() async throws {
+        try await RunningPeer.with(compression: .zstdBytegroup) { peer, _ in
+            let chunks = peer.manifest.files.flatMap(\.chunks)
+            let chunk = try #require(chunks.first { peer.store.location(of: $0.id)?.encoding == .byteGrouped })
+            try FileDamage.truncate(toFraction: 0.5).apply(to: try #require(peer.store.location(of: chunk.id)).path)
+            let response = try await RawHTTP.get(port: peer.port, path: "/v1/chunks/\(chunk.id.hex)", headers: ["Authorization": "Bearer cluster-secret"])
+            #expect(response.status == 500)
+            #expect(String(decoding: response.body, as: UTF8.self).contains("does not decode"))
         }
     }
 

@@ -4,20 +4,24 @@ import Testing
 @testable import MantaStore
 
 @Suite struct CorruptionTests {
-    /// Imports the GGUF fixture and flips one byte in the middle of the chunk holding the file's middle.
-    static func storeWithOneFlippedByte(_ scratch: TemporaryDirectory) throws -> (root: String, chunk: ChunkID) {
+    /// Imports the GGUF fixture and damages the file of the chunk holding the file's middle (by default,
+    /// flips one byte in the middle of it).
+    static func storeWithOneDamagedChunk(
+        _ scratch: TemporaryDirectory, compression: StoreConfiguration.Compression = .none, damage: FileDamage = .flipByte(atFraction: 0.5)
+    ) throws -> (root: String, chunk: ChunkID, location: Store.ChunkLocation) {
         let root = scratch.appending("store")
-        let store = try Store(root: root)
+        let store = try Store(root: root, changes: .init(compression: compression))
         let summary = try store.importDirectory(try Fixtures.gguf(), as: try RepoReference(parsing: "acme/gguf"))
         let file = try #require(summary.manifest.files.first)
         let chunk = file.chunks[file.chunkIndex(containing: file.size / 2)!]
-        try flipByte(in: try #require(store.location(of: chunk.id)).path, at: chunk.length / 2)
-        return (root, chunk.id)
+        let location = try #require(store.location(of: chunk.id))
+        try damage.apply(to: location.path)
+        return (root, chunk.id, location)
     }
 
     @Test func verifyNamesTheCorruptChunkQuarantinesItAndFails() throws {
         let scratch = try TemporaryDirectory()
-        let (root, chunk) = try Self.storeWithOneFlippedByte(scratch)
+        let (root, chunk, _) = try Self.storeWithOneDamagedChunk(scratch)
         let result = try MantaProcess.run(["verify", "--store", root])
         #expect(result.status != 0)
         #expect(result.standardOutput.contains("corrupt chunk \(chunk)"))
@@ -27,13 +31,35 @@ import Testing
 
     @Test func exportRefusesNamingTheFileAndChunkAndWritesNoBadByte() throws {
         let scratch = try TemporaryDirectory()
-        let (root, chunk) = try Self.storeWithOneFlippedByte(scratch)
+        let (root, chunk, _) = try Self.storeWithOneDamagedChunk(scratch)
         let output = scratch.appending("out")
         let result = try MantaProcess.run(["export", "acme/gguf", output, "--store", root])
         #expect(result.status != 0)
         #expect(result.standardError.contains("chunk \(chunk) of 'model.gguf' is corrupt"))
         let written = (try? FileManager.default.subpathsOfDirectory(atPath: output)) ?? []
         #expect(written.isEmpty, "no file, partial or temporary, is left: \(written)")
+    }
+
+    @Test(arguments: [
+        FileDamage.flipByte(atFraction: 0.5),
+        .truncate(toFraction: 0.5),
+        .overwrite(offset: 0, bytes: Array(repeating: 0xA5, count: ByteGroupedFrame.headerSize)),
+        // A header that claims a 1 TiB chunk: refused before anything that size is allocated.
+        .overwrite(offset: 5, bytes: withUnsafeBytes(of: UInt64(1 << 40).littleEndian, Array.init)),
+    ])
+    func aDamagedByteGroupedChunkIsRefusedByExportAndNamedByVerify(damage: FileDamage) throws {
+        let scratch = try TemporaryDirectory()
+        let (root, chunk, location) = try Self.storeWithOneDamagedChunk(scratch, compression: .zstdBytegroup, damage: damage)
+        #expect(location.encoding == .byteGrouped)
+        let output = scratch.appending("out")
+        let export = try MantaProcess.run(["export", "acme/gguf", output, "--store", root])
+        #expect(export.status != 0)
+        #expect(export.standardError.contains("chunk \(chunk) of 'model.gguf' is corrupt"), "\(export.standardError)")
+        #expect(((try? FileManager.default.subpathsOfDirectory(atPath: output)) ?? []).isEmpty)
+        let verify = try MantaProcess.run(["verify", "--store", root])
+        #expect(verify.status != 0)
+        #expect(verify.standardOutput.contains("corrupt chunk \(chunk)"), "\(verify.standardOutput)")
+        #expect(FileManager.default.fileExists(atPath: "\(root)/quarantine/\(chunk.hex).zbg"))
     }
 
     @Test func aTruncatedManifestIsRejectedWithAClearError() throws {

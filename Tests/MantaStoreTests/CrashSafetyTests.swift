@@ -7,14 +7,8 @@ import Testing
     /// Every chunk file under the store holds bytes that hash to its name.
     static func everyNamedChunkIsIntact(_ root: String) throws -> Bool {
         let store = try Store(root: root)
-        var checked = 0
-        for prefix in FileSystem.entries(of: "\(root)/chunks") {
-            for name in FileSystem.entries(of: "\(root)/chunks/\(prefix)") {
-                let compressed = name.hasSuffix(".zst")
-                let id = try #require(Digest(hex: compressed ? String(name.dropLast(4)) : name))
-                guard (try Store.readVerified(id, at: .init(path: "\(root)/chunks/\(prefix)/\(name)", compressed: compressed))) != nil else { return false }
-                checked += 1
-            }
+        for file in ChunkFiles.list(storeRoot: root) {
+            guard (try Store.readVerified(file.id, at: .init(path: file.path, encoding: file.encoding))) != nil else { return false }
         }
         _ = store
         return true
@@ -26,7 +20,7 @@ import Testing
         let source = try Fixtures.syntheticShards()
         var generator = SystemRandomNumberGenerator()
         for round in 0..<6 {
-            let process = try MantaProcess.process(["import", source, "--repo", "acme/crash", "--store", root, "--compression", round % 2 == 0 ? "none" : "zstd"])
+            let process = try MantaProcess.process(["import", source, "--repo", "acme/crash", "--store", root, "--compression", StoreConfiguration.Compression.allCases[round % 3].rawValue])
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             try process.run()

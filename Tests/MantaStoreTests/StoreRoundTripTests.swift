@@ -17,11 +17,11 @@ import Testing
         return checked > 0
     }
 
-    @Test(arguments: [false, true])
-    func importThenExportOfTheRealModelIsByteIdentical(compressed: Bool) throws {
+    @Test(arguments: StoreConfiguration.Compression.allCases)
+    func importThenExportOfTheRealModelIsByteIdentical(compression: StoreConfiguration.Compression) throws {
         let source = try Fixtures.realModel()
         let scratch = try TemporaryDirectory()
-        let store = try Store(root: scratch.appending("store"), changes: .init(compression: compressed ? .zstd : StoreConfiguration.Compression.none))
+        let store = try Store(root: scratch.appending("store"), changes: .init(compression: compression))
         let reference = try RepoReference(parsing: Fixtures.realModelRepo)
         let summary = try store.importDirectory(source, as: reference)
         #expect(summary.manifest.files.contains { $0.path == "1_Pooling/config.json" })
@@ -75,8 +75,8 @@ import Testing
         let summary = try store.importDirectory(source, as: try RepoReference(parsing: "acme/mixed"))
         let zeros = try #require(summary.manifest.file(at: "zeros.bin")?.chunks.first?.id)
         let noise = try #require(summary.manifest.file(at: "noise.bin")?.chunks.first?.id)
-        #expect(store.location(of: zeros)?.compressed == true)
-        #expect(store.location(of: noise)?.compressed == false)
+        #expect(store.location(of: zeros)?.encoding == .zstd)
+        #expect(store.location(of: noise)?.encoding == .plain)
         #expect(try store.read(zeros).count == 300_000)
     }
 }

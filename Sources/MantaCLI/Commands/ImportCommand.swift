@@ -18,7 +18,7 @@ struct ImportCommand: ParsableCommand {
     @Option(help: "The revision to record.")
     var revision: String = RepoReference.defaultRevision
 
-    @Option(help: "Store chunks compressed with zstd when it saves at least 8% (none | zstd); saved as the store's setting.")
+    @Option(help: "Store chunks compressed when it saves at least 8% (none | zstd | zstd-bytegroup, which also tries the bytes of BF16/FP16 elements as two planes); saved as the store's setting.")
     var compression: StoreConfiguration.Compression?
 
     @Option(name: .customLong("chunk-size"), help: "Target chunk size for a new store, e.g. 4MiB; saved as the store's setting.")

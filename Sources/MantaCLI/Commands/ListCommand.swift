@@ -4,7 +4,7 @@ import MantaStore
 struct ListCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ls",
-        abstract: "List the models in the store with their revisions, logical and stored sizes."
+        abstract: "List the models in the store with their revisions, logical, present and stored sizes."
     )
 
     @OptionGroup var storeOptions: StoreOptions
@@ -18,24 +18,32 @@ struct ListCommand: ParsableCommand {
             return
         }
         let pinned = Set(try store.pins().map(\.manifest))
-        var rows = [["MODEL", "REVISION", "COMMIT", "FILES", "SIZE", "PRESENT", "PINNED"]]
+        let storedSizes = try store.storedSizes()
+        var rows = [["MODEL", "REVISION", "COMMIT", "FILES", "SIZE", "PRESENT", "STORED", "PINNED"]]
         for (reference, digest) in references {
             let manifest = try store.manifest(digest)
-            let presence = store.presence(of: manifest)
+            let presence = store.presence(of: manifest, storedSizes: storedSizes)
             rows.append([
                 reference.repo, reference.revision, String(manifest.source.commit.prefix(12)), "\(manifest.files.count)",
-                ByteCount.format(manifest.logicalSize), ByteCount.format(presence.presentBytes), pinned.contains(digest) ? "yes" : "no",
+                ByteCount.format(manifest.logicalSize), ByteCount.format(presence.presentBytes), ByteCount.format(presence.storedBytes),
+                pinned.contains(digest) ? "yes" : "no",
             ])
         }
         for (reference, digest) in registrations {
             let registration = try store.registration(digest)
             let progress = store.progress(of: digest, registration: registration)
-            let present = zip(registration.files, progress.ids).reduce(UInt64(0)) { total, file in
-                total + zip(file.0.spans, file.1).reduce(0) { $0 + ($1.1 == nil ? 0 : $1.0.length) }
+            var present: UInt64 = 0
+            var stored: UInt64 = 0
+            for (file, ids) in zip(registration.files, progress.ids) {
+                for (span, id) in zip(file.spans, ids) {
+                    guard let id else { continue }
+                    present += span.length
+                    stored += storedSizes[id] ?? 0
+                }
             }
             rows.append([
                 reference.repo, reference.revision, String(registration.source.commit.prefix(12)), "\(registration.files.count)",
-                ByteCount.format(registration.logicalSize), ByteCount.format(present), "lazy",
+                ByteCount.format(registration.logicalSize), ByteCount.format(present), ByteCount.format(stored), "lazy",
             ])
         }
         printTable(rows)

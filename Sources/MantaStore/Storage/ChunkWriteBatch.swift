@@ -29,10 +29,12 @@ public final class ChunkWriteBatch {
     /// Chunks already stored that this batch met again: their last access is updated in one transaction.
     private var touched: [ChunkID] = []
     public private(set) var pendingBytes: UInt64 = 0
+    private let encoder: ChunkEncoder
 
     public init(store: Store, durability: Durability) {
         self.store = store
         self.durability = durability
+        encoder = ChunkEncoder(compression: store.configuration.compression)
     }
 
     deinit {
@@ -47,26 +49,23 @@ public final class ChunkWriteBatch {
             touched.append(id)
             return 0
         }
-        let compressed = store.configuration.compression == .zstd ? Zstd.compress(bytes) : nil
-        let final = store.chunkPath(id, compressed: compressed != nil)
         let temporary = store.temporaryDirectory + "/" + FileSystem.temporaryName()
-        do {
-            let file = try FileDescriptor.open(temporary, flags: O_WRONLY | O_CREAT | O_EXCL, mode: 0o444)
-            if let compressed {
-                try compressed.withUnsafeBytes { try file.write($0, at: 0) }
-            } else {
-                try file.write(bytes, at: 0)
+        let (encoding, stored) = try encoder.withEncoded(bytes) { encoding, stored in
+            do {
+                let file = try FileDescriptor.open(temporary, flags: O_WRONLY | O_CREAT | O_EXCL, mode: 0o444)
+                try file.write(stored, at: 0)
+                switch durability {
+                case .eachFile: try file.syncData()
+                case .batched: clinux_start_writeback(file.raw)
+                }
+            } catch {
+                unlink(temporary)
+                throw error
             }
-            switch durability {
-            case .eachFile: try file.syncData()
-            case .batched: clinux_start_writeback(file.raw)
-            }
-        } catch {
-            unlink(temporary)
-            throw error
+            return (encoding, UInt64(stored.count))
         }
-        let stored = UInt64(compressed?.count ?? bytes.count)
-        pending.append(Pending(temporary: temporary, final: final, record: ChunkRecord(id: id, size: UInt64(bytes.count), storedSize: stored, compressed: compressed != nil)))
+        let record = ChunkRecord(id: id, size: UInt64(bytes.count), storedSize: stored, compressed: encoding != .plain)
+        pending.append(Pending(temporary: temporary, final: store.chunkPath(id, encoding: encoding), record: record))
         pendingIDs.insert(id)
         pendingBytes += stored
         return stored

@@ -18,12 +18,11 @@ extension Store {
         var onDisk: [ChunkID: ChunkLocation] = [:]
         for prefix in FileSystem.entries(of: chunksDirectory) {
             for name in FileSystem.entries(of: "\(chunksDirectory)/\(prefix)") {
-                let compressed = name.hasSuffix(".zst")
-                guard let id = Digest(hex: compressed ? String(name.dropLast(4)) : name) else {
+                guard let (id, encoding) = ChunkEncoding.parse(fileName: name) else {
                     logger.warning("unexpected file in the chunk folder", metadata: ["file": "\(prefix)/\(name)"])
                     continue
                 }
-                onDisk[id] = ChunkLocation(path: "\(chunksDirectory)/\(prefix)/\(name)", compressed: compressed)
+                onDisk[id] = ChunkLocation(path: "\(chunksDirectory)/\(prefix)/\(name)", encoding: encoding)
             }
         }
         let records = try database.chunkRecords()
@@ -37,11 +36,12 @@ extension Store {
             let stored = try FileDescriptor.open(location.path, flags: O_RDONLY)
             let storedSize = try stored.size()
             var size = storedSize
-            if location.compressed {
-                let header = try stored.read(count: 18, at: 0)
-                size = UInt64(header.withUnsafeBytes { Zstd.frameContentSize($0) } ?? 0)
+            if location.encoding != .plain {
+                // A file whose header states no size is corrupt; `verify` quarantines it.
+                let header = try stored.read(count: ChunkEncoding.sizeHeaderBytes, at: 0)
+                size = header.withUnsafeBytes { ChunkEncoding.statedSize($0, encoding: location.encoding) } ?? 0
             }
-            try database.recordChunk(ChunkRecord(id: id, size: size, storedSize: storedSize, compressed: location.compressed))
+            try database.recordChunk(ChunkRecord(id: id, size: size, storedSize: storedSize, compressed: location.encoding != .plain))
         }
     }
 

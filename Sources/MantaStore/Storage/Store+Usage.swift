@@ -29,15 +29,23 @@ extension Store {
         )
     }
 
-    /// Stored bytes of the chunks a manifest uses, and how many of them are present.
-    public func presence(of manifest: Manifest) -> (present: Int, total: Int, presentBytes: UInt64) {
+    /// Bytes on disk of every chunk the store has, compressed or not.
+    public func storedSizes() throws -> [ChunkID: UInt64] {
+        Dictionary(try database.chunkRecords().map { ($0.id, $0.storedSize) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// How many of the chunks a manifest uses are present, their logical bytes, and the bytes their files
+    /// take (from `storedSizes`).
+    public func presence(of manifest: Manifest, storedSizes: [ChunkID: UInt64]) -> (present: Int, total: Int, presentBytes: UInt64, storedBytes: UInt64) {
         var present = 0
         var bytes: UInt64 = 0
+        var stored: UInt64 = 0
         let lengths = Dictionary(manifest.files.flatMap { $0.chunks.map { ($0.id, $0.length) } }, uniquingKeysWith: { first, _ in first })
         for (id, length) in lengths where contains(id) {
             present += 1
             bytes += length
+            stored += storedSizes[id] ?? 0
         }
-        return (present, lengths.count, bytes)
+        return (present, lengths.count, bytes, stored)
     }
 }

@@ -6,7 +6,7 @@ import Glibc
 #endif
 
 /// The content-addressed node store:
-/// `chunks/<2 hex>/<64 hex>[.zst]`, `manifests/<64 hex>.json`, `refs/<org>/<name>/<revision>`, `meta.db`, and
+/// `chunks/<2 hex>/<64 hex>[.zst|.zbg]` (see `ChunkEncoding`), `manifests/<64 hex>.json`, `refs/<org>/<name>/<revision>`, `meta.db`, and
 /// models registered but not complete: `pending/refs/<org>/<name>/<revision>`, `pending/<64 hex>.{json,journal}`.
 public final class Store: Sendable {
     public static let defaultRootForRoot = "/var/lib/manta"
@@ -100,19 +100,29 @@ public final class Store: Sendable {
 
     public struct ChunkLocation: Sendable, Hashable {
         public var path: String
-        public var compressed: Bool
+        public var encoding: ChunkEncoding
+
+        public init(path: String, encoding: ChunkEncoding) {
+            self.path = path
+            self.encoding = encoding
+        }
+
+        /// The chunk's bytes from this file, checked against `expectedSize` when the caller knows it; not hashed.
+        public func decoded(expectedSize: Int? = nil) throws -> [UInt8] {
+            try encoding.decode(try FileSystem.readAll(path), expectedSize: expectedSize)
+        }
     }
 
-    func chunkPath(_ id: ChunkID, compressed: Bool) -> String {
+    func chunkPath(_ id: ChunkID, encoding: ChunkEncoding) -> String {
         let hex = id.hex
-        return "\(chunksDirectory)/\(hex.prefix(2))/\(hex)\(compressed ? ".zst" : "")"
+        return "\(chunksDirectory)/\(hex.prefix(2))/\(hex)\(encoding.suffix)"
     }
 
     /// Where the chunk's file is, if the store has it.
     public func location(of id: ChunkID) -> ChunkLocation? {
-        for compressed in [false, true] {
-            let path = chunkPath(id, compressed: compressed)
-            if FileSystem.exists(path) { return ChunkLocation(path: path, compressed: compressed) }
+        for encoding in ChunkEncoding.allCases {
+            let path = chunkPath(id, encoding: encoding)
+            if FileSystem.exists(path) { return ChunkLocation(path: path, encoding: encoding) }
         }
         return nil
     }
@@ -163,19 +173,13 @@ public final class Store: Sendable {
         return bytes
     }
 
-    /// Nil when the bytes do not hash to `id` (or do not decompress).
+    /// Nil when the file does not decode or its bytes do not hash to `id`; throws only when it cannot be read.
     static func readVerified(_ id: ChunkID, at location: ChunkLocation, verify: Bool = true) throws -> [UInt8]? {
-        let raw = try FileSystem.readAll(location.path)
         let bytes: [UInt8]
-        if location.compressed {
-            let decoded = raw.withUnsafeBytes { buffer -> [UInt8]? in
-                guard let size = Zstd.frameContentSize(buffer) else { return nil }
-                return try? Zstd.decompress(buffer, expectedSize: size)
-            }
-            guard let decoded else { return nil }
-            bytes = decoded
-        } else {
-            bytes = raw
+        do {
+            bytes = try location.decoded()
+        } catch is ChunkDecodingError {
+            return nil
         }
         return !verify || SHA256Hasher.hash(bytes) == id ? bytes : nil
     }

@@ -2,9 +2,14 @@ import Foundation
 
 /// Per-store settings, kept in `<root>/config.json` so every process that opens the store agrees.
 public struct StoreConfiguration: Hashable, Sendable, Codable {
+    /// How new chunks are stored; each is stored compressed only when that saves at least 8%.
     public enum Compression: String, Hashable, Sendable, Codable, CaseIterable {
         case none
+        /// zstd level 3.
         case zstd
+        /// The smaller of zstd and, for chunks of even length, zstd over the low and high bytes of 2-byte
+        /// elements apart (BF16/FP16 tensors: see `ByteGroupedFrame`).
+        case zstdBytegroup = "zstd-bytegroup"
     }
 
     public var compression: Compression

@@ -13,7 +13,6 @@ public enum StoreError: Error, CustomStringConvertible {
     case missingChunk(file: String, chunk: ChunkID)
     case corruptChunk(file: String?, chunk: ChunkID)
     case hashMismatch(expected: ChunkID, actual: Digest)
-    case compression(String)
     case invalidConfiguration(String)
     case busy(String)
     case missingRegistration(Digest)
@@ -45,11 +44,9 @@ public enum StoreError: Error, CustomStringConvertible {
         case .missingChunk(let file, let chunk):
             "chunk \(chunk) of '\(file)' is not in the store: pull the model again or run `manta verify`"
         case .corruptChunk(let file, let chunk):
-            "chunk \(chunk)\(file.map { " of '\($0)'" } ?? "") is corrupt (its bytes do not hash to its id): run `manta verify` to quarantine it, then pull or import the model again"
+            "chunk \(chunk)\(file.map { " of '\($0)'" } ?? "") is corrupt (its file does not decode, or its bytes do not hash to its id): run `manta verify` to quarantine it, then pull or import the model again"
         case .hashMismatch(let expected, let actual):
             "bytes hash to \(actual), not to the expected \(expected)"
-        case .compression(let message):
-            "zstd: \(message)"
         case .invalidConfiguration(let message):
             "store configuration: \(message)"
         case .missingRegistration(let digest):

@@ -1,36 +1,42 @@
 import CZstd
 
-/// One-shot zstd compression of whole chunks.
-public enum Zstd {
-    public static let level: Int32 = 3
+/// One-shot zstd (de)compression of whole chunks and byte planes.
+enum Zstd {
+    static let level: Int32 = 3
 
-    /// The compressed bytes, or nil when compressing does not save at least `minimumSaving` of the input.
-    public static func compress(_ input: UnsafeRawBufferPointer, minimumSaving: Double = 0.08) -> [UInt8]? {
-        let bound = ZSTD_compressBound(input.count)
-        var output = [UInt8](repeating: 0, count: bound)
-        let written = output.withUnsafeMutableBytes { ZSTD_compress($0.baseAddress, bound, input.baseAddress, input.count, level) }
-        guard ZSTD_isError(written) == 0, Double(written) <= Double(input.count) * (1 - minimumSaving) else { return nil }
-        output.removeLast(bound - written)
-        return output
-    }
+    static func compressBound(_ count: Int) -> Int { ZSTD_compressBound(count) }
 
-    /// Decompresses a frame that must expand to exactly `expectedSize` bytes.
-    public static func decompress(_ input: UnsafeRawBufferPointer, expectedSize: Int) throws -> [UInt8] {
-        var output = [UInt8](repeating: 0, count: expectedSize)
-        let written = output.withUnsafeMutableBytes { ZSTD_decompress($0.baseAddress, expectedSize, input.baseAddress, input.count) }
-        guard ZSTD_isError(written) == 0 else {
-            throw StoreError.compression(String(cString: ZSTD_getErrorName(written)))
-        }
-        guard written == expectedSize else {
-            throw StoreError.compression("frame expands to \(written) bytes, expected \(expectedSize)")
-        }
-        return output
+    /// Decompresses one frame that must fill `output` exactly.
+    static func decompress(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws(ChunkDecodingError) {
+        let written = ZSTD_decompress(output.baseAddress, output.count, input.baseAddress, input.count)
+        guard ZSTD_isError(written) == 0 else { throw .zstd(String(cString: ZSTD_getErrorName(written))) }
+        guard written == output.count else { throw .wrongDecodedSize(actual: UInt64(written), expected: output.count) }
     }
 
     /// The decompressed size recorded in a frame header, if any.
-    public static func frameContentSize(_ input: UnsafeRawBufferPointer) -> Int? {
+    static func frameContentSize(_ input: UnsafeRawBufferPointer) -> UInt64? {
         let size = ZSTD_getFrameContentSize(input.baseAddress, input.count)
-        guard size != ZSTD_CONTENTSIZE_ERROR, size != ZSTD_CONTENTSIZE_UNKNOWN, size <= UInt64(Int.max) else { return nil }
-        return Int(size)
+        guard size != ZSTD_CONTENTSIZE_ERROR, size != ZSTD_CONTENTSIZE_UNKNOWN else { return nil }
+        return size
+    }
+}
+
+/// A zstd compression context kept from one chunk to the next: creating one per chunk would allocate and
+/// initialise its tables (about a MiB at level 3) thousands of times per import. Used by one thread at a time.
+final class ZstdCompressor {
+    private let context: OpaquePointer
+
+    init() {
+        // ZSTD_createCCtx fails only when malloc does, which Swift treats as fatal everywhere else too.
+        guard let context = ZSTD_createCCtx() else { preconditionFailure("ZSTD_createCCtx: out of memory") }
+        self.context = context
+    }
+
+    deinit { ZSTD_freeCCtx(context) }
+
+    /// Compresses `input` into `output` (at least `Zstd.compressBound(input.count)` bytes); returns the size written.
+    func compress(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) -> Int? {
+        let written = ZSTD_compressCCtx(context, output.baseAddress, output.count, input.baseAddress, input.count, Zstd.level)
+        return ZSTD_isError(written) == 0 ? written : nil
     }
 }
