@@ -37,7 +37,8 @@ public enum ChunkData: Sendable {
 /// An open, read-only file whose whole content is one verified chunk, mapped into memory: replies are written
 /// from the mapping, so the kernel copies each byte once, from the store's page cache into the mount's. Unmapped
 /// and closed when the last user lets go. Chunk files are only ever renamed into place and unlinked, never
-/// truncated, so the mapping stays valid for as long as it is held.
+/// truncated, so the mapping stays valid for as long as it is held; should one be cut short anyway, the `writev`
+/// that touches the missing part fails inside the kernel (EFAULT, no signal) and the kernel fails that read with EIO.
 public final class ChunkFile: Sendable {
     public let descriptor: Int32
     public let length: UInt64

@@ -93,6 +93,22 @@ struct MountLifecycleTests {
         #expect(harness.log.contains(chunk.id.hex), "\(harness.log)")
     }
 
+    @Test("a chunk file cut short after the mount mapped it makes the reads it can no longer serve fail with EIO, and the mount lives on")
+    func chunkTruncatedWhileMappedFailsWithEIO() throws {
+        let (harness, model, damaged, chunk, chunkPath) = try Self.shardsWithChunk(of: "model-00001-of-00002.safetensors") { $0 / 2 }
+        defer { harness.cleanUp() }
+        try harness.mount()
+        do {
+            let file = try PosixFile(path: "\(harness.modelPath(model))/\(damaged.path)")
+            #expect(try file.read(count: 4096, at: Int(chunk.offset)).count == 4096, "the chunk is mapped now")
+            #expect(truncate(chunkPath, off_t(chunk.length / 4)) == 0)
+            #expect(throws: PosixFile.Failure(operation: "pread", errno: EIO)) { try file.read(count: 4096, at: Int(chunk.offset + chunk.length) - 4096) }
+        }
+        let healthy = "model-00002-of-00002.safetensors"
+        #expect(try runProgram("/usr/bin/cmp", ["\(model.directory)/\(healthy)", "\(harness.modelPath(model))/\(healthy)"]).status == 0)
+        #expect(try harness.terminate() == 0, "\(harness.log)")
+    }
+
     @Test("a sealed chunk is served without being hashed again; verify's full rehash still finds damage that kept the seal")
     func sealedChunkIsTrustedUntilVerify() throws {
         let (harness, model, damaged, chunk, chunkPath) = try Self.shardsWithChunk(of: "model-00002-of-00002.safetensors") { $0 / 2 }
