@@ -15,7 +15,8 @@ public final class StoreChunkSource: ChunkSource {
     public typealias Completion = @Sendable (Result<ChunkData, ChunkSourceError>) -> Void
 
     private struct State {
-        var verifiedUncompressed: Set<ChunkID> = []
+        /// Plain chunk files this mount found sealed or hashed: reopened without looking again once their mapping is evicted.
+        var checkedPlainFiles: Set<ChunkID> = []
         /// Costed in bytes: the pages of a mapping the mount has touched count towards its resident memory.
         var mappedFiles: LeastRecentlyUsed<ChunkID, ChunkFile>
         var decoded: LeastRecentlyUsed<ChunkID, DecodedChunk>
@@ -60,7 +61,7 @@ public final class StoreChunkSource: ChunkSource {
                 state.waiting[id]?.append(completion)
                 return .wait
             }
-            if state.verifiedUncompressed.contains(id) { return .reopen }
+            if state.checkedPlainFiles.contains(id) { return .reopen }
             state.waiting[id] = [completion]
             return .load
         }
@@ -96,7 +97,7 @@ public final class StoreChunkSource: ChunkSource {
         let waiters = state.withLock { state in
             switch result {
             case .success(.file(let file)):
-                state.verifiedUncompressed.insert(request.id)
+                state.checkedPlainFiles.insert(request.id)
                 state.mappedFiles.insert(file, for: request.id, cost: Int(file.length))
             case .success(.memory(let decoded)):
                 state.decoded.insert(decoded, for: request.id, cost: decoded.bytes.count)
