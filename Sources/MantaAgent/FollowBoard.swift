@@ -4,10 +4,13 @@ import MantaStore
 /// A follower's view of a pull under way on its peers: which chunks they have stored that this node lacks,
 /// who holds each, and which are being fetched. Fetch workers ask it for their next chunk.
 ///
-/// Rarest chunks go first (ties broken differently on every node), each from its least busy holder. A chunk
-/// only the hub puller holds is taken from it by one follower, its owner (chosen by the chunk id among the
-/// followers); the others wait `grace` for a follower to hold it: so the puller uploads each chunk about
-/// once, as fast as the hub sends it, and the followers spread it among themselves.
+/// The followers form a line behind the hub puller, in the order of their identities: each takes its chunks
+/// from the one before it (the first from the puller), one at a time and in the order they were stored
+/// there. So every node uploads each chunk about once, to one node, at its whole rate, and a chunk reaches
+/// the last follower one chunk's transfer per node after the hub sent it; sharing a sender's or a receiver's
+/// rate among many chunks in flight would make every hop that many times longer. A chunk the node before
+/// has not got `grace` per node ahead in the line after a peer showed it (one of them is slow) is taken from the least
+/// busy other holder, rarest first; so is everything when no puller is known.
 actor FollowBoard {
     /// Where one chunk goes in the revision's files.
     struct Placement: Sendable, Hashable {
@@ -33,24 +36,33 @@ actor FollowBoard {
     private var busy: [PeerAddress: Int] = [:]
     private var strikes: [PeerAddress: Int] = [:]
     private var puller: PeerAddress?
-    private var followers: [String] = []
+    /// The peer this node takes its chunks from: the follower before it in the line, or the puller.
+    private(set) var upstream: PeerAddress?
+    /// Nodes between the puller and this one, this one included: a chunk takes about that many transfers to get here.
+    private var hops = 1
     private var waiters: [CheckedContinuation<Void, Never>] = []
     private var stopped = false
     private(set) var lastProgress = ContinuousClock.now
     private(set) var bytesDone: UInt64 = 0
 
-    init(node: String, perPeer: Int = 4, grace: Duration = .seconds(2)) {
+    init(node: String, perPeer: Int = 4, grace: Duration = .seconds(1)) {
         self.node = node
         self.perPeer = perPeer
         self.grace = grace
     }
 
     /// Takes in the peers' answers. Placements whose chunk the store already has (`present`) are done at once:
-    /// they are returned, to be journaled.
-    func update(with answers: [(peer: PeerAddress, status: SwarmStatus)], present: Set<ChunkID>) -> [Placement] {
-        // The hub puller stays the puller once it has the revision complete: its last chunks, held by nobody
-        // else yet, still go to their owners first rather than to every follower at once.
-        (puller, followers) = Self.roles(in: answers, node: node, puller: puller)
+    /// they are returned, to be journaled. Answers from `everyone` place this node in the line again.
+    func update(with answers: [(peer: PeerAddress, status: SwarmStatus)], present: Set<ChunkID>, everyone: Bool) -> [Placement] {
+        if everyone {
+            // The hub puller stays the puller once it has the revision complete: its last chunks, held by nobody
+            // else yet, still go down the line rather than to every follower at once.
+            let followers: [String]
+            (puller, followers) = Self.roles(in: answers, node: node, puller: puller)
+            let alive = answers.filter { strikes[$0.peer, default: 0] < Self.strikesOut }
+            (upstream, hops) = Self.upstream(of: node, followers: followers, puller: puller, answers: alive)
+            if let upstream, strikes[upstream, default: 0] >= Self.strikesOut { self.upstream = nil }
+        }
         let now = ContinuousClock.now
         var alreadyHere: [Placement] = []
         for (peer, status) in answers where strikes[peer, default: 0] < Self.strikesOut {
@@ -84,9 +96,14 @@ actor FollowBoard {
         return nil
     }
 
-    /// The chunk arrived and is stored: returns its placements (to journal) and the bytes done so far.
-    func stored(_ id: ChunkID, from peer: PeerAddress) -> (placements: [Placement], bytesDone: UInt64) {
+    /// The chunk's bytes are in from `peer`, which may be asked for the next while they are stored.
+    func received(from peer: PeerAddress) {
         busy[peer, default: 1] -= 1
+        wake()
+    }
+
+    /// The chunk is stored: returns its placements (to journal) and the bytes done so far.
+    func stored(_ id: ChunkID) -> (placements: [Placement], bytesDone: UInt64) {
         let placements = (wanted.removeValue(forKey: id)?.placements ?? []).filter { done.insert($0).inserted }
         bytesDone += placements.reduce(0) { $0 + $1.chunk.length }
         lastProgress = .now
@@ -103,6 +120,7 @@ actor FollowBoard {
         strikes[peer, default: 0] += 1
         if strikes[peer, default: 0] >= Self.strikesOut {
             for id in wanted.keys { wanted[id]?.holders.remove(peer) }
+            if upstream == peer { upstream = nil }
         }
         wake()
     }
@@ -114,22 +132,27 @@ actor FollowBoard {
 
     private func pick() -> (id: ChunkID, length: UInt64, peer: PeerAddress)? {
         let now = ContinuousClock.now
-        var best: (rank: (Int, Int), id: ChunkID, length: UInt64, peer: PeerAddress)?
+        let upstreamFree = upstream.map { busy[$0, default: 0] < Self.upstreamInFlight } ?? false
+        // Down the line first, oldest first; then what the line is late with, rarest first.
+        var best: (rank: (Int, Int, ContinuousClock.Instant, Int), id: ChunkID, length: UInt64, peer: PeerAddress)?
         for (id, entry) in wanted where !entry.inFlight {
-            var holders = entry.holders.filter { busy[$0, default: 0] < perPeer }
-            let followersHolding = holders.filter { $0 != puller }
-            if !followersHolding.isEmpty {
-                holders = followersHolding
-            } else if followers[Self.ownerIndex(of: id, among: followers.count)] != node, now - entry.firstSeen < grace {
-                continue
-            }
-            guard let peer = holders.min(by: { busy[$0, default: 0] < busy[$1, default: 0] }), let length = entry.placements.first?.chunk.length else {
-                continue
-            }
+            guard let length = entry.placements.first?.chunk.length else { continue }
             var tiebreak = Hasher()
             tiebreak.combine(id)
             tiebreak.combine(node)
-            let rank = (entry.holders.count, tiebreak.finalize())
+            let rank: (Int, Int, ContinuousClock.Instant, Int)
+            let peer: PeerAddress
+            if let upstream, entry.holders.contains(upstream) {
+                guard upstreamFree else { continue }
+                (rank, peer) = ((0, 0, entry.firstSeen, tiebreak.finalize()), upstream)
+            } else {
+                if upstream != nil, now - entry.firstSeen < grace * hops { continue }
+                var holders = entry.holders.filter { busy[$0, default: 0] < perPeer }
+                let followersHolding = holders.filter { $0 != puller }
+                if !followersHolding.isEmpty { holders = followersHolding }
+                guard let holder = holders.min(by: { busy[$0, default: 0] < busy[$1, default: 0] }) else { continue }
+                (rank, peer) = ((1, entry.holders.count, entry.firstSeen, tiebreak.finalize()), holder)
+            }
             if best.map({ rank < $0.rank }) ?? true { best = (rank, id, length, peer) }
         }
         guard let best else { return nil }
@@ -155,7 +178,16 @@ actor FollowBoard {
         return (puller, followers.sorted())
     }
 
-    static func ownerIndex(of id: ChunkID, among count: Int) -> Int {
-        Int(id.bytes.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) } % UInt64(max(1, count)))
+    /// Chunks taken at once from the node before in the line: one, so that each goes at the whole rate.
+    static let upstreamInFlight = 1
+
+    /// The node `node` takes its chunks from: the follower before it among `followers` (sorted) that
+    /// answered, or the puller for the first; and how many nodes from the puller on it is.
+    static func upstream(
+        of node: String, followers: [String], puller: PeerAddress?, answers: [(peer: PeerAddress, status: SwarmStatus)]
+    ) -> (peer: PeerAddress?, hops: Int) {
+        let addresses = Dictionary(answers.compactMap { answer in answer.status.node.map { ($0, answer.peer) } }, uniquingKeysWith: { first, _ in first })
+        let ahead = followers[..<(followers.firstIndex(of: node) ?? 0)].compactMap { addresses[$0] }
+        return (ahead.last ?? puller, ahead.count + 1)
     }
 }

@@ -79,7 +79,19 @@ struct SwarmPuller: Sendable {
         var working = false
         var complete: (digest: Digest, files: [Manifest.File])?
         var seen: [PeerAddress: [String: Int]] = [:]
+        var round = 0
         while true {
+            // Every peer once a round; in between only the node this one takes its chunks from, so that a
+            // chunk moves down the line soon after it is stored there.
+            defer { round += 1 }
+            if round % Self.upstreamPollsPerRound != 0 {
+                if let upstream = await followBoard.upstream {
+                    let answers = await ask([upstream], query, seen: &seen)
+                    try await take(answers, present: try await presentChunks(of: answers), everyone: false, board: followBoard, snapshot: snapshot, digests: digests)
+                }
+                try await Task.sleep(for: timing.pollInterval / Self.upstreamPollsPerRound)
+                continue
+            }
             let peers = await discovery.peers()
             var answers = await ask(peers, query, seen: &seen)
             let holders = answers.filter { $0.status.manifest != nil }
@@ -100,8 +112,7 @@ struct SwarmPuller: Sendable {
                 logger.notice("the peers pulling this revision stalled; taking the rest from the hub", metadata: ["repo": "\(query.repo)"])
                 outcome = .hub
             }
-            let offered = Set(answers.flatMap { $0.status.chunks.values.flatMap { $0.map(\.id) } })
-            let present = try await NIOThreadPool.singleton.runIfActive { [store] in offered.filter(store.contains) }
+            let present = try await presentChunks(of: answers)
             if let complete, outcome == nil {
                 // All here, or the holders stopped giving: finishing fetches what is left (the hub for what no peer gives).
                 let allHere = complete.files.allSatisfy { $0.chunks.allSatisfy { present.contains($0.id) } }
@@ -116,16 +127,33 @@ struct SwarmPuller: Sendable {
                 try await group.waitForAll()
                 return outcome
             }
-            let alreadyHere = await followBoard.update(with: answers, present: present)
-            try await record(alreadyHere, bytes: nil, new: false, snapshot: snapshot, digests: digests)
+            try await take(answers, present: present, everyone: true, board: followBoard, snapshot: snapshot, digests: digests)
             if !working {
                 working = true
                 for _ in 0..<Self.followWorkers {
                     group.addTask { try await fetchFollowing(followBoard, snapshot: snapshot, digests: digests, progress: progress) }
                 }
             }
-            try await Task.sleep(for: timing.pollInterval)
+            try await Task.sleep(for: timing.pollInterval / Self.upstreamPollsPerRound)
         }
+    }
+
+    /// Polls of the node before this one in the line per `pollInterval`, which asks every peer once.
+    static let upstreamPollsPerRound = 4
+
+    /// Which of the chunks the peers offer are in the store already.
+    private func presentChunks(of answers: [(peer: PeerAddress, status: SwarmStatus)]) async throws -> Set<ChunkID> {
+        let offered = Set(answers.flatMap { $0.status.chunks.values.flatMap { $0.map(\.id) } })
+        return try await NIOThreadPool.singleton.runIfActive { [store] in offered.filter(store.contains) }
+    }
+
+    /// Hands the answers to the board and journals the chunks it finds already here.
+    private func take(
+        _ answers: [(peer: PeerAddress, status: SwarmStatus)], present: Set<ChunkID>, everyone: Bool, board followBoard: FollowBoard,
+        snapshot: HubSnapshot, digests: FileDigests
+    ) async throws {
+        let alreadyHere = await followBoard.update(with: answers, present: present, everyone: everyone)
+        try await record(alreadyHere, bytes: nil, new: false, snapshot: snapshot, digests: digests)
     }
 
     /// Chunks fetched at once while following, each held in memory until stored.
@@ -138,8 +166,9 @@ struct SwarmPuller: Sendable {
         while let (id, length, peer) = await followBoard.next() {
             do {
                 let bytes = try await peerClient.chunk(id, length: length, from: peer, priority: .preheat)
+                await followBoard.received(from: peer)
                 let new = try await NIOThreadPool.singleton.runIfActive { [store] in try bytes.withUnsafeBytes { try store.put(id, bytes: $0) } > 0 }
-                let (placements, done) = await followBoard.stored(id, from: peer)
+                let (placements, done) = await followBoard.stored(id)
                 try await record(placements, bytes: bytes, new: new, snapshot: snapshot, digests: digests)
                 progress(PullProgress(totalBytes: total, completedBytes: min(total, done)))
             } catch let error as PeerError {

@@ -115,6 +115,33 @@ struct AgentSwarm: Sendable {
         }
     }
 
+    @Test func whenAFollowerInTheLineStopsTheOnesBehindItFinishFromTheOthers() async throws {
+        try await AgentSwarm.with(agents: 4, hubRate: 12_000_000) { swarm in
+            let pulling = Task { try await swarm.agents[0].pull(swarm.model) }
+            // The followers' line is in the order of their identities; its first takes from the puller.
+            let line = swarm.agents.dropFirst().sorted { $0.swarmBoard.node < $1.swarmBoard.node }
+            let firstInLineProgressed = Atomic<Bool>(false)
+            try await Task.sleep(for: .milliseconds(300))
+            let firstInLine = line[0]
+            let stopped = Task {
+                try await firstInLine.pull(swarm.model) { progress in
+                    if progress.completedBytes > 0 { firstInLineProgressed.store(true, ordering: .relaxed) }
+                }
+            }
+            let behind = line.dropFirst().map { agent in Task { try await agent.pull(swarm.model) } }
+            for _ in 0..<300 where !firstInLineProgressed.load(ordering: .relaxed) { try await Task.sleep(for: .milliseconds(20)) }
+            let firstInLineGotChunks = firstInLineProgressed.load(ordering: .relaxed)
+            #expect(firstInLineGotChunks)
+            stopped.cancel()
+            _ = await stopped.result
+            _ = try await pulling.value
+            for task in behind { _ = try await task.value }
+            for agent in [swarm.agents[0]] + line.dropFirst() { try swarm.expectComplete(agent) }
+            let served = swarm.hub.statistics.totalBytesServed
+            #expect(served < swarm.modelBytes * 11 / 10, "the hub sent \(served) bytes for a \(swarm.modelBytes)-byte model")
+        }
+    }
+
     @Test func aPeerManifestThatDisagreesWithTheHubIsRefusedAndTheModelComesFromTheHub() async throws {
         try await AgentSwarm.with(agents: 2) { swarm in
             let liar = swarm.agents[0], honest = swarm.agents[1]
@@ -137,17 +164,19 @@ struct AgentSwarm: Sendable {
 }
 
 @Suite struct SwarmRolesTests {
-    @Test func theEarliestPullerFeedsAndEveryFollowerOwnsAShareOfItsChunks() {
+    @Test func theEarliestPullerFeedsALineOfFollowersEachTakingFromTheOneBefore() {
         func answer(_ port: Int, since: Double?, node: String) -> (peer: PeerAddress, status: SwarmStatus) {
             (PeerAddress(host: "127.0.0.1", port: port), SwarmStatus(node: node, pullingSince: since))
         }
+        func address(_ port: Int) -> PeerAddress { PeerAddress(host: "127.0.0.1", port: port) }
         let answers = [answer(1, since: 20, node: "b"), answer(2, since: 10, node: "z"), answer(3, since: nil, node: "c"), answer(4, since: 30, node: "a")]
         let (puller, followers) = FollowBoard.roles(in: answers, node: "m")
-        #expect(puller == PeerAddress(host: "127.0.0.1", port: 2))
+        #expect(puller == address(2))
         #expect(followers == ["a", "b", "m"], "the peer that is not pulling is no follower")
-        let ids = (0..<300).map { SHA256Hasher.hash([UInt8(truncatingIfNeeded: $0), UInt8($0 / 256)]) }
-        let shares = Dictionary(grouping: ids) { FollowBoard.ownerIndex(of: $0, among: 3) }.mapValues(\.count)
-        #expect(shares.keys.sorted() == [0, 1, 2])
-        #expect(shares.values.allSatisfy { $0 > 60 }, "each follower owns about a third: \(shares)")
+        #expect(FollowBoard.upstream(of: "a", followers: followers, puller: puller, answers: answers) == (address(2), 1), "the first follower takes from the puller")
+        #expect(FollowBoard.upstream(of: "b", followers: followers, puller: puller, answers: answers) == (address(4), 2))
+        #expect(FollowBoard.upstream(of: "m", followers: followers, puller: puller, answers: answers) == (address(1), 3))
+        let withoutB = answers.filter { $0.status.node != "b" }
+        #expect(FollowBoard.upstream(of: "m", followers: followers, puller: puller, answers: withoutB) == (address(4), 2), "a follower that stopped answering is skipped")
     }
 }
