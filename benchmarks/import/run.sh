@@ -3,7 +3,8 @@
 #   durable copy   cp -r + sync            (the disk-write floor)
 #   hashing        openssl dgst -sha256    (one core, SHA-NI)
 #   casync make    chunk + zstd store      (a real content-addressed peer)
-# The source is read once first, so every contender starts from the page cache; each destination is fresh.
+# The source is read once first, so every contender starts from the page cache; each destination is fresh,
+# and the copy and the import alternate which goes first.
 # Usage: benchmarks/import/run.sh [runs]   (needs: scripts/make-fixtures.py --synthetic-mib 1024 --out /tmp/bench-fixtures)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -23,6 +24,14 @@ measure() {
     rm -f "$report"
 }
 
+# Every write contender starts alike: what the one before wrote is deleted and synced, then a pause, because
+# the root file system discards freed blocks and a large delete keeps the virtual disk busy for a while.
+settle() {
+    rm -rf "$work/copy" "$work/casync.castr" "$work/x.caidx" "$work/store"
+    sync
+    sleep "${BENCH_SETTLE_SECONDS:-3}"
+}
+
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 bench_dataset() {
@@ -33,16 +42,24 @@ bench_dataset() {
     for run in $(seq "$runs"); do
         rm -rf "$work"; mkdir -p "$work"
         find "$source" -type f -exec cat {} + >/dev/null
-        sync
-        t=$(measure bash -c "cp -r '$source' '$work/copy' && sync"); times[cp]+="${t%% *} "
+        # The durable copy and the import take turns going first, each after the same settling.
+        local order="cp import"
+        (( run % 2 == 0 )) && order="import cp"
+        for contender in $order; do
+            settle
+            case $contender in
+            cp) t=$(measure bash -c "cp -r '$source' '$work/copy' && sync"); times[cp]+="${t%% *} " ;;
+            import)
+                t=$(measure bash -c "'$manta' import '$source' --repo bench/model --store '$work/store' && sync"); times[import]+="${t%% *} "
+                rss=$(measure "$manta" import "$source" --repo bench/model --store "$work/store"); times[reimport]+="${rss%% *} "
+                rss_reimport=${rss##* }
+                settle
+                rss=$(measure "$manta" import "$source" --repo bench/model --store "$work/store"); rss_import=${rss##* } ;;
+            esac
+        done
+        settle
         t=$(measure bash -c "find '$source' -type f -print0 | xargs -0 openssl dgst -sha256"); times[dgst]+="${t%% *} "
         t=$(measure bash -c "casync make --store='$work/casync.castr' '$work/x.caidx' '$source' && sync"); times[casync]+="${t%% *} "
-        rm -rf "$work/copy" "$work/casync.castr"; sync
-        t=$(measure bash -c "'$manta' import '$source' --repo bench/model --store '$work/store' && sync"); times[import]+="${t%% *} "
-        rss=$(measure "$manta" import "$source" --repo bench/model --store "$work/store"); times[reimport]+="${rss%% *} "
-        rss_reimport=${rss##* }
-        rm -rf "$work/store"; sync
-        rss=$(measure "$manta" import "$source" --repo bench/model --store "$work/store"); rss_import=${rss##* }
     done
     local cp dgst casync import reimport
     cp=$(echo ${times[cp]} | tr ' ' '\n' | median)
