@@ -235,8 +235,29 @@ public final class MountService: Sendable {
 
     private func abortConnection() {
         guard let connection = state.withLock({ $0.connection }) else { return }
-        let path = "/sys/fs/fuse/connections/\(connection)/abort"
+        let directory = "/sys/fs/fuse/connections"
+        let path = "\(directory)/\(connection)/abort"
         logger.warning("files are still open after unmounting: aborting the FUSE connection", metadata: ["path": "\(path)"])
-        try? "1".write(toFile: path, atomically: false, encoding: .utf8)
+        // The control file system is its only way to end a connection that open files keep alive, and minimal
+        // hosts and containers do not mount it.
+        var mountedControl = false
+        if access(path, F_OK) != 0 {
+            mountedControl = mount("fusectl", directory, "fusectl", 0, nil) == 0
+            if !mountedControl {
+                logger.warning(
+                    "could not mount the FUSE control file system (needs root): the mount ends when its last open file is closed",
+                    metadata: ["path": "\(directory)", "errno": "\(errno)"]
+                )
+                return
+            }
+        }
+        defer { if mountedControl { umount2(directory, Int32(MNT_DETACH)) } }
+        let descriptor = open(path, O_WRONLY)
+        guard descriptor >= 0, write(descriptor, "1", 1) == 1 else {
+            logger.warning("could not abort the FUSE connection: the mount ends when its last open file is closed", metadata: ["path": "\(path)", "errno": "\(errno)"])
+            if descriptor >= 0 { close(descriptor) }
+            return
+        }
+        close(descriptor)
     }
 }

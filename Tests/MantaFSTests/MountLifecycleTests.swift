@@ -48,6 +48,27 @@ struct MountLifecycleTests {
         #expect(harness.log.contains("unmounted"))
     }
 
+    @Test("SIGTERM with a file another process holds open through the mount aborts the connection and exits")
+    func sigtermWithAFileOpenAbortsAndExits() throws {
+        let model = try TestModels.shards()
+        let harness = try MountHarness([model])
+        defer { harness.cleanUp() }
+        try harness.mount()
+        // Like an inference server: a process with the model open that does nothing when the mount goes.
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/bin/sh")
+        holder.arguments = ["-c", "exec 3< \"$0\" && head -c 10 <&3 >/dev/null && echo open && exec sleep 30", "\(harness.modelPath(model))/config.json"]
+        let output = Pipe()
+        holder.standardOutput = output
+        try holder.run()
+        defer { holder.terminate() }
+        #expect(String(decoding: output.fileHandleForReading.readData(ofLength: 5), as: UTF8.self) == "open\n")
+        #expect(try harness.terminate() == 0, "\(harness.log)")
+        #expect(harness.log.contains("aborting the FUSE connection"), "\(harness.log)")
+        #expect(!MountHarness.isMounted(harness.mountPoint))
+        #expect(holder.isRunning, "the holder still has its file open")
+    }
+
     /// A store holding the synthetic shards, not yet mounted, and the chunk of `path` that `pick` chooses (by
     /// index, from the count), with its file in the store, for a test to damage.
     private static func shardsWithChunk(
