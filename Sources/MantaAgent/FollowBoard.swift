@@ -9,8 +9,8 @@ import MantaStore
 /// there. So every node uploads each chunk about once, to one node, at its whole rate, and a chunk reaches
 /// the last follower one chunk's transfer per node after the hub sent it; sharing a sender's or a receiver's
 /// rate among many chunks in flight would make every hop that many times longer. A chunk the node before
-/// has not got `grace` per node ahead in the line after a peer showed it (one of them is slow) is taken from the least
-/// busy other holder, rarest first; so is everything when no puller is known.
+/// has not got `grace` per node ahead in the line after a peer showed it (one of them is slow) is taken
+/// from the least busy other holder, rarest first; so is everything when no puller is known.
 actor FollowBoard {
     /// Where one chunk goes in the revision's files.
     struct Placement: Sendable, Hashable {
