@@ -4,7 +4,7 @@ import MantaStore
 /// A follower's view of a pull under way on its peers: which chunks they have stored that this node lacks,
 /// who holds each, and which are being fetched. Fetch workers ask it for their next chunk.
 ///
-/// The followers form a line behind the hub puller, in the order of their identities: each takes its chunks
+/// The followers form a line behind the hub puller, in the order they started: each takes its chunks
 /// from the one before it (the first from the puller), one at a time and in the order they were stored
 /// there. So every node uploads each chunk about once, to one node, at its whole rate, and a chunk reaches
 /// the last follower one chunk's transfer per node after the hub sent it; sharing a sender's or a receiver's
@@ -29,6 +29,8 @@ actor FollowBoard {
     static let strikesOut = 3
 
     private let node: String
+    /// When this node started pulling (seconds since 1970, as it tells its peers).
+    private let since: Double
     private let perPeer: Int
     private let grace: Duration
     private var wanted: [ChunkID: Wanted] = [:]
@@ -45,8 +47,9 @@ actor FollowBoard {
     private(set) var lastProgress = ContinuousClock.now
     private(set) var bytesDone: UInt64 = 0
 
-    init(node: String, perPeer: Int = 4, grace: Duration = .seconds(1)) {
+    init(node: String, since: Double, perPeer: Int = 4, grace: Duration = .seconds(1)) {
         self.node = node
+        self.since = since
         self.perPeer = perPeer
         self.grace = grace
     }
@@ -58,7 +61,7 @@ actor FollowBoard {
             // The hub puller stays the puller once it has the revision complete: its last chunks, held by nobody
             // else yet, still go down the line rather than to every follower at once.
             let followers: [String]
-            (puller, followers) = Self.roles(in: answers, node: node, puller: puller)
+            (puller, followers) = Self.roles(in: answers, node: node, since: since, puller: puller)
             let alive = answers.filter { strikes[$0.peer, default: 0] < Self.strikesOut }
             (upstream, hops) = Self.upstream(of: node, followers: followers, puller: puller, answers: alive)
             if let upstream, strikes[upstream, default: 0] >= Self.strikesOut { self.upstream = nil }
@@ -168,14 +171,16 @@ actor FollowBoard {
     }
 
     /// The peer pulling from the hub (`known`, else the earliest start), and the identities of the followers,
-    /// this node included, sorted.
+    /// this node (which started at `since`) included, in the order they started (then of their identities): a
+    /// node that joins late goes to the end of the line instead of cutting in front of nodes that hold more.
     static func roles(
-        in answers: [(peer: PeerAddress, status: SwarmStatus)], node: String, puller known: PeerAddress? = nil
+        in answers: [(peer: PeerAddress, status: SwarmStatus)], node: String, since: Double, puller known: PeerAddress? = nil
     ) -> (puller: PeerAddress?, followers: [String]) {
         let pulling = answers.compactMap { answer in answer.status.pullingSince.map { (answer.peer, $0, answer.status.node ?? "\(answer.peer)") } }
         let puller = known ?? pulling.min { ($0.1, $0.2) < ($1.1, $1.2) }?.0
-        let followers = Set(pulling.filter { $0.0 != puller }.map(\.2) + [node])
-        return (puller, followers.sorted())
+        var starts = [node: since]
+        for (peer, started, identity) in pulling where peer != puller { starts[identity] = started }
+        return (puller, starts.sorted { ($0.value, $0.key) < ($1.value, $1.key) }.map(\.key))
     }
 
     /// Chunks taken at once from the node before in the line: one, so that each goes at the whole rate.

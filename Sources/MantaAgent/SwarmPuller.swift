@@ -60,7 +60,7 @@ struct SwarmPuller: Sendable {
     private func follow(
         _ query: SwarmQuery, startedAt started: Double, snapshot: HubSnapshot, digests: FileDigests, progress: @escaping @Sendable (PullProgress) -> Void
     ) async throws -> Outcome {
-        let followBoard = FollowBoard(node: board.node)
+        let followBoard = FollowBoard(node: board.node, since: started)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             do {
                 return try await poll(query, startedAt: started, snapshot: snapshot, digests: digests, board: followBoard, workers: &group, progress: progress)

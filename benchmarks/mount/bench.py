@@ -113,6 +113,7 @@ def main():
     parser.add_argument("--fixtures", required=True)
     parser.add_argument("--work", default="/tmp/manta-mount-bench")
     parser.add_argument("--skip-casync", action="store_true")
+    parser.add_argument("--rounds", type=int, default=9, help="samples per contender for (a) and (b), taken in turn")
     arguments = parser.parse_args()
     manta = os.path.abspath(arguments.manta)
     work = arguments.work
@@ -202,7 +203,9 @@ def main():
 
     results = {}  # (dataset, measure, system) -> seconds
     compared = [system for system in systems if system.name in ("native", "manta", "passthrough_ll")]
-    rounds = 5
+    rounds = arguments.rounds
+    # Per round, the speed of manta against each other contender of the same round: (label, measure, other) → ratios.
+    paired = {}
 
     def median(samples):
         return sorted(samples)[len(samples) // 2]
@@ -220,6 +223,8 @@ def main():
                 samples[system.name].append(timed_cat(paths_of(system)))
         for name, values in samples.items():
             results[(label, measure, name)] = median(values)
+            if name != "manta":
+                paired[(label, measure, name)] = [other / mine for other, mine in zip(values, samples["manta"])]
 
     try:
         for label, (folder, repo) in datasets.items():
@@ -260,8 +265,8 @@ def main():
     print(f"Machine: {os.cpu_count()} cores, `{os.uname().release}`; other sessions may share the machine (expect noise).")
     print(f"Run: `python3 benchmarks/mount/bench.py --manta {arguments.manta} --fixtures {arguments.fixtures}`"
           " (the 1 GiB model from `python3 scripts/make-fixtures.py --synthetic-mib 1024 --out /tmp/bench-fixtures`).")
-    print("Reads are `cat <every file> > /dev/null`; (a) and (b) are medians of 5 for native, manta and passthrough_ll, taken in turn"
-          " (one sample of each, five times over); cold runs `sync; echo 3 > /proc/sys/vm/drop_caches` first and start a fresh mount;"
+    print(f"Reads are `cat <every file> > /dev/null`; (a) and (b) are medians of {rounds} for native, manta and passthrough_ll, taken in turn"
+          f" (one sample of each, {rounds} times over); cold runs `sync; echo 3 > /proc/sys/vm/drop_caches` first and start a fresh mount;"
           " (c) and the mmap pass are medians of 3; random reads are 20,000 `os.pread` of 4 KiB at seeded random offsets; the mmap pass"
           " touches one byte per 4 KiB page.\n")
     print("Setup commands:\n")
@@ -285,6 +290,11 @@ def main():
                 ratio_native = f"{native / mine:.2f}× native speed" if native and mine else "–"
                 ratio_passthrough = f"{passthrough / mine:.2f}× faster" if passthrough and mine else "–"
             print(f"| {measure} ({'MiB' if 'RSS' in measure else 's'}) | " + " | ".join(cells) + f" | {ratio_native} | {ratio_passthrough} |")
+        print()
+        # The disk's speed swings from minute to minute: a ratio within each round, side by side, is steadier than a ratio of medians.
+        for (dataset, measure, other), ratios in sorted(paired.items()):
+            if dataset == label:
+                print(f"- {measure}: manta's speed ÷ {other}'s, round by round: median {median(ratios):.2f}× (min {min(ratios):.2f}×, max {max(ratios):.2f}×, {len(ratios)} rounds)")
         print()
 
 
