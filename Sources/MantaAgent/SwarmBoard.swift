@@ -12,6 +12,9 @@ final class SwarmBoard: Sendable {
     let node = UUID().uuidString
     /// Pulls under way: `repo@commit` → when they started (seconds since 1970).
     private let pulls = Mutex<[String: Double]>([:])
+    /// What was read of the resume journals of the pulls under way (`repo@commit` → file → chunks and where
+    /// reading stopped): peers ask several times a second, and each answer reads only what was appended since.
+    private let journalsRead = Mutex<[String: [String: (position: ResumeJournal.ReadPosition, chunks: [Manifest.Chunk])]]>([:])
 
     init(store: Store) {
         self.store = store
@@ -30,6 +33,7 @@ final class SwarmBoard: Sendable {
     /// The pull of `repo@commit` is over: from now on the store's references tell whether the revision is here.
     func end(repo: String, commit: String) {
         _ = pulls.withLock { $0.removeValue(forKey: "\(repo)@\(commit)") }
+        _ = journalsRead.withLock { $0.removeValue(forKey: "\(repo)@\(commit)") }
     }
 
     /// Blocking: reads the store's references, manifests and journals.
@@ -40,11 +44,19 @@ final class SwarmBoard: Sendable {
         guard status.manifest == nil, let started else { return status }
         status.pullingSince = started
         guard query.chunkSize == store.configuration.chunkSize, let repo = try? HubRepoID(query.repo) else { return status }
+        let pull = "\(query.repo)@\(query.commit)"
         for file in query.files {
             guard let journal = try? ResumeJournal(store: store, repo: repo, commit: query.commit, file: file) else { continue }
             // Journal lines are appended once their chunk is stored, so the order is stable and `seen` a count of lines.
-            let chunks = journal.entries().dropFirst(query.seen?[file] ?? 0).map { Manifest.Chunk(offset: $0.span.offset, length: $0.span.length, id: $0.id) }
-            if !chunks.isEmpty { status.chunks[file] = chunks }
+            let chunks = journalsRead.withLock { read in
+                var entry = read[pull]?[file] ?? (ResumeJournal.ReadPosition(), [])
+                let (appended, fromStart) = journal.entries(since: &entry.position)
+                if fromStart { entry.chunks = [] }
+                entry.chunks += appended.map { Manifest.Chunk(offset: $0.span.offset, length: $0.span.length, id: $0.id) }
+                read[pull, default: [:]][file] = entry
+                return entry.chunks.dropFirst(query.seen?[file] ?? 0)
+            }
+            if !chunks.isEmpty { status.chunks[file] = Array(chunks) }
         }
         return status
     }

@@ -21,6 +21,15 @@ public struct ResumeJournal: Sendable {
             self.id = id
             self.new = new
         }
+
+        /// Parses `offset length id new`; nil for a torn or foreign line.
+        init?(line: Substring) {
+            let fields = line.split(separator: " ")
+            guard fields.count == 4, let offset = UInt64(fields[0]), let length = UInt64(fields[1]),
+                let id = Digest(hex: fields[2]), fields[3] == "0" || fields[3] == "1"
+            else { return nil }
+            self.init(span: ChunkSpan(offset: offset, length: length), id: id, new: fields[3] == "1")
+        }
     }
 
     public let path: String
@@ -34,14 +43,43 @@ public struct ResumeJournal: Sendable {
     }
 
     public func entries() -> [Entry] {
-        guard let bytes = try? FileSystem.readAll(path) else { return [] }
-        return String(decoding: bytes, as: UTF8.self).split(separator: "\n").compactMap { line in
-            let fields = line.split(separator: " ")
-            guard fields.count == 4, let offset = UInt64(fields[0]), let length = UInt64(fields[1]),
-                let id = Digest(hex: fields[2]), fields[3] == "0" || fields[3] == "1"
-            else { return nil }
-            return Entry(span: ChunkSpan(offset: offset, length: length), id: id, new: fields[3] == "1")
+        var start = ReadPosition()
+        return entries(since: &start).entries
+    }
+
+    /// How far a reader has read the journal, so that it reads only what was appended since.
+    public struct ReadPosition: Sendable {
+        var inode: UInt64 = 0
+        var offset = 0
+
+        public init() {}
+    }
+
+    /// The entries appended since `position`, which moves past them: only whole lines, so a line being
+    /// written is read next time. A journal removed (or started again) is read from its start, and
+    /// `fromStart` says so: what was read of it before no longer counts.
+    public func entries(since position: inout ReadPosition) -> (entries: [Entry], fromStart: Bool) {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            position = ReadPosition()
+            return ([], true)
         }
+        defer { close(descriptor) }
+        var information = stat()
+        guard fstat(descriptor, &information) == 0 else { return ([], false) }
+        var fromStart = position.offset == 0
+        if UInt64(information.st_ino) != position.inode || Int(information.st_size) < position.offset {
+            position = ReadPosition()
+            position.inode = UInt64(information.st_ino)
+            fromStart = true
+        }
+        let count = Int(information.st_size) - position.offset
+        guard count > 0 else { return ([], fromStart) }
+        var bytes = [UInt8](repeating: 0, count: count)
+        let got = bytes.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, count, off_t(position.offset)) }
+        guard got > 0, let lastNewline = bytes[..<got].lastIndex(of: UInt8(ascii: "\n")) else { return ([], fromStart) }
+        position.offset += lastNewline + 1
+        return (String(decoding: bytes[...lastNewline], as: UTF8.self).split(separator: "\n").compactMap(Entry.init(line:)), fromStart)
     }
 
     public func append(_ entry: Entry) throws {
