@@ -1,3 +1,4 @@
+import CLinux
 import Foundation
 import MantaTestSupport
 import Testing
@@ -29,6 +30,36 @@ import Testing
         try store.export(reference, to: scratch.appending("out"))
         #expect(try Self.filesAreIdentical(source, scratch.appending("out")))
         #expect(try Self.filesAreIdentical(scratch.appending("out"), source))
+    }
+
+    /// Whether temporary folders are on a file system whose `O_DIRECT` writes bypass the page cache (tmpfs keeps
+    /// every file in it).
+    static var temporaryFolderIsOnDisk: Bool {
+        let type = clinux_filesystem_type(NSTemporaryDirectory())
+        return type != -1 && type != 0x0102_1994
+    }
+
+    @Test("an import writes its chunks past the page cache, so a large import does not push out what is cached", .enabled(if: temporaryFolderIsOnDisk))
+    func importLeavesItsChunksOutOfThePageCache() throws {
+        let scratch = try TemporaryDirectory()
+        let store = try Store(root: scratch.appending("store"))
+        let summary = try store.importDirectory(try Fixtures.syntheticShards(), as: try RepoReference(parsing: "acme/shards"))
+        let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+        var checked = 0
+        for chunk in summary.manifest.files.flatMap(\.chunks) where chunk.length >= 1 << 20 {
+            let path = try #require(store.location(of: chunk.id)).path
+            let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+            defer { close(descriptor) }
+            let length = Int(chunk.length)
+            let mapping = try #require(mmap(nil, length, PROT_READ, MAP_SHARED, descriptor, 0))
+            defer { munmap(mapping, length) }
+            var pages = [UInt8](repeating: 0, count: (length + pageSize - 1) / pageSize)
+            #expect(mincore(mapping, length, &pages) == 0)
+            let resident = pages.filter { $0 & 1 != 0 }.count
+            #expect(resident <= 1, "\(resident) of \(pages.count) pages of a \(length)-byte chunk are cached (only its last partial block may be)")
+            checked += 1
+        }
+        #expect(checked > 0)
     }
 
     @Test func importThenExportOfSyntheticShardsAndGGUFIsByteIdentical() throws {

@@ -7,12 +7,16 @@ import Glibc
 /// New chunks written as temporary files and named only once their bytes are durable, so a crash never
 /// leaves a valid chunk name over bad bytes. With `.batched` durability the whole batch is made durable
 /// by one `syncfs` (one journal commit, as `cp` + `sync` does) instead of one `fdatasync` per chunk, and
-/// write-back of each file starts as soon as it is written. Used by one thread at a time.
+/// each chunk's whole 4 KiB blocks are written past the page cache (`O_DIRECT`) from the caller's aligned
+/// buffer, the rest through it with write-back started at once. Used by one thread at a time.
 public final class ChunkWriteBatch {
     public enum Durability: Sendable {
         /// `fdatasync` each chunk file: for chunks that arrive one by one.
         case eachFile
-        /// One `syncfs` per commit: for imports and pulls that write many chunks.
+        /// One `syncfs` per commit, and no page cache filled: for imports of many chunks. Filling the page cache
+        /// costs more CPU than the two hashes on a VM whose host reclaims freed memory (benchmarks/RESULTS.md,
+        /// Import), and would push out as much cached data as the model is large; the mount reads the chunks
+        /// from disk on first use instead.
         case batched
     }
 
@@ -53,10 +57,11 @@ public final class ChunkWriteBatch {
         let (encoding, stored) = try encoder.withEncoded(bytes) { encoding, stored in
             do {
                 let file = try FileDescriptor.open(temporary, flags: O_WRONLY | O_CREAT | O_EXCL, mode: 0o444)
-                try file.write(stored, at: 0)
+                let direct = durability == .batched ? Self.writeDirect(stored, to: file) : 0
+                try file.write(UnsafeRawBufferPointer(rebasing: stored[direct...]), at: UInt64(direct))
                 switch durability {
                 case .eachFile: try file.syncData()
-                case .batched: clinux_start_writeback(file.raw)
+                case .batched: if direct < stored.count { clinux_start_writeback(file.raw) }
                 }
             } catch {
                 unlink(temporary)
@@ -69,6 +74,22 @@ public final class ChunkWriteBatch {
         pendingIDs.insert(id)
         pendingBytes += stored
         return stored
+    }
+
+    /// Writes the whole 4 KiB blocks of `bytes` past the page cache (`O_DIRECT`, from the caller's buffer when it
+    /// is aligned), and returns how many bytes that was: 0 when it could not.
+    private static func writeDirect(_ bytes: UnsafeRawBufferPointer, to file: borrowing FileDescriptor) -> Int {
+        let blocks = bytes.count & ~4095
+        guard blocks > 0, let base = bytes.baseAddress, Int(bitPattern: base) % 4096 == 0 else { return 0 }
+        guard clinux_set_direct(file.raw, 1) == 0 else { return 0 }
+        defer { _ = clinux_set_direct(file.raw, 0) }
+        var done = 0
+        while done < blocks {
+            let written = pwrite(file.raw, base + done, blocks - done, off_t(done))
+            guard written > 0, written % 4096 == 0 else { return done }
+            done += written
+        }
+        return done
     }
 
     /// Makes the written chunks durable, names them, and records them (and the last access of the chunks
