@@ -36,8 +36,9 @@ def peak_rss_kib(pid):
         return int(re.search(r"VmHWM:\s+(\d+) kB", f.read())[1])
 
 
-def run_manta(manta, work, model, nodes, rate, with_peers, repo):
-    """Returns (makespan seconds, hub bytes, max agent RSS MiB)."""
+def run_manta(manta, work, model, nodes, rate, with_peers, repo, stagger=0.0, slow_rate=None):
+    """Returns (makespan seconds, hub bytes, max agent RSS MiB). `stagger` seconds pass between one pull's start
+    and the next; with `slow_rate`, the agent started fourth is capped at that download rate instead."""
     hub_out = open(f"{work}/hub.out", "w+")
     hub = subprocess.Popen([manta, "hub", "serve", f"{work}/hub", "--addr", "127.0.0.1:0", "--max-rate", rate], stdout=hub_out, stderr=subprocess.DEVNULL)
     agents = []
@@ -52,16 +53,21 @@ def run_manta(manta, work, model, nodes, rate, with_peers, repo):
             store = f"{work}/node{index}"
             shutil.rmtree(store, ignore_errors=True)
             peers = ",".join(f"127.0.0.1:{p}" for p in ports if p != port)
+            download = slow_rate if slow_rate and index == min(3, nodes - 1) else rate
             command = [manta, "agent", "--store", store, "--listen", f"127.0.0.1:{port}", "--endpoint", endpoint, "--token-file", f"{work}/token",
-                       "--upload-rate", rate, "--download-rate", rate]
+                       "--upload-rate", rate, "--download-rate", download]
             if with_peers and peers:
                 command += ["--peers", peers]
             agents.append(subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=open(f"{work}/agent{index}.err", "w")))
         for index in range(nodes):
             wait_for(lambda: os.path.exists(f"{work}/node{index}/agent.sock"), 30, f"agent {index}")
         before = hub_bytes(endpoint)
-        pulls = [subprocess.Popen([manta, "pull", repo, "--store", f"{work}/node{index}"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for index in range(nodes)]
         started = time.time()
+        pulls = []
+        for index in range(nodes):
+            if index and stagger:
+                time.sleep(stagger)
+            pulls.append(subprocess.Popen([manta, "pull", repo, "--store", f"{work}/node{index}"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
         finished = {}
         while len(finished) < len(pulls):
             for index, pull in enumerate(pulls):
@@ -182,6 +188,8 @@ def main():
     parser.add_argument("--out", default=os.path.dirname(os.path.abspath(__file__)))
     parser.add_argument("--bittorrent", action="store_true")
     parser.add_argument("--peers-only", action="store_true", help="skip the baselines (for quick checks; writes no results)")
+    parser.add_argument("--stagger", type=float, default=0.0, help="seconds between one agent's pull and the next (with --peers-only)")
+    parser.add_argument("--slow-rate", help="download rate of the fourth agent instead of --rate, a slow node (with --peers-only)")
     args = parser.parse_args()
     rate_bytes = int(float(re.fullmatch(r"([0-9.]+)MB/s", args.rate)[1]) * 1e6)
     shutil.rmtree(args.work, ignore_errors=True)
@@ -190,7 +198,7 @@ def main():
     size = sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(args.model) for f in fs)
     results = []
     for nodes in [int(n) for n in args.nodes.split(",")]:
-        makespan, served, rss = run_manta(args.manta, args.work, args.model, nodes, args.rate, True, "bench/model")
+        makespan, served, rss = run_manta(args.manta, args.work, args.model, nodes, args.rate, True, "bench/model", args.stagger, args.slow_rate)
         entry = {"nodes": nodes, "manta": {"makespan": makespan, "hub_bytes": served, "agent_rss_mib": rss}}
         if args.peers_only:
             print(f"N={nodes}: manta {makespan:.1f} s ({makespan * rate_bytes / size:.2f} S/B), hub {served / size:.3f} S, RSS {rss:.0f} MiB", flush=True)
