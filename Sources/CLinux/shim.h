@@ -12,7 +12,14 @@ static inline int clinux_syncfs(int fd) { return syncfs(fd); }
 /// Starts write-back of the file's dirty pages without waiting for it (SYNC_FILE_RANGE_WRITE).
 static inline int clinux_start_writeback(int fd) { return sync_file_range(fd, 0, 0, 2); }
 
-/// Sets or clears O_DIRECT (writes that bypass the page cache) on an open file; the flag's value differs by architecture.
+/// The file system type (`statfs`'s f_type magic) of `path`, or -1.
+#include <sys/vfs.h>
+static inline long clinux_filesystem_type(const char *path) {
+    struct statfs information;
+    return statfs(path, &information) == 0 ? (long)information.f_type : -1;
+}
+
+// O_DIRECT's value differs by architecture, and glibc defines it only under _GNU_SOURCE.
 #include <fcntl.h>
 #ifndef O_DIRECT
 #if defined(__aarch64__) || defined(__arm__)
@@ -21,13 +28,8 @@ static inline int clinux_start_writeback(int fd) { return sync_file_range(fd, 0,
 #define O_DIRECT 040000
 #endif
 #endif
-/// The file system type (`statfs`'s f_type magic) of `path`, or -1.
-#include <sys/vfs.h>
-static inline long clinux_filesystem_type(const char *path) {
-    struct statfs information;
-    return statfs(path, &information) == 0 ? (long)information.f_type : -1;
-}
 
+/// Sets or clears O_DIRECT (writes that bypass the page cache) on an open file.
 static inline int clinux_set_direct(int fd, int on) {
     int flags = fcntl(fd, F_GETFL);
     if (flags < 0) return -1;

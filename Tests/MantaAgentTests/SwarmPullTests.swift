@@ -62,6 +62,12 @@ struct AgentSwarm: Sendable {
 }
 
 @Suite struct SwarmPullTests {
+    /// Whether `flag` was set within 300 checks `interval` apart.
+    static func waitUntil(_ flag: borrowing Atomic<Bool>, checkingEvery interval: Duration) async throws -> Bool {
+        for _ in 0..<300 where !flag.load(ordering: .relaxed) { try await Task.sleep(for: interval) }
+        return flag.load(ordering: .relaxed)
+    }
+
     @Test func nodesPullingAModelAPeerHoldsTakeNothingFromTheHub() async throws {
         try await AgentSwarm.with(agents: 3) { swarm in
             let first = try await swarm.agents[0].pull(swarm.model)
@@ -97,15 +103,14 @@ struct AgentSwarm: Sendable {
                     if progress.completedBytes > 0 { seederStarted.store(true, ordering: .relaxed) }
                 }
             }
-            for _ in 0..<300 where !seederStarted.load(ordering: .relaxed) { try await Task.sleep(for: .milliseconds(20)) }
+            _ = try await Self.waitUntil(seederStarted, checkingEvery: .milliseconds(20))
             let followed = Atomic<Bool>(false)
             let following = Task {
                 try await follower.pull(swarm.model) { progress in
                     if progress.completedBytes > 0 { followed.store(true, ordering: .relaxed) }
                 }
             }
-            for _ in 0..<300 where !followed.load(ordering: .relaxed) { try await Task.sleep(for: .milliseconds(50)) }
-            let gotChunksFromTheSeeder = followed.load(ordering: .relaxed)
+            let gotChunksFromTheSeeder = try await Self.waitUntil(followed, checkingEvery: .milliseconds(50))
             #expect(gotChunksFromTheSeeder)
             seeding.cancel()
             _ = await seeding.result
@@ -130,8 +135,7 @@ struct AgentSwarm: Sendable {
             }
             try await Task.sleep(for: .milliseconds(50))
             let behind = line.dropFirst().map { agent in Task { try await agent.pull(swarm.model) } }
-            for _ in 0..<300 where !firstInLineProgressed.load(ordering: .relaxed) { try await Task.sleep(for: .milliseconds(20)) }
-            let firstInLineGotChunks = firstInLineProgressed.load(ordering: .relaxed)
+            let firstInLineGotChunks = try await Self.waitUntil(firstInLineProgressed, checkingEvery: .milliseconds(20))
             #expect(firstInLineGotChunks)
             stopped.cancel()
             _ = await stopped.result

@@ -59,14 +59,12 @@ public struct ResumeJournal: Sendable {
     /// written is read next time. A journal removed (or started again) is read from its start, and
     /// `fromStart` says so: what was read of it before no longer counts.
     public func entries(since position: inout ReadPosition) -> (entries: [Entry], fromStart: Bool) {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else {
+        guard let file = try? FileDescriptor.open(path, flags: O_RDONLY) else {
             position = ReadPosition()
             return ([], true)
         }
-        defer { close(descriptor) }
         var information = stat()
-        guard fstat(descriptor, &information) == 0 else { return ([], false) }
+        guard fstat(file.raw, &information) == 0 else { return ([], false) }
         var fromStart = position.offset == 0
         if UInt64(information.st_ino) != position.inode || Int(information.st_size) < position.offset {
             position = ReadPosition()
@@ -74,10 +72,9 @@ public struct ResumeJournal: Sendable {
             fromStart = true
         }
         let count = Int(information.st_size) - position.offset
-        guard count > 0 else { return ([], fromStart) }
-        var bytes = [UInt8](repeating: 0, count: count)
-        let got = bytes.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, count, off_t(position.offset)) }
-        guard got > 0, let lastNewline = bytes[..<got].lastIndex(of: UInt8(ascii: "\n")) else { return ([], fromStart) }
+        guard count > 0, let bytes = try? file.read(count: count, at: UInt64(position.offset)),
+            let lastNewline = bytes.lastIndex(of: UInt8(ascii: "\n"))
+        else { return ([], fromStart) }
         position.offset += lastNewline + 1
         return (String(decoding: bytes[...lastNewline], as: UTF8.self).split(separator: "\n").compactMap(Entry.init(line:)), fromStart)
     }

@@ -77,19 +77,17 @@ public final class ChunkWriteBatch {
     }
 
     /// Writes the whole 4 KiB blocks of `bytes` past the page cache (`O_DIRECT`, from the caller's buffer when it
-    /// is aligned), and returns how many bytes that was: 0 when it could not.
+    /// is aligned), and returns how many bytes that was: 0 when it could not, and the caller writes them all.
     private static func writeDirect(_ bytes: UnsafeRawBufferPointer, to file: borrowing FileDescriptor) -> Int {
         let blocks = bytes.count & ~4095
-        guard blocks > 0, let base = bytes.baseAddress, Int(bitPattern: base) % 4096 == 0 else { return 0 }
-        guard clinux_set_direct(file.raw, 1) == 0 else { return 0 }
+        guard blocks > 0, let base = bytes.baseAddress, Int(bitPattern: base) % 4096 == 0, clinux_set_direct(file.raw, 1) == 0 else { return 0 }
         defer { _ = clinux_set_direct(file.raw, 0) }
-        var done = 0
-        while done < blocks {
-            let written = pwrite(file.raw, base + done, blocks - done, off_t(done))
-            guard written > 0, written % 4096 == 0 else { return done }
-            done += written
+        do {
+            try file.write(UnsafeRawBufferPointer(rebasing: bytes[..<blocks]), at: 0)
+            return blocks
+        } catch {
+            return 0
         }
-        return done
     }
 
     /// Makes the written chunks durable, names them, and records them (and the last access of the chunks
