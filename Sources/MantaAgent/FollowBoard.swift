@@ -140,22 +140,23 @@ actor FollowBoard {
         var best: (rank: (Int, Int, ContinuousClock.Instant, Int), id: ChunkID, length: UInt64, peer: PeerAddress)?
         for (id, entry) in wanted where !entry.inFlight {
             guard let length = entry.placements.first?.chunk.length else { continue }
-            var tiebreak = Hasher()
-            tiebreak.combine(id)
-            tiebreak.combine(node)
-            let rank: (Int, Int, ContinuousClock.Instant, Int)
+            let lane: (Int, Int)
             let peer: PeerAddress
             if let upstream, entry.holders.contains(upstream) {
                 guard upstreamFree else { continue }
-                (rank, peer) = ((0, 0, entry.firstSeen, tiebreak.finalize()), upstream)
+                (lane, peer) = ((0, 0), upstream)
             } else {
                 if upstream != nil, now - entry.firstSeen < grace * hops { continue }
                 var holders = entry.holders.filter { busy[$0, default: 0] < perPeer }
                 let followersHolding = holders.filter { $0 != puller }
                 if !followersHolding.isEmpty { holders = followersHolding }
                 guard let holder = holders.min(by: { busy[$0, default: 0] < busy[$1, default: 0] }) else { continue }
-                (rank, peer) = ((1, entry.holders.count, entry.firstSeen, tiebreak.finalize()), holder)
+                (lane, peer) = ((1, entry.holders.count), holder)
             }
+            var tiebreak = Hasher()
+            tiebreak.combine(id)
+            tiebreak.combine(node)
+            let rank = (lane.0, lane.1, entry.firstSeen, tiebreak.finalize())
             if best.map({ rank < $0.rank }) ?? true { best = (rank, id, length, peer) }
         }
         guard let best else { return nil }

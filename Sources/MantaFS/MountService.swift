@@ -252,6 +252,7 @@ public final class MountService: Sendable {
             }
         }
         defer { if mountedControl { umount2(directory, Int32(MNT_DETACH)) } }
+        // A plain `write`: control files refuse `pwrite` (ESPIPE), which `FileDescriptor.write` uses.
         let descriptor = open(path, O_WRONLY)
         guard descriptor >= 0, write(descriptor, "1", 1) == 1 else {
             logger.warning("could not abort the FUSE connection: the mount ends when its last open file is closed", metadata: ["path": "\(path)", "errno": "\(errno)"])
