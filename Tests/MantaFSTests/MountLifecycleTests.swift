@@ -48,7 +48,7 @@ struct MountLifecycleTests {
         #expect(harness.log.contains("unmounted"))
     }
 
-    @Test("SIGTERM with a file another process holds open through the mount aborts the connection and exits")
+    @Test("SIGTERM with a file another process holds open through the mount ends the mount while the file stays open")
     func sigtermWithAFileOpenAbortsAndExits() throws {
         let model = try TestModels.shards()
         let harness = try MountHarness([model])
@@ -63,8 +63,9 @@ struct MountLifecycleTests {
         try holder.run()
         defer { holder.terminate() }
         #expect(String(decoding: output.fileHandleForReading.readData(ofLength: 5), as: UTF8.self) == "open\n")
+        // Without the abort the mount stays up until the holder closes its file (30 s). With it, the mount ends after its
+        // 5 s grace, or sooner when a request from the kernel wakes its loop after the unmount (it does under load).
         #expect(try harness.terminate() == 0, "\(harness.log)")
-        #expect(harness.log.contains("aborting the FUSE connection"), "\(harness.log)")
         #expect(!MountHarness.isMounted(harness.mountPoint))
         #expect(holder.isRunning, "the holder still has its file open")
     }
