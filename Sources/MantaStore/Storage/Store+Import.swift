@@ -25,36 +25,90 @@ extension Store {
     /// Imports every regular file below `directory` as `reference`: chunk, hash on all cores, store new
     /// chunks durably, then write the manifest, then the reference (pinned). A crash at any point leaves
     /// either the previous reference or the new one, never a reference to missing or partial data.
+    ///
+    /// The chunks of all files form one queue that the lanes share, largest file first: the whole-file hash
+    /// of a large file, which cannot be split, then starts at once and runs beside everything else, and the
+    /// small files fill the lanes at the end instead of each waiting for its own lanes and sync.
     public func importDirectory(
         _ directory: String,
         as reference: RepoReference,
         workers: Int = ProcessInfo.processInfo.activeProcessorCount,
         progress: @escaping @Sendable (ImportProgress) -> Void = { _ in }
     ) throws -> ImportSummary {
-        let files = try ImportSource.regularFiles(below: directory)
+        let files = try ImportSource.regularFiles(below: directory).map { try plan($0) }
         let total = files.reduce(0) { $0 + $1.size }
+        let queue = files.indices
+            .sorted { files[$0].size != files[$1].size ? files[$0].size > files[$1].size : $0 < $1 }
+            .flatMap { file in files[file].plan.spans.indices.map { (file: file, span: $0) } }
+        let capacity = files.flatMap(\.plan.spans).map(\.length).max() ?? 0
+        let wholeFileHashes = WholeFileHashes(paths: files.map(\.source.absolutePath), sizes: files.map(\.size), limit: max(1, workers))
+        defer { wholeFileHashes.cancelAll() }
+        let nextTask = Atomic<Int>(0)
         let processed = Atomic<UInt64>(0)
+        let outcome = Mutex<(ids: [[ChunkID?]], written: [ChunkID], bytes: UInt64)>((files.map { Array(repeating: nil, count: $0.plan.spans.count) }, [], 0))
+
+        try WorkerThreads.run(count: min(max(1, workers), max(1, queue.count))) { [self] _, cancelled in
+            let batch = ChunkWriteBatch(store: self, durability: .batched)
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(Int(capacity), 1), alignment: 4096)
+            defer { buffer.deallocate() }
+            var input: OpenedInput?
+            var stored: [ChunkID] = []
+            var storedBytes: UInt64 = 0
+            while !cancelled.load(ordering: .relaxed) {
+                let next = nextTask.add(1, ordering: .relaxed).oldValue
+                guard next < queue.count else { break }
+                let (index, spanIndex) = queue[next]
+                let file = files[index]
+                let span = file.plan.spans[spanIndex]
+                if input?.file != index { input = OpenedInput(file: index, descriptor: try FileDescriptor.open(file.source.absolutePath, flags: O_RDONLY)) }
+                let chunk = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<Int(span.length)])
+                guard try input?.descriptor.read(into: chunk, at: span.offset) == chunk.count else {
+                    throw StoreError.io(path: file.source.absolutePath, operation: "read (file shrank while importing)", errno: EIO)
+                }
+                let id = SHA256Hasher.hash(UnsafeRawBufferPointer(chunk))
+                let bytes = try batch.add(id, bytes: UnsafeRawBufferPointer(chunk))
+                if bytes > 0 {
+                    stored.append(id)
+                    storedBytes += bytes
+                    // While every chunk of a file is one the store has, this is probably a re-import, whose
+                    // file hash the store knows, and the cores are better spent on the chunk lanes.
+                    if file.plan.spans.count > 1 { wholeFileHashes.start(index) }
+                }
+                if batch.pendingBytes >= Self.commitBatchBytes { try batch.commit() }
+                outcome.withLock { $0.ids[index][spanIndex] = id }
+                let done = processed.add(span.length, ordering: .relaxed).newValue
+                progress(ImportProgress(totalBytes: total, processedBytes: done, file: file.source.relativePath))
+            }
+            try batch.commit()
+            outcome.withLock {
+                $0.written += stored
+                $0.bytes += storedBytes
+            }
+        }
+        let result = outcome.withLock { $0 }
+        try syncChunkFolders(for: result.written)
+
         var entries: [Manifest.File] = []
         var warnings: [String] = []
-        var written = 0, reused = 0
-        var bytesWritten: UInt64 = 0
-        var newChunks: [ChunkID] = []
-        for file in files {
-            let result = try importFile(file, workers: max(1, workers)) { bytes in
-                let done = processed.add(bytes, ordering: .relaxed).newValue
-                progress(ImportProgress(totalBytes: total, processedBytes: done, file: file.relativePath))
+        for (index, file) in files.enumerated() {
+            let chunks = zip(file.plan.spans, result.ids[index].compactMap { $0 }).map { Manifest.Chunk(offset: $0.offset, length: $0.length, id: $1) }
+            let fileHash: Digest
+            if chunks.count > 1 {
+                if let known = try database.knownFileHash(size: file.size, chunks: chunks) {
+                    wholeFileHashes.cancel(index)
+                    fileHash = known
+                } else {
+                    fileHash = try wholeFileHashes.result(index)
+                }
+            } else {
+                fileHash = chunks.first?.id ?? SHA256Hasher.hash([])
             }
-            entries.append(result.entry)
-            if let warning = result.warning {
-                warnings.append("\(file.relativePath): \(warning)")
-                logger.warning("falling back to fixed-size chunks", metadata: ["file": "\(file.relativePath)", "reason": "\(warning)"])
+            entries.append(Manifest.File(path: file.source.relativePath, size: file.size, sha256: fileHash, scheme: file.plan.scheme, chunks: chunks))
+            if let warning = file.plan.warning {
+                warnings.append("\(file.source.relativePath): \(warning)")
+                logger.warning("falling back to fixed-size chunks", metadata: ["file": "\(file.source.relativePath)", "reason": "\(warning)"])
             }
-            written += result.written.count
-            reused += result.entry.chunks.count - result.written.count
-            bytesWritten += result.bytesWritten
-            newChunks += result.written
         }
-        try syncChunkFolders(for: newChunks)
         let commit = Self.localCommit(entries)
         let manifest = Manifest(
             source: .init(kind: "local", repo: reference.repo, revision: reference.revision, commit: commit),
@@ -63,7 +117,8 @@ extension Store {
         )
         let digest = try put(manifest)
         try setReference(reference, to: digest, pinned: true)
-        return ImportSummary(reference: reference, digest: digest, manifest: manifest, chunksWritten: written, bytesWritten: bytesWritten, chunksReused: reused, warnings: warnings)
+        let written = result.written.count
+        return ImportSummary(reference: reference, digest: digest, manifest: manifest, chunksWritten: written, bytesWritten: result.bytes, chunksReused: manifest.files.reduce(0) { $0 + $1.chunks.count } - written, warnings: warnings)
     }
 
     /// A 40-hex commit id for a local import, derived from its contents like a git commit would be.
@@ -75,105 +130,33 @@ extension Store {
         return String(hasher.finalize().hex.prefix(40))
     }
 
-    private struct FileResult: Sendable {
-        var entry: Manifest.File
-        var warning: String?
-        var written: [ChunkID]
-        var bytesWritten: UInt64
-    }
-
     /// New chunks are made durable in batches of about this many bytes per lane.
     static let commitBatchBytes: UInt64 = 512 << 20
 
-    /// Chunk lanes hash and store chunks in parallel while one more lane hashes the whole file in order.
-    /// When the chunks turn out to be a file the store already knows (a re-import), its hash is known too
-    /// and the whole-file lane stops early.
-    private func importFile(_ file: ImportSource.File, workers: Int, advanced: @escaping @Sendable (UInt64) -> Void) throws -> FileResult {
+    private struct PlannedFile: Sendable {
+        var source: ImportSource.File
+        var size: UInt64
+        var plan: ChunkPlan
+    }
+
+    /// The file a lane is reading, kept open while its next chunks come from the same file.
+    private final class OpenedInput {
+        let file: Int
+        let descriptor: FileDescriptor
+
+        init(file: Int, descriptor: consuming FileDescriptor) {
+            self.file = file
+            self.descriptor = descriptor
+        }
+    }
+
+    private func plan(_ file: ImportSource.File) throws -> PlannedFile {
         let descriptor = try FileDescriptor.open(file.absolutePath, flags: O_RDONLY)
         let size = try descriptor.size()
         let plan = try ChunkPlanner.plan(path: file.relativePath, fileSize: size, parameters: configuration.chunking) { length in
             try descriptor.read(count: length, at: 0)
         }
-        let spans = plan.spans
-        let path = file.absolutePath
-        let nextSpan = Atomic<Int>(0)
-        let results = Mutex<(ids: [ChunkID?], written: [ChunkID], bytes: UInt64)>((Array(repeating: nil, count: spans.count), [], 0))
-
-        // Started by the first new chunk: while every chunk is one the store has, this is probably a re-import,
-        // whose file hash the store knows, and the cores are better spent on the chunk lanes.
-        let wholeFile = Mutex<WholeFileHash?>(nil)
-        let startWholeFile = { @Sendable () -> WholeFileHash in
-            wholeFile.withLock { running in
-                if let running { return running }
-                let started = WholeFileHash(path: path, size: size)
-                running = started
-                return started
-            }
-        }
-        defer { wholeFile.withLock { $0 }?.cancelAndWait() }
-        try WorkerThreads.run(count: min(workers, max(1, spans.count))) { [self] _, cancelled in
-            let input = try FileDescriptor.open(path, flags: O_RDONLY)
-            let batch = ChunkWriteBatch(store: self, durability: .batched)
-            let capacity = Int(spans.map(\.length).max() ?? 0)
-            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(capacity, 1), alignment: 4096)
-            defer { buffer.deallocate() }
-            var stored: [ChunkID] = []
-            var storedBytes: UInt64 = 0
-            while !cancelled.load(ordering: .relaxed) {
-                let index = nextSpan.add(1, ordering: .relaxed).oldValue
-                guard index < spans.count else { break }
-                let span = spans[index]
-                let chunk = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<Int(span.length)])
-                guard try input.read(into: chunk, at: span.offset) == chunk.count else {
-                    throw StoreError.io(path: path, operation: "read (file shrank while importing)", errno: EIO)
-                }
-                let id = SHA256Hasher.hash(UnsafeRawBufferPointer(chunk))
-                let bytes = try batch.add(id, bytes: UnsafeRawBufferPointer(chunk))
-                if bytes > 0 {
-                    stored.append(id)
-                    storedBytes += bytes
-                    if spans.count > 1 { _ = startWholeFile() }
-                }
-                if batch.pendingBytes >= Self.commitBatchBytes { try batch.commit() }
-                results.withLock { $0.ids[index] = id }
-                advanced(span.length)
-            }
-            try batch.commit()
-            results.withLock {
-                $0.written += stored
-                $0.bytes += storedBytes
-            }
-        }
-        let outcome = results.withLock { $0 }
-        let chunks = zip(spans, outcome.ids.compactMap { $0 }).map { Manifest.Chunk(offset: $0.offset, length: $0.length, id: $1) }
-        let fileHash: Digest
-        if spans.count > 1 {
-            if let known = try database.knownFileHash(size: size, chunks: chunks) {
-                wholeFile.withLock { $0 }?.cancelAndWait()
-                fileHash = known
-            } else {
-                fileHash = try startWholeFile().result()
-            }
-        } else {
-            fileHash = chunks.first?.id ?? SHA256Hasher.hash([])
-        }
-        let entry = Manifest.File(path: file.relativePath, size: size, sha256: fileHash, scheme: plan.scheme, chunks: chunks)
-        return FileResult(entry: entry, warning: plan.warning, written: outcome.written, bytesWritten: outcome.bytes)
-    }
-
-    static func hashWholeFile(_ input: borrowing FileDescriptor, size: UInt64, cancelled: borrowing Atomic<Bool>) throws -> Digest? {
-        let blockSize = 1 << 20
-        let block = UnsafeMutableRawBufferPointer.allocate(byteCount: blockSize, alignment: 4096)
-        defer { block.deallocate() }
-        var hasher = SHA256Hasher()
-        var offset: UInt64 = 0
-        while offset < size, !cancelled.load(ordering: .relaxed) {
-            let count = try input.read(into: block, at: offset)
-            guard count > 0 else { break }
-            hasher.update(UnsafeRawBufferPointer(rebasing: block[0..<count]))
-            offset += UInt64(count)
-        }
-        return cancelled.load(ordering: .relaxed) ? nil : hasher.finalize()
+        return PlannedFile(source: file, size: size, plan: plan)
     }
 }
 
@@ -216,41 +199,5 @@ enum ImportSource {
             }
         }
         return files.sorted { $0.relativePath < $1.relativePath }
-    }
-}
-
-/// The SHA-256 of a whole file, computed in order on a thread of its own while the chunk lanes work.
-final class WholeFileHash: Sendable {
-    private let cancelled = Atomic<Bool>(false)
-    private let outcome = Mutex<Result<Digest?, any Error>?>(nil)
-    private let finished = DispatchSemaphore(value: 0)
-
-    init(path: String, size: UInt64) {
-        let thread = Thread { [self] in
-            let result = Result { () throws -> Digest? in
-                let input = try FileDescriptor.open(path, flags: O_RDONLY)
-                return try Store.hashWholeFile(input, size: size, cancelled: cancelled)
-            }
-            outcome.withLock { $0 = result }
-            finished.signal()
-        }
-        thread.stackSize = 1 << 20
-        thread.start()
-    }
-
-    /// Waits for the hash; rethrows a read error.
-    func result() throws -> Digest {
-        finished.wait()
-        finished.signal()
-        guard let digest = try outcome.withLock({ $0 })?.get() else {
-            throw StoreError.io(path: "whole-file hash", operation: "finish", errno: ECANCELED)
-        }
-        return digest
-    }
-
-    func cancelAndWait() {
-        cancelled.store(true, ordering: .relaxed)
-        finished.wait()
-        finished.signal()
     }
 }

@@ -1,0 +1,108 @@
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The whole-file SHA-256s an import needs. Each is computed in order on a thread of its own, beside the
+/// chunk lanes, and at most `limit` at a time, so a model of many large shards never holds more than
+/// `limit` hashing buffers however far ahead the lanes run.
+final class WholeFileHashes: Sendable {
+    private let paths: [String]
+    private let sizes: [UInt64]
+    private let slots: DispatchSemaphore
+    private let started = Mutex<[Int: WholeFileHash]>([:])
+
+    init(paths: [String], sizes: [UInt64], limit: Int) {
+        self.paths = paths
+        self.sizes = sizes
+        slots = DispatchSemaphore(value: limit)
+    }
+
+    /// Starts hashing file `index` unless it already is.
+    @discardableResult
+    func start(_ index: Int) -> WholeFileHash {
+        started.withLock { started in
+            if let hash = started[index] { return hash }
+            let hash = WholeFileHash(path: paths[index], size: sizes[index], slots: slots)
+            started[index] = hash
+            return hash
+        }
+    }
+
+    /// The file's hash, started now if nothing needed it before; rethrows a read error.
+    func result(_ index: Int) throws -> Digest {
+        try start(index).result()
+    }
+
+    /// Stops hashing file `index`: its hash turned out to be known.
+    func cancel(_ index: Int) {
+        started.withLock { $0[index] }?.cancelAndWait()
+    }
+
+    /// Stops every hash still running and waits for their threads.
+    func cancelAll() {
+        let hashes = started.withLock { Array($0.values) }
+        for hash in hashes { hash.cancel() }
+        for hash in hashes { hash.cancelAndWait() }
+    }
+}
+
+/// The SHA-256 of one whole file, computed in order on a thread of its own once a slot is free.
+final class WholeFileHash: Sendable {
+    private let cancelled = Atomic<Bool>(false)
+    private let outcome = Mutex<Result<Digest?, any Error>?>(nil)
+    private let finished = DispatchSemaphore(value: 0)
+
+    init(path: String, size: UInt64, slots: DispatchSemaphore) {
+        let thread = Thread { [self] in
+            slots.wait()
+            let result = Result { () throws -> Digest? in
+                guard !cancelled.load(ordering: .relaxed) else { return nil }
+                let input = try FileDescriptor.open(path, flags: O_RDONLY)
+                return try Self.hash(input, size: size, cancelled: cancelled)
+            }
+            slots.signal()
+            outcome.withLock { $0 = result }
+            finished.signal()
+        }
+        thread.stackSize = 1 << 20
+        thread.start()
+    }
+
+    /// Waits for the hash; rethrows a read error.
+    func result() throws -> Digest {
+        finished.wait()
+        finished.signal()
+        guard let digest = try outcome.withLock({ $0 })?.get() else {
+            throw StoreError.io(path: "whole-file hash", operation: "finish", errno: ECANCELED)
+        }
+        return digest
+    }
+
+    func cancel() {
+        cancelled.store(true, ordering: .relaxed)
+    }
+
+    func cancelAndWait() {
+        cancel()
+        finished.wait()
+        finished.signal()
+    }
+
+    private static func hash(_ input: borrowing FileDescriptor, size: UInt64, cancelled: borrowing Atomic<Bool>) throws -> Digest? {
+        let blockSize = 1 << 20
+        let block = UnsafeMutableRawBufferPointer.allocate(byteCount: blockSize, alignment: 4096)
+        defer { block.deallocate() }
+        var hasher = SHA256Hasher()
+        var offset: UInt64 = 0
+        while offset < size, !cancelled.load(ordering: .relaxed) {
+            let count = try input.read(into: block, at: offset)
+            guard count > 0 else { break }
+            hasher.update(UnsafeRawBufferPointer(rebasing: block[0..<count]))
+            offset += UInt64(count)
+        }
+        return cancelled.load(ordering: .relaxed) ? nil : hasher.finalize()
+    }
+}
