@@ -28,12 +28,14 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CLinux"),
+        // Optimized in debug builds too: the tests hash hundreds of MiB through it.
+        .target(name: "CSHA256", cSettings: [.unsafeFlags(["-O2"])]),
 
         // Layers: CLI → agent → fs / peer / hub / kube → store.
         .target(
             name: "MantaStore",
             dependencies: [
-                "CZstd", "COpenSSL", "CSQLite", "CLinux",
+                "CZstd", "COpenSSL", "CSQLite", "CLinux", "CSHA256",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Collections", package: "swift-collections"),
             ]

@@ -89,10 +89,17 @@ import Testing
         let store = try Store(root: scratch.path)
         let reference = try RepoReference(parsing: "acme/shards")
         let first = try store.importDirectory(try Fixtures.syntheticShards(), as: reference)
+        func referenceFile() -> (inode: UInt, modified: Int) {
+            var info = stat()
+            stat(scratch.path + "/refs/acme/shards/main", &info)
+            return (UInt(info.st_ino), info.st_mtim.tv_sec * 1_000_000_000 + info.st_mtim.tv_nsec)
+        }
+        let written = referenceFile()
         let second = try store.importDirectory(try Fixtures.syntheticShards(), as: reference)
         #expect(first.digest == second.digest)
         #expect(second.chunksWritten == 0)
         #expect(second.bytesWritten == 0)
+        #expect(referenceFile() == written, "the reference file was rewritten")
     }
 
     @Test func zstdStoresOnlyChunksThatShrinkByAtLeastEightPercent() throws {

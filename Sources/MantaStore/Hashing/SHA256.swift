@@ -36,4 +36,5 @@ public struct SHA256Hasher: ~Copyable {
     public static func hash(_ bytes: [UInt8]) -> Digest {
         bytes.withUnsafeBytes { hash($0) }
     }
+
 }

@@ -49,10 +49,17 @@ public final class ChunkWriteBatch {
     /// disk (0 if already there). It is in the store only after `commit()`.
     @discardableResult
     public func add(_ id: ChunkID, bytes: UnsafeRawBufferPointer) throws -> UInt64 {
+        try add(id) { bytes }
+    }
+
+    /// `add` for a caller that gets the bytes only when they are needed: `bytes` is called only for a chunk
+    /// that neither the store nor this batch has.
+    public func add(_ id: ChunkID, producing bytes: () throws -> UnsafeRawBufferPointer) throws -> UInt64 {
         guard !pendingIDs.contains(id), !store.contains(id) else {
             touched.append(id)
             return 0
         }
+        let bytes = try bytes()
         let temporary = store.temporaryDirectory + "/" + FileSystem.temporaryName()
         let (encoding, stored) = try encoder.withEncoded(bytes) { encoding, stored in
             do {
@@ -98,10 +105,7 @@ public final class ChunkWriteBatch {
             touched = []
         }
         guard !pending.isEmpty else { return }
-        if durability == .batched {
-            let directory = try FileDescriptor.open(store.temporaryDirectory, flags: O_RDONLY | O_DIRECTORY)
-            guard clinux_syncfs(directory.raw) == 0 else { throw StoreError.fromErrno(errno, path: store.root, operation: "sync") }
-        }
+        if durability == .batched { try store.syncFileSystem() }
         for chunk in pending {
             let folder = FileSystem.parent(of: chunk.final)
             if !FileSystem.exists(folder) { try FileSystem.makeDirectories(folder) }

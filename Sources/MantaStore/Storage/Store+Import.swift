@@ -43,41 +43,70 @@ extension Store {
         let capacity = files.flatMap(\.plan.spans).map(\.length).max() ?? 0
         let wholeFileHashes = WholeFileHashes(paths: files.map(\.source.absolutePath), sizes: files.map(\.size), limit: max(1, workers))
         defer { wholeFileHashes.cancelAll() }
+        // The longest task of all; a file whose first chunk the store lacks is new, so its hash is needed.
+        for (index, file) in files.enumerated() where file.startsNew { wholeFileHashes.start(index) }
         let nextTask = Atomic<Int>(0)
         let processed = Atomic<UInt64>(0)
         let outcome = Mutex<(ids: [[ChunkID?]], written: [ChunkID], bytes: UInt64)>((files.map { Array(repeating: nil, count: $0.plan.spans.count) }, [], 0))
 
-        try WorkerThreads.run(count: min(max(1, workers), max(1, queue.count))) { [self] _, cancelled in
+        try WorkerThreads.run(count: min(max(1, workers), max(1, (queue.count + 1) / 2))) { [self] _, cancelled in
             let batch = ChunkWriteBatch(store: self, durability: .batched)
-            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(Int(capacity), 1), alignment: 4096)
-            defer { buffer.deallocate() }
-            var input: OpenedInput?
+            let pieces = AlignedBuffers(count: 2, size: Self.hashPieceBytes)
+            var whole: AlignedBuffers?
+            var inputs: [Int: OpenedInput] = [:]
             var stored: [ChunkID] = []
             var storedBytes: UInt64 = 0
-            while !cancelled.load(ordering: .relaxed) {
-                let next = nextTask.add(1, ordering: .relaxed).oldValue
-                guard next < queue.count else { break }
-                let (index, spanIndex) = queue[next]
-                let file = files[index]
-                let span = file.plan.spans[spanIndex]
-                if input?.file != index { input = OpenedInput(file: index, descriptor: try FileDescriptor.open(file.source.absolutePath, flags: O_RDONLY)) }
-                let chunk = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<Int(span.length)])
-                guard try input?.descriptor.read(into: chunk, at: span.offset) == chunk.count else {
+            func read(_ task: (file: Int, span: Int), into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws {
+                let file = files[task.file]
+                if inputs[task.file] == nil {
+                    inputs[task.file] = OpenedInput(descriptor: try FileDescriptor.open(file.source.absolutePath, flags: O_RDONLY))
+                }
+                guard try inputs[task.file]?.descriptor.read(into: buffer, at: file.plan.spans[task.span].offset + UInt64(offset)) == buffer.count else {
                     throw StoreError.io(path: file.source.absolutePath, operation: "read (file shrank while importing)", errno: EIO)
                 }
-                let id = SHA256Hasher.hash(UnsafeRawBufferPointer(chunk))
-                let bytes = try batch.add(id, bytes: UnsafeRawBufferPointer(chunk))
-                if bytes > 0 {
-                    stored.append(id)
-                    storedBytes += bytes
-                    // While every chunk of a file is one the store has, this is probably a re-import, whose
-                    // file hash the store knows, and the cores are better spent on the chunk lanes.
-                    if file.plan.spans.count > 1 { wholeFileHashes.start(index) }
+            }
+            func wholeBuffers() -> AlignedBuffers {
+                if let whole { return whole }
+                let made = AlignedBuffers(count: 2, size: Int(capacity))
+                whole = made
+                return made
+            }
+            while !cancelled.load(ordering: .relaxed) {
+                // Two chunks at a time: their hashes share a core (`ChunkPairHasher`).
+                let first = nextTask.add(2, ordering: .relaxed).oldValue
+                guard first < queue.count else { break }
+                let tasks = Array(queue[first..<min(first + 2, queue.count)])
+                inputs = inputs.filter { open in tasks.contains { $0.file == open.key } }
+                // Chunks of a file known to be new are read whole, into buffers they are then written from; the
+                // others go through small buffers, and a chunk that turns out new is read again, whole.
+                let readWhole = tasks.contains { wholeFileHashes.isStarted($0.file) }
+                let buffers = readWhole ? wholeBuffers() : pieces
+                let ranges = tasks.map { task in
+                    ChunkPairHasher.Range(length: Int(files[task.file].plan.spans[task.span].length)) { buffer, offset in
+                        try read(task, into: buffer, at: offset)
+                    }
+                }
+                let ids = try ChunkPairHasher.hash(ranges, through: buffers.all)
+                for (position, (task, id)) in zip(tasks, ids).enumerated() {
+                    let file = files[task.file]
+                    let length = Int(file.plan.spans[task.span].length)
+                    let bytes = try batch.add(id) {
+                        let target = UnsafeMutableRawBufferPointer(rebasing: wholeBuffers().all[readWhole ? position : 0][0..<length])
+                        if !readWhole { try read(task, into: target, at: 0) }
+                        return UnsafeRawBufferPointer(target)
+                    }
+                    if bytes > 0 {
+                        stored.append(id)
+                        storedBytes += bytes
+                        // While every chunk of a file is one the store has, this is probably a re-import, whose
+                        // file hash the store knows, and the cores are better spent on the chunk lanes.
+                        if file.plan.spans.count > 1 { wholeFileHashes.start(task.file) }
+                    }
+                    outcome.withLock { $0.ids[task.file][task.span] = id }
+                    let done = processed.add(UInt64(length), ordering: .relaxed).newValue
+                    progress(ImportProgress(totalBytes: total, processedBytes: done, file: file.source.relativePath))
                 }
                 if batch.pendingBytes >= Self.commitBatchBytes { try batch.commit() }
-                outcome.withLock { $0.ids[index][spanIndex] = id }
-                let done = processed.add(span.length, ordering: .relaxed).newValue
-                progress(ImportProgress(totalBytes: total, processedBytes: done, file: file.source.relativePath))
             }
             try batch.commit()
             outcome.withLock {
@@ -86,7 +115,7 @@ extension Store {
             }
         }
         let result = outcome.withLock { $0 }
-        try syncChunkFolders(for: result.written)
+        if !result.written.isEmpty { try syncFileSystem() }
 
         var entries: [Manifest.File] = []
         var warnings: [String] = []
@@ -133,19 +162,35 @@ extension Store {
     /// New chunks are made durable in batches of about this many bytes per lane.
     static let commitBatchBytes: UInt64 = 512 << 20
 
+    /// Chunks are hashed through buffers of this size unless they are known to be new: small enough to stay in
+    /// the core's cache, and too small to cost much as fresh memory.
+    static let hashPieceBytes = 256 << 10
+
     private struct PlannedFile: Sendable {
         var source: ImportSource.File
         var size: UInt64
         var plan: ChunkPlan
+        /// The file has more than one chunk and the store lacks its first: its whole-file hash will be needed.
+        var startsNew: Bool
     }
 
-    /// The file a lane is reading, kept open while its next chunks come from the same file.
+    /// Page-aligned buffers of one size, a multiple of 4 KiB (for `O_DIRECT` writes, and whole blocks for hashing).
+    private final class AlignedBuffers {
+        let all: [UnsafeMutableRawBufferPointer]
+
+        init(count: Int, size: Int) {
+            let rounded = max(4096, (size + 4095) & ~4095)
+            all = (0..<count).map { _ in UnsafeMutableRawBufferPointer.allocate(byteCount: rounded, alignment: 4096) }
+        }
+
+        deinit { for buffer in all { buffer.deallocate() } }
+    }
+
+    /// A file a lane is reading, kept open while its next chunks come from it.
     private final class OpenedInput {
-        let file: Int
         let descriptor: FileDescriptor
 
-        init(file: Int, descriptor: consuming FileDescriptor) {
-            self.file = file
+        init(descriptor: consuming FileDescriptor) {
             self.descriptor = descriptor
         }
     }
@@ -153,10 +198,16 @@ extension Store {
     private func plan(_ file: ImportSource.File) throws -> PlannedFile {
         let descriptor = try FileDescriptor.open(file.absolutePath, flags: O_RDONLY)
         let size = try descriptor.size()
+        var prefix: [UInt8] = []
         let plan = try ChunkPlanner.plan(path: file.relativePath, fileSize: size, parameters: configuration.chunking) { length in
-            try descriptor.read(count: length, at: 0)
+            prefix = try descriptor.read(count: length, at: 0)
+            return prefix
         }
-        return PlannedFile(source: file, size: size, plan: plan)
+        var startsNew = false
+        if plan.spans.count > 1, let first = plan.spans.first, first.end <= UInt64(prefix.count) {
+            startsNew = !contains(prefix.withUnsafeBytes { SHA256Hasher.hash(UnsafeRawBufferPointer(rebasing: $0[Int(first.offset)..<Int(first.end)])) })
+        }
+        return PlannedFile(source: file, size: size, plan: plan, startsNew: startsNew)
     }
 }
 

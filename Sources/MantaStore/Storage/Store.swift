@@ -1,3 +1,4 @@
+import CLinux
 import Foundation
 import Logging
 
@@ -158,6 +159,13 @@ public final class Store: Sendable {
         return stored
     }
 
+    /// Makes everything written to the store's file system durable in one journal commit (`syncfs`), where an
+    /// `fsync` per file or folder would commit once each.
+    func syncFileSystem() throws {
+        let directory = try FileDescriptor.open(root, flags: O_RDONLY | O_DIRECTORY)
+        guard clinux_syncfs(directory.raw) == 0 else { throw StoreError.fromErrno(errno, path: root, operation: "sync") }
+    }
+
     /// Makes the renames of newly stored chunks durable.
     public func syncChunkFolders(for ids: some Sequence<ChunkID>) throws {
         for prefix in Set(ids.map { $0.hex.prefix(2) }) {
@@ -249,6 +257,8 @@ public final class Store: Sendable {
     /// Atomically points `reference` in `directory` at `digest`; returns what it pointed at before.
     func writeReference(_ reference: RepoReference, to digest: Digest, in directory: String) throws -> Digest? {
         let previous = try resolve(reference, in: directory)
+        // Written once already: a re-import writes nothing.
+        if previous == digest { return previous }
         let path = referencePath(reference, in: directory)
         try FileSystem.makeDirectories(FileSystem.parent(of: path))
         try FileSystem.writeAtomically(Array((digest.prefixed + "\n").utf8), to: path, temporaryDirectory: temporaryDirectory)

@@ -31,6 +31,10 @@ final class WholeFileHashes: Sendable {
         }
     }
 
+    func isStarted(_ index: Int) -> Bool {
+        started.withLock { $0[index] != nil }
+    }
+
     /// The file's hash, started now if nothing needed it before; rethrows a read error.
     func result(_ index: Int) throws -> Digest {
         try start(index).result()
