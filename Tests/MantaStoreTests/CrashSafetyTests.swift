@@ -55,6 +55,53 @@ import Testing
         #expect(try recovered.usage().chunkCount == usage.chunkCount)
         #expect(FileSystem.entries(of: "\(root)/tmp").isEmpty)
     }
+
+    /// A store with one model, closed, plus a chunk file its database never heard of (as recovery would find it).
+    static func closedStoreWithAnUnindexedChunk(_ scratch: TemporaryDirectory) throws -> (root: String, indexedChunks: Int) {
+        let root = scratch.appending("store")
+        let indexed: Int
+        do {
+            let store = try Store(root: root)
+            try store.importDirectory(try Fixtures.gguf(), as: try RepoReference(parsing: "acme/gguf"))
+            indexed = try store.usage().chunkCount
+        }
+        let bytes = Array("a chunk written just before a crash".utf8)
+        let hex = SHA256Hasher.hash(bytes).hex
+        try FileManager.default.createDirectory(atPath: "\(root)/chunks/\(hex.prefix(2))", withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: "\(root)/chunks/\(hex.prefix(2))/\(hex)", contents: Data(bytes))
+        return (root, indexed)
+    }
+
+    @Test func aStoreThatEveryProcessClosedOpensWithoutARescan() throws {
+        let scratch = try TemporaryDirectory()
+        let (root, indexed) = try Self.closedStoreWithAnUnindexedChunk(scratch)
+        #expect(try Store(root: root).usage().chunkCount == indexed)
+        #expect(FileSystem.entries(of: "\(root)/sessions").isEmpty, "a closed store leaves no session behind")
+    }
+
+    @Test func aProcessKilledWithTheStoreOpenMakesTheNextOpenRecover() throws {
+        let scratch = try TemporaryDirectory()
+        let (root, indexed) = try Self.closedStoreWithAnUnindexedChunk(scratch)
+        let holder = try MantaProcess.process(["agent", "--store", root, "--listen", "127.0.0.1:0"])
+        holder.standardOutput = FileHandle.nullDevice
+        holder.standardError = FileHandle.nullDevice
+        try holder.run()
+        for _ in 0..<200 where FileSystem.entries(of: "\(root)/sessions").isEmpty { usleep(25_000) }
+        kill(holder.processIdentifier, SIGKILL)
+        holder.waitUntilExit()
+        #expect(FileSystem.entries(of: "\(root)/sessions").count == 1, "the killed agent left its session")
+
+        let reopened = try Store(root: root)
+        #expect(try reopened.usage().chunkCount == indexed + 1)
+        #expect(FileSystem.entries(of: "\(root)/sessions").count == 1, "only the new session remains")
+    }
+
+    @Test func aRebootMakesTheNextOpenRecover() throws {
+        let scratch = try TemporaryDirectory()
+        let (root, indexed) = try Self.closedStoreWithAnUnindexedChunk(scratch)
+        FileManager.default.createFile(atPath: "\(root)/recovered", contents: Data("an earlier boot".utf8))
+        #expect(try Store(root: root).usage().chunkCount == indexed + 1)
+    }
 }
 
 @Suite struct StoreLockingTests {

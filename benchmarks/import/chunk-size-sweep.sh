@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 fixtures="${BENCH_FIXTURES:-/tmp/bench-fixtures}"
 work="${BENCH_WORK:-/var/tmp/manta-bench-sweep}"
-swift build -c release --product manta >/dev/null
+swift build -c release --static-swift-stdlib --product manta >/dev/null
 manta="$(swift build -c release --show-bin-path)/manta"
 find "$fixtures/synthetic-1024m" "$fixtures/synthetic-1024m-edited" -type f -exec cat {} + >/dev/null
 

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/../.."
 runs="${1:-3}"
 fixtures="${BENCH_FIXTURES:-/tmp/bench-fixtures}"
 work="${BENCH_WORK:-/var/tmp/manta-bench-import}"
-swift build -c release --product manta >/dev/null
+swift build -c release --static-swift-stdlib --product manta >/dev/null
 manta="$(swift build -c release --show-bin-path)/manta"
 command -v casync >/dev/null || apt-get install -y casync >/dev/null
 [ -x /usr/bin/time ] || apt-get install -y time >/dev/null

@@ -36,5 +36,4 @@ public struct SHA256Hasher: ~Copyable {
     public static func hash(_ bytes: [UInt8]) -> Digest {
         bytes.withUnsafeBytes { hash($0) }
     }
-
 }

@@ -1,10 +1,44 @@
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
 
 extension Store {
-    /// Start-up recovery, run by the first process to open the store: drops temporary files left by a crash
-    /// and brings the database back in line with the chunk and manifest files, which are the truth.
+    var sessionsDirectory: String { root + "/sessions" }
+    /// Holds the boot id of the last recovery.
+    var recoveredMarkerPath: String { root + "/recovered" }
+
+    /// Recovers unless every process that used the store since the last recovery, in this boot, closed it.
+    /// Recovery reads every chunk file name and database row, so a large store is not rescanned on every open:
+    /// a process that dies leaves its file in `sessions/`, and a reboot (a power loss too, which can undo writes
+    /// not yet synced) changes the kernel's boot id. Neither file needs to be durable: only a reboot loses them.
+    func recoverIfNeeded(databaseExisted: Bool) throws {
+        let leftSessions = FileSystem.entries(of: sessionsDirectory)
+        let bootID = Self.bootID()
+        let recoveredIn = (try? FileSystem.readAll(recoveredMarkerPath)).map { String(decoding: $0, as: UTF8.self) }
+        guard !databaseExisted || !leftSessions.isEmpty || bootID == nil || recoveredIn != bootID else { return }
+        if !leftSessions.isEmpty {
+            logger.notice("recovering after a process that used the store ended without closing it", metadata: ["sessions": "\(leftSessions.count)"])
+        }
+        try recover()
+        for name in leftSessions { unlink("\(sessionsDirectory)/\(name)") }
+        guard let bootID else { return }
+        let temporary = temporaryDirectory + "/" + FileSystem.temporaryName()
+        let marker = try FileDescriptor.open(temporary, flags: O_WRONLY | O_CREAT | O_EXCL)
+        try Array(bootID.utf8).withUnsafeBytes { try marker.write($0, at: 0) }
+        guard rename(temporary, recoveredMarkerPath) == 0 else { throw StoreError.fromErrno(errno, path: recoveredMarkerPath, operation: "rename") }
+    }
+
+    /// The kernel's id for this boot, or nil where there is none (then every exclusive open recovers).
+    static func bootID() -> String? {
+        guard let file = try? FileDescriptor.open("/proc/sys/kernel/random/boot_id", flags: O_RDONLY),
+              let bytes = try? file.read(count: 64, at: 0) else { return nil }
+        let id = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return id.isEmpty ? nil : id
+    }
+
+    /// Start-up recovery: drops temporary files left by a crash and brings the database back in line with the
+    /// chunk and manifest files, which are the truth.
     func recover() throws {
         for name in FileSystem.entries(of: temporaryDirectory) {
             unlink("\(temporaryDirectory)/\(name)")

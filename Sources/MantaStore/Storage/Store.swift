@@ -27,6 +27,8 @@ public final class Store: Sendable {
     let logger: Logger
     /// Shared by every process using the store; taken exclusively by recovery and GC.
     let lockDescriptor: Int32
+    /// This process's file in `sessions/`, removed when the store is closed (see `recoverIfNeeded`).
+    let sessionPath: String
 
     var chunksDirectory: String { root + "/chunks" }
     var manifestsDirectory: String { root + "/manifests" }
@@ -35,10 +37,11 @@ public final class Store: Sendable {
     var quarantineDirectory: String { root + "/quarantine" }
 
     /// Opens (creating if needed) the store at `root`, and recovers from any crash when no other process uses it.
+    /// Close it by letting go of it: a process that exits without doing so makes the next opener rescan.
     public init(root: String, changes: StoreConfigurationChanges = StoreConfigurationChanges(), logger: Logger = Logger(label: "manta.store")) throws {
         self.root = root.count > 1 && root.hasSuffix("/") ? String(root.dropLast()) : root
         self.logger = logger
-        for directory in ["", "/chunks", "/manifests", "/refs", "/tmp", "/quarantine", "/pending", "/pending/refs"] {
+        for directory in ["", "/chunks", "/manifests", "/refs", "/tmp", "/quarantine", "/pending", "/pending/refs", "/sessions"] {
             try FileSystem.makeDirectories(self.root + directory)
         }
         guard access(self.root, W_OK) == 0 else {
@@ -66,17 +69,25 @@ public final class Store: Sendable {
             try FileSystem.writeAtomically(Array(try encoder.encode(changed)), to: configPath, temporaryDirectory: self.root + "/tmp")
         }
         self.configuration = changed
+        let databaseExisted = FileSystem.exists(self.root + "/meta.db")
         database = try MetadataDatabase(path: self.root + "/meta.db")
 
+        sessionPath = "\(self.root)/sessions/\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
         if flock(lockDescriptor, LOCK_EX | LOCK_NB) == 0 {
             defer { flock(lockDescriptor, LOCK_SH) }
-            try recover()
+            try recoverIfNeeded(databaseExisted: databaseExisted)
         } else {
             flock(lockDescriptor, LOCK_SH)
         }
+        let session = open(sessionPath, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+        guard session >= 0 else { throw StoreError.fromErrno(errno, path: sessionPath, operation: "create") }
+        close(session)
     }
 
-    deinit { close(lockDescriptor) }
+    deinit {
+        unlink(sessionPath)
+        close(lockDescriptor)
+    }
 
     /// How long `verify` and `gc` wait for other processes (an import, say) to finish with the store.
     static let exclusiveWait: Duration = .seconds(10)
