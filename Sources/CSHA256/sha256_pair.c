@@ -1,6 +1,7 @@
 // Two SHA-256 messages hashed together with the x86 SHA extensions. One message alone is bound by the latency
 // of SHA256RNDS2, each depending on the one before; a second, independent message fills those waits.
 #include "CSHA256.h"
+#include "fault_guard.h"
 #include <string.h>
 
 #if defined(__x86_64__)
@@ -101,49 +102,79 @@ int csha256_supported(void) {
 
 void csha256_begin(csha256_state *state) { memcpy(state->words, initialState, sizeof initialState); }
 
-SHA_TARGET void csha256_blocks(csha256_state *state, const uint8_t *data, size_t blocks) {
+SHA_TARGET static void hashBlocks(csha256_state *state, const uint8_t *data, size_t blocks) {
     Lane lane;
     laneStart(&lane, state);
     for (size_t i = 0; i < blocks; i++) laneBlock(&lane, data + 64 * i);
     laneStore(&lane, state);
 }
 
-SHA_TARGET void csha256_blocks_pair(csha256_state *first, const uint8_t *firstData, csha256_state *second, const uint8_t *secondData, size_t blocks) {
-    Lane a, b;
-    laneStart(&a, first);
-    laneStart(&b, second);
-    for (size_t i = 0; i < blocks; i++) laneBlockPair(&a, firstData + 64 * i, &b, secondData + 64 * i);
-    laneStore(&a, first);
-    laneStore(&b, second);
+typedef struct {
+    csha256_state *first, *second;
+    const uint8_t *firstData, *secondData;
+    size_t blocks;
+} BlocksArguments;
+
+static void blocksBody(void *context) {
+    BlocksArguments *arguments = context;
+    hashBlocks(arguments->first, arguments->firstData, arguments->blocks);
 }
 
-void csha256_end(csha256_state *state, const uint8_t *tail, size_t tailLength, uint64_t totalLength, uint8_t digest[32]) {
+SHA_TARGET static void pairBody(void *context) {
+    BlocksArguments *arguments = context;
+    Lane a, b;
+    laneStart(&a, arguments->first);
+    laneStart(&b, arguments->second);
+    for (size_t i = 0; i < arguments->blocks; i++) {
+        laneBlockPair(&a, arguments->firstData + 64 * i, &b, arguments->secondData + 64 * i);
+    }
+    laneStore(&a, arguments->first);
+    laneStore(&b, arguments->second);
+}
+
+int csha256_blocks(csha256_state *state, const uint8_t *data, size_t blocks) {
+    BlocksArguments arguments = {state, NULL, data, NULL, blocks};
+    return csha256_guarded(blocksBody, &arguments);
+}
+
+int csha256_blocks_pair(csha256_state *first, const uint8_t *firstData, csha256_state *second, const uint8_t *secondData, size_t blocks) {
+    BlocksArguments arguments = {first, second, firstData, secondData, blocks};
+    return csha256_guarded(pairBody, &arguments);
+}
+
+int csha256_end(csha256_state *state, const uint8_t *tail, size_t tailLength, uint64_t totalLength, uint8_t digest[32]) {
     uint8_t blocks[128] = {0};
-    if (tailLength > 0) memcpy(blocks, tail, tailLength);
+    if (tailLength > 0 && csha256_copy(blocks, tail, tailLength) != 0) return CSHA256_FAULT;
     blocks[tailLength] = 0x80;
     size_t count = tailLength < 56 ? 64 : 128;
     uint64_t bits = totalLength * 8;
     for (int i = 0; i < 8; i++) blocks[count - 1 - i] = (uint8_t)(bits >> (8 * i));
-    csha256_blocks(state, blocks, count / 64);
+    hashBlocks(state, blocks, count / 64);
     for (int i = 0; i < 8; i++) {
         digest[4 * i] = (uint8_t)(state->words[i] >> 24);
         digest[4 * i + 1] = (uint8_t)(state->words[i] >> 16);
         digest[4 * i + 2] = (uint8_t)(state->words[i] >> 8);
         digest[4 * i + 3] = (uint8_t)state->words[i];
     }
+    return 0;
 }
 
 #else
 
 int csha256_supported(void) { return 0; }
 void csha256_begin(csha256_state *state) { memset(state, 0, sizeof *state); }
-void csha256_blocks(csha256_state *state, const uint8_t *data, size_t blocks) { (void)state; (void)data; (void)blocks; }
-void csha256_blocks_pair(csha256_state *first, const uint8_t *firstData, csha256_state *second, const uint8_t *secondData, size_t blocks) {
-    (void)first; (void)firstData; (void)second; (void)secondData; (void)blocks;
+int csha256_blocks(csha256_state *state, const uint8_t *data, size_t blocks) {
+    (void)state; (void)data; (void)blocks;
+    return 0;
 }
-void csha256_end(csha256_state *state, const uint8_t *tail, size_t tailLength, uint64_t totalLength, uint8_t digest[32]) {
+int csha256_blocks_pair(csha256_state *first, const uint8_t *firstData, csha256_state *second, const uint8_t *secondData, size_t blocks) {
+    (void)first; (void)firstData; (void)second; (void)secondData; (void)blocks;
+    return 0;
+}
+int csha256_end(csha256_state *state, const uint8_t *tail, size_t tailLength, uint64_t totalLength, uint8_t digest[32]) {
     (void)state; (void)tail; (void)tailLength; (void)totalLength;
     memset(digest, 0, 32);
+    return 0;
 }
 
 #endif

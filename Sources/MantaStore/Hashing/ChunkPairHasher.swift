@@ -1,85 +1,88 @@
 import CSHA256
 
-/// Hashes one or two byte ranges at a time, read piece by piece into buffers the caller owns. Where the CPU has
-/// the SHA extensions, two ranges share one core in about 55% of the time of one after the other: a single
-/// message waits on each round's latency, and the other's rounds fill those waits. Buffers smaller than a chunk
-/// keep a re-import from touching fresh memory, which costs more than the hashing on some VMs
-/// (benchmarks/RESULTS.md, Import); buffers as large as the chunks leave their bytes in them for writing.
-public enum ChunkPairHasher {
-    /// Whether two ranges share a core (x86-64 with the SHA extensions); otherwise each is hashed with OpenSSL.
-    public static let interleaves = csha256_supported() == 1
+/// Hashes file ranges where they lie (mapped), two at a time. Where the CPU has the SHA extensions, two ranges
+/// share one core in about 55% of the time of one after the other: a single message waits on each round's
+/// latency, and the other's rounds fill those waits. Hashing in place needs neither a copy nor a buffer, whose
+/// fresh memory costs more than the hashing on some VMs (benchmarks/RESULTS.md, Import).
+enum ChunkPairHasher {
+    /// Whether ranges are hashed in place, two per core (x86-64 with the SHA extensions); otherwise each is
+    /// copied piece by piece for OpenSSL.
+    static let interleaves = csha256_supported() == 1
 
-    /// A range to hash: `read(buffer, offset)` fills `buffer` with the range's bytes from `offset` on (relative
-    /// to the range) or throws.
-    public struct Range {
-        public var length: Int
-        public var read: (UnsafeMutableRawBufferPointer, Int) throws -> Void
-
-        public init(length: Int, read: @escaping (UnsafeMutableRawBufferPointer, Int) throws -> Void) {
-            self.length = length
-            self.read = read
+    /// Hashes every range `next` hands out until it returns nil, and calls `done` with each range's digest as it
+    /// completes, while its mapping is still held. Throws `FileMapping.shrank()` for a file that shrank.
+    static func hashAll<Item>(
+        interleaving: Bool = interleaves,
+        next: () throws -> (item: Item, mapping: FileMapping)?,
+        done: (Item, FileMapping, Digest) throws -> Void
+    ) throws {
+        guard interleaving else {
+            while let (item, mapping) = try next() { try done(item, mapping, try hashCopying(mapping)) }
+            return
+        }
+        var slots: [Slot<Item>] = []
+        func refill() throws {
+            while slots.count < 2, let (item, mapping) = try next() { slots.append(Slot(item: item, mapping: mapping)) }
+        }
+        try refill()
+        while !slots.isEmpty {
+            if slots.count == 2 {
+                let blocks = min(slots[0].blocksLeft, slots[1].blocksLeft)
+                var (first, second) = (slots[0].state, slots[1].state)
+                guard csha256_blocks_pair(&first, slots[0].next, &second, slots[1].next, blocks) == 0 else {
+                    throw (slots.first { $0.mapping.fileShrank } ?? slots[0]).mapping.shrank()
+                }
+                (slots[0].state, slots[1].state) = (first, second)
+                slots[0].hashed += 64 * blocks
+                slots[1].hashed += 64 * blocks
+            } else {
+                guard csha256_blocks(&slots[0].state, slots[0].next, slots[0].blocksLeft) == 0 else { throw slots[0].mapping.shrank() }
+                slots[0].hashed += 64 * slots[0].blocksLeft
+            }
+            for index in slots.indices.reversed() where slots[index].blocksLeft == 0 {
+                var slot = slots.remove(at: index)
+                try done(slot.item, slot.mapping, try slot.finish())
+            }
+            try refill()
         }
     }
 
-    /// The digests of `ranges` (one or two), reading range i through `buffers[i]` in pieces of the buffers' size
-    /// (equal, a multiple of 64 bytes).
-    public static func hash(_ ranges: [Range], through buffers: [UnsafeMutableRawBufferPointer]) throws -> [Digest] {
-        try hash(ranges, through: buffers, interleaving: interleaves)
+    /// A range being hashed: how far, and the state so far.
+    private struct Slot<Item> {
+        let item: Item
+        let mapping: FileMapping
+        var state = csha256_state()
+        var hashed = 0
+
+        init(item: Item, mapping: FileMapping) {
+            self.item = item
+            self.mapping = mapping
+            csha256_begin(&state)
+        }
+
+        var blocksLeft: Int { (mapping.bytes.count - hashed) / 64 }
+        var next: UnsafePointer<UInt8>? { mapping.bytes.baseAddress.map { ($0 + hashed).assumingMemoryBound(to: UInt8.self) } }
+
+        mutating func finish() throws -> Digest {
+            var digest = [UInt8](repeating: 0, count: 32)
+            guard csha256_end(&state, next, mapping.bytes.count - hashed, UInt64(mapping.bytes.count), &digest) == 0 else { throw mapping.shrank() }
+            return Digest(bytes: digest)
+        }
     }
 
-    static func hash(_ ranges: [Range], through buffers: [UnsafeMutableRawBufferPointer], interleaving: Bool) throws -> [Digest] {
-        let pieceSize = buffers.first?.count ?? 0
-        precondition(ranges.count <= buffers.count && pieceSize > 0 && pieceSize % 64 == 0 && buffers.allSatisfy { $0.count == pieceSize })
-        guard interleaving else { return try zip(ranges, buffers).map { try hashAlone($0, through: $1) } }
-        var states = ranges.map { _ in csha256_state() }
-        for index in states.indices { csha256_begin(&states[index]) }
-        var digests = [Digest?](repeating: nil, count: ranges.count)
-        var done = 0
-        repeat {
-            var pieces: [UnsafeRawBufferPointer] = []
-            for (range, buffer) in zip(ranges, buffers) {
-                let piece = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<max(0, min(pieceSize, range.length - done))])
-                if !piece.isEmpty { try range.read(piece, done) }
-                pieces.append(UnsafeRawBufferPointer(piece))
-            }
-            var hashed = [Int](repeating: 0, count: pieces.count)
-            if pieces.count == 2 {
-                hashed[0] = min(pieces[0].count, pieces[1].count) / 64
-                hashed[1] = hashed[0]
-                var (first, second) = (states[0], states[1])
-                csha256_blocks_pair(&first, bytes(pieces[0]), &second, bytes(pieces[1]), hashed[0])
-                (states[0], states[1]) = (first, second)
-            }
-            for index in pieces.indices where digests[index] == nil {
-                let blocks = pieces[index].count / 64
-                if blocks > hashed[index], let base = bytes(pieces[index]) {
-                    csha256_blocks(&states[index], base + 64 * hashed[index], blocks - hashed[index])
-                }
-                if done + pieces[index].count == ranges[index].length {
-                    var digest = [UInt8](repeating: 0, count: 32)
-                    csha256_end(&states[index], bytes(pieces[index]).map { $0 + 64 * blocks }, pieces[index].count % 64, UInt64(ranges[index].length), &digest)
-                    digests[index] = Digest(bytes: digest)
-                }
-            }
-            done += pieceSize
-        } while digests.contains(nil)
-        return digests.compactMap { $0 }
-    }
+    static let copyPieceBytes = 256 << 10
 
-    private static func hashAlone(_ range: Range, through buffer: UnsafeMutableRawBufferPointer) throws -> Digest {
+    private static func hashCopying(_ mapping: FileMapping) throws -> Digest {
+        let piece = UnsafeMutableRawBufferPointer.allocate(byteCount: copyPieceBytes, alignment: 64)
+        defer { piece.deallocate() }
         var hasher = SHA256Hasher()
         var done = 0
-        while done < range.length {
-            let piece = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<min(buffer.count, range.length - done)])
-            try range.read(piece, done)
-            hasher.update(UnsafeRawBufferPointer(piece))
-            done += piece.count
+        while done < mapping.bytes.count {
+            let part = UnsafeMutableRawBufferPointer(rebasing: piece[0..<min(copyPieceBytes, mapping.bytes.count - done)])
+            try mapping.copy(into: part, from: done)
+            hasher.update(UnsafeRawBufferPointer(part))
+            done += part.count
         }
         return hasher.finalize()
-    }
-
-    /// Nil for an empty piece, which the C side never reads.
-    private static func bytes(_ piece: UnsafeRawBufferPointer) -> UnsafePointer<UInt8>? {
-        piece.baseAddress?.assumingMemoryBound(to: UInt8.self)
     }
 }

@@ -51,63 +51,44 @@ extension Store {
 
         try WorkerThreads.run(count: min(max(1, workers), max(1, (queue.count + 1) / 2))) { [self] _, cancelled in
             let batch = ChunkWriteBatch(store: self, durability: .batched)
-            let pieces = AlignedBuffers(count: 2, size: Self.hashPieceBytes)
-            var whole: AlignedBuffers?
-            var inputs: [Int: OpenedInput] = [:]
+            // New chunks are copied here to be written past the page cache (`O_DIRECT` needs aligned memory).
+            var writeBuffer: UnsafeMutableRawBufferPointer?
+            defer { writeBuffer?.deallocate() }
+            var input: OpenedInput?
             var stored: [ChunkID] = []
             var storedBytes: UInt64 = 0
-            func read(_ task: (file: Int, span: Int), into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws {
+            try ChunkPairHasher.hashAll(next: { () throws -> (item: ImportTask, mapping: FileMapping)? in
+                guard !cancelled.load(ordering: .relaxed) else { return nil }
+                let index = nextTask.add(1, ordering: .relaxed).oldValue
+                guard index < queue.count else { return nil }
+                let task = queue[index]
                 let file = files[task.file]
-                if inputs[task.file] == nil {
-                    inputs[task.file] = OpenedInput(descriptor: try FileDescriptor.open(file.source.absolutePath, flags: O_RDONLY))
+                if input?.file != task.file {
+                    input = OpenedInput(file: task.file, descriptor: try FileDescriptor.open(file.source.absolutePath, flags: O_RDONLY))
                 }
-                guard try inputs[task.file]?.descriptor.read(into: buffer, at: file.plan.spans[task.span].offset + UInt64(offset)) == buffer.count else {
-                    throw StoreError.io(path: file.source.absolutePath, operation: "read (file shrank while importing)", errno: EIO)
+                let span = file.plan.spans[task.span]
+                guard let input else { return nil }
+                return (task, try FileMapping(input.descriptor, path: file.source.absolutePath, offset: span.offset, length: Int(span.length)))
+            }, done: { (task: ImportTask, mapping: FileMapping, id: Digest) in
+                let file = files[task.file]
+                let bytes = try batch.add(id) {
+                    if writeBuffer == nil { writeBuffer = .allocate(byteCount: max(4096, (Int(capacity) + 4095) & ~4095), alignment: 4096) }
+                    let target = UnsafeMutableRawBufferPointer(rebasing: writeBuffer![0..<mapping.bytes.count])
+                    try mapping.copy(into: target)
+                    return UnsafeRawBufferPointer(target)
                 }
-            }
-            func wholeBuffers() -> AlignedBuffers {
-                if let whole { return whole }
-                let made = AlignedBuffers(count: 2, size: Int(capacity))
-                whole = made
-                return made
-            }
-            while !cancelled.load(ordering: .relaxed) {
-                // Two chunks at a time: their hashes share a core (`ChunkPairHasher`).
-                let first = nextTask.add(2, ordering: .relaxed).oldValue
-                guard first < queue.count else { break }
-                let tasks = Array(queue[first..<min(first + 2, queue.count)])
-                inputs = inputs.filter { open in tasks.contains { $0.file == open.key } }
-                // Chunks of a file known to be new are read whole, into buffers they are then written from; the
-                // others go through small buffers, and a chunk that turns out new is read again, whole.
-                let readWhole = tasks.contains { wholeFileHashes.isStarted($0.file) }
-                let buffers = readWhole ? wholeBuffers() : pieces
-                let ranges = tasks.map { task in
-                    ChunkPairHasher.Range(length: Int(files[task.file].plan.spans[task.span].length)) { buffer, offset in
-                        try read(task, into: buffer, at: offset)
-                    }
+                if bytes > 0 {
+                    stored.append(id)
+                    storedBytes += bytes
+                    // While every chunk of a file is one the store has, this is probably a re-import, whose
+                    // file hash the store knows, and the cores are better spent on the chunk lanes.
+                    if file.plan.spans.count > 1 { wholeFileHashes.start(task.file) }
                 }
-                let ids = try ChunkPairHasher.hash(ranges, through: buffers.all)
-                for (position, (task, id)) in zip(tasks, ids).enumerated() {
-                    let file = files[task.file]
-                    let length = Int(file.plan.spans[task.span].length)
-                    let bytes = try batch.add(id) {
-                        let target = UnsafeMutableRawBufferPointer(rebasing: wholeBuffers().all[readWhole ? position : 0][0..<length])
-                        if !readWhole { try read(task, into: target, at: 0) }
-                        return UnsafeRawBufferPointer(target)
-                    }
-                    if bytes > 0 {
-                        stored.append(id)
-                        storedBytes += bytes
-                        // While every chunk of a file is one the store has, this is probably a re-import, whose
-                        // file hash the store knows, and the cores are better spent on the chunk lanes.
-                        if file.plan.spans.count > 1 { wholeFileHashes.start(task.file) }
-                    }
-                    outcome.withLock { $0.ids[task.file][task.span] = id }
-                    let done = processed.add(UInt64(length), ordering: .relaxed).newValue
-                    progress(ImportProgress(totalBytes: total, processedBytes: done, file: file.source.relativePath))
-                }
+                outcome.withLock { $0.ids[task.file][task.span] = id }
+                let done = processed.add(UInt64(mapping.bytes.count), ordering: .relaxed).newValue
+                progress(ImportProgress(totalBytes: total, processedBytes: done, file: file.source.relativePath))
                 if batch.pendingBytes >= Self.commitBatchBytes { try batch.commit() }
-            }
+            })
             try batch.commit()
             outcome.withLock {
                 $0.written += stored
@@ -162,9 +143,8 @@ extension Store {
     /// New chunks are made durable in batches of about this many bytes per lane.
     static let commitBatchBytes: UInt64 = 512 << 20
 
-    /// Chunks are hashed through buffers of this size unless they are known to be new: small enough to stay in
-    /// the core's cache, and too small to cost much as fresh memory.
-    static let hashPieceBytes = 256 << 10
+    /// A chunk to import: span `span` of file `file`.
+    private typealias ImportTask = (file: Int, span: Int)
 
     private struct PlannedFile: Sendable {
         var source: ImportSource.File
@@ -174,23 +154,13 @@ extension Store {
         var startsNew: Bool
     }
 
-    /// Page-aligned buffers of one size, a multiple of 4 KiB (for `O_DIRECT` writes, and whole blocks for hashing).
-    private final class AlignedBuffers {
-        let all: [UnsafeMutableRawBufferPointer]
-
-        init(count: Int, size: Int) {
-            let rounded = max(4096, (size + 4095) & ~4095)
-            all = (0..<count).map { _ in UnsafeMutableRawBufferPointer.allocate(byteCount: rounded, alignment: 4096) }
-        }
-
-        deinit { for buffer in all { buffer.deallocate() } }
-    }
-
-    /// A file a lane is reading, kept open while its next chunks come from it.
+    /// The file a lane is mapping chunks of, kept open while its next chunks come from it.
     private final class OpenedInput {
+        let file: Int
         let descriptor: FileDescriptor
 
-        init(descriptor: consuming FileDescriptor) {
+        init(file: Int, descriptor: consuming FileDescriptor) {
+            self.file = file
             self.descriptor = descriptor
         }
     }
