@@ -35,16 +35,22 @@ extension Store {
         workers: Int = ProcessInfo.processInfo.activeProcessorCount,
         progress: @escaping @Sendable (ImportProgress) -> Void = { _ in }
     ) throws -> ImportSummary {
-        let files = try ImportSource.regularFiles(below: directory).map { try plan($0) }
-        let total = files.reduce(0) { $0 + $1.size }
-        let queue = files.indices
-            .sorted { files[$0].size != files[$1].size ? files[$0].size > files[$1].size : $0 < $1 }
-            .flatMap { file in files[file].plan.spans.indices.map { (file: file, span: $0) } }
-        let capacity = files.flatMap(\.plan.spans).map(\.length).max() ?? 0
-        let wholeFileHashes = WholeFileHashes(paths: files.map(\.source.absolutePath), sizes: files.map(\.size), limit: max(1, workers))
+        let sources = try ImportSource.regularFiles(below: directory)
+        let largestFirst = sources.indices.sorted { sources[$0].size != sources[$1].size ? sources[$0].size > sources[$1].size : $0 < $1 }
+        let wholeFileHashes = WholeFileHashes(limit: max(1, workers))
         defer { wholeFileHashes.cancelAll() }
-        // The longest task of all; a file whose first chunk the store lacks is new, so its hash is needed.
-        for (index, file) in files.enumerated() where file.startsNew { wholeFileHashes.start(index) }
+        var planned = [PlannedFile?](repeating: nil, count: sources.count)
+        for index in largestFirst {
+            let file = try plan(sources[index])
+            planned[index] = file
+            // The longest task of all, started before the other files are planned: a file whose first chunk
+            // the store lacks is new, so its hash is needed.
+            if file.startsNew { wholeFileHashes.start(index, path: file.source.absolutePath, size: file.size) }
+        }
+        let files = planned.compactMap { $0 }
+        let total = files.reduce(0) { $0 + $1.size }
+        let queue = largestFirst.flatMap { file in files[file].plan.spans.indices.map { (file: file, span: $0) } }
+        let capacity = files.flatMap(\.plan.spans).map(\.length).max() ?? 0
         let nextTask = Atomic<Int>(0)
         let processed = Atomic<UInt64>(0)
         let outcome = Mutex<(ids: [[ChunkID?]], written: [ChunkID], bytes: UInt64)>((files.map { Array(repeating: nil, count: $0.plan.spans.count) }, [], 0))
@@ -82,7 +88,7 @@ extension Store {
                     storedBytes += bytes
                     // While every chunk of a file is one the store has, this is probably a re-import, whose
                     // file hash the store knows, and the cores are better spent on the chunk lanes.
-                    if file.plan.spans.count > 1 { wholeFileHashes.start(task.file) }
+                    if file.plan.spans.count > 1 { wholeFileHashes.start(task.file, path: file.source.absolutePath, size: file.size) }
                 }
                 outcome.withLock { $0.ids[task.file][task.span] = id }
                 let done = processed.add(UInt64(mapping.bytes.count), ordering: .relaxed).newValue
@@ -108,7 +114,7 @@ extension Store {
                     wholeFileHashes.cancel(index)
                     fileHash = known
                 } else {
-                    fileHash = try wholeFileHashes.result(index)
+                    fileHash = try wholeFileHashes.result(index, path: file.source.absolutePath, size: file.size)
                 }
             } else {
                 fileHash = chunks.first?.id ?? SHA256Hasher.hash([])

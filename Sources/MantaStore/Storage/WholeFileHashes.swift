@@ -10,31 +10,27 @@ import Glibc
 /// chunk lanes, and at most `limit` at a time, so a model of many large shards never holds more than
 /// `limit` hashing buffers however far ahead the lanes run.
 final class WholeFileHashes: Sendable {
-    private let paths: [String]
-    private let sizes: [UInt64]
     private let slots: DispatchSemaphore
     private let started = Mutex<[Int: WholeFileHash]>([:])
 
-    init(paths: [String], sizes: [UInt64], limit: Int) {
-        self.paths = paths
-        self.sizes = sizes
+    init(limit: Int) {
         slots = DispatchSemaphore(value: limit)
     }
 
-    /// Starts hashing file `index` unless it already is.
+    /// Starts hashing the first `size` bytes of file `index`, at `path`, unless that already started.
     @discardableResult
-    func start(_ index: Int) -> WholeFileHash {
+    func start(_ index: Int, path: String, size: UInt64) -> WholeFileHash {
         started.withLock { started in
             if let hash = started[index] { return hash }
-            let hash = WholeFileHash(path: paths[index], size: sizes[index], slots: slots)
+            let hash = WholeFileHash(path: path, size: size, slots: slots)
             started[index] = hash
             return hash
         }
     }
 
     /// The file's hash, started now if nothing needed it before; rethrows a read error.
-    func result(_ index: Int) throws -> Digest {
-        try start(index).result()
+    func result(_ index: Int, path: String, size: UInt64) throws -> Digest {
+        try start(index, path: path, size: size).result()
     }
 
     /// Stops hashing file `index`: its hash turned out to be known.
