@@ -16,11 +16,13 @@ manta="$(swift build -c release --show-bin-path)/manta"
 command -v casync >/dev/null || apt-get install -y casync >/dev/null
 [ -x /usr/bin/time ] || apt-get install -y time >/dev/null
 
-# seconds and peak RSS (KiB) of one command
+# seconds (to the microsecond: the real model's runs last about 0.1 s) and peak RSS (KiB) of one command
 measure() {
-    local report; report=$(mktemp)
-    /usr/bin/time -o "$report" -f "%e %M" "$@" >/dev/null 2>&1
-    tail -1 "$report"
+    local report start end; report=$(mktemp)
+    start=$EPOCHREALTIME
+    /usr/bin/time -o "$report" -f "%M" "$@" >/dev/null 2>&1
+    end=$EPOCHREALTIME
+    echo "$(awk -v s="$start" -v e="$end" 'BEGIN { printf "%.4f", e - s }') $(tail -1 "$report")"
     rm -f "$report"
 }
 
@@ -69,7 +71,7 @@ bench_dataset() {
     reimport=$(echo ${times[reimport]} | tr ' ' '\n' | median)
     awk -v n="$name" -v b="$bytes" -v cp="$cp" -v d="$dgst" -v c="$casync" -v i="$import" -v r="$reimport" -v rss="$rss_import" -v rrss="$rss_reimport" 'BEGIN {
         gib = b / 1073741824
-        printf "| %s | %.2f GiB | %.2f s | %.2f s | %.2f s | %.2f s | %.2f s | %.2fx | %.1fx | %.2fx | %d / %d MiB |\n", n, gib, cp, d, c, i, r, i / cp, c / i, r / d, rss / 1024, rrss / 1024
+        printf "| %s | %.2f GiB | %.3f s | %.3f s | %.2f s | %.3f s | %.3f s | %.2fx | %.1fx | %.2fx | %d / %d MiB |\n", n, gib, cp, d, c, i, r, i / cp, c / i, r / d, rss / 1024, rrss / 1024
     }'
 }
 

@@ -111,7 +111,7 @@ final class WholeFileHash: Sendable {
     }
 
     /// A multiple of 64 bytes, so only the last window has a partial block.
-    static let windowBytes = 4 << 20
+    static let windowBytes = 1 << 20
 
     private static func hashReading(_ input: borrowing FileDescriptor, size: UInt64, cancelled: borrowing Atomic<Bool>) throws -> Digest? {
         let blockSize = 1 << 20
