@@ -91,14 +91,13 @@ public enum FileSystem {
         try directory.sync()
     }
 
+    /// Creates the folder and any missing parents. Usually only the last one is missing (a new chunk folder), so
+    /// that is tried first and the parents only when it fails for want of them.
     public static func makeDirectories(_ path: String) throws {
-        var current = path.hasPrefix("/") ? "" : "."
-        for part in path.split(separator: "/") {
-            current += "/" + part
-            if mkdir(current, 0o755) != 0 && errno != EEXIST {
-                throw StoreError.fromErrno(errno, path: current, operation: "create folder")
-            }
-        }
+        if mkdir(path, 0o755) == 0 || errno == EEXIST { return }
+        guard errno == ENOENT, parent(of: path) != path else { throw StoreError.fromErrno(errno, path: path, operation: "create folder") }
+        try makeDirectories(parent(of: path))
+        if mkdir(path, 0o755) != 0 && errno != EEXIST { throw StoreError.fromErrno(errno, path: path, operation: "create folder") }
     }
 
     public enum Kind { case missing, regular, directory, other }
