@@ -49,17 +49,10 @@ public final class ChunkWriteBatch {
     /// disk (0 if already there). It is in the store only after `commit()`.
     @discardableResult
     public func add(_ id: ChunkID, bytes: UnsafeRawBufferPointer) throws -> UInt64 {
-        try add(id) { bytes }
-    }
-
-    /// `add` for a caller that gets the bytes only when they are needed: `bytes` is called only for a chunk
-    /// that neither the store nor this batch has.
-    public func add(_ id: ChunkID, producing bytes: () throws -> UnsafeRawBufferPointer) throws -> UInt64 {
         guard !pendingIDs.contains(id), !store.contains(id) else {
-            touched.append(id)
+            met(id)
             return 0
         }
-        let bytes = try bytes()
         let temporary = store.temporaryDirectory + "/" + FileSystem.temporaryName()
         let (encoding, stored) = try encoder.withEncoded(bytes) { encoding, stored in
             do {
@@ -81,6 +74,11 @@ public final class ChunkWriteBatch {
         pendingIDs.insert(id)
         pendingBytes += stored
         return stored
+    }
+
+    /// Records that a chunk the store has was met again: its last access is updated at `commit`.
+    public func met(_ id: ChunkID) {
+        touched.append(id)
     }
 
     /// Writes the whole 4 KiB blocks of `bytes` past the page cache (`O_DIRECT`, from the caller's buffer when it

@@ -56,49 +56,43 @@ extension Store {
         let outcome = Mutex<(ids: [[ChunkID?]], written: [ChunkID], bytes: UInt64)>((files.map { Array(repeating: nil, count: $0.plan.spans.count) }, [], 0))
 
         try WorkerThreads.run(count: min(max(1, workers), max(1, (queue.count + 1) / 2))) { [self] _, cancelled in
-            let batch = ChunkWriteBatch(store: self, durability: .batched)
-            // New chunks are copied here to be written past the page cache (`O_DIRECT` needs aligned memory).
-            var writeBuffer: UnsafeMutableRawBufferPointer?
-            defer { writeBuffer?.deallocate() }
+            let writer = ChunkWriter(store: self, capacity: Int(capacity))
             var input: OpenedInput?
-            var stored: [ChunkID] = []
-            var storedBytes: UInt64 = 0
-            try ChunkPairHasher.hashAll(next: { () throws -> (item: ImportTask, mapping: FileMapping)? in
-                guard !cancelled.load(ordering: .relaxed) else { return nil }
-                let index = nextTask.add(1, ordering: .relaxed).oldValue
-                guard index < queue.count else { return nil }
-                let task = queue[index]
-                let file = files[task.file]
-                if input?.file != task.file {
-                    input = OpenedInput(file: task.file, descriptor: try FileDescriptor.open(file.source.absolutePath, flags: O_RDONLY))
-                }
-                let span = file.plan.spans[task.span]
-                guard let input else { return nil }
-                return (task, try FileMapping(input.descriptor, path: file.source.absolutePath, offset: span.offset, length: Int(span.length)))
-            }, done: { (task: ImportTask, mapping: FileMapping, id: Digest) in
-                let file = files[task.file]
-                let bytes = try batch.add(id) {
-                    if writeBuffer == nil { writeBuffer = .allocate(byteCount: max(4096, (Int(capacity) + 4095) & ~4095), alignment: 4096) }
-                    let target = UnsafeMutableRawBufferPointer(rebasing: writeBuffer![0..<mapping.bytes.count])
-                    try mapping.copy(into: target)
-                    return UnsafeRawBufferPointer(target)
-                }
-                if bytes > 0 {
-                    stored.append(id)
-                    storedBytes += bytes
-                    // While every chunk of a file is one the store has, this is probably a re-import, whose
-                    // file hash the store knows, and the cores are better spent on the chunk lanes.
-                    if file.plan.spans.count > 1 { wholeFileHashes.start(task.file, path: file.source.absolutePath, size: file.size) }
-                }
-                outcome.withLock { $0.ids[task.file][task.span] = id }
-                let done = processed.add(UInt64(mapping.bytes.count), ordering: .relaxed).newValue
-                progress(ImportProgress(totalBytes: total, processedBytes: done, file: file.source.relativePath))
-                if batch.pendingBytes >= Self.commitBatchBytes { try batch.commit() }
-            })
-            try batch.commit()
+            do {
+                try ChunkPairHasher.hashAll(next: { () throws -> (item: ImportTask, mapping: FileMapping)? in
+                    guard !cancelled.load(ordering: .relaxed) else { return nil }
+                    let index = nextTask.add(1, ordering: .relaxed).oldValue
+                    guard index < queue.count else { return nil }
+                    let task = queue[index]
+                    let file = files[task.file]
+                    if input?.file != task.file {
+                        input = OpenedInput(file: task.file, descriptor: try FileDescriptor.open(file.source.absolutePath, flags: O_RDONLY))
+                    }
+                    let span = file.plan.spans[task.span]
+                    guard let input else { return nil }
+                    return (task, try FileMapping(input.descriptor, path: file.source.absolutePath, offset: span.offset, length: Int(span.length)))
+                }, done: { (task: ImportTask, mapping: FileMapping, id: Digest) in
+                    let file = files[task.file]
+                    if contains(id) {
+                        writer.met(id)
+                    } else {
+                        // While every chunk of a file is one the store has, this is probably a re-import, whose
+                        // file hash the store knows, and the cores are better spent on the chunk lanes.
+                        if file.plan.spans.count > 1 { wholeFileHashes.start(task.file, path: file.source.absolutePath, size: file.size) }
+                        try writer.write(id, length: mapping.bytes.count) { try mapping.copy(into: $0) }
+                    }
+                    outcome.withLock { $0.ids[task.file][task.span] = id }
+                    let done = processed.add(UInt64(mapping.bytes.count), ordering: .relaxed).newValue
+                    progress(ImportProgress(totalBytes: total, processedBytes: done, file: file.source.relativePath))
+                })
+            } catch {
+                writer.abandon()
+                throw error
+            }
+            let written = try writer.finish()
             outcome.withLock {
-                $0.written += stored
-                $0.bytes += storedBytes
+                $0.written += written.stored
+                $0.bytes += written.bytes
             }
         }
         let result = outcome.withLock { $0 }

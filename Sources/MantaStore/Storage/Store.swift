@@ -8,7 +8,8 @@ import Glibc
 
 /// The content-addressed node store:
 /// `chunks/<2 hex>/<64 hex>[.zst|.zbg]` (see `ChunkEncoding`), `manifests/<64 hex>.json`, `refs/<org>/<name>/<revision>`, `meta.db`, and
-/// models registered but not complete: `pending/refs/<org>/<name>/<revision>`, `pending/<64 hex>.{json,journal}`.
+/// models registered but not complete: `pending/refs/<org>/<name>/<revision>`, `pending/<64 hex>.{json,journal}`; one file per
+/// process using it in `sessions/`, and the boot id of the last recovery in `recovered` (see `recoverIfNeeded`).
 public final class Store: Sendable {
     public static let defaultRootForRoot = "/var/lib/manta"
 
