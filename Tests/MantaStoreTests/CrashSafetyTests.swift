@@ -96,6 +96,18 @@ import Testing
         #expect(FileSystem.entries(of: "\(root)/sessions").count == 1, "only the new session remains")
     }
 
+    @Test func verifyReconcilesChunkFilesAddedOrDeletedBehindTheStoresBack() throws {
+        let scratch = try TemporaryDirectory()
+        let (root, indexed) = try Self.closedStoreWithAnUnindexedChunk(scratch)
+        let store = try Store(root: root)
+        let (_, manifest) = try store.requireManifest(try RepoReference(parsing: "acme/gguf"))
+        let deleted = try #require(manifest.chunkIDs.first)
+        unlink(try #require(store.location(of: deleted)).path)
+        let report = try store.verify()
+        #expect(try store.usage().chunkCount == indexed, "one chunk found, one forgotten")
+        #expect(report.damagedModels.map(\.missing) == [[deleted]])
+    }
+
     @Test func aRebootMakesTheNextOpenRecover() throws {
         let scratch = try TemporaryDirectory()
         let (root, indexed) = try Self.closedStoreWithAnUnindexedChunk(scratch)

@@ -17,9 +17,11 @@ extension Store {
     }
 
     /// Recomputes the hash of every chunk and manifest; quarantines what is corrupt; reports local models
-    /// left incomplete. Runs alone: other processes using the store are waited for.
+    /// left incomplete. Runs alone: other processes using the store are waited for. Starts with recovery, which
+    /// an open skips when no process crashed: so files changed behind the store's back are reconciled too.
     public func verify(progress: (UInt64) -> Void = { _ in }) throws -> VerifyReport {
         try exclusively {
+            try recover()
             var report = VerifyReport()
             var seals: [(id: ChunkID, seal: ChunkSeal)] = []
             for record in try database.chunkRecords() {
