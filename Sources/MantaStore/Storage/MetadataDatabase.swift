@@ -11,9 +11,11 @@ final class MetadataDatabase: Sendable {
 
     init(path: String) throws {
         let connection = try SQLiteConnection(path: path)
+        try connection.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
+        // One transaction: a new store's schema is then one commit, not one per table. IMMEDIATE, so a second
+        // process creating the same store waits for the first instead of failing to upgrade its read.
         try connection.execute("""
-            PRAGMA journal_mode=WAL;
-            PRAGMA synchronous=NORMAL;
+            BEGIN IMMEDIATE;
             CREATE TABLE IF NOT EXISTS chunks(
                 id TEXT PRIMARY KEY, size INTEGER NOT NULL, stored_size INTEGER NOT NULL,
                 compressed INTEGER NOT NULL, last_access INTEGER NOT NULL) WITHOUT ROWID;
@@ -28,6 +30,7 @@ final class MetadataDatabase: Sendable {
                 layout TEXT PRIMARY KEY, sha256 TEXT NOT NULL) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS pins(
                 manifest TEXT NOT NULL, holder TEXT NOT NULL, PRIMARY KEY(manifest, holder)) WITHOUT ROWID;
+            COMMIT;
             """)
         self.connection = Mutex(connection)
     }

@@ -16,6 +16,9 @@ final class SQLiteConnection: @unchecked Sendable {
         }
         self.handle = handle
         sqlite3_busy_timeout(handle, 30_000)
+        // Each CLI command is one process: a checkpoint (two syncs) at every exit would cost more than the command's
+        // own commits. The write-ahead log is checkpointed as it grows instead, and read back on the next open.
+        csqlite_skip_checkpoint_on_close(handle)
     }
 
     deinit { sqlite3_close(handle) }
