@@ -108,6 +108,22 @@ import Testing
         #expect(report.damagedModels.map(\.missing) == [[deleted]])
     }
 
+    @Test func anAgentStoppedGracefullyLeavesNoSessionSoTheNextOpenDoesNotRescan() throws {
+        let scratch = try TemporaryDirectory()
+        let (root, indexed) = try Self.closedStoreWithAnUnindexedChunk(scratch)
+        let agent = try MantaProcess.process(["agent", "--store", root, "--listen", "127.0.0.1:0"])
+        agent.standardOutput = FileHandle.nullDevice
+        agent.standardError = FileHandle.nullDevice
+        try agent.run()
+        for _ in 0..<200 where FileSystem.entries(of: "\(root)/sessions").isEmpty { usleep(25_000) }
+        #expect(FileSystem.entries(of: "\(root)/sessions").count == 1)
+        agent.terminate()
+        agent.waitUntilExit()
+        #expect(agent.terminationStatus == 0)
+        #expect(FileSystem.entries(of: "\(root)/sessions").isEmpty, "the agent closed its session")
+        #expect(try Store(root: root).usage().chunkCount == indexed, "no rescan: the chunk added behind the store's back is not indexed")
+    }
+
     @Test func aRebootMakesTheNextOpenRecover() throws {
         let scratch = try TemporaryDirectory()
         let (root, indexed) = try Self.closedStoreWithAnUnindexedChunk(scratch)

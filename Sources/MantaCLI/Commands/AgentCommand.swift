@@ -80,6 +80,7 @@ struct AgentCommand: AsyncParsableCommand {
             throw error
         }
         try? await membership?.client.shutdown()
+        agent.store.endSession()
     }
 
     private func readToken() throws -> String? {

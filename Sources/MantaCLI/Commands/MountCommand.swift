@@ -52,6 +52,7 @@ struct MountCommand: AsyncParsableCommand {
         do {
             try await service.run()
             try await onThread { source.shutdown() }
+            store.endSession()
         } catch let error as MountError {
             throw ValidationError(error.description)
         }

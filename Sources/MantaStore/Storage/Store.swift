@@ -38,7 +38,7 @@ public final class Store: Sendable {
     var quarantineDirectory: String { root + "/quarantine" }
 
     /// Opens (creating if needed) the store at `root`, and recovers from any crash when no other process uses it.
-    /// Close it by letting go of it: a process that exits without doing so makes the next opener rescan.
+    /// Close it by letting go of it, or with `endSession()`: a process that exits without either makes the next opener rescan.
     public init(root: String, changes: StoreConfigurationChanges = StoreConfigurationChanges(), logger: Logger = Logger(label: "manta.store")) throws {
         self.root = root.count > 1 && root.hasSuffix("/") ? String(root.dropLast()) : root
         self.logger = logger
@@ -88,6 +88,13 @@ public final class Store: Sendable {
     deinit {
         unlink(sessionPath)
         close(lockDescriptor)
+    }
+
+    /// Declares that this process has finished writing to the store, for a long-running process whose store
+    /// may outlive its work (Swift runs no `deinit` at exit): the next exclusive open then needs no recovery.
+    /// Call it after a graceful shutdown has stopped everything that writes.
+    public func endSession() {
+        unlink(sessionPath)
     }
 
     /// How long `verify` and `gc` wait for other processes (an import, say) to finish with the store.
