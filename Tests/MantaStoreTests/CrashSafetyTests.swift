@@ -72,6 +72,16 @@ import Testing
         return (root, indexed)
     }
 
+    /// A running agent on the store at `root`, once it has opened the store (bounded wait).
+    static func agentWithTheStoreOpen(_ root: String) throws -> Process {
+        let agent = try MantaProcess.process(["agent", "--store", root, "--listen", "127.0.0.1:0"])
+        agent.standardOutput = FileHandle.nullDevice
+        agent.standardError = FileHandle.nullDevice
+        try agent.run()
+        for _ in 0..<200 where FileSystem.entries(of: "\(root)/sessions").isEmpty { usleep(25_000) }
+        return agent
+    }
+
     @Test func aStoreThatEveryProcessClosedOpensWithoutARescan() throws {
         let scratch = try TemporaryDirectory()
         let (root, indexed) = try Self.closedStoreWithAnUnindexedChunk(scratch)
@@ -82,11 +92,7 @@ import Testing
     @Test func aProcessKilledWithTheStoreOpenMakesTheNextOpenRecover() throws {
         let scratch = try TemporaryDirectory()
         let (root, indexed) = try Self.closedStoreWithAnUnindexedChunk(scratch)
-        let holder = try MantaProcess.process(["agent", "--store", root, "--listen", "127.0.0.1:0"])
-        holder.standardOutput = FileHandle.nullDevice
-        holder.standardError = FileHandle.nullDevice
-        try holder.run()
-        for _ in 0..<200 where FileSystem.entries(of: "\(root)/sessions").isEmpty { usleep(25_000) }
+        let holder = try Self.agentWithTheStoreOpen(root)
         kill(holder.processIdentifier, SIGKILL)
         holder.waitUntilExit()
         #expect(FileSystem.entries(of: "\(root)/sessions").count == 1, "the killed agent left its session")
@@ -111,11 +117,7 @@ import Testing
     @Test func anAgentStoppedGracefullyLeavesNoSessionSoTheNextOpenDoesNotRescan() throws {
         let scratch = try TemporaryDirectory()
         let (root, indexed) = try Self.closedStoreWithAnUnindexedChunk(scratch)
-        let agent = try MantaProcess.process(["agent", "--store", root, "--listen", "127.0.0.1:0"])
-        agent.standardOutput = FileHandle.nullDevice
-        agent.standardError = FileHandle.nullDevice
-        try agent.run()
-        for _ in 0..<200 where FileSystem.entries(of: "\(root)/sessions").isEmpty { usleep(25_000) }
+        let agent = try Self.agentWithTheStoreOpen(root)
         #expect(FileSystem.entries(of: "\(root)/sessions").count == 1)
         agent.terminate()
         agent.waitUntilExit()
