@@ -72,13 +72,14 @@ import Testing
         return (root, indexed)
     }
 
-    /// A running agent on the store at `root`, once it has opened the store (bounded wait).
+    /// A running agent on the store at `root`, once it serves its local socket (bounded wait): by then it has
+    /// opened the store and handles SIGTERM gracefully.
     static func agentWithTheStoreOpen(_ root: String) throws -> Process {
         let agent = try MantaProcess.process(["agent", "--store", root, "--listen", "127.0.0.1:0"])
         agent.standardOutput = FileHandle.nullDevice
         agent.standardError = FileHandle.nullDevice
         try agent.run()
-        for _ in 0..<200 where FileSystem.entries(of: "\(root)/sessions").isEmpty { usleep(25_000) }
+        for _ in 0..<400 where !FileSystem.exists("\(root)/agent.sock") { usleep(25_000) }
         return agent
     }
 
