@@ -117,24 +117,25 @@ public enum FileSystem {
         access(path, F_OK) == 0
     }
 
-    /// Writes `bytes` to a temporary file in `temporaryDirectory`, syncs it, renames it to `path` and syncs
-    /// the parent: after a crash `path` holds either nothing or all of `bytes`.
-    public static func writeAtomically(_ bytes: UnsafeRawBufferPointer, to path: String, temporaryDirectory: String, syncParent: Bool = true) throws {
+    /// Writes `bytes` to a temporary file in `temporaryDirectory` and renames it to `path`: readers see either the
+    /// old file or all of `bytes`. When `durable`, the file is synced before the rename and the parent after it,
+    /// so that holds after a crash too.
+    public static func writeAtomically(_ bytes: UnsafeRawBufferPointer, to path: String, temporaryDirectory: String, durable: Bool = true) throws {
         let temporary = temporaryDirectory + "/" + temporaryName()
         do {
             let file = try FileDescriptor.open(temporary, flags: O_WRONLY | O_CREAT | O_EXCL, mode: 0o444)
             try file.write(bytes, at: 0)
-            try file.syncData()
+            if durable { try file.syncData() }
             guard rename(temporary, path) == 0 else { throw StoreError.fromErrno(errno, path: path, operation: "rename") }
         } catch {
             unlink(temporary)
             throw error
         }
-        if syncParent { try syncDirectory(parent(of: path)) }
+        if durable { try syncDirectory(parent(of: path)) }
     }
 
-    public static func writeAtomically(_ bytes: [UInt8], to path: String, temporaryDirectory: String) throws {
-        try bytes.withUnsafeBytes { buffer throws in try writeAtomically(buffer, to: path, temporaryDirectory: temporaryDirectory) }
+    public static func writeAtomically(_ bytes: [UInt8], to path: String, temporaryDirectory: String, durable: Bool = true) throws {
+        try bytes.withUnsafeBytes { buffer throws in try writeAtomically(buffer, to: path, temporaryDirectory: temporaryDirectory, durable: durable) }
     }
 
     public static func readAll(_ path: String) throws -> [UInt8] {

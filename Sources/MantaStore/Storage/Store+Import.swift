@@ -65,12 +65,15 @@ extension Store {
                     guard index < queue.count else { return nil }
                     let task = queue[index]
                     let file = files[task.file]
-                    if input?.file != task.file {
-                        input = OpenedInput(file: task.file, descriptor: try FileDescriptor.open(file.source.absolutePath, flags: O_RDONLY))
+                    let opened: OpenedInput
+                    if let input, input.file == task.file {
+                        opened = input
+                    } else {
+                        opened = OpenedInput(file: task.file, descriptor: try FileDescriptor.open(file.source.absolutePath, flags: O_RDONLY))
+                        input = opened
                     }
                     let span = file.plan.spans[task.span]
-                    guard let input else { return nil }
-                    return (task, try FileMapping(input.descriptor, path: file.source.absolutePath, offset: span.offset, length: Int(span.length)))
+                    return (task, try FileMapping(opened.descriptor, path: file.source.absolutePath, offset: span.offset, length: Int(span.length)))
                 }, done: { (task: ImportTask, mapping: FileMapping, id: Digest) in
                     let file = files[task.file]
                     if contains(id) {

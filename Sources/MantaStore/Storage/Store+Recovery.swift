@@ -23,10 +23,7 @@ extension Store {
         try recover()
         for name in leftSessions { unlink("\(sessionsDirectory)/\(name)") }
         guard let bootID else { return }
-        let temporary = temporaryDirectory + "/" + FileSystem.temporaryName()
-        let marker = try FileDescriptor.open(temporary, flags: O_WRONLY | O_CREAT | O_EXCL)
-        try Array(bootID.utf8).withUnsafeBytes { try marker.write($0, at: 0) }
-        guard rename(temporary, recoveredMarkerPath) == 0 else { throw StoreError.fromErrno(errno, path: recoveredMarkerPath, operation: "rename") }
+        try FileSystem.writeAtomically(Array(bootID.utf8), to: recoveredMarkerPath, temporaryDirectory: temporaryDirectory, durable: false)
     }
 
     /// The kernel's id for this boot, or nil where there is none (then every exclusive open recovers).

@@ -80,9 +80,7 @@ public final class Store: Sendable {
         } else {
             flock(lockDescriptor, LOCK_SH)
         }
-        let session = open(sessionPath, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
-        guard session >= 0 else { throw StoreError.fromErrno(errno, path: sessionPath, operation: "create") }
-        close(session)
+        _ = try FileDescriptor.open(sessionPath, flags: O_WRONLY | O_CREAT)
     }
 
     deinit {
