@@ -57,4 +57,71 @@ import Testing
         defer { copy.deallocate() }
         #expect(throws: StoreError.self) { try mapping.copy(into: copy, from: 8192) }
     }
+
+    /// A file's hash and its chunks' ids in one pass over mappings, as an import makes them.
+    static func hashInOnePass(
+        _ input: borrowing FileDescriptor, path: String, size: UInt64, spans: [ChunkSpan], interleaving: Bool = ChunkPairHasher.interleaves,
+        cancelled: () -> Bool = { false }, chunkDone: (Int, FileMapping, Digest) throws -> Void
+    ) throws -> Digest? {
+        try ChunkPairHasher.hashFile(size: size, segments: spans, chunkIDs: true, interleaving: interleaving, cancelled: cancelled) { index, preceding in
+            try FileMapping(input, path: path, offset: spans[index].offset, length: Int(spans[index].length), preceding: preceding)
+        } segmentDone: { index, chunk, id in
+            try chunkDone(index, chunk, id)
+        }
+    }
+
+    /// Tilings with chunks shorter than a block, chunks ending mid-block, and one chunk for the whole file.
+    static let tilings: [[Int]] = [[1_000_003, 2_145_725], [1, 63, 64, 65, 130, 3_145_405], [3_145_728], (0..<48).map { _ in 65_536 }]
+
+    @Test(arguments: [true, false])
+    func aFileHashedInOnePassGivesItsHashAndEachChunksIDAsHashedApart(interleaving: Bool) throws {
+        let scratch = try TemporaryDirectory()
+        let (path, bytes) = try Self.file(in: scratch, size: 3 << 20)
+        let input = try FileDescriptor.open(path, flags: O_RDONLY)
+        for lengths in Self.tilings {
+            let offsets = lengths.indices.map { lengths[..<$0].reduce(0, +) }
+            let spans = zip(offsets, lengths).map { ChunkSpan(offset: UInt64($0), length: UInt64($1)) }
+            var ids: [Int: Digest] = [:]
+            let digest = try Self.hashInOnePass(input, path: path, size: UInt64(bytes.count), spans: spans, interleaving: interleaving) { index, chunk, id in
+                #expect(chunk.offset == spans[index].offset && chunk.bytes.count == Int(spans[index].length))
+                ids[index] = id
+            }
+            #expect(digest == SHA256Hasher.hash(bytes))
+            #expect(ids.count == spans.count)
+            for (index, span) in spans.enumerated() {
+                #expect(ids[index] == SHA256Hasher.hash(Array(bytes[Int(span.offset)..<Int(span.end)])), "chunk \(index) of \(lengths.count)")
+            }
+        }
+        let alone = try ChunkPairHasher.hashFile(input, path: path, size: UInt64(bytes.count), interleaving: interleaving, cancelled: { false })
+        #expect(alone == SHA256Hasher.hash(bytes))
+    }
+
+    @Test(arguments: [true, false])
+    func aFileThatShrinksDuringItsOnePassIsAnErrorNamingIt(interleaving: Bool) throws {
+        let scratch = try TemporaryDirectory()
+        let (path, _) = try Self.file(in: scratch, size: 2 << 20)
+        let input = try FileDescriptor.open(path, flags: O_RDWR)
+        let spans = [ChunkSpan(offset: 0, length: 1 << 20), ChunkSpan(offset: 1 << 20, length: 1 << 20)]
+        var chunks = 0
+        #expect {
+            try Self.hashInOnePass(input, path: path, size: 2 << 20, spans: spans, interleaving: interleaving) { _, _, _ in
+                chunks += 1
+                #expect(ftruncate(input.raw, 4096) == 0)
+            }
+        } throws: { error in
+            "\(error)".contains(path) && "\(error)".contains("shrank")
+        }
+        #expect(chunks == 1)
+    }
+
+    @Test func aCancelledPassStopsWithoutAHash() throws {
+        let scratch = try TemporaryDirectory()
+        let (path, _) = try Self.file(in: scratch, size: 2 << 20)
+        let input = try FileDescriptor.open(path, flags: O_RDONLY)
+        var chunks = 0
+        let spans = [ChunkSpan(offset: 0, length: 1 << 20), ChunkSpan(offset: 1 << 20, length: 1 << 20)]
+        let digest = try Self.hashInOnePass(input, path: path, size: 2 << 20, spans: spans, cancelled: { chunks > 0 }) { _, _, _ in chunks += 1 }
+        #expect(digest == nil)
+        #expect(chunks == 1)
+    }
 }

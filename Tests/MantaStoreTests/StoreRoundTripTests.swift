@@ -84,6 +84,39 @@ import Testing
         }
     }
 
+    @Test func aFileWhoseFirstChunkIsStoredButWhoseDataChangedGetsTheHashOfItsNewBytes() throws {
+        let scratch = try TemporaryDirectory()
+        let store = try Store(root: scratch.appending("store"))
+        let source = scratch.appending("shards")
+        try Fixtures.copy(try Fixtures.syntheticShards(), to: source)
+        let first = try store.importDirectory(source, as: try RepoReference(parsing: "acme/a"))
+        let shard = try #require(first.manifest.files.filter { $0.scheme == .safetensors }.max { $0.size < $1.size })
+        let path = "\(source)/\(shard.path)"
+        var bytes = try Array(Data(contentsOf: URL(fileURLWithPath: path)))
+        bytes[bytes.count - 100] ^= 0xFF
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let second = try store.importDirectory(source, as: try RepoReference(parsing: "acme/b"))
+        #expect(second.chunksWritten == 1)
+        #expect(second.manifest.file(at: shard.path)?.sha256 == SHA256Hasher.hash(bytes))
+        #expect(second.manifest.file(at: shard.path)?.sha256 != shard.sha256)
+    }
+
+    @Test func twoIdenticalNewFilesHashedAtOnceStoreTheirChunksOnce() throws {
+        let scratch = try TemporaryDirectory()
+        let source = scratch.appending("src")
+        try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
+        var random = SystemRandomNumberGenerator()
+        let bytes = Data((0..<(10 << 20)).map { _ in UInt8.random(in: 0...255, using: &random) })
+        for name in ["a.bin", "b.bin"] { try bytes.write(to: URL(fileURLWithPath: "\(source)/\(name)")) }
+        let store = try Store(root: scratch.appending("store"))
+        let summary = try store.importDirectory(source, as: try RepoReference(parsing: "acme/twins"), workers: 2)
+        let chunks = try #require(summary.manifest.file(at: "a.bin")?.chunks)
+        #expect(summary.manifest.file(at: "b.bin")?.chunks == chunks)
+        #expect(summary.chunksWritten == chunks.count)
+        #expect(summary.bytesWritten == UInt64(bytes.count))
+        #expect(try store.usage().storedBytes == UInt64(bytes.count))
+    }
+
     @Test func importingTheSameFolderTwiceWritesNothingAndGivesTheSameManifest() throws {
         let scratch = try TemporaryDirectory()
         let store = try Store(root: scratch.path)

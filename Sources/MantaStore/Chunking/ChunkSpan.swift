@@ -50,3 +50,15 @@ public struct ChunkPlan: Hashable, Sendable {
     /// Why a structured format fell back to fixed blocks, if it did.
     public var warning: String?
 }
+
+extension ChunkPlan {
+    /// Whether the spans cover a file of `size` bytes in order, without gaps or overlaps.
+    func tiles(_ size: UInt64) -> Bool {
+        var end: UInt64 = 0
+        for span in spans {
+            guard span.offset == end else { return false }
+            end = span.end
+        }
+        return end == size
+    }
+}

@@ -70,19 +70,9 @@ enum ChunkPairHasher {
         }
     }
 
-    static let copyPieceBytes = 256 << 10
-
     private static func hashCopying(_ mapping: FileMapping) throws -> Digest {
-        let piece = UnsafeMutableRawBufferPointer.allocate(byteCount: copyPieceBytes, alignment: 64)
-        defer { piece.deallocate() }
         var hasher = SHA256Hasher()
-        var done = 0
-        while done < mapping.bytes.count {
-            let part = UnsafeMutableRawBufferPointer(rebasing: piece[0..<min(copyPieceBytes, mapping.bytes.count - done)])
-            try mapping.copy(into: part, from: done)
-            hasher.update(UnsafeRawBufferPointer(part))
-            done += part.count
-        }
+        try mapping.forEachPiece { hasher.update($0) }
         return hasher.finalize()
     }
 }

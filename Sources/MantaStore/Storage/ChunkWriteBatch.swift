@@ -98,12 +98,22 @@ public final class ChunkWriteBatch {
     /// Makes the written chunks durable, names them, and records them (and the last access of the chunks
     /// met again) in the database.
     public func commit() throws {
-        if !touched.isEmpty {
-            try store.database.touch(touched)
-            touched = []
-        }
+        try Self.commit([self])
+    }
+
+    /// Commits several batches with one `syncfs` for all, and records `met` as chunks met again.
+    static func commit(_ batches: [ChunkWriteBatch], met: [ChunkID] = []) throws {
+        guard let first = batches.first else { return }
+        let touched = batches.flatMap(\.touched) + met
+        if !touched.isEmpty { try first.store.database.touch(touched) }
+        for batch in batches { batch.touched = [] }
+        let syncs = batches.contains { $0.durability == .batched && !$0.pending.isEmpty }
+        if syncs { try first.store.syncFileSystem() }
+        for batch in batches { try batch.nameAndRecord() }
+    }
+
+    private func nameAndRecord() throws {
         guard !pending.isEmpty else { return }
-        if durability == .batched { try store.syncFileSystem() }
         for chunk in pending {
             let folder = FileSystem.parent(of: chunk.final)
             if !FileSystem.exists(folder) { try FileSystem.makeDirectories(folder) }

@@ -1,110 +1,122 @@
 import Foundation
 import Synchronization
 
-/// A lane's chunk writes, on a thread of their own: the lane goes on hashing while a chunk's `O_DIRECT` write
-/// waits for the disk, instead of the two taking turns. The writer owns the lane's `ChunkWriteBatch` and an
-/// aligned buffer (`O_DIRECT` needs one); the lane copies a new chunk into it and goes on. One buffer is enough:
-/// the disk is slower than the hashing, so a second would fill memory, not the disk's queue. Thread and buffer
-/// start with the first new chunk, so a re-import has neither.
+/// An import's chunk writes, on threads of their own that every lane hands new chunks to: the lanes go on
+/// hashing while a chunk is copied from its mapping into an aligned buffer (`O_DIRECT` needs one) and written.
+/// With a thread per core the disk always has a write queued, even when one lane makes all the new chunks (a
+/// large new file is hashed in one pass), and no copy or file creation leaves it idle between two writes. At
+/// most one chunk per thread waits, mapped, for a thread to take it, so memory stays at a buffer and a mapping
+/// per thread. Threads and buffers start with the first new chunk, so a re-import has neither.
 ///
-/// `@unchecked Sendable`: `write`, `met`, `finish` and `abandon` are called by the lane's thread only; the batch
-/// is used by the writer's thread once it runs (by the lane's before), and the buffer by one side at a time,
-/// handed over through `jobs` and `bufferFree`.
-final class ChunkWriter: @unchecked Sendable {
+/// `write` and `met` may be called from any lane; `finish` or `abandon` once, after the lanes stopped.
+final class ChunkWriter: Sendable {
     private enum Job {
-        /// A chunk the store lacks, in the buffer.
-        case write(ChunkID, length: Int)
-        /// No more chunks: record the chunks met again, then commit the batch, or drop it when `commit` is false.
-        case end(commit: Bool, met: [ChunkID])
+        /// A chunk the store lacks: its id and its bytes, mapped.
+        case write(ChunkID, FileMapping)
+        /// No more chunks: the thread stops.
+        case end
     }
 
-    private let batch: ChunkWriteBatch
+    private struct State {
+        var started = false
+        /// Ids already handed over in this import, so a chunk that recurs is written once.
+        var claimed = Set<ChunkID>()
+        var metAgain: [ChunkID] = []
+        var stored: [ChunkID] = []
+        var bytes: UInt64 = 0
+        var failure: (any Error)?
+    }
+
+    private let store: Store
     private let capacity: Int
-    /// Set when the writer's thread starts.
-    private var buffer: UnsafeMutableRawBufferPointer?
-    private var metAgain: [ChunkID] = []
-    private let bufferFree = DispatchSemaphore(value: 1)
+    private let threads: Int
+    /// One batch per thread: a batch (and its encoder) is used by one thread at a time.
+    private let batches: [ThreadBatch]
+    private let state = Mutex(State())
+    /// One permit per thread: taken by a chunk handed over, given back once a thread copied it.
+    private let handover: DispatchSemaphore
     private let jobs = Mutex<[Job]>([])
     private let jobQueued = DispatchSemaphore(value: 0)
     private let ended = DispatchSemaphore(value: 0)
-    private let outcome = Mutex<(stored: [ChunkID], bytes: UInt64, failure: (any Error)?)>(([], 0, nil))
 
-    /// `capacity`: the largest chunk the lane will write.
-    init(store: Store, capacity: Int) {
-        batch = ChunkWriteBatch(store: store, durability: .batched)
+    /// `capacity`: the largest chunk that will be written.
+    init(store: Store, capacity: Int, threads: Int) {
+        self.store = store
         self.capacity = max(4096, (capacity + 4095) & ~4095)
+        self.threads = max(1, threads)
+        batches = (0..<self.threads).map { _ in ThreadBatch(ChunkWriteBatch(store: store, durability: .batched)) }
+        handover = DispatchSemaphore(value: self.threads)
     }
 
-    deinit { buffer?.deallocate() }
-
-    /// Queues a chunk the store lacks: `fill` copies its `length` bytes into the buffer, here on the caller's
-    /// thread, once the previous chunk is written. Throws what `fill` throws, or an earlier write's failure.
-    func write(_ id: ChunkID, length: Int, fill: (UnsafeMutableRawBufferPointer) throws -> Void) throws {
-        let buffer = self.buffer ?? start()
-        bufferFree.wait()
-        if let failure = outcome.withLock({ $0.failure }) {
-            bufferFree.signal()
+    /// Queues a chunk the store lacks, whose bytes are `chunk`'s, once a thread is free to take it.
+    /// Throws an earlier chunk's failure: its copy's (the file shrank) or its write's.
+    func write(_ id: ChunkID, from chunk: FileMapping) throws {
+        let (first, startsThreads) = state.withLock { state in
+            defer { state.started = true }
+            return (state.claimed.insert(id).inserted, !state.started)
+        }
+        guard first else { return met(id) }
+        if startsThreads { start() }
+        handover.wait()
+        if let failure = state.withLock({ $0.failure }) {
+            handover.signal()
             throw failure
         }
-        do {
-            try fill(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<length]))
-        } catch {
-            bufferFree.signal()
-            throw error
-        }
-        enqueue(.write(id, length: length))
+        enqueue(.write(id, chunk))
     }
 
     /// Notes a chunk the store has, to record its last access at the end.
     func met(_ id: ChunkID) {
-        metAgain.append(id)
+        state.withLock { $0.metAgain.append(id) }
     }
 
-    /// Waits for the queued writes, commits them, and returns the chunks stored and their bytes on disk.
+    /// Waits for the queued writes, commits them (one `syncfs` for all), and returns the chunks stored and their
+    /// bytes on disk.
     func finish() throws -> (stored: [ChunkID], bytes: UInt64) {
-        end(commit: true)
-        let result = outcome.withLock { $0 }
+        stopThreads()
+        let result = state.withLock { $0 }
         if let failure = result.failure { throw failure }
+        try ChunkWriteBatch.commit(batches.map(\.batch), met: result.metAgain)
         return (result.stored, result.bytes)
     }
 
     /// Stops after the queued writes without committing them: their temporary files are removed.
     func abandon() {
-        end(commit: false)
+        stopThreads()
     }
 
-    private func start() -> UnsafeMutableRawBufferPointer {
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 4096)
-        self.buffer = buffer
-        let thread = Thread { [self] in
-            while case .write(let id, let length) = nextJob() {
-                defer { bufferFree.signal() }
-                guard let buffer = self.buffer, outcome.withLock({ $0.failure == nil }) else { continue }
-                record { try store(id, UnsafeRawBufferPointer(rebasing: buffer[0..<length])) }
+    private func start() {
+        for batch in batches {
+            let thread = Thread { [self] in
+                let buffer = ChunkBuffer(capacity)
+                while let (id, length) = nextChunk(into: buffer.chunk) {
+                    record { try store(id, UnsafeRawBufferPointer(rebasing: buffer.chunk[0..<length]), in: batch.batch) }
+                }
+                ended.signal()
             }
-            ended.signal()
+            thread.stackSize = 1 << 20
+            thread.start()
         }
-        thread.stackSize = 1 << 20
-        thread.start()
-        return buffer
     }
 
-    private func end(commit: Bool) {
-        let met = metAgain
-        metAgain = []
-        guard buffer != nil else {
-            finishBatch(commit: commit, met: met)
-            return
-        }
-        enqueue(.end(commit: commit, met: met))
-        ended.wait()
+    private func stopThreads() {
+        guard state.withLock({ $0.started }) else { return }
+        for _ in 0..<threads { enqueue(.end) }
+        for _ in 0..<threads { ended.wait() }
     }
 
-    private func nextJob() -> Job {
-        jobQueued.wait()
-        let job = jobs.withLock { $0.removeFirst() }
-        if case .end(let commit, let met) = job { finishBatch(commit: commit, met: met) }
-        return job
+    /// The next chunk to write and its length, copied into `buffer` (its mapping released before the write), or
+    /// nil at the end. After a failure the chunks still handed over are dropped.
+    private func nextChunk(into buffer: UnsafeMutableRawBufferPointer) -> (ChunkID, Int)? {
+        while true {
+            jobQueued.wait()
+            guard case .write(let id, let chunk) = jobs.withLock({ $0.removeFirst() }) else { return nil }
+            defer { handover.signal() }
+            guard state.withLock({ $0.failure == nil }) else { continue }
+            let length = chunk.bytes.count
+            record { try chunk.copy(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<length])) }
+            if state.withLock({ $0.failure == nil }) { return (id, length) }
+        }
     }
 
     private func enqueue(_ job: Job) {
@@ -112,22 +124,26 @@ final class ChunkWriter: @unchecked Sendable {
         jobQueued.signal()
     }
 
-    private func store(_ id: ChunkID, _ bytes: UnsafeRawBufferPointer) throws {
+    private func store(_ id: ChunkID, _ bytes: UnsafeRawBufferPointer, in batch: ChunkWriteBatch) throws {
         let written = try batch.add(id, bytes: bytes)
-        if written > 0 { outcome.withLock { $0.stored.append(id); $0.bytes += written } }
+        if written > 0 { state.withLock { $0.stored.append(id); $0.bytes += written } }
         if batch.pendingBytes >= Store.commitBatchBytes { try batch.commit() }
     }
 
-    private func finishBatch(commit: Bool, met: [ChunkID]) {
-        for id in met { batch.met(id) }
-        if commit, outcome.withLock({ $0.failure == nil }) { record { try batch.commit() } }
+    /// `@unchecked Sendable`: used by its thread, then by `finish` once that thread ended.
+    private final class ThreadBatch: @unchecked Sendable {
+        let batch: ChunkWriteBatch
+
+        init(_ batch: ChunkWriteBatch) {
+            self.batch = batch
+        }
     }
 
     private func record(_ body: () throws -> Void) {
         do {
             try body()
         } catch {
-            outcome.withLock { if $0.failure == nil { $0.failure = error } }
+            state.withLock { if $0.failure == nil { $0.failure = error } }
         }
     }
 }

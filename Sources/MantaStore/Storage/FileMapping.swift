@@ -5,30 +5,39 @@ import Glibc
 #endif
 
 /// A read-only mapping of a byte range of a file, for hashing it where it lies in the page cache. Reading a
-/// mapping where its file has since shrunk faults (SIGBUS), so its bytes are read only through `ChunkPairHasher`,
-/// `WholeFileHash` and `copy`, which turn that fault into `shrank`'s error.
-final class FileMapping {
+/// mapping where its file has since shrunk faults (SIGBUS), so its bytes are read only through `ChunkPairHasher`
+/// and `copy`, which turn that fault into `shrank`'s error.
+///
+/// `@unchecked Sendable`: immutable, and the memory it points to is read-only; a lane hands it to its writer.
+final class FileMapping: @unchecked Sendable {
     let path: String
     /// Where the range starts and ends in the file.
     let offset: UInt64
     let bytes: UnsafeRawBufferPointer
+    /// The range's bytes with the `preceding` bytes before it.
+    let extended: UnsafeRawBufferPointer
     private let mapped: UnsafeMutableRawBufferPointer?
 
-    init(_ file: borrowing FileDescriptor, path: String, offset: UInt64, length: Int) throws {
+    /// `preceding` (at most `offset`) more bytes before the range are mapped too: a whole-file hash over the same
+    /// pass carries a partial block over from the range before.
+    init(_ file: borrowing FileDescriptor, path: String, offset: UInt64, length: Int, preceding: Int = 0) throws {
         self.path = path
         self.offset = offset
-        guard length > 0 else {
+        guard length + preceding > 0 else {
             mapped = nil
             bytes = UnsafeRawBufferPointer(start: nil, count: 0)
+            extended = bytes
             return
         }
-        let pageStart = offset & ~UInt64(sysconf(Int32(_SC_PAGESIZE)) - 1)
-        let lead = Int(offset - pageStart)
-        guard let base = mmap(nil, lead + length, PROT_READ, MAP_SHARED, file.raw, off_t(pageStart)), base != MAP_FAILED else {
+        let start = offset - UInt64(preceding)
+        let pageStart = start & ~UInt64(sysconf(Int32(_SC_PAGESIZE)) - 1)
+        let lead = Int(start - pageStart)
+        guard let base = mmap(nil, lead + preceding + length, PROT_READ, MAP_SHARED, file.raw, off_t(pageStart)), base != MAP_FAILED else {
             throw StoreError.fromErrno(errno, path: path, operation: "map")
         }
-        mapped = UnsafeMutableRawBufferPointer(start: base, count: lead + length)
-        bytes = UnsafeRawBufferPointer(start: base + lead, count: length)
+        mapped = UnsafeMutableRawBufferPointer(start: base, count: lead + preceding + length)
+        extended = UnsafeRawBufferPointer(start: base + lead, count: preceding + length)
+        bytes = UnsafeRawBufferPointer(start: base + lead + preceding, count: length)
     }
 
     deinit {
@@ -40,6 +49,22 @@ final class FileMapping {
         guard let destination = target.baseAddress, let source = bytes.baseAddress else { return }
         guard csha256_copy(destination, source + start, target.count) == 0 else { throw shrank() }
     }
+
+    /// Hands `body` the bytes in order, copied piece by piece: OpenSSL cannot read a mapping safely.
+    func forEachPiece(_ body: (UnsafeRawBufferPointer) -> Void) throws {
+        let piece = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.pieceBytes, alignment: 64)
+        defer { piece.deallocate() }
+        var done = 0
+        while done < bytes.count {
+            let part = UnsafeMutableRawBufferPointer(rebasing: piece[0..<min(Self.pieceBytes, bytes.count - done)])
+            try copy(into: part, from: done)
+            body(UnsafeRawBufferPointer(part))
+            done += part.count
+        }
+    }
+
+    /// Small enough to stay in the cache between the copy and its reader.
+    static let pieceBytes = 256 << 10
 
     /// Whether the file is now shorter than this range's end: the reason a read of the range faulted.
     var fileShrank: Bool {

@@ -26,9 +26,9 @@ extension Store {
     /// chunks durably, then write the manifest, then the reference (pinned). A crash at any point leaves
     /// either the previous reference or the new one, never a reference to missing or partial data.
     ///
-    /// The chunks of all files form one queue that the lanes share, largest file first: the whole-file hash
-    /// of a large file, which cannot be split, then starts at once and runs beside everything else, and the
-    /// small files fill the lanes at the end instead of each waiting for its own lanes and sync.
+    /// A new file of several chunks is one task, largest first: a lane hashes it once, in order, for its
+    /// whole-file hash and its chunk ids together (`ChunkPairHasher.hashFile`). The chunks of the other files
+    /// form one queue that the lanes share after those, so the small files fill the lanes at the end.
     public func importDirectory(
         _ directory: String,
         as reference: RepoReference,
@@ -37,28 +37,52 @@ extension Store {
     ) throws -> ImportSummary {
         let sources = try ImportSource.regularFiles(below: directory)
         let largestFirst = sources.indices.sorted { sources[$0].size != sources[$1].size ? sources[$0].size > sources[$1].size : $0 < $1 }
+        let files = try sources.map(plan)
         let wholeFileHashes = WholeFileHashes(limit: max(1, workers))
         defer { wholeFileHashes.cancelAll() }
-        var planned = [PlannedFile?](repeating: nil, count: sources.count)
-        for index in largestFirst {
-            let file = try plan(sources[index])
-            planned[index] = file
-            // The longest task of all, started before the other files are planned: a file whose first chunk
-            // the store lacks is new, so its hash is needed.
-            if file.startsNew { wholeFileHashes.start(index, path: file.source.absolutePath, size: file.size) }
-        }
-        let files = planned.compactMap { $0 }
+        let newFiles = largestFirst.filter { files[$0].startsNew }
+        let queue = largestFirst.filter { !files[$0].startsNew }.flatMap { file in files[file].plan.spans.indices.map { (file: file, span: $0) } }
         let total = files.reduce(0) { $0 + $1.size }
-        let queue = largestFirst.flatMap { file in files[file].plan.spans.indices.map { (file: file, span: $0) } }
         let capacity = files.flatMap(\.plan.spans).map(\.length).max() ?? 0
+        let nextFile = Atomic<Int>(0)
         let nextTask = Atomic<Int>(0)
         let processed = Atomic<UInt64>(0)
-        let outcome = Mutex<(ids: [[ChunkID?]], written: [ChunkID], bytes: UInt64)>((files.map { Array(repeating: nil, count: $0.plan.spans.count) }, [], 0))
+        let outcome = Mutex<ImportOutcome>(ImportOutcome(files: files))
 
-        try WorkerThreads.run(count: min(max(1, workers), max(1, (queue.count + 1) / 2))) { [self] _, cancelled in
-            let writer = ChunkWriter(store: self, capacity: Int(capacity))
-            var input: OpenedInput?
-            do {
+        let writer = ChunkWriter(store: self, capacity: Int(capacity), threads: max(1, workers))
+        do {
+            try WorkerThreads.run(count: min(max(1, workers), max(1, newFiles.count + (queue.count + 1) / 2))) { [self] _, cancelled in
+                func chunkDone(_ task: ImportTask, _ chunk: FileMapping, _ id: Digest) throws {
+                    let file = files[task.file]
+                    if contains(id) {
+                        writer.met(id)
+                    } else {
+                        // While every chunk of a file is one the store has, this is probably a re-import, whose
+                        // file hash the store knows, and the cores are better spent on the chunk lanes.
+                        if file.plan.spans.count > 1, !file.startsNew { wholeFileHashes.start(task.file, path: file.source.absolutePath, size: file.size) }
+                        try writer.write(id, from: chunk)
+                    }
+                    outcome.withLock { $0.ids[task.file][task.span] = id }
+                    let done = processed.add(UInt64(chunk.bytes.count), ordering: .relaxed).newValue
+                    progress(ImportProgress(totalBytes: total, processedBytes: done, file: file.source.relativePath))
+                }
+                var input: OpenedInput?
+                while !cancelled.load(ordering: .relaxed) {
+                    let next = nextFile.add(1, ordering: .relaxed).oldValue
+                    guard next < newFiles.count else { break }
+                    let index = newFiles[next]
+                    let file = files[index]
+                    let input = try FileDescriptor.open(file.source.absolutePath, flags: O_RDONLY)
+                    let spans = file.plan.spans
+                    let hash = try ChunkPairHasher.hashFile(size: file.size, segments: spans, chunkIDs: true) {
+                        cancelled.load(ordering: .relaxed)
+                    } load: { span, preceding in
+                        try FileMapping(input, path: file.source.absolutePath, offset: spans[span].offset, length: Int(spans[span].length), preceding: preceding)
+                    } segmentDone: { span, chunk, id in
+                        try chunkDone((index, span), chunk, id)
+                    }
+                    if let hash { outcome.withLock { $0.fileHashes[index] = hash } }
+                }
                 try ChunkPairHasher.hashAll(next: { () throws -> (item: ImportTask, mapping: FileMapping)? in
                     guard !cancelled.load(ordering: .relaxed) else { return nil }
                     let index = nextTask.add(1, ordering: .relaxed).oldValue
@@ -74,39 +98,24 @@ extension Store {
                     }
                     let span = file.plan.spans[task.span]
                     return (task, try FileMapping(opened.descriptor, path: file.source.absolutePath, offset: span.offset, length: Int(span.length)))
-                }, done: { (task: ImportTask, mapping: FileMapping, id: Digest) in
-                    let file = files[task.file]
-                    if contains(id) {
-                        writer.met(id)
-                    } else {
-                        // While every chunk of a file is one the store has, this is probably a re-import, whose
-                        // file hash the store knows, and the cores are better spent on the chunk lanes.
-                        if file.plan.spans.count > 1 { wholeFileHashes.start(task.file, path: file.source.absolutePath, size: file.size) }
-                        try writer.write(id, length: mapping.bytes.count) { try mapping.copy(into: $0) }
-                    }
-                    outcome.withLock { $0.ids[task.file][task.span] = id }
-                    let done = processed.add(UInt64(mapping.bytes.count), ordering: .relaxed).newValue
-                    progress(ImportProgress(totalBytes: total, processedBytes: done, file: file.source.relativePath))
-                })
-            } catch {
-                writer.abandon()
-                throw error
+                }, done: chunkDone)
             }
-            let written = try writer.finish()
-            outcome.withLock {
-                $0.written += written.stored
-                $0.bytes += written.bytes
-            }
+        } catch {
+            writer.abandon()
+            throw error
         }
+        let written = try writer.finish()
         let result = outcome.withLock { $0 }
-        if !result.written.isEmpty { try syncFileSystem() }
+        if !written.stored.isEmpty { try syncFileSystem() }
 
         var entries: [Manifest.File] = []
         var warnings: [String] = []
         for (index, file) in files.enumerated() {
             let chunks = zip(file.plan.spans, result.ids[index].compactMap { $0 }).map { Manifest.Chunk(offset: $0.offset, length: $0.length, id: $1) }
             let fileHash: Digest
-            if chunks.count > 1 {
+            if let hashed = result.fileHashes[index] {
+                fileHash = hashed
+            } else if chunks.count > 1 {
                 if let known = try database.knownFileHash(size: file.size, chunks: chunks) {
                     wholeFileHashes.cancel(index)
                     fileHash = known
@@ -130,8 +139,7 @@ extension Store {
         )
         let digest = try put(manifest)
         try setReference(reference, to: digest, pinned: true)
-        let written = result.written.count
-        return ImportSummary(reference: reference, digest: digest, manifest: manifest, chunksWritten: written, bytesWritten: result.bytes, chunksReused: manifest.files.reduce(0) { $0 + $1.chunks.count } - written, warnings: warnings)
+        return ImportSummary(reference: reference, digest: digest, manifest: manifest, chunksWritten: written.stored.count, bytesWritten: written.bytes, chunksReused: manifest.files.reduce(0) { $0 + $1.chunks.count } - written.stored.count, warnings: warnings)
     }
 
     /// A 40-hex commit id for a local import, derived from its contents like a git commit would be.
@@ -149,11 +157,22 @@ extension Store {
     /// A chunk to import: span `span` of file `file`.
     private typealias ImportTask = (file: Int, span: Int)
 
+    /// What the lanes found: each file's chunk ids, and the whole-file hashes of the files hashed in one pass.
+    private struct ImportOutcome {
+        var ids: [[ChunkID?]]
+        var fileHashes: [Int: Digest] = [:]
+
+        init(files: [PlannedFile]) {
+            ids = files.map { Array(repeating: nil, count: $0.plan.spans.count) }
+        }
+    }
+
     private struct PlannedFile: Sendable {
         var source: ImportSource.File
         var size: UInt64
         var plan: ChunkPlan
-        /// The file has more than one chunk and the store lacks its first: its whole-file hash will be needed.
+        /// The file has more than one chunk, its chunks tile it, and the store lacks its first: it is probably new,
+        /// so it is hashed in one pass for its whole-file hash and its chunk ids.
         var startsNew: Bool
     }
 
@@ -177,7 +196,7 @@ extension Store {
             return prefix
         }
         var startsNew = false
-        if plan.spans.count > 1, let first = plan.spans.first, first.end <= UInt64(prefix.count) {
+        if plan.spans.count > 1, let first = plan.spans.first, first.end <= UInt64(prefix.count), plan.tiles(size) {
             startsNew = !contains(prefix.withUnsafeBytes { SHA256Hasher.hash(UnsafeRawBufferPointer(rebasing: $0[Int(first.offset)..<Int(first.end)])) })
         }
         return PlannedFile(source: file, size: size, plan: plan, startsNew: startsNew)

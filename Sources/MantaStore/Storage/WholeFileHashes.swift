@@ -1,4 +1,3 @@
-import CSHA256
 import Foundation
 import Synchronization
 
@@ -58,7 +57,7 @@ final class WholeFileHash: Sendable {
             let result = Result { () throws -> Digest? in
                 guard !cancelled.load(ordering: .relaxed) else { return nil }
                 let input = try FileDescriptor.open(path, flags: O_RDONLY)
-                return try Self.hash(input, path: path, size: size, cancelled: cancelled)
+                return try ChunkPairHasher.hashFile(input, path: path, size: size) { cancelled.load(ordering: .relaxed) }
             }
             slots.signal()
             outcome.withLock { $0 = result }
@@ -86,45 +85,5 @@ final class WholeFileHash: Sendable {
         cancel()
         finished.wait()
         finished.signal()
-    }
-
-    /// Mapped windows hashed in place where the CPU has the SHA extensions (no copy: this hash is the longest
-    /// task of an import); otherwise read into a buffer for OpenSSL.
-    private static func hash(_ input: borrowing FileDescriptor, path: String, size: UInt64, cancelled: borrowing Atomic<Bool>) throws -> Digest? {
-        guard ChunkPairHasher.interleaves else { return try hashReading(input, size: size, cancelled: cancelled) }
-        var state = csha256_state()
-        csha256_begin(&state)
-        var offset: UInt64 = 0
-        repeat {
-            guard !cancelled.load(ordering: .relaxed) else { return nil }
-            let window = try FileMapping(input, path: path, offset: offset, length: Int(min(UInt64(windowBytes), size - offset)))
-            let base = window.bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
-            let blocks = window.bytes.count / 64
-            guard csha256_blocks(&state, base, blocks) == 0 else { throw window.shrank() }
-            offset += UInt64(window.bytes.count)
-            if offset == size {
-                var digest = [UInt8](repeating: 0, count: 32)
-                guard csha256_end(&state, base.map { $0 + 64 * blocks }, window.bytes.count % 64, size, &digest) == 0 else { throw window.shrank() }
-                return Digest(bytes: digest)
-            }
-        } while true
-    }
-
-    /// A multiple of 64 bytes, so only the last window has a partial block.
-    static let windowBytes = 1 << 20
-
-    private static func hashReading(_ input: borrowing FileDescriptor, size: UInt64, cancelled: borrowing Atomic<Bool>) throws -> Digest? {
-        let blockSize = 1 << 20
-        let block = UnsafeMutableRawBufferPointer.allocate(byteCount: blockSize, alignment: 4096)
-        defer { block.deallocate() }
-        var hasher = SHA256Hasher()
-        var offset: UInt64 = 0
-        while offset < size, !cancelled.load(ordering: .relaxed) {
-            let count = try input.read(into: block, at: offset)
-            guard count > 0 else { break }
-            hasher.update(UnsafeRawBufferPointer(rebasing: block[0..<count]))
-            offset += UInt64(count)
-        }
-        return cancelled.load(ordering: .relaxed) ? nil : hasher.finalize()
     }
 }
