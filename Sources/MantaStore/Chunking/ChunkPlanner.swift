@@ -11,28 +11,40 @@ public enum ChunkPlanner {
     /// How many leading bytes to read first; enough for most headers in one go.
     public static let initialHeaderRead = 1 << 20
 
+    /// How many leading bytes of a local file to read first: another read costs little, and the fresh memory of
+    /// a larger buffer costs more than the read (a typical safetensors header is 10–100 KiB).
+    static let localHeaderRead = 64 << 10
+
     /// Headers above this size are treated as malformed rather than read into memory.
     public static let maximumHeaderSize = 100 << 20
 
     /// Plans `path` given the first `prefix.count` bytes of the file (or all of them if shorter).
     public static func plan(path: String, fileSize: UInt64, prefix: [UInt8], parameters: ChunkingParameters) -> Step {
-        let lower = path.lowercased()
-        if lower.hasSuffix(".safetensors") {
+        switch format(of: path) {
+        case .safetensors:
             return structured(.safetensors, fileSize: fileSize, parameters: parameters) { () throws(HeaderError) in
                 try SafetensorsHeader.dataLayout(prefix: prefix, fileSize: fileSize)
             }
-        }
-        if lower.hasSuffix(".gguf") {
+        case .gguf:
             return structured(.gguf, fileSize: fileSize, parameters: parameters) { () throws(HeaderError) in
                 try GGUFHeader.dataLayout(prefix: prefix, fileSize: fileSize)
             }
+        case .fixed:
+            return .plan(ChunkPlan(scheme: .fixed, spans: fixedBlocks(from: 0, to: fileSize, size: parameters.targetSize)))
         }
-        return .plan(ChunkPlan(scheme: .fixed, spans: fixedBlocks(from: 0, to: fileSize, size: parameters.targetSize)))
     }
 
-    /// Plans a local file by reading as much of its header as the format needs.
+    /// The scheme a file's name asks for: a structured format is planned from its header, if that is valid.
+    static func format(of path: String) -> ChunkingScheme {
+        let lower = path.lowercased()
+        if lower.hasSuffix(".safetensors") { return .safetensors }
+        if lower.hasSuffix(".gguf") { return .gguf }
+        return .fixed
+    }
+
+    /// Plans a local file by reading as much of its header as the format needs: none for fixed blocks.
     public static func plan(path: String, fileSize: UInt64, parameters: ChunkingParameters, read: (Int) throws -> [UInt8]) rethrows -> ChunkPlan {
-        var length = Int(min(UInt64(initialHeaderRead), fileSize))
+        var length = format(of: path) == .fixed ? 0 : Int(min(UInt64(localHeaderRead), fileSize))
         while true {
             switch plan(path: path, fileSize: fileSize, prefix: try read(length), parameters: parameters) {
             case .plan(let plan): return plan

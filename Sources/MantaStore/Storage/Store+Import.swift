@@ -106,7 +106,6 @@ extension Store {
         }
         let written = try writer.finish()
         let result = outcome.withLock { $0 }
-        if !written.stored.isEmpty { try syncFileSystem() }
 
         var entries: [Manifest.File] = []
         var warnings: [String] = []
@@ -137,7 +136,9 @@ extension Store {
             chunkSize: configuration.chunkSize,
             files: entries
         )
-        let digest = try put(manifest)
+        // One journal commit makes the chunks' names and the new manifest durable before the reference names it.
+        let (digest, manifestIsNew) = try put(manifest, durable: false)
+        if !written.stored.isEmpty || manifestIsNew { try syncFileSystem() }
         try setReference(reference, to: digest, pinned: true)
         return ImportSummary(reference: reference, digest: digest, manifest: manifest, chunksWritten: written.stored.count, bytesWritten: written.bytes, chunksReused: manifest.files.reduce(0) { $0 + $1.chunks.count } - written.stored.count, warnings: warnings)
     }

@@ -12,7 +12,8 @@ extension Store {
     /// Recovery reads every chunk file name and database row, so a large store is not rescanned on every open:
     /// a process that dies leaves its file in `sessions/`, and a reboot (a power loss too, which can undo writes
     /// not yet synced) changes the kernel's boot id. Neither file needs to be durable: only a reboot loses them.
-    func recoverIfNeeded(databaseExisted: Bool) throws {
+    /// A store this process just created has nothing to recover.
+    func recoverIfNeeded(databaseExisted: Bool, storeIsNew: Bool) throws {
         let leftSessions = FileSystem.entries(of: sessionsDirectory)
         let bootID = Self.bootID()
         let recoveredIn = (try? FileSystem.readAll(recoveredMarkerPath)).map { String(decoding: $0, as: UTF8.self) }
@@ -20,7 +21,7 @@ extension Store {
         if !leftSessions.isEmpty {
             logger.notice("recovering after a process that used the store ended without closing it", metadata: ["sessions": "\(leftSessions.count)"])
         }
-        try recover()
+        if !storeIsNew { try recover() }
         for name in leftSessions { unlink("\(sessionsDirectory)/\(name)") }
         guard let bootID else { return }
         try FileSystem.writeAtomically(Array(bootID.utf8), to: recoveredMarkerPath, temporaryDirectory: temporaryDirectory, durable: false)

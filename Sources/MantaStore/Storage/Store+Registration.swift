@@ -35,7 +35,7 @@ extension Store {
     /// returns its digest. The body is written before the name that points at it, so a crash leaves either.
     @discardableResult
     public func register(_ registration: Registration) throws -> Digest {
-        let digest = try writeOnce(registration.canonicalJSON(), named: registrationPath)
+        let digest = try writeOnce(registration.canonicalJSON(), named: registrationPath).digest
         let previous = try writeReference(registration.reference, to: digest, in: pendingReferencesDirectory)
         if let previous, previous != digest { removeRegistrationFiles(previous) }
         return digest

@@ -42,6 +42,7 @@ public final class Store: Sendable {
     public init(root: String, changes: StoreConfigurationChanges = StoreConfigurationChanges(), logger: Logger = Logger(label: "manta.store")) throws {
         self.root = root.count > 1 && root.hasSuffix("/") ? String(root.dropLast()) : root
         self.logger = logger
+        let isNew = !FileSystem.exists(self.root)
         for directory in ["", "/chunks", "/manifests", "/refs", "/tmp", "/quarantine", "/pending", "/pending/refs", "/sessions"] {
             try FileSystem.makeDirectories(self.root + directory)
         }
@@ -76,7 +77,7 @@ public final class Store: Sendable {
         sessionPath = "\(self.root)/sessions/\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
         if flock(lockDescriptor, LOCK_EX | LOCK_NB) == 0 {
             defer { flock(lockDescriptor, LOCK_SH) }
-            try recoverIfNeeded(databaseExisted: databaseExisted)
+            try recoverIfNeeded(databaseExisted: databaseExisted, storeIsNew: isNew)
         } else {
             flock(lockDescriptor, LOCK_SH)
         }
@@ -234,9 +235,15 @@ public final class Store: Sendable {
     /// Writes the manifest (once; it is content-addressed) and indexes its chunks. Returns its digest.
     @discardableResult
     public func put(_ manifest: Manifest) throws -> Digest {
-        let digest = try writeOnce(manifest.canonicalJSON(), named: manifestPath)
+        try put(manifest, durable: true).digest
+    }
+
+    /// Stores `manifest` unless it is there already, and says whether it was new. Without `durable`, the caller
+    /// makes it durable (`syncFileSystem`) before a reference may name it, with whatever else it wrote.
+    func put(_ manifest: Manifest, durable: Bool) throws -> (digest: Digest, new: Bool) {
+        let (digest, new) = try writeOnce(manifest.canonicalJSON(), named: manifestPath, durable: durable)
         try database.recordManifest(digest, manifest)
-        return digest
+        return (digest, new)
     }
 
     public func manifest(_ digest: Digest) throws -> Manifest {
@@ -282,13 +289,13 @@ public final class Store: Sendable {
         return previous
     }
 
-    /// Writes content-addressed `bytes` to `path` unless they are there already; returns their digest.
-    func writeOnce(_ bytes: [UInt8], named path: (Digest) -> String) throws -> Digest {
+    /// Writes content-addressed `bytes` to `path` unless they are there already; returns their digest and
+    /// whether they were written.
+    func writeOnce(_ bytes: [UInt8], named path: (Digest) -> String, durable: Bool = true) throws -> (digest: Digest, written: Bool) {
         let digest = SHA256Hasher.hash(bytes)
-        if !FileSystem.exists(path(digest)) {
-            try FileSystem.writeAtomically(bytes, to: path(digest), temporaryDirectory: temporaryDirectory)
-        }
-        return digest
+        guard !FileSystem.exists(path(digest)) else { return (digest, false) }
+        try FileSystem.writeAtomically(bytes, to: path(digest), temporaryDirectory: temporaryDirectory, durable: durable)
+        return (digest, true)
     }
 
     public func resolve(_ reference: RepoReference) throws -> Digest? {
