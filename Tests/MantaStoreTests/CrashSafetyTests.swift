@@ -32,6 +32,7 @@ import Testing
             #expect(verify.succeeded, "round \(round): \(verify.standardOutput)\(verify.standardError)")
             #expect(try Self.everyNamedChunkIsIntact(root), "round \(round)")
             #expect(FileSystem.entries(of: "\(root)/tmp").isEmpty, "recovery removes temporary files")
+            #expect(Self.temporaryChunks(root).isEmpty, "recovery removes chunks being written")
         }
         let reimport = try MantaProcess.run(["import", source, "--repo", "acme/crash", "--store", root])
         #expect(reimport.succeeded, "\(reimport.standardError)")
@@ -50,10 +51,20 @@ import Testing
         let usage = try Store(root: root).usage()
         for suffix in ["", "-wal", "-shm"] { unlink("\(root)/meta.db\(suffix)") }
         FileManager.default.createFile(atPath: "\(root)/tmp/tmp-123-leftover", contents: Data([1, 2, 3]))
+        let folder = try #require(FileSystem.entries(of: "\(root)/chunks").first)
+        FileManager.default.createFile(atPath: "\(root)/chunks/\(folder)/\(Store.temporaryChunkPrefix)tmp-123-leftover", contents: Data([1, 2, 3]))
         let recovered = try Store(root: root)
         #expect(try recovered.usage().uniqueBytes == usage.uniqueBytes)
         #expect(try recovered.usage().chunkCount == usage.chunkCount)
         #expect(FileSystem.entries(of: "\(root)/tmp").isEmpty)
+        #expect(Self.temporaryChunks(root).isEmpty)
+    }
+
+    /// Chunks being written, in their folders.
+    static func temporaryChunks(_ root: String) -> [String] {
+        FileSystem.entries(of: "\(root)/chunks").flatMap { folder in
+            FileSystem.entries(of: "\(root)/chunks/\(folder)").filter { $0.hasPrefix(Store.temporaryChunkPrefix) }
+        }
     }
 
     /// A store with one model, closed, plus a chunk file its database never heard of (as recovery would find it).

@@ -53,7 +53,9 @@ public final class ChunkWriteBatch {
             met(id)
             return 0
         }
-        let temporary = store.temporaryDirectory + "/" + FileSystem.temporaryName()
+        let folder = store.chunkFolder(id)
+        if !FileSystem.exists(folder) { try FileSystem.makeDirectories(folder) }
+        let temporary = "\(folder)/\(Store.temporaryChunkPrefix)\(FileSystem.temporaryName())"
         let (encoding, stored) = try encoder.withEncoded(bytes) { encoding, stored in
             do {
                 let file = try FileDescriptor.open(temporary, flags: O_WRONLY | O_CREAT | O_EXCL, mode: 0o444)
@@ -115,8 +117,6 @@ public final class ChunkWriteBatch {
     private func nameAndRecord() throws {
         guard !pending.isEmpty else { return }
         for chunk in pending {
-            let folder = FileSystem.parent(of: chunk.final)
-            if !FileSystem.exists(folder) { try FileSystem.makeDirectories(folder) }
             guard rename(chunk.temporary, chunk.final) == 0 else { throw StoreError.fromErrno(errno, path: chunk.final, operation: "rename") }
         }
         // Sealed after the rename, which changes the file's change time; every chunk here was hashed by its caller.

@@ -4,6 +4,9 @@ import CSQLite
 /// which is what makes handing it between threads sound.
 final class SQLiteConnection: @unchecked Sendable {
     private let handle: OpaquePointer
+    /// Each query's statement, prepared on first use: an import records a row per chunk, and preparing costs
+    /// more than running.
+    private var statements: [String: OpaquePointer] = [:]
 
     init(path: String) throws {
         var handle: OpaquePointer?
@@ -21,7 +24,10 @@ final class SQLiteConnection: @unchecked Sendable {
         csqlite_skip_checkpoint_on_close(handle)
     }
 
-    deinit { sqlite3_close(handle) }
+    deinit {
+        for statement in statements.values { sqlite3_finalize(statement) }
+        sqlite3_close(handle)
+    }
 
     var path: String { String(cString: sqlite3_db_filename(handle, "main")) }
 
@@ -42,11 +48,11 @@ final class SQLiteConnection: @unchecked Sendable {
     /// Runs `sql` with `bindings` and returns every row, each column as integer or text.
     @discardableResult
     func query(_ sql: String, _ bindings: [Value] = []) throws -> [[Value]] {
-        var statement: OpaquePointer?
-        guard sqlite3_prepare_v2(handle, sql, -1, &statement, nil) == SQLITE_OK, let statement else {
-            throw StoreError.database(path: path, String(cString: sqlite3_errmsg(handle)))
+        let statement = try prepared(sql)
+        defer {
+            sqlite3_reset(statement)
+            sqlite3_clear_bindings(statement)
         }
-        defer { sqlite3_finalize(statement) }
         for (index, value) in bindings.enumerated() {
             let position = Int32(index + 1)
             switch value {
@@ -66,6 +72,16 @@ final class SQLiteConnection: @unchecked Sendable {
                 return .text(sqlite3_column_text(statement, column).map { String(cString: $0) } ?? "")
             })
         }
+    }
+
+    private func prepared(_ sql: String) throws -> OpaquePointer {
+        if let statement = statements[sql] { return statement }
+        var statement: OpaquePointer?
+        guard sqlite3_prepare_v2(handle, sql, -1, &statement, nil) == SQLITE_OK, let statement else {
+            throw StoreError.database(path: path, String(cString: sqlite3_errmsg(handle)))
+        }
+        statements[sql] = statement
+        return statement
     }
 
     func transaction<T>(_ body: () throws -> T) throws -> T {

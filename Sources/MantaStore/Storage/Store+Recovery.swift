@@ -50,6 +50,10 @@ extension Store {
         var onDisk: [ChunkID: ChunkLocation] = [:]
         for prefix in FileSystem.entries(of: chunksDirectory) {
             for name in FileSystem.entries(of: "\(chunksDirectory)/\(prefix)") {
+                if name.hasPrefix(Self.temporaryChunkPrefix) {
+                    unlink("\(chunksDirectory)/\(prefix)/\(name)")
+                    continue
+                }
                 guard let (id, encoding) = ChunkEncoding.parse(fileName: name) else {
                     logger.warning("unexpected file in the chunk folder", metadata: ["file": "\(prefix)/\(name)"])
                     continue

@@ -133,9 +133,16 @@ public final class Store: Sendable {
     }
 
     func chunkPath(_ id: ChunkID, encoding: ChunkEncoding) -> String {
-        let hex = id.hex
-        return "\(chunksDirectory)/\(hex.prefix(2))/\(hex)\(encoding.suffix)"
+        "\(chunkFolder(id))/\(id.hex)\(encoding.suffix)"
     }
+
+    func chunkFolder(_ id: ChunkID) -> String {
+        "\(chunksDirectory)/\(id.hex.prefix(2))"
+    }
+
+    /// A chunk being written lies in its own folder under a name that starts with this, which no chunk's does:
+    /// naming it is then a rename within one folder. Recovery removes those left by a crash.
+    static let temporaryChunkPrefix = "."
 
     /// Where the chunk's file is, if the store has it.
     public func location(of id: ChunkID) -> ChunkLocation? {
