@@ -6,6 +6,7 @@
 # The source is read once first, so every contender starts from the page cache; each destination is fresh,
 # and the copy and the import alternate which goes first.
 # Usage: benchmarks/import/run.sh [runs]   (needs: scripts/make-fixtures.py --synthetic-mib 1024 --out /tmp/bench-fixtures)
+#   BENCH_DATASETS="real" runs only the real model (default "synthetic real").
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 runs="${1:-3}"
@@ -77,6 +78,7 @@ bench_dataset() {
 
 echo "| data | size | cp+sync | openssl dgst | casync make | manta import | re-import | import / cp+sync | casync / import | re-import / dgst | peak RSS import / re-import |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|"
-bench_dataset "synthetic BF16, 2 shards" "$fixtures/synthetic-1024m"
-bench_dataset "all-MiniLM-L6-v2 (real)" "$fixtures/real/sentence-transformers/all-MiniLM-L6-v2"
+datasets="${BENCH_DATASETS:-synthetic real}"
+[[ " $datasets " == *" synthetic "* ]] && bench_dataset "synthetic BF16, 2 shards" "$fixtures/synthetic-1024m"
+[[ " $datasets " == *" real "* ]] && bench_dataset "all-MiniLM-L6-v2 (real)" "$fixtures/real/sentence-transformers/all-MiniLM-L6-v2"
 rm -rf "$work"

@@ -5,9 +5,10 @@ import Synchronization
 import Glibc
 #endif
 
-/// The whole-file SHA-256s an import needs. Each is computed in order on a thread of its own, beside the
-/// chunk lanes, and at most `limit` at a time, so a model of many large shards never holds more than
-/// `limit` hashing buffers however far ahead the lanes run.
+/// The whole-file SHA-256s an import needs for files the lanes hash chunk by chunk (files that looked stored,
+/// then had new chunks; a new file's is computed in its one pass). Each is computed in order on a thread of its
+/// own, beside the lanes, and at most `limit` at a time, so a model of many such shards never holds more than
+/// `limit` mapped windows however far ahead the lanes run.
 final class WholeFileHashes: Sendable {
     private let slots: DispatchSemaphore
     private let started = Mutex<[Int: WholeFileHash]>([:])
