@@ -80,6 +80,7 @@ struct SwarmPuller: Sendable {
         var complete: (digest: Digest, files: [Manifest.File])?
         var seen: [PeerAddress: [String: Int]] = [:]
         var round = 0
+        var roundsWithoutAnEarlierPuller = 0
         while true {
             // Every peer once a round; in between only the node this one takes its chunks from, so that a
             // chunk moves down the line soon after it is stored there.
@@ -94,6 +95,8 @@ struct SwarmPuller: Sendable {
             }
             let peers = await discovery.peers()
             var answers = await ask(peers, query, seen: &seen)
+            let anEarlierPuller = answers.contains { ($0.status.pullingSince ?? .infinity) < started }
+            roundsWithoutAnEarlierPuller = anEarlierPuller ? 0 : roundsWithoutAnEarlierPuller + 1
             let holders = answers.filter { $0.status.manifest != nil }
             if let digest = holders.first?.status.manifest, complete?.digest != digest {
                 // Checked against the hub's list now; a manifest that fails sends this node to the hub.
@@ -106,7 +109,13 @@ struct SwarmPuller: Sendable {
                 answers += holders.map { ($0.peer, SwarmStatus(node: $0.status.node, chunks: chunks)) }
             } else if !holders.isEmpty {
                 outcome = .hub
-            } else if !answers.contains(where: { ($0.status.pullingSince ?? .infinity) < started }) {
+            } else if !anEarlierPuller {
+                // Nobody started before this node: it pulls from the hub. Once it follows, one round in which the
+                // node it follows did not answer (an answer lost, a peer too busy) is no reason to leave the line.
+                if working, roundsWithoutAnEarlierPuller < Self.missedRoundsBeforeLeaving {
+                    try await Task.sleep(for: timing.pollInterval / Self.upstreamPollsPerRound)
+                    continue
+                }
                 outcome = .hub
             } else if ContinuousClock.now - (await followBoard.lastProgress) > timing.stallTimeout {
                 logger.notice("the peers pulling this revision stalled; taking the rest from the hub", metadata: ["repo": "\(query.repo)"])
@@ -140,6 +149,10 @@ struct SwarmPuller: Sendable {
 
     /// Polls of the node before this one in the line per `pollInterval`, which asks every peer once.
     static let upstreamPollsPerRound = 4
+
+    /// Rounds of polls in a row without an answer from a peer that started pulling before this one, after which a
+    /// follower stops waiting for one and pulls the rest from the hub.
+    static let missedRoundsBeforeLeaving = 3
 
     /// Which of the chunks the peers offer are in the store already.
     private func presentChunks(of answers: [(peer: PeerAddress, status: SwarmStatus)]) async throws -> Set<ChunkID> {

@@ -22,6 +22,8 @@ struct AgentSwarm: Sendable {
     let hub: HubServer
     let endpoint: String
     let agents: [AgentService]
+    /// Each agent's discovery: what it is told its peers are.
+    let members: [SwarmMembers]
     let model = try! HubModelReference("acme/shards")
     let modelBytes: Int64
 
@@ -47,7 +49,7 @@ struct AgentSwarm: Sendable {
                 for agent in agents { ports.append(PeerAddress(host: "127.0.0.1", port: await agent.boundPort())) }
                 for (index, member) in members.enumerated() { member.set(ports.enumerated().filter { $0.offset != index }.map(\.element)) }
                 defer { group.cancelAll() }
-                try await body(AgentSwarm(hub: hub, endpoint: address.endpoint, agents: agents, modelBytes: modelBytes))
+                try await body(AgentSwarm(hub: hub, endpoint: address.endpoint, agents: agents, members: members, modelBytes: modelBytes))
             }
         }
     }
@@ -91,6 +93,36 @@ struct AgentSwarm: Sendable {
             for agent in swarm.agents { try swarm.expectComplete(agent) }
             let served = swarm.hub.statistics.totalBytesServed
             #expect(served < swarm.modelBytes * 11 / 10, "the hub sent \(served) bytes for a \(swarm.modelBytes)-byte model and 3 nodes")
+        }
+    }
+
+    @Test func aFollowerThatMissesOnePollOfThePullerKeepsFollowingIt() async throws {
+        try await AgentSwarm.with(agents: 2, hubRate: 8_000_000) { swarm in
+            let puller = swarm.agents[0], follower = swarm.agents[1]
+            let pullerStarted = Atomic<Bool>(false)
+            let pulling = Task {
+                try await puller.pull(swarm.model) { progress in
+                    if progress.completedBytes > 0 { pullerStarted.store(true, ordering: .relaxed) }
+                }
+            }
+            _ = try await Self.waitUntil(pullerStarted, checkingEvery: .milliseconds(20))
+            let followed = Atomic<Bool>(false)
+            let following = Task {
+                try await follower.pull(swarm.model) { progress in
+                    if progress.completedBytes > 0 { followed.store(true, ordering: .relaxed) }
+                }
+            }
+            #expect(try await Self.waitUntil(followed, checkingEvery: .milliseconds(20)))
+            // For about one round of polls the follower does not reach the puller (a lost answer, a busy peer).
+            let everyone = await swarm.members[1].peers()
+            swarm.members[1].set([])
+            try await Task.sleep(for: .milliseconds(120))
+            swarm.members[1].set(everyone)
+            _ = try await pulling.value
+            _ = try await following.value
+            try swarm.expectComplete(follower)
+            let served = swarm.hub.statistics.totalBytesServed
+            #expect(served < swarm.modelBytes * 11 / 10, "the hub sent \(served) bytes for a \(swarm.modelBytes)-byte model")
         }
     }
 
