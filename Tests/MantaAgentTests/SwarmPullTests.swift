@@ -96,23 +96,26 @@ struct AgentSwarm: Sendable {
         }
     }
 
+    /// Agent 0 pulls the model from the hub; once it has chunks, agent 1 pulls it too, following it. Returns both
+    /// pulls once the follower has chunks from the puller.
+    static func pullerAndFollower(_ swarm: AgentSwarm) async throws -> (pulling: Task<PullSummary, any Error>, following: Task<PullSummary, any Error>) {
+        func pull(_ agent: AgentService) async throws -> Task<PullSummary, any Error> {
+            let progressed = Atomic<Bool>(false)
+            let pulling = Task {
+                try await agent.pull(swarm.model) { progress in
+                    if progress.completedBytes > 0 { progressed.store(true, ordering: .relaxed) }
+                }
+            }
+            #expect(try await waitUntil(progressed, checkingEvery: .milliseconds(20)))
+            return pulling
+        }
+        let pulling = try await pull(swarm.agents[0])
+        return (pulling, try await pull(swarm.agents[1]))
+    }
+
     @Test func aFollowerThatMissesOnePollOfThePullerKeepsFollowingIt() async throws {
         try await AgentSwarm.with(agents: 2, hubRate: 8_000_000) { swarm in
-            let puller = swarm.agents[0], follower = swarm.agents[1]
-            let pullerStarted = Atomic<Bool>(false)
-            let pulling = Task {
-                try await puller.pull(swarm.model) { progress in
-                    if progress.completedBytes > 0 { pullerStarted.store(true, ordering: .relaxed) }
-                }
-            }
-            _ = try await Self.waitUntil(pullerStarted, checkingEvery: .milliseconds(20))
-            let followed = Atomic<Bool>(false)
-            let following = Task {
-                try await follower.pull(swarm.model) { progress in
-                    if progress.completedBytes > 0 { followed.store(true, ordering: .relaxed) }
-                }
-            }
-            #expect(try await Self.waitUntil(followed, checkingEvery: .milliseconds(20)))
+            let (pulling, following) = try await Self.pullerAndFollower(swarm)
             // For about one round of polls the follower does not reach the puller (a lost answer, a busy peer).
             let everyone = await swarm.members[1].peers()
             swarm.members[1].set([])
@@ -120,7 +123,7 @@ struct AgentSwarm: Sendable {
             swarm.members[1].set(everyone)
             _ = try await pulling.value
             _ = try await following.value
-            try swarm.expectComplete(follower)
+            try swarm.expectComplete(swarm.agents[1])
             let served = swarm.hub.statistics.totalBytesServed
             #expect(served < swarm.modelBytes * 11 / 10, "the hub sent \(served) bytes for a \(swarm.modelBytes)-byte model")
         }
@@ -128,22 +131,8 @@ struct AgentSwarm: Sendable {
 
     @Test func whenTheNodeFollowedStopsTheFollowerFinishesFromTheHub() async throws {
         try await AgentSwarm.with(agents: 2, hubRate: 8_000_000, stallTimeout: .seconds(1)) { swarm in
-            let seeder = swarm.agents[0], follower = swarm.agents[1]
-            let seederStarted = Atomic<Bool>(false)
-            let seeding = Task {
-                try await seeder.pull(swarm.model) { progress in
-                    if progress.completedBytes > 0 { seederStarted.store(true, ordering: .relaxed) }
-                }
-            }
-            _ = try await Self.waitUntil(seederStarted, checkingEvery: .milliseconds(20))
-            let followed = Atomic<Bool>(false)
-            let following = Task {
-                try await follower.pull(swarm.model) { progress in
-                    if progress.completedBytes > 0 { followed.store(true, ordering: .relaxed) }
-                }
-            }
-            let gotChunksFromTheSeeder = try await Self.waitUntil(followed, checkingEvery: .milliseconds(50))
-            #expect(gotChunksFromTheSeeder)
+            let follower = swarm.agents[1]
+            let (seeding, following) = try await Self.pullerAndFollower(swarm)
             seeding.cancel()
             _ = await seeding.result
             _ = try await following.value
