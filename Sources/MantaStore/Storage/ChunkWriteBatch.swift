@@ -41,8 +41,14 @@ public final class ChunkWriteBatch {
         encoder = ChunkEncoder(compression: store.configuration.compression)
     }
 
-    deinit {
+    deinit { discard() }
+
+    /// Removes the chunks written and not yet committed.
+    func discard() {
         for chunk in pending { unlink(chunk.temporary) }
+        pending = []
+        pendingIDs = []
+        pendingBytes = 0
     }
 
     /// Writes the chunk unless the store or this batch already has it; returns the bytes it will take on

@@ -75,14 +75,26 @@ final class ChunkWriter: Sendable {
     func finish() throws -> (stored: [ChunkID], bytes: UInt64) {
         stopThreads()
         let result = state.withLock { $0 }
-        if let failure = result.failure { throw failure }
-        try ChunkWriteBatch.commit(batches.map(\.batch), met: result.metAgain)
+        do {
+            if let failure = result.failure { throw failure }
+            try ChunkWriteBatch.commit(batches.map(\.batch), met: result.metAgain)
+        } catch {
+            discard()
+            throw error
+        }
         return (result.stored, result.bytes)
     }
 
     /// Stops after the queued writes without committing them: their temporary files are removed.
     func abandon() {
         stopThreads()
+        discard()
+    }
+
+    /// Removes the chunks written and not named, here rather than when the batches go: a failed command exits
+    /// as soon as it has reported the error.
+    private func discard() {
+        for batch in batches { batch.batch.discard() }
     }
 
     private func start() {
