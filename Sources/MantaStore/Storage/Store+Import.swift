@@ -66,23 +66,23 @@ extension Store {
                     let done = processed.add(UInt64(chunk.bytes.count), ordering: .relaxed).newValue
                     progress(ImportProgress(totalBytes: total, processedBytes: done, file: file.source.relativePath))
                 }
-                var input: OpenedInput?
                 while !cancelled.load(ordering: .relaxed) {
                     let next = nextFile.add(1, ordering: .relaxed).oldValue
                     guard next < newFiles.count else { break }
                     let index = newFiles[next]
                     let file = files[index]
-                    let input = try FileDescriptor.open(file.source.absolutePath, flags: O_RDONLY)
+                    let source = try FileDescriptor.open(file.source.absolutePath, flags: O_RDONLY)
                     let spans = file.plan.spans
                     let hash = try ChunkPairHasher.hashFile(size: file.size, segments: spans, chunkIDs: true) {
                         cancelled.load(ordering: .relaxed)
                     } load: { span, preceding in
-                        try FileMapping(input, path: file.source.absolutePath, offset: spans[span].offset, length: Int(spans[span].length), preceding: preceding)
+                        try FileMapping(source, path: file.source.absolutePath, offset: spans[span].offset, length: Int(spans[span].length), preceding: preceding)
                     } segmentDone: { span, chunk, id in
                         try chunkDone((index, span), chunk, id)
                     }
                     if let hash { outcome.withLock { $0.fileHashes[index] = hash } }
                 }
+                var input: OpenedInput?
                 try ChunkPairHasher.hashAll(next: { () throws -> (item: ImportTask, mapping: FileMapping)? in
                     guard !cancelled.load(ordering: .relaxed) else { return nil }
                     let index = nextTask.add(1, ordering: .relaxed).oldValue
