@@ -42,7 +42,7 @@ final class ChunkWriter: Sendable {
     /// `capacity`: the largest chunk that will be written.
     init(store: Store, capacity: Int, threads: Int) {
         self.store = store
-        self.capacity = max(4096, (capacity + 4095) & ~4095)
+        self.capacity = capacity
         self.threads = max(1, threads)
         batches = (0..<self.threads).map { _ in ThreadBatch(ChunkWriteBatch(store: store, durability: .batched)) }
         handover = DispatchSemaphore(value: self.threads)
