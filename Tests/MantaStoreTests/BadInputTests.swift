@@ -91,6 +91,25 @@ import Testing
         #expect(export.succeeded)
         #expect(try StoreRoundTripTests.filesAreIdentical(try Fixtures.gguf(), scratch.appending("out")))
     }
+
+    @Test func aDatabaseThatCannotBeCreatedFailsTheImportAndKeepsNothingOfIt() throws {
+        let scratch = try TemporaryDirectory()
+        let root = scratch.appending("store")
+        // A new store's database is created beside the import's hashing; a folder where SQLite puts its journal
+        // makes that creation fail after the store opened.
+        try FileManager.default.createDirectory(atPath: root + "/meta.db-journal", withIntermediateDirectories: true)
+        let failed = try MantaProcess.run(["import", try Fixtures.syntheticShards(), "--repo", "acme/model", "--store", root])
+        #expect(failed.status != 0)
+        #expect(failed.standardError.contains("metadata database ") && failed.standardError.contains("store/meta.db"), "\(failed.standardError)")
+        #expect(CrashSafetyTests.temporaryChunks(root).isEmpty, "chunks the failed import was writing are gone")
+        #expect(FileSystem.entries(of: "\(root)/refs").isEmpty)
+
+        try FileManager.default.removeItem(atPath: root + "/meta.db-journal")
+        let retried = try MantaProcess.run(["import", try Fixtures.syntheticShards(), "--repo", "acme/model", "--store", root])
+        #expect(retried.succeeded, "\(retried.standardError)")
+        let verify = try MantaProcess.run(["verify", "--store", root])
+        #expect(verify.succeeded, "\(verify.standardOutput)")
+    }
 }
 
 @discardableResult

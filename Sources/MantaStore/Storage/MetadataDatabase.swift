@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 
 #if canImport(Glibc)
@@ -7,9 +8,32 @@ import Glibc
 /// The SQLite (WAL) index beside the chunk files: sizes, pins, which manifest uses which chunk, last access.
 /// The files are the truth; start-up recovery brings this index back in line with them.
 final class MetadataDatabase: Sendable {
-    private let connection: Mutex<SQLiteConnection>
+    private let connection: Mutex<Result<SQLiteConnection, any Error>?>
+    /// Set once `connection` holds the outcome of opening: from then on nobody waits.
+    private let opened = Atomic<Bool>(false)
+    private let openedSignal = DispatchSemaphore(value: 0)
 
+    /// A database that does not exist yet is created on a thread of its own: its schema's commits wait for the
+    /// disk several times, and the command that created the store (an import, say) has hashing to do meanwhile.
+    /// The first query waits for it and rethrows its error. An existing database is opened here.
     init(path: String) throws {
+        guard FileSystem.exists(path) else {
+            connection = Mutex(nil)
+            let thread = Thread { [self] in
+                let outcome = Result { try Self.open(path) }
+                connection.withLock { $0 = outcome }
+                opened.store(true, ordering: .releasing)
+                openedSignal.signal()
+            }
+            thread.stackSize = 1 << 20
+            thread.start()
+            return
+        }
+        connection = Mutex(.success(try Self.open(path)))
+        opened.store(true, ordering: .releasing)
+    }
+
+    private static func open(_ path: String) throws -> SQLiteConnection {
         let connection = try SQLiteConnection(path: path)
         try connection.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
         // One transaction: a new store's schema is then one commit, not one per table. IMMEDIATE, so a second
@@ -32,11 +56,23 @@ final class MetadataDatabase: Sendable {
                 manifest TEXT NOT NULL, holder TEXT NOT NULL, PRIMARY KEY(manifest, holder)) WITHOUT ROWID;
             COMMIT;
             """)
-        self.connection = Mutex(connection)
+        return connection
     }
 
     func withConnection<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
-        try connection.withLock { connection in try body(connection) }
+        waitUntilOpened()
+        return try connection.withLock { outcome in
+            guard let outcome else { preconditionFailure("opened is set after the outcome") }
+            return try body(outcome.get())
+        }
+    }
+
+    /// Returns once the database is open (or failed to open), so that a process leaving soon after it created a
+    /// store does not cut the schema's commit short.
+    func waitUntilOpened() {
+        guard !opened.load(ordering: .acquiring) else { return }
+        openedSignal.wait()
+        openedSignal.signal()
     }
 
     static func now() -> Int64 {

@@ -85,6 +85,7 @@ public final class Store: Sendable {
     }
 
     deinit {
+        database.waitUntilOpened()
         unlink(sessionPath)
         close(lockDescriptor)
     }
