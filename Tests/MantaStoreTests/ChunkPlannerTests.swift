@@ -80,6 +80,11 @@ import Testing
         cases.append(("offsets out of bounds", safetensorsWithRawHeader(#"{"a":{"dtype":"F16","shape":[1],"data_offsets":[0,999999]}}"#, dataSize: 100)))
         cases.append(("overlapping tensors", safetensorsWithRawHeader(#"{"a":{"data_offsets":[0,60]},"b":{"data_offsets":[50,100]}}"#, dataSize: 100)))
         cases.append(("offsets not numbers", safetensorsWithRawHeader(#"{"a":{"data_offsets":["0",10]}}"#, dataSize: 100)))
+        cases.append(("negative offsets", safetensorsWithRawHeader(#"{"a":{"data_offsets":[-1,10]}}"#, dataSize: 100)))
+        cases.append(("one offset", safetensorsWithRawHeader(#"{"a":{"data_offsets":[10]}}"#, dataSize: 100)))
+        cases.append(("fractional offsets", safetensorsWithRawHeader(#"{"a":{"data_offsets":[0,10.5]}}"#, dataSize: 100)))
+        cases.append(("tensor entry not an object", safetensorsWithRawHeader(#"{"a":5}"#, dataSize: 100)))
+        cases.append(("JSON not an object", safetensorsWithRawHeader(#"[1,2]"#, dataSize: 100)))
         return cases
     }()
 

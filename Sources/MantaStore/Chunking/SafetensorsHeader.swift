@@ -16,22 +16,22 @@ enum SafetensorsHeader {
         }
         guard prefix.count >= Int(dataStart) else { throw .truncatedPrefix(needed: Int(dataStart)) }
 
-        let json: Any
+        let entries: [(name: String, offsets: [Int64]?)]
         do {
-            json = try JSONSerialization.jsonObject(with: Data(prefix[8..<Int(dataStart)]))
+            entries = try JSONDecoder().decode(HeaderJSON.self, from: Data(prefix[8..<Int(dataStart)])).tensors
+        } catch DecodingError.typeMismatch {
+            throw .malformed("header JSON is not an object")
         } catch {
             throw .malformed("header is not valid JSON")
         }
-        guard let entries = json as? [String: Any] else { throw .malformed("header JSON is not an object") }
 
         let dataSize = fileSize - dataStart
         var tensors: [(name: String, start: UInt64, end: UInt64)] = []
-        for (name, value) in entries where name != "__metadata__" {
-            guard let info = value as? [String: Any],
-                  let offsets = info["data_offsets"] as? [NSNumber], offsets.count == 2,
-                  offsets[0].int64Value >= 0, offsets[1].int64Value >= offsets[0].int64Value
-            else { throw .malformed("tensor '\(name)' has no valid data_offsets") }
-            let start = UInt64(offsets[0].int64Value), end = UInt64(offsets[1].int64Value)
+        for (name, offsets) in entries {
+            guard let offsets, offsets.count == 2, offsets[0] >= 0, offsets[1] >= offsets[0] else {
+                throw .malformed("tensor '\(name)' has no valid data_offsets")
+            }
+            let start = UInt64(offsets[0]), end = UInt64(offsets[1])
             guard end <= dataSize else {
                 throw .malformed("tensor '\(name)' ends at \(end), past the \(dataSize)-byte data region")
             }
@@ -42,5 +42,40 @@ enum SafetensorsHeader {
             throw .malformed("tensors '\(previous.name)' and '\(next.name)' overlap")
         }
         return try DataLayout(dataStart: dataStart, fileSize: fileSize, tensorStarts: tensors.map { ($0.name, $0.start) })
+    }
+
+    /// The header's JSON object: each tensor's `data_offsets` by name, nil where they are not two integers.
+    /// `__metadata__`, a map of strings, is not a tensor. (`JSONDecoder`, not `JSONSerialization`: half the time
+    /// on a first use, which is what an import of one model makes.)
+    private struct HeaderJSON: Decodable {
+        var tensors: [(name: String, offsets: [Int64]?)]
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: Name.self)
+            tensors = container.allKeys.filter { $0.stringValue != "__metadata__" }.map { name in
+                (name.stringValue, try? container.decode(Tensor.self, forKey: name).dataOffsets)
+            }
+        }
+
+        private struct Tensor: Decodable {
+            var dataOffsets: [Int64]
+
+            enum CodingKeys: String, CodingKey {
+                case dataOffsets = "data_offsets"
+            }
+        }
+
+        private struct Name: CodingKey {
+            var stringValue: String
+            var intValue: Int? { nil }
+
+            init(stringValue: String) {
+                self.stringValue = stringValue
+            }
+
+            init?(intValue: Int) {
+                nil
+            }
+        }
     }
 }
