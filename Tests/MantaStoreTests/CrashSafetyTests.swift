@@ -101,6 +101,28 @@ import Testing
         #expect(FileSystem.entries(of: "\(root)/sessions").isEmpty, "a closed store leaves no session behind")
     }
 
+    @Test func aNewStoresSettingsThatACrashLeftEmptyMeanTheDefaultsAndAreWrittenAgain() throws {
+        let scratch = try TemporaryDirectory()
+        let root = scratch.appending("store")
+        _ = try Store(root: root, changes: .init(chunkSize: 1 << 20))
+        // A new store's settings reach the disk beside its database's creation; a power cut before leaves this.
+        #expect(truncate("\(root)/config.json", 0) == 0)
+        let reopened = try Store(root: root)
+        #expect(reopened.configuration == StoreConfiguration())
+        #expect(try JSONDecoder().decode(StoreConfiguration.self, from: Data(try FileSystem.readAll("\(root)/config.json"))) == StoreConfiguration())
+    }
+
+    @Test func settingsThatAreNotValidJSONAreReportedWithWhatToDo() throws {
+        let scratch = try TemporaryDirectory()
+        let root = scratch.appending("store")
+        _ = try Store(root: root)
+        #expect(chmod("\(root)/config.json", 0o644) == 0)
+        try Data("{not json".utf8).write(to: URL(fileURLWithPath: "\(root)/config.json"))
+        #expect { try Store(root: root) } throws: { error in
+            "\(error)".contains("\(root)/config.json is not valid") && "\(error)".contains("fix or delete it")
+        }
+    }
+
     @Test func aProcessKilledWithTheStoreOpenMakesTheNextOpenRecover() throws {
         let scratch = try TemporaryDirectory()
         let (root, indexed) = try Self.closedStoreWithAnUnindexedChunk(scratch)

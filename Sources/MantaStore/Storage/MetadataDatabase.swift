@@ -13,14 +13,18 @@ final class MetadataDatabase: Sendable {
     private let opened = Atomic<Bool>(false)
     private let openedSignal = DispatchSemaphore(value: 0)
 
-    /// A database that does not exist yet is created on a thread of its own: its schema's commits wait for the
-    /// disk several times, and the command that created the store (an import, say) has hashing to do meanwhile.
-    /// The first query waits for it and rethrows its error. An existing database is opened here.
-    init(path: String) throws {
+    /// A database that does not exist yet is created on a thread of its own, after `setUp`: its schema's commits
+    /// wait for the disk several times, and the command that created the store (an import, say) has hashing to do
+    /// meanwhile. The first query waits for it and rethrows its error (or `setUp`'s). An existing database is
+    /// opened here.
+    init(path: String, setUp: @escaping @Sendable () throws -> Void = {}) throws {
         guard FileSystem.exists(path) else {
             connection = Mutex(nil)
             let thread = Thread { [self] in
-                let outcome = Result { try Self.open(path) }
+                let outcome = Result {
+                    try setUp()
+                    return try Self.open(path)
+                }
                 connection.withLock { $0 = outcome }
                 opened.store(true, ordering: .releasing)
                 openedSignal.signal()
@@ -29,6 +33,7 @@ final class MetadataDatabase: Sendable {
             thread.start()
             return
         }
+        try setUp()
         connection = Mutex(.success(try Self.open(path)))
         opened.store(true, ordering: .releasing)
     }

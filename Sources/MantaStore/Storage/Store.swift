@@ -54,25 +54,32 @@ public final class Store: Sendable {
 
         let configPath = self.root + "/config.json"
         var configuration = StoreConfiguration()
-        if FileSystem.exists(configPath) {
+        // Empty: a new store's settings that a crash kept from the disk (see below); the store holds nothing yet.
+        let savedConfiguration = FileSystem.exists(configPath) ? try FileSystem.readAll(configPath) : []
+        if !savedConfiguration.isEmpty {
             do {
-                configuration = try JSONDecoder().decode(StoreConfiguration.self, from: Data(try FileSystem.readAll(configPath)))
-            } catch let error as StoreError {
-                throw error
+                configuration = try JSONDecoder().decode(StoreConfiguration.self, from: Data(savedConfiguration))
             } catch {
                 throw StoreError.invalidConfiguration("\(configPath) is not valid: \(error); fix or delete it")
             }
         }
         let changed = changes.applied(to: configuration)
         try changed.validate()
-        if changed != configuration || !FileSystem.exists(configPath) {
+        if changed != configuration || savedConfiguration.isEmpty {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-            try FileSystem.writeAtomically(Array(try encoder.encode(changed)), to: configPath, temporaryDirectory: self.root + "/tmp")
+            try FileSystem.writeAtomically(Array(try encoder.encode(changed)), to: configPath, temporaryDirectory: self.root + "/tmp", durable: !isNew)
         }
         self.configuration = changed
         let databaseExisted = FileSystem.exists(self.root + "/meta.db")
-        database = try MetadataDatabase(path: self.root + "/meta.db")
+        // A new store's settings are made durable beside its database's creation, which every command waits for
+        // before it names data (a reference) and before it closes the store.
+        let root = self.root
+        database = try MetadataDatabase(path: self.root + "/meta.db") {
+            guard isNew else { return }
+            try FileDescriptor.open(configPath, flags: O_RDONLY).syncData()
+            try FileSystem.syncDirectory(root)
+        }
 
         sessionPath = "\(self.root)/sessions/\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
         if flock(lockDescriptor, LOCK_EX | LOCK_NB) == 0 {
