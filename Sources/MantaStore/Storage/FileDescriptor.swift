@@ -120,12 +120,20 @@ public enum FileSystem {
     /// Writes `bytes` to a temporary file in `temporaryDirectory` and renames it to `path`: readers see either the
     /// old file or all of `bytes`. When `durable`, the file is synced before the rename and the parent after it,
     /// so that holds after a crash too.
-    public static func writeAtomically(_ bytes: UnsafeRawBufferPointer, to path: String, temporaryDirectory: String, durable: Bool = true) throws {
+    /// `beforeRename`, when given, makes the written temporary durable instead of its own `fdatasync` (a `syncfs`
+    /// that covers more than this file).
+    public static func writeAtomically(
+        _ bytes: UnsafeRawBufferPointer, to path: String, temporaryDirectory: String, durable: Bool = true, beforeRename: (() throws -> Void)? = nil
+    ) throws {
         let temporary = temporaryDirectory + "/" + temporaryName()
         do {
             let file = try FileDescriptor.open(temporary, flags: O_WRONLY | O_CREAT | O_EXCL, mode: 0o444)
             try file.write(bytes, at: 0)
-            if durable { try file.syncData() }
+            if let beforeRename {
+                try beforeRename()
+            } else if durable {
+                try file.syncData()
+            }
             guard rename(temporary, path) == 0 else { throw StoreError.fromErrno(errno, path: path, operation: "rename") }
         } catch {
             unlink(temporary)
@@ -134,8 +142,12 @@ public enum FileSystem {
         if durable { try syncDirectory(parent(of: path)) }
     }
 
-    public static func writeAtomically(_ bytes: [UInt8], to path: String, temporaryDirectory: String, durable: Bool = true) throws {
-        try bytes.withUnsafeBytes { buffer throws in try writeAtomically(buffer, to: path, temporaryDirectory: temporaryDirectory, durable: durable) }
+    public static func writeAtomically(
+        _ bytes: [UInt8], to path: String, temporaryDirectory: String, durable: Bool = true, beforeRename: (() throws -> Void)? = nil
+    ) throws {
+        try bytes.withUnsafeBytes { buffer throws in
+            try writeAtomically(buffer, to: path, temporaryDirectory: temporaryDirectory, durable: durable, beforeRename: beforeRename)
+        }
     }
 
     public static func readAll(_ path: String) throws -> [UInt8] {

@@ -136,10 +136,12 @@ extension Store {
             chunkSize: configuration.chunkSize,
             files: entries
         )
-        // One journal commit makes the chunks' names and the new manifest durable before the reference names it.
+        // One journal commit makes the chunks' names, the new manifest and the reference's new content (and its
+        // folders) durable, before the reference is renamed into place.
         let (digest, manifestIsNew) = try put(manifest, durable: false)
-        if !written.stored.isEmpty || manifestIsNew { try syncFileSystem() }
-        try setReference(reference, to: digest, pinned: true)
+        try setReference(reference, to: digest, pinned: true) { [self] changes in
+            if changes || !written.stored.isEmpty || manifestIsNew { try syncFileSystem() }
+        }
         return ImportSummary(reference: reference, digest: digest, manifest: manifest, chunksWritten: written.stored.count, bytesWritten: written.bytes, chunksReused: manifest.files.reduce(0) { $0 + $1.chunks.count } - written.stored.count, warnings: warnings)
     }
 

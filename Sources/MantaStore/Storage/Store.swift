@@ -286,7 +286,14 @@ public final class Store: Sendable {
 
     /// Points `reference` at `digest`; the previous manifest loses the pins that `reference` held on it.
     public func setReference(_ reference: RepoReference, to digest: Digest, pinned: Bool) throws {
-        let previous = try writeReference(reference, to: digest, in: refsDirectory)
+        try setReference(reference, to: digest, pinned: pinned, syncing: nil)
+    }
+
+    /// `syncing(changes)`, when given, is called once, with whether the reference changes; when it does, after its
+    /// new content is written beside its name and before the rename, in place of that file's own sync: a
+    /// `syncfs` that makes it durable along with whatever else the caller wrote.
+    func setReference(_ reference: RepoReference, to digest: Digest, pinned: Bool, syncing: ((Bool) throws -> Void)?) throws {
+        let previous = try writeReference(reference, to: digest, in: refsDirectory, syncing: syncing)
         if let previous, previous != digest {
             for holder in Self.referenceHolders(reference) { try database.unpin(previous, holder: holder) }
         }
@@ -294,13 +301,19 @@ public final class Store: Sendable {
     }
 
     /// Atomically points `reference` in `directory` at `digest`; returns what it pointed at before.
-    func writeReference(_ reference: RepoReference, to digest: Digest, in directory: String) throws -> Digest? {
+    func writeReference(_ reference: RepoReference, to digest: Digest, in directory: String, syncing: ((Bool) throws -> Void)? = nil) throws -> Digest? {
         let previous = try resolve(reference, in: directory)
         // Written once already: a re-import writes nothing.
-        if previous == digest { return previous }
+        if previous == digest {
+            try syncing?(false)
+            return previous
+        }
         let path = referencePath(reference, in: directory)
         try FileSystem.makeDirectories(FileSystem.parent(of: path))
-        try FileSystem.writeAtomically(Array((digest.prefixed + "\n").utf8), to: path, temporaryDirectory: temporaryDirectory)
+        try FileSystem.writeAtomically(
+            Array((digest.prefixed + "\n").utf8), to: path, temporaryDirectory: temporaryDirectory,
+            beforeRename: syncing.map { syncing in { try syncing(true) } }
+        )
         return previous
     }
 
