@@ -27,12 +27,21 @@ measure() {
     rm -f "$report"
 }
 
-# Every write contender starts alike: what the one before wrote is deleted and synced, then a pause, because
-# the root file system discards freed blocks and a large delete keeps the virtual disk busy for a while.
+# Every write contender starts alike: synced, after a pause, writing to a folder of its own. Nothing is deleted
+# during a round: on a journal-less ext4 (these machines' root) a new inode skips every inode freed in the last
+# 5-10 s, so deleting one contender's output just before the next charges it to the next (to the one that
+# creates more files: an import's ~100 chunk files and folders, against cp's 16 files). Each round starts by
+# deleting the last round's output and waiting that out; a large delete also keeps the virtual disk discarding.
+slot=0
 settle() {
-    rm -rf "$work/copy" "$work/casync.castr" "$work/x.caidx" "$work/store"
+    slot=$((slot + 1))
     sync
-    sleep "${BENCH_SETTLE_SECONDS:-3}"
+    sleep "${BENCH_SETTLE_SECONDS:-2}"
+}
+new_round() {
+    rm -rf "$work"; mkdir -p "$work"
+    sync
+    sleep "${BENCH_ROUND_SETTLE_SECONDS:-11}"
 }
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -43,7 +52,7 @@ bench_dataset() {
     declare -A times
     local rss_import=0 rss_reimport=0
     for run in $(seq "$runs"); do
-        rm -rf "$work"; mkdir -p "$work"
+        new_round
         find "$source" -type f -exec cat {} + >/dev/null
         # The durable copy and the import take turns going first, each after the same settling.
         local order="cp import"
@@ -51,18 +60,18 @@ bench_dataset() {
         for contender in $order; do
             settle
             case $contender in
-            cp) t=$(measure bash -c "cp -r '$source' '$work/copy' && sync"); times[cp]+="${t%% *} " ;;
+            cp) t=$(measure bash -c "cp -r '$source' '$work/copy$slot' && sync"); times[cp]+="${t%% *} " ;;
             import)
-                t=$(measure bash -c "'$manta' import '$source' --repo bench/model --store '$work/store' && sync"); times[import]+="${t%% *} "
-                rss=$(measure "$manta" import "$source" --repo bench/model --store "$work/store"); times[reimport]+="${rss%% *} "
+                t=$(measure bash -c "'$manta' import '$source' --repo bench/model --store '$work/store$slot' && sync"); times[import]+="${t%% *} "
+                rss=$(measure "$manta" import "$source" --repo bench/model --store "$work/store$slot"); times[reimport]+="${rss%% *} "
                 rss_reimport=${rss##* }
                 settle
-                rss=$(measure "$manta" import "$source" --repo bench/model --store "$work/store"); rss_import=${rss##* } ;;
+                rss=$(measure "$manta" import "$source" --repo bench/model --store "$work/store$slot"); rss_import=${rss##* } ;;
             esac
         done
         settle
         t=$(measure bash -c "find '$source' -type f -print0 | xargs -0 openssl dgst -sha256"); times[dgst]+="${t%% *} "
-        t=$(measure bash -c "casync make --store='$work/casync.castr' '$work/x.caidx' '$source' && sync"); times[casync]+="${t%% *} "
+        t=$(measure bash -c "casync make --store='$work/casync$slot.castr' '$work/x$slot.caidx' '$source' && sync"); times[casync]+="${t%% *} "
     done
     local cp dgst casync import reimport
     cp=$(echo ${times[cp]} | tr ' ' '\n' | median)
