@@ -27,6 +27,7 @@ import Testing
         let result = try MantaProcess.run(["import", scratch.appending("nope"), "--repo", "a/b", "--store", scratch.appending("store")])
         #expect(result.status != 0)
         #expect(result.standardError.contains("\(scratch.appending("nope")) does not exist"))
+        #expect(!FileSystem.exists(scratch.appending("store")), "no store is created for an import that cannot start")
     }
 
     @Test func aFileInsteadOfAFolderIsNamed() throws {
@@ -34,6 +35,7 @@ import Testing
         FileManager.default.createFile(atPath: scratch.appending("file"), contents: Data([1]))
         let result = try MantaProcess.run(["import", scratch.appending("file"), "--repo", "a/b", "--store", scratch.appending("store")])
         #expect(result.standardError.contains("is not a folder"))
+        #expect(!FileSystem.exists(scratch.appending("store")))
     }
 
     @Test func aNonRegularFileIsNamedAndNothingIsImported() throws {

@@ -26,6 +26,7 @@ struct ImportCommand: ParsableCommand {
 
     func run() throws {
         let reference = try parseReference(repo, revision: revision)
+        try ImportSource.requireFolder(directory)
         let store = try storeOptions.open(changes: StoreConfigurationChanges(compression: compression, chunkSize: chunkSize?.bytes))
         let progressBar = ProgressBar(label: "importing \(reference)")
         let summary = try store.importDirectory(directory, as: reference) { progress in

@@ -207,7 +207,7 @@ extension Store {
 }
 
 /// The files of a folder to import.
-enum ImportSource {
+public enum ImportSource {
     struct File: Sendable {
         var relativePath: String
         var absolutePath: String
@@ -217,13 +217,18 @@ enum ImportSource {
     /// Folders that hold tool metadata, not repository content.
     static let skippedFolders: Set<String> = [".git", ".cache"]
 
-    /// Every regular file below `directory` (links followed), sorted by path. Fails on anything else.
-    static func regularFiles(below directory: String) throws -> [File] {
+    /// Fails unless `directory` is a folder: checked before a store is opened (or created) for it.
+    public static func requireFolder(_ directory: String) throws {
         switch FileSystem.kind(of: directory) {
         case .missing: throw StoreError.missingDirectory(directory)
-        case .directory: break
+        case .directory: return
         default: throw StoreError.notADirectory(directory)
         }
+    }
+
+    /// Every regular file below `directory` (links followed), sorted by path. Fails on anything else.
+    static func regularFiles(below directory: String) throws -> [File] {
+        try requireFolder(directory)
         var files: [File] = []
         var pending = [""]
         while let relative = pending.popLast() {
