@@ -1,4 +1,5 @@
 import Foundation
+import MantaStore
 import Yams
 
 /// How to reach and authenticate to an API server.
@@ -146,21 +147,13 @@ private struct KubeconfigFile: Decodable {
         var name: String
         var value: Value?
         init(from decoder: any Decoder) throws {
-            let container = try decoder.container(keyedBy: DynamicKey.self)
-            name = try container.decode(String.self, forKey: DynamicKey("name"))
+            let container = try decoder.container(keyedBy: StringCodingKey.self)
+            name = try container.decode(String.self, forKey: StringCodingKey("name"))
             value = nil
-            for key in ["cluster", "context", "user"] where container.contains(DynamicKey(key)) {
-                value = try container.decode(Value.self, forKey: DynamicKey(key))
+            for key in ["cluster", "context", "user"] where container.contains(StringCodingKey(key)) {
+                value = try container.decode(Value.self, forKey: StringCodingKey(key))
             }
         }
-    }
-
-    struct DynamicKey: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(_ string: String) { stringValue = string }
-        init?(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
     }
 
     struct Cluster: Decodable {

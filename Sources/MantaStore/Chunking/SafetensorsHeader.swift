@@ -51,7 +51,7 @@ enum SafetensorsHeader {
         var tensors: [(name: String, offsets: [Int64]?)]
 
         init(from decoder: any Decoder) throws {
-            let container = try decoder.container(keyedBy: Name.self)
+            let container = try decoder.container(keyedBy: StringCodingKey.self)
             tensors = container.allKeys.filter { $0.stringValue != "__metadata__" }.map { name in
                 (name.stringValue, try? container.decode(Tensor.self, forKey: name).dataOffsets)
             }
@@ -62,19 +62,6 @@ enum SafetensorsHeader {
 
             enum CodingKeys: String, CodingKey {
                 case dataOffsets = "data_offsets"
-            }
-        }
-
-        private struct Name: CodingKey {
-            var stringValue: String
-            var intValue: Int? { nil }
-
-            init(stringValue: String) {
-                self.stringValue = stringValue
-            }
-
-            init?(intValue: Int) {
-                nil
             }
         }
     }

@@ -7,7 +7,7 @@ import CSHA256
 enum ChunkPairHasher {
     /// Whether ranges are hashed in place, two per core (x86-64 with the SHA extensions); otherwise each is
     /// copied piece by piece for OpenSSL.
-    static let interleaves = csha256_supported() == 1
+    static let interleaves = SHA256Hasher.Engine.fastest == .shaExtensions
 
     /// Hashes every range `next` hands out until it returns nil, and calls `done` with each range's digest as it
     /// completes, while its mapping is still held. Throws `FileMapping.shrank()` for a file that shrank.

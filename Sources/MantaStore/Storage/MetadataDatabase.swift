@@ -12,13 +12,16 @@ final class MetadataDatabase: Sendable {
     /// Set once `connection` holds the outcome of opening: from then on nobody waits.
     private let opened = Atomic<Bool>(false)
     private let openedSignal = DispatchSemaphore(value: 0)
+    /// Whether the database file was there before: a new one has nothing to reconcile with the files yet.
+    let existed: Bool
 
     /// A database that does not exist yet is created on a thread of its own, after `setUp`: its schema's commits
     /// wait for the disk several times, and the command that created the store (an import, say) has hashing to do
     /// meanwhile. The first query waits for it and rethrows its error (or `setUp`'s). An existing database is
     /// opened here.
     init(path: String, setUp: @escaping @Sendable () throws -> Void = {}) throws {
-        guard FileSystem.exists(path) else {
+        existed = FileSystem.exists(path)
+        guard existed else {
             connection = Mutex(nil)
             let thread = Thread { [self] in
                 let outcome = Result {

@@ -71,7 +71,6 @@ public final class Store: Sendable {
             try FileSystem.writeAtomically(Array(try encoder.encode(changed)), to: configPath, temporaryDirectory: self.root + "/tmp", durable: !isNew)
         }
         self.configuration = changed
-        let databaseExisted = FileSystem.exists(self.root + "/meta.db")
         // A new store's settings are made durable beside its database's creation, which every command waits for
         // before it names data (a reference) and before it closes the store.
         let root = self.root
@@ -84,7 +83,7 @@ public final class Store: Sendable {
         sessionPath = "\(self.root)/sessions/\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
         if flock(lockDescriptor, LOCK_EX | LOCK_NB) == 0 {
             defer { flock(lockDescriptor, LOCK_SH) }
-            try recoverIfNeeded(databaseExisted: databaseExisted, storeIsNew: isNew)
+            try recoverIfNeeded(databaseExisted: database.existed, storeIsNew: isNew)
         } else {
             flock(lockDescriptor, LOCK_SH)
         }
