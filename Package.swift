@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "manta", targets: ["MantaCLI"]),
+        .executable(name: "manta-net", targets: ["MantaNetCLI"]),
         .library(name: "MantaStore", targets: ["MantaStore"]),
     ],
     dependencies: [
@@ -31,7 +32,7 @@ let package = Package(
         // Optimized in debug builds too: the tests hash hundreds of MiB through it.
         .target(name: "CSHA256", cSettings: [.unsafeFlags(["-O2"])]),
 
-        // Layers: CLI → agent → fs / peer / hub / kube → store.
+        // Layers: CLI (manta, manta-net) → agent → fs / peer / hub / kube → store.
         .target(
             name: "MantaStore",
             dependencies: [
@@ -108,10 +109,27 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The command line is two executables: `manta` (the local store commands) runs `manta-net` (the
+        // network commands) in its place, so the store commands do not load the network stack.
+        .target(
+            name: "MantaCLISupport",
+            dependencies: [
+                "MantaStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "MantaCLI",
             dependencies: [
-                "MantaStore", "MantaFS", "MantaHub", "MantaKube", "MantaAgent",
+                "MantaCLISupport", "MantaStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "MantaNetCLI",
+            dependencies: [
+                "MantaCLISupport", "MantaStore", "MantaFS", "MantaHub", "MantaPeer", "MantaKube", "MantaAgent",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -120,6 +138,7 @@ let package = Package(
         ),
 
         .target(name: "MantaTestSupport", dependencies: ["MantaStore"], path: "Tests/MantaTestSupport"),
+        .testTarget(name: "MantaCLITests", dependencies: ["MantaCLISupport", "MantaTestSupport"]),
         .testTarget(name: "MantaStoreTests", dependencies: ["MantaStore", "MantaTestSupport"]),
         .testTarget(name: "MantaFSTests", dependencies: ["MantaFS", "MantaStore", "MantaTestSupport"]),
         .testTarget(

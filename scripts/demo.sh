@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 scripts/install-dependencies.sh
 python3 scripts/make-fixtures.py >/dev/null
-swift build --product manta
+swift build  # builds manta and manta-net, which runs its network commands
 manta="$(swift build --show-bin-path)/manta"
 
 work="$(mktemp -d -t manta-demo-XXXXXX)"

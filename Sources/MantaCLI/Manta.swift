@@ -1,33 +1,33 @@
 import ArgumentParser
 import Foundation
-import Logging
+import MantaCLISupport
 
 @main
-struct Manta: AsyncParsableCommand {
+struct Manta: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "manta",
         abstract: "Node-local, peer-to-peer cache for AI model weights.",
+        discussion: "The network subcommands are run by \(NetworkCommand.executableName), which is installed beside manta.",
         subcommands: [
             ImportCommand.self, ListCommand.self, InspectCommand.self, ExportCommand.self,
             VerifyCommand.self, DiskUsageCommand.self, GCCommand.self, PinCommand.self,
-            UnpinCommand.self, RemoveCommand.self, PullCommand.self, AddCommand.self, HubCommand.self, MountCommand.self,
-            AgentCommand.self, ControllerCommand.self, WaitCommand.self,
+            UnpinCommand.self, RemoveCommand.self,
+        ],
+        groupedSubcommands: [
+            CommandGroup(name: "network", subcommands: NetworkCommand.entries)
         ]
     )
 
-    static func main() async {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = Logger.Level(rawValue: ProcessInfo.processInfo.environment["MANTA_LOG_LEVEL"] ?? "") ?? .notice
-            return handler
+    static func main() {
+        if let arguments = NetworkCommand.forwardedArguments(CommandLine.arguments) {
+            let failure = NetworkCommand.runNetworkExecutable(arguments)
+            FileHandle.standardError.write(Data("manta: \(failure)\n".utf8))
+            Foundation.exit(failure.exitStatus)
         }
+        CommandLineLogging.bootstrap()
         do {
             var command = try parseAsRoot()
-            if var asyncCommand = command as? AsyncParsableCommand {
-                try await asyncCommand.run()
-            } else {
-                try command.run()
-            }
+            try command.run()
         } catch {
             exit(withError: error)
         }

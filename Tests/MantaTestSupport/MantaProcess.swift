@@ -31,10 +31,10 @@ public enum MantaProcess {
         throw NotBuilt(path: folder.appendingPathComponent("manta").path)
     }
 
-    /// A configured but not yet started `manta` process.
-    public static func process(_ arguments: [String], environment: [String: String] = [:]) throws -> Process {
+    /// A configured but not yet started `manta` process (or of a copy of it at `executable`).
+    public static func process(_ arguments: [String], environment: [String: String] = [:], executable: String? = nil) throws -> Process {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: try binaryPath())
+        process.executableURL = URL(fileURLWithPath: try executable ?? binaryPath())
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         return process
@@ -42,8 +42,8 @@ public enum MantaProcess {
 
     /// Runs `manta` with `arguments` to completion and captures its output.
     @discardableResult
-    public static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
-        let process = try process(arguments, environment: environment)
+    public static func run(_ arguments: [String], environment: [String: String] = [:], executable: String? = nil) throws -> Result {
+        let process = try process(arguments, environment: environment, executable: executable)
         let output = Pipe(), error = Pipe()
         process.standardOutput = output
         process.standardError = error

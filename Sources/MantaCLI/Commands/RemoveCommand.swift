@@ -1,4 +1,5 @@
 import ArgumentParser
+import MantaCLISupport
 import MantaStore
 
 struct RemoveCommand: ParsableCommand {

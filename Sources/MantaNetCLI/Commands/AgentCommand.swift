@@ -1,4 +1,5 @@
 import ArgumentParser
+import MantaCLISupport
 import Foundation
 import Logging
 import MantaAgent
@@ -10,8 +11,8 @@ import ServiceLifecycle
 
 struct AgentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "agent",
-        abstract: "Run the node agent: serve the store to peers over HTTP and mount it read-only; SIGTERM stops it gracefully."
+        commandName: NetworkCommand.agent.rawValue,
+        abstract: NetworkCommand.agent.abstract
     )
 
     @OptionGroup var storeOptions: StoreOptions

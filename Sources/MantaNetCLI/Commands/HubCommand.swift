@@ -1,12 +1,13 @@
 import ArgumentParser
+import MantaCLISupport
 import Foundation
 import Logging
 import MantaHub
 
 struct HubCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "hub",
-        abstract: "A Hugging Face compatible hub, for air-gapped clusters and tests.",
+        commandName: NetworkCommand.hub.rawValue,
+        abstract: NetworkCommand.hub.abstract,
         subcommands: [HubServeCommand.self]
     )
 }

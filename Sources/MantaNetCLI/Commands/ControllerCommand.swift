@@ -1,4 +1,5 @@
 import ArgumentParser
+import MantaCLISupport
 import Foundation
 import Logging
 import MantaAgent
@@ -9,8 +10,8 @@ import ServiceLifecycle
 
 struct ControllerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "controller",
-        abstract: "Reconcile Torrents: resolve hub revisions, place Replications on nodes, roll up their progress."
+        commandName: NetworkCommand.controller.rawValue,
+        abstract: NetworkCommand.controller.abstract
     )
 
     @Option(help: ArgumentHelp("A kubeconfig to use instead of the in-cluster service account.", valueName: "path"))

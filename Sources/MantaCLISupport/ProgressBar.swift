@@ -2,7 +2,7 @@ import Foundation
 import Synchronization
 
 /// A one-line progress bar on standard error, drawn only when it is a terminal, at most ten times a second.
-final class ProgressBar: Sendable {
+public final class ProgressBar: Sendable {
     private struct State {
         var done: UInt64 = 0
         var total: UInt64
@@ -14,12 +14,12 @@ final class ProgressBar: Sendable {
     private let enabled = isatty(STDERR_FILENO) != 0
     private let state: Mutex<State>
 
-    init(label: String, total: UInt64 = 0) {
+    public init(label: String, total: UInt64 = 0) {
         self.label = label
         state = Mutex(State(total: total))
     }
 
-    func set(_ done: UInt64, of total: UInt64? = nil) {
+    public func set(_ done: UInt64, of total: UInt64? = nil) {
         guard enabled else { return }
         state.withLock { state in
             state.done = done
@@ -28,7 +28,7 @@ final class ProgressBar: Sendable {
         }
     }
 
-    func advance(_ bytes: UInt64) {
+    public func advance(_ bytes: UInt64) {
         guard enabled else { return }
         state.withLock { state in
             state.done += bytes
@@ -36,7 +36,7 @@ final class ProgressBar: Sendable {
         }
     }
 
-    func finish() {
+    public func finish() {
         guard enabled else { return }
         FileHandle.standardError.write(Data("\n".utf8))
     }

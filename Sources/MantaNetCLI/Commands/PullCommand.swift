@@ -1,4 +1,5 @@
 import ArgumentParser
+import MantaCLISupport
 import Foundation
 import MantaAgent
 import MantaHub
@@ -6,8 +7,8 @@ import MantaStore
 
 struct PullCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "pull",
-        abstract: "Download a model from a Hugging Face hub into the store (parallel, verified, resumable, pinned).",
+        commandName: NetworkCommand.pull.rawValue,
+        abstract: NetworkCommand.pull.abstract,
         discussion: "A second pull of the same commit only checks the revision. HF_TOKEN (or the token file) authenticates."
     )
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import MantaCLISupport
 import Foundation
 import MantaAgent
 import MantaHub
@@ -6,8 +7,8 @@ import MantaStore
 
 struct AddCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "add",
-        abstract: "Register a model from a Hugging Face hub's metadata alone: it appears in mounts at once, and its chunks are fetched on first read.",
+        commandName: NetworkCommand.add.rawValue,
+        abstract: NetworkCommand.add.abstract,
         discussion: """
             Reads the model's file list and each weights file's header (ranged requests), and records the chunk layout \
             and the hub (mounts fetch from it unless given another) \

@@ -2,12 +2,12 @@ import ArgumentParser
 import Foundation
 
 /// A number of bytes on the command line: `1048576`, `512MiB`, `10GB`, `1.5GiB`.
-struct ByteCount: ExpressibleByArgument, Sendable {
-    var bytes: UInt64
+public struct ByteCount: ExpressibleByArgument, Sendable {
+    public var bytes: UInt64
 
-    init(bytes: UInt64) { self.bytes = bytes }
+    public init(bytes: UInt64) { self.bytes = bytes }
 
-    init?(argument: String) {
+    public init?(argument: String) {
         let units: [(String, Double)] = [
             ("KiB", 0x1p10), ("MiB", 0x1p20), ("GiB", 0x1p30), ("TiB", 0x1p40),
             ("KB", 1e3), ("MB", 1e6), ("GB", 1e9), ("TB", 1e12), ("K", 0x1p10), ("M", 0x1p20), ("G", 0x1p30), ("B", 1),
@@ -18,7 +18,7 @@ struct ByteCount: ExpressibleByArgument, Sendable {
         bytes = UInt64(value * scale)
     }
 
-    static func format(_ bytes: UInt64) -> String {
+    public static func format(_ bytes: UInt64) -> String {
         let units = ["B", "KiB", "MiB", "GiB", "TiB"]
         var value = Double(bytes)
         var unit = 0

@@ -1,12 +1,13 @@
 import ArgumentParser
+import MantaCLISupport
 import Foundation
 import MantaAgent
 import MantaKube
 
 struct WaitCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "wait",
-        abstract: "Wait until a Torrent's model is Ready on this node (for an inference pod's init container).",
+        commandName: NetworkCommand.wait.rawValue,
+        abstract: NetworkCommand.wait.abstract,
         discussion: """
             Asks the node's agent over its local socket (--socket; the pod needs no API permissions), or the \
             Kubernetes API for this node's Replication (--kubeconfig or in-cluster, with --node-name). Exits 0 \

@@ -1,4 +1,5 @@
 import ArgumentParser
+import MantaCLISupport
 import Dispatch
 import Foundation
 import Logging
@@ -8,8 +9,8 @@ import MantaStore
 
 struct MountCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "mount",
-        abstract: "Mount the store's models read-only at <mountpoint> (models/<org>/<name> and the Hugging Face cache in hub/); runs until SIGINT or SIGTERM.",
+        commandName: NetworkCommand.mount.rawValue,
+        abstract: NetworkCommand.mount.abstract,
         discussion: "Models registered with `manta add` are fetched from their hub on first read. HF_TOKEN (or the token file) authenticates."
     )
 

@@ -1,0 +1,45 @@
+import Foundation
+import MantaCLISupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension NetworkCommand {
+    /// Why `manta-net` could not take over a network command.
+    struct ForwardingError: Error, CustomStringConvertible {
+        var command: String
+        var executable: String
+        var reason: String
+        var missing: Bool
+
+        /// As a shell reports a command it cannot find (127) or cannot run (126).
+        var exitStatus: Int32 { missing ? 127 : 126 }
+
+        var description: String {
+            "`manta \(command)` is run by \(NetworkCommand.executableName), and \(executable) could not be started: \(reason). "
+                + "Install \(NetworkCommand.executableName) in the same folder as manta (`swift build` builds both)."
+        }
+    }
+
+    /// The arguments `manta-net` takes over, when `arguments` (a full argv) name a network command,
+    /// directly or through `help`.
+    static func forwardedArguments(_ arguments: [String]) -> [String]? {
+        let words = Array(arguments.dropFirst())
+        let named = words.first == "help" ? words.dropFirst().first : words.first
+        guard let named, NetworkCommand(rawValue: named) != nil else { return nil }
+        return words
+    }
+
+    /// Replaces this process with `manta-net` from this executable's folder; returns only if that failed.
+    static func runNetworkExecutable(_ arguments: [String]) -> ForwardingError {
+        let command = (arguments.first == "help" ? arguments.dropFirst().first : arguments.first) ?? ""
+        let ownPath = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let executable = URL(fileURLWithPath: ownPath).deletingLastPathComponent().appendingPathComponent(executableName).path
+        var argv = ([executable] + arguments).map { strdup($0) }
+        argv.append(nil)
+        execv(executable, argv)
+        let code = errno
+        return ForwardingError(command: command, executable: executable, reason: String(cString: strerror(code)), missing: code == ENOENT)
+    }
+}

@@ -1,0 +1,52 @@
+import Foundation
+import MantaCLISupport
+import MantaTestSupport
+import Testing
+
+@Suite("manta hands its network commands to manta-net")
+struct NetworkCommandForwardingTests {
+    @Test("manta --help lists every network command under its own heading")
+    func helpListsEveryNetworkCommand() throws {
+        let help = try MantaProcess.run(["--help"])
+        #expect(help.succeeded)
+        let heading = try #require(help.standardOutput.range(of: "NETWORK SUBCOMMANDS:"))
+        let listed = help.standardOutput[heading.upperBound...]
+        for command in NetworkCommand.allCases {
+            #expect(listed.contains("\n  \(command.rawValue) "), "\(command.rawValue) is missing from manta --help")
+        }
+        #expect(help.standardOutput.contains("import"))
+    }
+
+    @Test("each network command's help comes from manta-net, directly and through manta help", arguments: NetworkCommand.allCases)
+    func networkCommandHelpIsMantaNets(command: NetworkCommand) throws {
+        for arguments in [[command.rawValue, "--help"], ["help", command.rawValue]] {
+            let help = try MantaProcess.run(arguments)
+            #expect(help.succeeded, "manta \(arguments.joined(separator: " ")): \(help.standardError)")
+            #expect(help.standardOutput.contains("USAGE: manta \(command.rawValue)"), "\(help.standardOutput)")
+        }
+    }
+
+    @Test("a network command's exit status and errors are manta-net's own")
+    func networkCommandFailureComesThrough() throws {
+        let result = try MantaProcess.run(["hub", "serve", NSTemporaryDirectory(), "--no-such-option"])
+        #expect(result.status == 64)
+        #expect(result.standardError.contains("Unknown option '--no-such-option'"))
+        #expect(result.standardError.contains("Usage: manta hub serve"))
+    }
+
+    @Test("without manta-net beside it, manta names the missing executable and still runs the store commands")
+    func missingNetworkExecutableIsReported() throws {
+        let folder = try TemporaryDirectory()
+        let lone = folder.appending("manta")
+        try FileManager.default.copyItem(atPath: try MantaProcess.binaryPath(), toPath: lone)
+
+        let pull = try MantaProcess.run(["pull", "org/name"], executable: lone)
+        #expect(pull.status == 127)
+        #expect(pull.standardError.contains("`manta pull` is run by manta-net"))
+        #expect(pull.standardError.contains(URL(fileURLWithPath: folder.appending("manta-net")).standardizedFileURL.path))
+        #expect(pull.standardError.contains("Install manta-net in the same folder as manta"))
+
+        let list = try MantaProcess.run(["ls", "--store", folder.appending("store")], executable: lone)
+        #expect(list.succeeded, "\(list.standardError)")
+    }
+}
