@@ -51,7 +51,7 @@ extension Store {
 
         let writer = ChunkWriter(store: self, capacity: Int(capacity), threads: max(1, workers))
         do {
-            try WorkerThreads.run(count: min(max(1, workers), max(1, newFiles.count + (queue.count + 1) / 2))) { [self] _, cancelled in
+            try WorkerThreads.run(count: min(max(1, workers), max(1, newFiles.count + (queue.count + 1) / 2))) { [self] cancelled in
                 func chunkDone(_ task: ImportTask, _ chunk: FileMapping, _ id: Digest) throws {
                     let file = files[task.file]
                     if contains(id) {

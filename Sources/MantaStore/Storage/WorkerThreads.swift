@@ -3,18 +3,18 @@ import Synchronization
 
 /// Runs blocking work (disk I/O, hashing) on dedicated threads, never on Swift's cooperative pool.
 enum WorkerThreads {
-    /// Runs `body(lane)` for each lane in `0..<count` on its own thread and waits for all of them.
+    /// Runs `body` on `count` threads of its own and waits for all of them.
     /// Rethrows the first error; `body` should poll the shared cancellation it is handed to stop early.
-    static func run(count: Int, _ body: @escaping @Sendable (_ lane: Int, _ cancelled: borrowing Atomic<Bool>) throws -> Void) throws {
+    static func run(count: Int, _ body: @escaping @Sendable (_ cancelled: borrowing Atomic<Bool>) throws -> Void) throws {
         let failure = Mutex<(any Error)?>(nil)
         let cancelled = Box()
         let group = DispatchGroup()
-        for lane in 0..<count {
+        for _ in 0..<count {
             group.enter()
             let thread = Thread {
                 defer { group.leave() }
                 do {
-                    try body(lane, cancelled.flag)
+                    try body(cancelled.flag)
                 } catch {
                     failure.withLock { if $0 == nil { $0 = error } }
                     cancelled.flag.store(true, ordering: .relaxed)
