@@ -28,6 +28,8 @@ struct SwarmPuller: Sendable {
             progress(PullProgress(totalBytes: UInt64(snapshot.totalSize), completedBytes: UInt64(snapshot.totalSize)))
             return summary
         }
+        let writing = store.beginWriting()
+        defer { withExtendedLifetime(writing) {} }
         let repo = "\(snapshot.repo)"
         let started = board.begin(repo: repo, commit: snapshot.commit)
         defer { board.end(repo: repo, commit: snapshot.commit) }
@@ -38,13 +40,14 @@ struct SwarmPuller: Sendable {
         if case .complete(let files, let peers) = outcome {
             do {
                 return try await finish(
-                    files, peers: peers, snapshot: snapshot, reference: reference, filename: filename, puller: puller, digests: digests, progress: progress
+                    files, peers: peers, snapshot: snapshot, reference: reference, filename: filename, puller: puller, digests: digests,
+                    writing: writing, progress: progress
                 )
             } catch {
                 logger.warning("could not take the revision from peers; pulling it from the hub", metadata: ["repo": "\(repo)", "error": "\(error)"])
             }
         }
-        return try await puller.pull(reference, snapshot: snapshot, filename: filename, progress: progress)
+        return try await puller.pull(reference, snapshot: snapshot, filename: filename, writing: writing, progress: progress)
     }
 
     enum Outcome {
@@ -239,7 +242,7 @@ struct SwarmPuller: Sendable {
     /// over the stored chunks before the manifest is written.
     private func finish(
         _ files: [Manifest.File], peers: [PeerAddress], snapshot: HubSnapshot, reference: HubModelReference, filename: String?,
-        puller: ModelPuller, digests: FileDigests, progress: @escaping @Sendable (PullProgress) -> Void
+        puller: ModelPuller, digests: FileDigests, writing: Store.WriteSession, progress: @escaping @Sendable (PullProgress) -> Void
     ) async throws -> PullSummary {
         let requests = try await NIOThreadPool.singleton.runIfActive { [store] in files.flatMap { ChunkRequest.missing(from: $0, in: store) } }
         let total = UInt64(snapshot.totalSize)
@@ -254,7 +257,7 @@ struct SwarmPuller: Sendable {
         let checking = ContinuousClock.now
         defer { logger.debug("finished from peers", metadata: ["repo": "\(snapshot.repo)", "missing": "\(requests.count)", "seconds": "\(ContinuousClock.now - checking)"]) }
         return try await NIOThreadPool.singleton.runIfActive { [store] in
-            for file in files { try Self.checkWholeFile(file, hashedSoFar: digests[file.path], in: store, dropping: written) }
+            for file in files { try Self.checkWholeFile(file, hashedSoFar: digests[file.path], in: store, dropping: written, by: writing) }
             let (digest, manifest) = try puller.record(files, of: snapshot, as: reference, partial: filename != nil, written: written)
             for file in files { try? ResumeJournal(store: store, repo: snapshot.repo, commit: snapshot.commit, file: file.path).remove() }
             return PullSummary(
@@ -290,7 +293,9 @@ struct SwarmPuller: Sendable {
     /// the hub) gives; otherwise the chunks this pull wrote for it are dropped. The hash computed while
     /// following is finished with the manifest's remaining chunks when it hashed the same chunks; otherwise the
     /// file is hashed afresh. Blocking.
-    static func checkWholeFile(_ file: Manifest.File, hashedSoFar: FileDigestSequencer?, in store: Store, dropping written: Set<ChunkID>) throws {
+    static func checkWholeFile(
+        _ file: Manifest.File, hashedSoFar: FileDigestSequencer?, in store: Store, dropping written: Set<ChunkID>, by writing: Store.WriteSession
+    ) throws {
         var actual: Digest?
         if let hashedSoFar, file.chunks.starts(with: hashedSoFar.hashedChunks) {
             for chunk in file.chunks { try hashedSoFar.stored(chunk, store: store) }
@@ -301,7 +306,7 @@ struct SwarmPuller: Sendable {
             actual = try FileDigestSequencer(path: file.path, size: file.size, stored: file.chunks).finish(store: store)
         }
         guard let actual, actual == file.sha256 else {
-            _ = try store.discardUnreferenced(file.chunks.map(\.id).filter(written.contains))
+            _ = try store.discardUnreferenced(file.chunks.map(\.id).filter(written.contains), by: writing)
             throw AgentError.fileHashMismatch(path: file.path, expected: "\(file.sha256)", actual: actual.map { "\($0)" } ?? "incomplete")
         }
     }

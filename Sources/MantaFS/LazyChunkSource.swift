@@ -165,6 +165,8 @@ public final class LazyChunkSource: ChunkSource {
     /// Hashes, answers and stores a fetched chunk. The chunk that arrives last for its file is answered only once
     /// the whole file was checked, so a reader of the whole file never succeeds on bytes that fail. Runs on a worker.
     private func arrived(_ key: SpanKey, bytes: [UInt8]) {
+        let writing = store.beginWriting()
+        defer { withExtendedLifetime(writing) {} }
         let id = SHA256Hasher.hash(bytes)
         let chunk = DecodedChunk(bytes: bytes)
         let heldBack = state.withLock { state -> Bool in
@@ -202,14 +204,14 @@ public final class LazyChunkSource: ChunkSource {
             if !heldBack { finish(key, with: .success(.memory(chunk))) }
             return
         }
-        let outcome = checkFile(key, ids: completion.ids)
+        let outcome = checkFile(key, ids: completion.ids, writing: writing)
         if let held = completion.held { finish(held.key, with: outcome.map { .memory(held.chunk) }) }
         if completion.held?.key != key { finish(key, with: .success(.memory(chunk))) }
     }
 
     /// Checks a complete file against its SHA-256; on a mismatch drops its chunks. Completes the model when it was
     /// the last file. Runs on a worker.
-    private func checkFile(_ key: SpanKey, ids: [ChunkID]) -> Result<Void, ChunkSourceError> {
+    private func checkFile(_ key: SpanKey, ids: [ChunkID], writing: Store.WriteSession) -> Result<Void, ChunkSourceError> {
         guard let registration = state.withLock({ $0.models[key.registration]?.registration }) else { return .success(()) }
         let file = registration.files[key.fileIndex]
         let outcome: Result<Void, ChunkSourceError>
@@ -221,7 +223,7 @@ public final class LazyChunkSource: ChunkSource {
                 try store.recordFileVerified(key.fileIndex, of: key.registration)
                 outcome = .success(())
             } else {
-                try store.resetPendingFile(key.fileIndex, ids: ids, of: key.registration)
+                try store.resetPendingFile(key.fileIndex, ids: ids, of: key.registration, by: writing)
                 outcome = .failure(.fileMismatch(
                     file: file.path,
                     reason: "its bytes hash to \(actual.hex) but \(registration.source.repo) announced \(file.sha256.hex) (the file changed at the source or was corrupted in transit)"

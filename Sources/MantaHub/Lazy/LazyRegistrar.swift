@@ -109,6 +109,8 @@ public struct LazyRegistrar: Sendable {
     /// Writes the registration, then stores and journals the chunks whose bytes were read, and checks the files
     /// read whole. Returns the registration's digest, and the manifest's if every file is already complete. Blocking.
     private static func record(_ registration: Registration, described: [DescribedFile], in store: Store) throws -> (Digest, Digest?) {
+        let writing = store.beginWriting()
+        defer { withExtendedLifetime(writing) {} }
         let digest = try store.register(registration)
         let known = Dictionary(described.map { ($0.file.path, $0.knownBytes) }, uniquingKeysWith: { first, _ in first })
         var ids: [[ChunkID]] = []
@@ -128,7 +130,7 @@ public struct LazyRegistrar: Sendable {
             guard fileIDs.count == file.spans.count else { continue }
             let actual = SHA256Hasher.hash(bytes)
             guard actual == file.sha256 else {
-                try store.resetPendingFile(index, ids: fileIDs, of: digest)
+                try store.resetPendingFile(index, ids: fileIDs, of: digest, by: writing)
                 throw HubError.hashMismatch(repo: try HubRepoID(registration.source.repo), path: file.path, expected: file.sha256, actual: actual)
             }
             try store.recordFileVerified(index, of: digest)

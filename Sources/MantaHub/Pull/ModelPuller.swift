@@ -71,14 +71,18 @@ public struct ModelPuller: Sendable {
         return try await pull(reference, snapshot: snapshot, filename: filename, progress: progress)
     }
 
-    /// Pulls the files of `snapshot`, already resolved from `reference` (and `filename`).
+    /// Pulls the files of `snapshot`, already resolved from `reference` (and `filename`), within `writing` when
+    /// the caller holds a write session for this pull already.
     public func pull(
         _ reference: HubModelReference,
         snapshot: HubSnapshot,
         filename: String? = nil,
+        writing: Store.WriteSession? = nil,
         progress: @escaping @Sendable (PullProgress) -> Void = { _ in }
     ) async throws -> PullSummary {
         let storeReference = try Self.storeReference(for: reference)
+        let writing = writing ?? store.beginWriting()
+        defer { withExtendedLifetime(writing) {} }
         return try await Self.withThreadPool(threads: concurrency + 2) { [self] pool in
             let existing = try await pool.runIfActive { try existingManifest(storeReference, snapshot: snapshot) }
             if let existing, existing.complete {
@@ -86,7 +90,7 @@ public struct ModelPuller: Sendable {
                 progress(PullProgress(totalBytes: total, completedBytes: total))
                 return upToDate(storeReference, existing, snapshot: snapshot)
             }
-            let session = PullSession(store: store, client: client, snapshot: snapshot, concurrency: concurrency, threadPool: pool, logger: logger, progress: progress)
+            let session = PullSession(store: store, writing: writing, client: client, snapshot: snapshot, concurrency: concurrency, threadPool: pool, logger: logger, progress: progress)
             let outcome = try await session.run(known: existing?.manifest)
             let (digest, manifest) = try await pool.runIfActive {
                 let recorded = try record(outcome.files, of: snapshot, as: reference, partial: filename != nil, written: outcome.written)

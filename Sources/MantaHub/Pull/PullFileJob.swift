@@ -59,27 +59,27 @@ final class PullFileJob: Sendable {
 
     /// Checks the whole file against the hub's SHA-256 (LFS files), and the header the layout came from
     /// against the file's first bytes, and returns the file's manifest entry. On a mismatch the chunks the
-    /// pull wrote for it are deleted (unless another manifest uses them) and the journal is dropped, so
-    /// nothing of the bad file is kept or resumed. Blocking.
-    func finish(store: Store) throws -> Manifest.File {
+    /// pull wrote for it are deleted (unless another manifest uses them, or the store is in use: see
+    /// `Store.discardUnreferenced`) and the journal is dropped, so nothing of the bad file is named or resumed. Blocking.
+    func finish(store: Store, writing: Store.WriteSession) throws -> Manifest.File {
         let ids = state.withLock { $0.ids }.compactMap { $0 }
         guard ids.count == plan.spans.count, let digest = try sequencer.finish(store: store) else {
             throw PullError.chunksUnavailable(repo: "\(location.repo)", missing: plan.spans.count - ids.count, reason: "'\(file.path)' is incomplete")
         }
         if let expected = file.sha256, digest != expected {
-            try discard(from: store)
+            try discard(from: store, writing: writing)
             throw HubError.hashMismatch(repo: location.repo, path: file.path, expected: expected, actual: digest)
         }
         if let header, try headerDigest(length: header.length, ids: ids, store: store) != header.digest {
-            try discard(from: store)
+            try discard(from: store, writing: writing)
             throw PullError.headerMismatch(repo: "\(location.repo)", path: file.path)
         }
         let chunks = zip(plan.spans, ids).map { Manifest.Chunk(offset: $0.offset, length: $0.length, id: $1) }
         return Manifest.File(path: file.path, size: UInt64(file.size), sha256: digest, scheme: plan.scheme, chunks: chunks)
     }
 
-    private func discard(from store: Store) throws {
-        try store.discardUnreferenced(written)
+    private func discard(from store: Store, writing: Store.WriteSession) throws {
+        try store.discardUnreferenced(written, by: writing)
         journal.remove()
     }
 

@@ -19,6 +19,8 @@ final class PullSession: Sendable {
     static let maximumSegmentBytes: UInt64 = 32 << 20
 
     let store: Store
+    /// Open for the whole pull (see `Store.WriteSession`).
+    let writing: Store.WriteSession
     let client: HubClient
     let snapshot: HubSnapshot
     let concurrency: Int
@@ -29,10 +31,11 @@ final class PullSession: Sendable {
     private let downloaded = Atomic<UInt64>(0)
 
     init(
-        store: Store, client: HubClient, snapshot: HubSnapshot, concurrency: Int, threadPool: NIOThreadPool, logger: Logger,
+        store: Store, writing: Store.WriteSession, client: HubClient, snapshot: HubSnapshot, concurrency: Int, threadPool: NIOThreadPool, logger: Logger,
         progress: @escaping @Sendable (PullProgress) -> Void
     ) {
         self.store = store
+        self.writing = writing
         self.client = client
         self.snapshot = snapshot
         self.concurrency = concurrency
@@ -58,10 +61,10 @@ final class PullSession: Sendable {
         var failures: [any Error] = []
         for job in jobs {
             do {
-                files.append(try await threadPool.runIfActive { [store] in try job.finish(store: store) })
+                files.append(try await threadPool.runIfActive { [store, writing] in try job.finish(store: store, writing: writing) })
                 written.formUnion(job.written)
             } catch {
-                logger.error("file failed its check; its chunks were dropped", metadata: ["file": "\(job.file.path)", "error": "\(error)"])
+                logger.error("file failed its check; its new chunks were dropped", metadata: ["file": "\(job.file.path)", "error": "\(error)"])
                 failures.append(error)
             }
         }

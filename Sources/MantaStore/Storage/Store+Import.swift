@@ -35,6 +35,9 @@ extension Store {
         workers: Int = ProcessInfo.processInfo.activeProcessorCount,
         progress: @escaping @Sendable (ImportProgress) -> Void = { _ in }
     ) throws -> ImportSummary {
+        // It counts on the chunks it finds stored until its manifest names them.
+        let writing = beginWriting()
+        defer { withExtendedLifetime(writing) {} }
         let sources = try ImportSource.regularFiles(below: directory)
         let largestFirst = sources.indices.sorted { sources[$0].size != sources[$1].size ? sources[$0].size > sources[$1].size : $0 < $1 }
         let files = try sources.map(plan)

@@ -96,10 +96,11 @@ extension Store {
         try appendToJournal("verified \(file)\n", of: digest)
     }
 
-    /// Forgets the chunks of file `file` (it failed its check), and deletes those that nothing else uses.
-    public func resetPendingFile(_ file: Int, ids: [ChunkID], of digest: Digest) throws {
+    /// Forgets the chunks of file `file` (it failed its check), and deletes those that nothing else uses
+    /// (see `discardUnreferenced`).
+    public func resetPendingFile(_ file: Int, ids: [ChunkID], of digest: Digest, by session: WriteSession) throws {
         try appendToJournal("reset \(file)\n", of: digest)
-        try discardUnreferenced(ids)
+        try discardUnreferenced(ids, by: session)
     }
 
     /// Replaces a registration whose files are all verified by its manifest and (pinned) reference. Returns the

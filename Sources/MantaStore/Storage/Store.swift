@@ -30,6 +30,8 @@ public final class Store: Sendable {
     let lockDescriptor: Int32
     /// This process's file in `sessions/`, removed when the store is closed (see `recoverIfNeeded`).
     let sessionPath: String
+    /// This process's open write sessions (`Store+Writing`).
+    let writers = WriterCount()
 
     var chunksDirectory: String { root + "/chunks" }
     var manifestsDirectory: String { root + "/manifests" }
@@ -109,16 +111,19 @@ public final class Store: Sendable {
     /// Runs `body` with no other process using the store. Waits a while for others to finish; a process
     /// that keeps the store open (a mount, an agent) makes this fail with `StoreError.busy`.
     func exclusively<T>(_ body: () throws -> T) throws -> T {
-        flock(lockDescriptor, LOCK_UN)
         let deadline = ContinuousClock.now + Self.exclusiveWait
-        while flock(lockDescriptor, LOCK_EX | LOCK_NB) != 0 {
-            guard ContinuousClock.now < deadline else {
-                flock(lockDescriptor, LOCK_SH)
-                throw StoreError.busy(root)
-            }
+        while true {
+            if let result = try exclusivelyIfFree(body) { return result }
+            guard ContinuousClock.now < deadline else { throw StoreError.busy(root) }
             usleep(50_000)
         }
+    }
+
+    /// Runs `body` with no other process using the store, if none is using it now; nil otherwise.
+    func exclusivelyIfFree<T>(_ body: () throws -> T) throws -> T? {
+        flock(lockDescriptor, LOCK_UN)
         defer { flock(lockDescriptor, LOCK_SH) }
+        guard flock(lockDescriptor, LOCK_EX | LOCK_NB) == 0 else { return nil }
         return try body()
     }
 
@@ -222,19 +227,6 @@ public final class Store: Sendable {
             return nil
         }
         return !verify || SHA256Hasher.hash(bytes) == id ? bytes : nil
-    }
-
-    /// Deletes those of `ids` that no manifest or registration names: chunks stored for a file that then
-    /// failed its whole-file check. Returns how many were deleted.
-    @discardableResult
-    public func discardUnreferenced(_ ids: some Sequence<ChunkID>) throws -> Int {
-        let used = try database.chunks(usedBy: try database.manifestDigests()).union(try registeredChunks())
-        let doomed = Set(ids).subtracting(used)
-        for id in doomed {
-            if let location = location(of: id) { unlink(location.path) }
-        }
-        try database.forgetChunks(Array(doomed))
-        return doomed.count
     }
 
     /// Records that these chunks were read, for least-recently-used eviction.

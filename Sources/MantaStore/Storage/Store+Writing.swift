@@ -1,0 +1,60 @@
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension Store {
+    /// A piece of work in this process that stores chunks, or counts on chunks it found stored, before a
+    /// manifest (or registration) names them: an import, a pull, a registration, a lazy fetch. While one
+    /// is open, no other writer's `discardUnreferenced` deletes anything, since the chunks it would delete
+    /// may be ones this writer found present. The session ends when the value goes away.
+    public final class WriteSession: Sendable {
+        let writers: WriterCount
+
+        init(_ writers: WriterCount) {
+            self.writers = writers
+            writers.count.withLock { $0 += 1 }
+        }
+
+        deinit { writers.count.withLock { $0 -= 1 } }
+    }
+
+    /// How many `WriteSession`s this process has open, under the lock a discard holds while it deletes.
+    final class WriterCount: Sendable {
+        let count = Mutex(0)
+    }
+
+    /// Opens a write session; hold it until the manifest or registration naming the chunks is recorded.
+    public func beginWriting() -> WriteSession {
+        WriteSession(writers)
+    }
+
+    /// Deletes those of `ids` that no manifest or registration names: chunks `session` stored for a file that then
+    /// failed its whole-file check. It deletes only when nothing else could count on them: no other write session
+    /// in this process, and no other process with the store open (a `manta import` elsewhere may have found
+    /// one of them stored). Otherwise they stay, unnamed, for `gc`. Returns how many were deleted.
+    @discardableResult
+    public func discardUnreferenced(_ ids: some Sequence<ChunkID>, by session: WriteSession) throws -> Int {
+        let doomed = Set(ids)
+        guard !doomed.isEmpty else { return 0 }
+        return try writers.count.withLock { count in
+            let deleted = count == 1 ? try exclusivelyIfFree { try deleteUnreferenced(doomed) } : nil
+            if deleted == nil {
+                let holder = count == 1 ? "another process has the store open" : "another write in this process may count on them"
+                logger.info("chunks of a failed file left for gc", metadata: ["chunks": "\(doomed.count)", "reason": "\(holder)"])
+            }
+            return deleted ?? 0
+        }
+    }
+
+    private func deleteUnreferenced(_ ids: Set<ChunkID>) throws -> Int {
+        let used = try database.chunks(usedBy: try database.manifestDigests()).union(try registeredChunks())
+        let doomed = ids.subtracting(used)
+        for id in doomed {
+            if let location = location(of: id) { unlink(location.path) }
+        }
+        try database.forgetChunks(Array(doomed))
+        return doomed.count
+    }
+}
