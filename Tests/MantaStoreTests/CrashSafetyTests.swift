@@ -1,5 +1,6 @@
 import Foundation
 import MantaTestSupport
+import Synchronization
 import Testing
 @testable import MantaStore
 
@@ -188,5 +189,29 @@ import Testing
         #expect(verify.standardError.contains("keeps the store at \(root) open"), "\(verify.standardError)")
         let gc = try MantaProcess.run(["gc", "--store", root])
         #expect(gc.standardError.contains("keeps the store at \(root) open"))
+    }
+
+    @Test func twoProcessesThatBothWantTheStoreToThemselvesGetItInTurn() throws {
+        let scratch = try TemporaryDirectory()
+        let root = scratch.appending("store")
+        try MantaProcess.run(["import", try Fixtures.gguf(), "--repo", "acme/gguf", "--store", root])
+        // Both start waiting while this opening holds the store; each held the shared lock too. Had waiting kept
+        // it, neither would get the store once this one lets go.
+        var holder: Store? = try Store(root: root)
+        let results = Mutex<[MantaProcess.Result]>([])
+        let waiters = DispatchGroup()
+        for command in ["verify", "gc"] {
+            DispatchQueue.global().async(group: waiters) {
+                let result = try? MantaProcess.run([command, "--store", root])
+                results.withLock { $0.append(contentsOf: result.map { [$0] } ?? []) }
+            }
+        }
+        usleep(1_500_000)
+        withExtendedLifetime(holder) {}
+        holder = nil
+        waiters.wait()
+        let finished = results.withLock { $0 }
+        #expect(finished.count == 2)
+        for result in finished { #expect(result.succeeded, "\(result.standardError)") }
     }
 }

@@ -38,8 +38,11 @@ extension Store {
     public func discardUnreferenced(_ ids: some Sequence<ChunkID>, by session: WriteSession) throws -> Int {
         let doomed = Set(ids)
         guard !doomed.isEmpty else { return 0 }
+        // After the writers' lock is let go: taking the shared lock back can wait for another process's exclusive
+        // work, and new writers must not wait that long.
+        defer { lockShared() }
         return try writers.count.withLock { count in
-            let deleted = count == 1 ? try exclusivelyIfFree { try deleteUnreferenced(doomed) } : nil
+            let deleted = count == 1 && tryLockingExclusively() ? try deleteUnreferenced(doomed) : nil
             if deleted == nil {
                 let holder = count == 1 ? "another process has the store open" : "another write in this process may count on them"
                 logger.info("chunks of a failed file left for gc", metadata: ["chunks": "\(doomed.count)", "reason": "\(holder)"])

@@ -111,20 +111,26 @@ public final class Store: Sendable {
     /// Runs `body` with no other process using the store. Waits a while for others to finish; a process
     /// that keeps the store open (a mount, an agent) makes this fail with `StoreError.busy`.
     func exclusively<T>(_ body: () throws -> T) throws -> T {
+        defer { lockShared() }
         let deadline = ContinuousClock.now + Self.exclusiveWait
-        while true {
-            if let result = try exclusivelyIfFree(body) { return result }
+        while !tryLockingExclusively() {
             guard ContinuousClock.now < deadline else { throw StoreError.busy(root) }
             usleep(50_000)
         }
+        return try body()
     }
 
-    /// Runs `body` with no other process using the store, if none is using it now; nil otherwise.
-    func exclusivelyIfFree<T>(_ body: () throws -> T) throws -> T? {
+    /// Takes the store's lock exclusively if no other process holds it now. It gives up this process's shared
+    /// lock either way (while waiting, holding it would keep two processes that both want the store to
+    /// themselves from ever getting it), so the caller must `lockShared()` afterwards.
+    func tryLockingExclusively() -> Bool {
         flock(lockDescriptor, LOCK_UN)
-        defer { flock(lockDescriptor, LOCK_SH) }
-        guard flock(lockDescriptor, LOCK_EX | LOCK_NB) == 0 else { return nil }
-        return try body()
+        return flock(lockDescriptor, LOCK_EX | LOCK_NB) == 0
+    }
+
+    /// Back to the shared lock every process using the store holds.
+    func lockShared() {
+        flock(lockDescriptor, LOCK_SH)
     }
 
     // MARK: Chunks
