@@ -29,6 +29,24 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: "\(root)/quarantine/\(chunk.hex)"))
     }
 
+    @Test("verify names exactly the damaged chunks, on any number of threads", arguments: [1, 2, 3])
+    func verifyNamesExactlyTheDamagedChunks(workers: Int) throws {
+        let scratch = try TemporaryDirectory()
+        let store = try Store(root: scratch.appending("store"))
+        let summary = try store.importDirectory(try Fixtures.gguf(), as: try RepoReference(parsing: "acme/gguf"))
+        let ids = try #require(summary.manifest.files.first).chunks.map(\.id)
+        try #require(ids.count >= 4)
+        let damaged: [(ChunkID, FileDamage)] = [
+            (ids[0], .flipByte(atFraction: 0.9)), (ids[ids.count / 2], .truncate(toFraction: 0)), (ids[ids.count - 1], .truncate(toFraction: 0.5)),
+        ]
+        for (id, damage) in damaged { try damage.apply(to: try #require(store.location(of: id)).path) }
+
+        let report = try store.verify(workers: workers)
+        #expect(Set(report.corruptChunks) == Set(damaged.map(\.0)))
+        #expect(report.chunksChecked == Set(ids).count)
+        #expect(try store.verify(workers: workers).corruptChunks.isEmpty)
+    }
+
     @Test func exportRefusesNamingTheFileAndChunkAndWritesNoBadByte() throws {
         let scratch = try TemporaryDirectory()
         let (root, chunk, _) = try Self.storeWithOneDamagedChunk(scratch)

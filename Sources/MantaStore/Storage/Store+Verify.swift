@@ -1,3 +1,6 @@
+import Foundation
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -19,17 +22,19 @@ extension Store {
     /// Recomputes the hash of every chunk and manifest; quarantines what is corrupt; reports local models
     /// left incomplete. Runs alone: other processes using the store are waited for. Starts with recovery, which
     /// an open skips when no process crashed: so files changed behind the store's back are reconciled too.
-    public func verify(progress: (UInt64) -> Void = { _ in }) throws -> VerifyReport {
+    public func verify(
+        workers: Int = ProcessInfo.processInfo.activeProcessorCount, progress: @escaping @Sendable (UInt64) -> Void = { _ in }
+    ) throws -> VerifyReport {
         try exclusively {
             try recover()
             var report = VerifyReport()
             var seals: [(id: ChunkID, seal: ChunkSeal)] = []
-            for record in try database.chunkRecords() {
-                guard let location = location(of: record.id) else { continue }
+            let chunks = try database.chunkRecords().compactMap { record in location(of: record.id).map { (record, $0) } }
+            let intact = try chunksIntact(chunks.map { ($0.0.id, $0.0.size, $0.1) }, workers: workers, progress: progress)
+            for ((record, location), intact) in zip(chunks, intact) {
                 report.chunksChecked += 1
                 report.bytesChecked += record.size
-                progress(record.size)
-                if (try? Self.readVerified(record.id, at: location)) ?? nil == nil {
+                if !intact {
                     logger.error("quarantining a corrupt chunk", metadata: ["chunk": "\(record.id)", "path": "\(location.path)"])
                     let name = location.path.split(separator: "/").last.map(String.init) ?? record.id.hex
                     guard rename(location.path, "\(quarantineDirectory)/\(name)") == 0 else {
@@ -59,5 +64,46 @@ extension Store {
             }
             return report
         }
+    }
+
+    /// Whether each chunk's file holds bytes that hash to its id, in `chunks`' order, on `workers` threads.
+    /// Plain chunks are hashed where they lie, two at a time per thread (`ChunkPairHasher`); compressed ones are
+    /// decoded first.
+    private func chunksIntact(
+        _ chunks: [(id: ChunkID, size: UInt64, location: ChunkLocation)], workers: Int, progress: @escaping @Sendable (UInt64) -> Void
+    ) throws -> [Bool] {
+        let intact = Mutex([Bool](repeating: false, count: chunks.count))
+        let nextIndex = Atomic(0)
+        try WorkerThreads.run(count: max(1, min(workers, chunks.count))) { cancelled in
+            try ChunkPairHasher.hashAll(
+                next: { () throws -> (item: Int, mapping: FileMapping)? in
+                    while !cancelled.load(ordering: .relaxed) {
+                        let index = nextIndex.add(1, ordering: .relaxed).oldValue
+                        guard index < chunks.count else { return nil }
+                        let chunk = chunks[index]
+                        if chunk.location.encoding == .plain, let mapping = (try? Self.mapWhole(chunk.location.path)) ?? nil {
+                            return (index, mapping)
+                        }
+                        let readable = (try? Self.readVerified(chunk.id, at: chunk.location)) ?? nil
+                        intact.withLock { $0[index] = readable != nil }
+                        progress(chunk.size)
+                    }
+                    return nil
+                },
+                done: { index, _, digest in
+                    intact.withLock { $0[index] = digest == chunks[index].id }
+                    progress(chunks[index].size)
+                }
+            )
+        }
+        return intact.withLock { $0 }
+    }
+
+    /// A mapping of a whole non-empty file; nil when it is empty (nothing to map).
+    private static func mapWhole(_ path: String) throws -> FileMapping? {
+        let file = try FileDescriptor.open(path, flags: O_RDONLY)
+        let size = try file.size()
+        guard size > 0 else { return nil }
+        return try FileMapping(file, path: path, offset: 0, length: Int(size))
     }
 }
