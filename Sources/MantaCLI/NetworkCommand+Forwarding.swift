@@ -26,14 +26,18 @@ extension NetworkCommand {
     /// directly or through `help`.
     static func forwardedArguments(_ arguments: [String]) -> [String]? {
         let words = Array(arguments.dropFirst())
-        let named = words.first == "help" ? words.dropFirst().first : words.first
-        guard let named, NetworkCommand(rawValue: named) != nil else { return nil }
+        guard let named = commandName(in: words), NetworkCommand(rawValue: named) != nil else { return nil }
         return words
+    }
+
+    /// The command that `words` (argv without the executable) run, or ask help about.
+    private static func commandName(in words: [String]) -> String? {
+        words.first == "help" ? words.dropFirst().first : words.first
     }
 
     /// Replaces this process with `manta-net` from this executable's folder; returns only if that failed.
     static func runNetworkExecutable(_ arguments: [String]) -> ForwardingError {
-        let command = (arguments.first == "help" ? arguments.dropFirst().first : arguments.first) ?? ""
+        let command = commandName(in: arguments) ?? ""
         let ownPath = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let executable = URL(fileURLWithPath: ownPath).deletingLastPathComponent().appendingPathComponent(executableName).path
         var argv = ([executable] + arguments).map { strdup($0) }
