@@ -8,9 +8,8 @@ import Glibc
 /// The SQLite (WAL) index beside the chunk files: sizes, pins, which manifest uses which chunk, last access.
 /// The files are the truth; start-up recovery brings this index back in line with them.
 final class MetadataDatabase: Sendable {
+    /// The outcome of opening; nil while a new database is being created.
     private let connection: Mutex<Result<SQLiteConnection, any Error>?>
-    /// Set once `connection` holds the outcome of opening: from then on nobody waits.
-    private let opened = Atomic<Bool>(false)
     private let openedSignal = DispatchSemaphore(value: 0)
     /// Whether the database file was there before: a new one has nothing to reconcile with the files yet.
     let existed: Bool
@@ -29,7 +28,6 @@ final class MetadataDatabase: Sendable {
                     return try Self.open(path)
                 }
                 connection.withLock { $0 = outcome }
-                opened.store(true, ordering: .releasing)
                 openedSignal.signal()
             }
             thread.stackSize = 1 << 20
@@ -38,7 +36,6 @@ final class MetadataDatabase: Sendable {
         }
         try setUp()
         connection = Mutex(.success(try Self.open(path)))
-        opened.store(true, ordering: .releasing)
     }
 
     private static func open(_ path: String) throws -> SQLiteConnection {
@@ -70,7 +67,7 @@ final class MetadataDatabase: Sendable {
     func withConnection<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
         waitUntilOpened()
         return try connection.withLock { outcome in
-            guard let outcome else { preconditionFailure("opened is set after the outcome") }
+            guard let outcome else { preconditionFailure("waitUntilOpened returns only once the outcome is set") }
             return try body(outcome.get())
         }
     }
@@ -78,7 +75,7 @@ final class MetadataDatabase: Sendable {
     /// Returns once the database is open (or failed to open), so that a process leaving soon after it created a
     /// store does not cut the schema's commit short.
     func waitUntilOpened() {
-        guard !opened.load(ordering: .acquiring) else { return }
+        guard connection.withLock({ $0 == nil }) else { return }
         openedSignal.wait()
         openedSignal.signal()
     }

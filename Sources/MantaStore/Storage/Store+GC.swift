@@ -25,10 +25,7 @@ extension Store {
                 unlink(manifestPath(digest))
                 try database.forgetManifest(digest)
             }
-            for id in plan.chunks {
-                if let location = location(of: id) { unlink(location.path) }
-            }
-            try database.forgetChunks(plan.chunks)
+            try deleteChunks(plan.chunks)
             return plan
         }
     }

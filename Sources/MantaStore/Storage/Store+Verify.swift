@@ -30,7 +30,7 @@ extension Store {
             var report = VerifyReport()
             var seals: [(id: ChunkID, seal: ChunkSeal)] = []
             let chunks = try database.chunkRecords().compactMap { record in location(of: record.id).map { (record, $0) } }
-            let intact = try chunksIntact(chunks.map { ($0.0.id, $0.0.size, $0.1) }, workers: workers, progress: progress)
+            let intact = try chunksIntact(chunks, workers: workers, progress: progress)
             for ((record, location), intact) in zip(chunks, intact) {
                 report.chunksChecked += 1
                 report.bytesChecked += record.size
@@ -70,7 +70,7 @@ extension Store {
     /// Plain chunks are hashed where they lie, two at a time per thread (`ChunkPairHasher`); compressed ones are
     /// decoded first.
     private func chunksIntact(
-        _ chunks: [(id: ChunkID, size: UInt64, location: ChunkLocation)], workers: Int, progress: @escaping @Sendable (UInt64) -> Void
+        _ chunks: [(record: ChunkRecord, location: ChunkLocation)], workers: Int, progress: @escaping @Sendable (UInt64) -> Void
     ) throws -> [Bool] {
         let intact = Mutex([Bool](repeating: false, count: chunks.count))
         let nextIndex = Atomic(0)
@@ -80,19 +80,19 @@ extension Store {
                     while !cancelled.load(ordering: .relaxed) {
                         let index = nextIndex.add(1, ordering: .relaxed).oldValue
                         guard index < chunks.count else { return nil }
-                        let chunk = chunks[index]
-                        if chunk.location.encoding == .plain, let mapping = (try? Self.mapWhole(chunk.location.path)) ?? nil {
+                        let (record, location) = chunks[index]
+                        if location.encoding == .plain, let mapping = (try? Self.mapWhole(location.path)) ?? nil {
                             return (index, mapping)
                         }
-                        let readable = (try? Self.readVerified(chunk.id, at: chunk.location)) ?? nil
+                        let readable = (try? Self.readVerified(record.id, at: location)) ?? nil
                         intact.withLock { $0[index] = readable != nil }
-                        progress(chunk.size)
+                        progress(record.size)
                     }
                     return nil
                 },
                 done: { index, _, digest in
-                    intact.withLock { $0[index] = digest == chunks[index].id }
-                    progress(chunks[index].size)
+                    intact.withLock { $0[index] = digest == chunks[index].record.id }
+                    progress(chunks[index].record.size)
                 }
             )
         }

@@ -10,24 +10,19 @@ extension Store {
     /// is open, no other writer's `discardUnreferenced` deletes anything, since the chunks it would delete
     /// may be ones this writer found present. The session ends when the value goes away.
     public final class WriteSession: Sendable {
-        let writers: WriterCount
+        let store: Store
 
-        init(_ writers: WriterCount) {
-            self.writers = writers
-            writers.count.withLock { $0 += 1 }
+        init(_ store: Store) {
+            self.store = store
+            store.openWriteSessions.withLock { $0 += 1 }
         }
 
-        deinit { writers.count.withLock { $0 -= 1 } }
-    }
-
-    /// How many `WriteSession`s this process has open, under the lock a discard holds while it deletes.
-    final class WriterCount: Sendable {
-        let count = Mutex(0)
+        deinit { store.openWriteSessions.withLock { $0 -= 1 } }
     }
 
     /// Opens a write session; hold it until the manifest or registration naming the chunks is recorded.
     public func beginWriting() -> WriteSession {
-        WriteSession(writers)
+        WriteSession(self)
     }
 
     /// Deletes those of `ids` that no manifest or registration names: chunks `session` stored for a file that then
@@ -41,7 +36,7 @@ extension Store {
         // After the writers' lock is let go: taking the shared lock back can wait for another process's exclusive
         // work, and new writers must not wait that long.
         defer { lockShared() }
-        return try writers.count.withLock { count in
+        return try openWriteSessions.withLock { count in
             let deleted = count == 1 && tryLockingExclusively() ? try deleteUnreferenced(doomed) : nil
             if deleted == nil {
                 let holder = count == 1 ? "another process has the store open" : "another write in this process may count on them"
@@ -53,11 +48,8 @@ extension Store {
 
     private func deleteUnreferenced(_ ids: Set<ChunkID>) throws -> Int {
         let used = try database.chunks(usedBy: try database.manifestDigests()).union(try registeredChunks())
-        let doomed = ids.subtracting(used)
-        for id in doomed {
-            if let location = location(of: id) { unlink(location.path) }
-        }
-        try database.forgetChunks(Array(doomed))
+        let doomed = Array(ids.subtracting(used))
+        try deleteChunks(doomed)
         return doomed.count
     }
 }

@@ -1,6 +1,7 @@
 import CLinux
 import Foundation
 import Logging
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -30,8 +31,8 @@ public final class Store: Sendable {
     let lockDescriptor: Int32
     /// This process's file in `sessions/`, removed when the store is closed (see `recoverIfNeeded`).
     let sessionPath: String
-    /// This process's open write sessions (`Store+Writing`).
-    let writers = WriterCount()
+    /// How many `WriteSession`s this process has open, under the lock a discard holds while it deletes.
+    let openWriteSessions = Mutex(0)
 
     var chunksDirectory: String { root + "/chunks" }
     var manifestsDirectory: String { root + "/manifests" }
@@ -233,6 +234,14 @@ public final class Store: Sendable {
             return nil
         }
         return !verify || SHA256Hasher.hash(bytes) == id ? bytes : nil
+    }
+
+    /// Deletes these chunks' files and forgets them.
+    func deleteChunks(_ ids: [ChunkID]) throws {
+        for id in ids {
+            if let location = location(of: id) { unlink(location.path) }
+        }
+        try database.forgetChunks(ids)
     }
 
     /// Records that these chunks were read, for least-recently-used eviction.
