@@ -7,6 +7,8 @@ scripts/install-dependencies.sh
 python3 scripts/make-fixtures.py >/dev/null
 scripts/validate-deploy.sh
 swift build --build-tests
-# Clock-based suites (named Timing…) run alone after the rest, so parallel suites cannot starve them.
-swift test --skip-build --skip Timing "$@"
-swift test --skip-build --filter Timing --no-parallel
+# One test at a time: many tests run real agents, hubs and mounts and wait on clocks (stall timeouts,
+# Retry-After, rates). Run side by side on two cores they starve each other: a controller step that takes
+# 0.2 s alone took over 10 s, and swarm followers gave up on their peers. In parallel the suite took 2 min
+# here and failed in turn on such waits; alone it takes under 4 min and every wait means what it says.
+swift test --skip-build --no-parallel "$@"

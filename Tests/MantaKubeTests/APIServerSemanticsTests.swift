@@ -3,7 +3,7 @@ import MantaKube
 import Testing
 
 /// Each semantic of the Kubernetes API that the client and controller rely on, against the test API server.
-@Suite(.timeLimit(.minutes(1))) struct APIServerSemanticsTests {
+@Suite(.timeLimit(.minutes(3))) struct APIServerSemanticsTests {
     @Test func resourceVersionsIncreaseWithEveryWrite() async throws {
         try await KubeTestEnvironment.with { env in
             let created = try await env.client.create(Torrent.sample("a"))

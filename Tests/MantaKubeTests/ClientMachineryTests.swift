@@ -3,7 +3,7 @@ import Logging
 import MantaKube
 import Testing
 
-@Suite(.timeLimit(.minutes(1))) struct ClientMachineryTests {
+@Suite(.timeLimit(.minutes(3))) struct ClientMachineryTests {
     @Test func modifyRetriesAConflictFromAFreshRead() async throws {
         try await KubeTestEnvironment.with { env in
             _ = try await env.client.create(Torrent.sample("a"))

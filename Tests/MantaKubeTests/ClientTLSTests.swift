@@ -4,7 +4,7 @@ import NIOSSL
 import Testing
 
 /// The client over HTTPS: the CA bundle decides whom it trusts, a client certificate authenticates it.
-@Suite(.timeLimit(.minutes(1))) struct ClientTLSTests {
+@Suite(.timeLimit(.minutes(3))) struct ClientTLSTests {
     static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures/tls")
 

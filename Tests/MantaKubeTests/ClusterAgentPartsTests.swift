@@ -5,7 +5,7 @@ import MantaPeer
 import MantaTestSupport
 import Testing
 
-@Suite(.timeLimit(.minutes(1))) struct ClusterAgentPartsTests {
+@Suite(.timeLimit(.minutes(3))) struct ClusterAgentPartsTests {
     static let source = Replication.Source(hub: "Huggingface", repoID: "a/b", revision: "main", commit: "c1", filename: nil, totalBytes: 10)
 
     static func replication(_ phase: Replication.Phase, reclaim: Bool = false) -> Replication {

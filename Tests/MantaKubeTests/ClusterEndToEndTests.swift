@@ -14,7 +14,7 @@ import Glibc
 /// with two models that share a file, and three `manta agent` processes with real stores, joined to the
 /// cluster with `--node-name` and a kubeconfig. Agents are separate processes so that each owns its store
 /// as on a node, and the CLI options the DaemonSet uses are the ones tested.
-@Suite(.serialized, .timeLimit(.minutes(2))) struct ClusterEndToEndTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct ClusterEndToEndTests {
     static let nodes = ["node-a", "node-b", "node-c"]
 
     @Test func torrentsReplicateScaleThroughPeersAndReclaimOnlyUnsharedChunks() async throws {
@@ -33,7 +33,7 @@ import Glibc
             }
 
             // `manta wait` on the idle node holds until the model is there; a Torrent that does not exist times out.
-            let waiting = cluster.wait(torrent: "base", on: idle, timeout: "40s")
+            let waiting = cluster.wait(torrent: "base", on: idle, timeout: "180s")
             let missing = cluster.wait(torrent: "absent", on: idle, timeout: "1s")
 
             // Three replicas: the third node fetches from the other two, not from the hub.
@@ -100,7 +100,7 @@ struct Cluster: Sendable {
                         let agent = try startAgent(node, in: scratch.appending(node), kubeconfig: kubeconfig, hub: address.endpoint)
                         agents.mutate { $0.append(agent) }
                     }
-                    try await eventually("every agent published its NodeTracker with an address", timeout: .seconds(20)) {
+                    try await eventually("every agent published its NodeTracker with an address") {
                         let trackers = try await harness.client.list(NodeTracker.self).items
                         return trackers.filter { $0.status?.address != nil && ($0.status?.capacityBytes ?? 0) > 0 }.count == ClusterEndToEndTests.nodes.count
                     }

@@ -3,7 +3,7 @@ import MantaKube
 import Testing
 
 /// The original Manta's controller integration scenarios, and the lifecycle cases around them.
-@Suite(.timeLimit(.minutes(1))) struct ControllerScenarioTests {
+@Suite(.timeLimit(.minutes(3))) struct ControllerScenarioTests {
     let gib = ControllerHarness.gib
 
     @Test func aWholeRepoIsResolvedPlacedAndBecomesReady() async throws {

@@ -6,7 +6,7 @@ import Prometheus
 import ServiceLifecycle
 import Testing
 
-@Suite(.timeLimit(.minutes(1))) struct ControllerServiceTests {
+@Suite(.timeLimit(.minutes(3))) struct ControllerServiceTests {
     @Test func theElectedControllerReconcilesServesProbesAndStopsOnCancel() async throws {
         try await KubeTestEnvironment.with { env in
             let registry = PrometheusCollectorRegistry()

@@ -1,7 +1,7 @@
 import MantaKube
 import Testing
 
-@Suite(.timeLimit(.minutes(1))) struct NodeAgentBindingTests {
+@Suite(.timeLimit(.minutes(3))) struct NodeAgentBindingTests {
     @Test func publishCreatesTheTrackerOnceAndUpdatesItsStatus() async throws {
         try await KubeTestEnvironment.with { env in
             let agent = NodeAgentBinding(client: env.client, nodeName: "node-a")

@@ -154,7 +154,7 @@ struct RunningPeer: Sendable {
     }
 }
 
-@Suite(.serialized) struct TimingPeerUploadTests {
+@Suite(.serialized) struct PeerUploadRateTests {
     /// The server never goes faster than the limit; on a loaded machine it may go slower, which the
     /// limiter cannot help, so the upper bound here only catches a limiter that throttles far too much.
     /// `RateLimiterTests` holds the limiter itself to ±10%.

@@ -1,9 +1,8 @@
 import Testing
 import MantaStore
 
-/// Timing suites run alone, after everything else (see scripts/test.sh): on two cores the parallel suites
-/// starve the cooperative pool and would make any clock-based expectation meaningless.
-@Suite(.serialized) struct TimingRateLimiterTests {
+/// Clock-based: meaningful only when nothing else runs beside it, as in scripts/test.sh.
+@Suite(.serialized) struct RateLimiterTimingTests {
     @Test func aSustainedTransferHoldsTheRateWithinTenPercent() async throws {
         let rate: UInt64 = 20_000_000
         let limiter = RateLimiter(bytesPerSecond: rate)

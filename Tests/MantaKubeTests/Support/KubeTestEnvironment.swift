@@ -81,8 +81,10 @@ struct TestFailure: Error, CustomStringConvertible {
 }
 
 /// Polls `condition` until it holds or `timeout` passes; then fails loudly with `message`.
+/// The default is generous because a step that takes 0.2 s alone has taken over 10 s with every other suite
+/// running beside it on two cores; a passing wait returns as soon as its condition holds.
 func eventually(
-    _ message: @autoclosure () -> String, timeout: Duration = .seconds(10), poll: Duration = .milliseconds(20),
+    _ message: @autoclosure () -> String, timeout: Duration = .seconds(60), poll: Duration = .milliseconds(20),
     sourceLocation: SourceLocation = #_sourceLocation, _ condition: () async throws -> Bool
 ) async throws {
     let deadline = ContinuousClock.now + timeout
