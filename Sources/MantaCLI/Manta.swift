@@ -8,6 +8,7 @@ struct Manta: ParsableCommand {
         commandName: "manta",
         abstract: "Node-local, peer-to-peer cache for AI model weights.",
         discussion: "The network subcommands are run by \(NetworkCommand.executableName), which is installed beside manta.",
+        version: MantaVersion.current,
         subcommands: [
             ImportCommand.self, ListCommand.self, InspectCommand.self, ExportCommand.self,
             VerifyCommand.self, DiskUsageCommand.self, GCCommand.self, PinCommand.self,

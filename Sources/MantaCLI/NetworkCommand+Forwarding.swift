@@ -42,6 +42,7 @@ extension NetworkCommand {
         let executable = URL(fileURLWithPath: ownPath).deletingLastPathComponent().appendingPathComponent(executableName).path
         var argv = ([executable] + arguments).map { strdup($0) }
         argv.append(nil)
+        setenv(MantaVersion.callerEnvironmentKey, MantaVersion.current, 1)
         execv(executable, argv)
         let code = errno
         return ForwardingError(command: command, executable: executable, reason: String(cString: strerror(code)), missing: code == ENOENT)

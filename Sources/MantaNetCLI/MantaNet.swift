@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import MantaCLISupport
 
 /// The network half of the `manta` command line; `manta` runs it for the commands `NetworkCommand` lists,
@@ -8,6 +9,7 @@ struct MantaNet: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "manta",
         abstract: "Manta's network commands: hub pulls, mounts, the node agent, the controller and the hub server.",
+        version: MantaVersion.current,
         subcommands: [
             PullCommand.self, AddCommand.self, HubCommand.self, MountCommand.self, AgentCommand.self,
             ControllerCommand.self, WaitCommand.self,
@@ -15,6 +17,9 @@ struct MantaNet: AsyncParsableCommand {
     )
 
     static func main() async {
+        if let warning = MantaVersion.mismatch(caller: ProcessInfo.processInfo.environment[MantaVersion.callerEnvironmentKey]) {
+            FileHandle.standardError.write(Data("\(warning)\n".utf8))
+        }
         CommandLineLogging.bootstrap()
         do {
             var command = try parseAsRoot()

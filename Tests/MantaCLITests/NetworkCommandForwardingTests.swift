@@ -34,6 +34,25 @@ struct NetworkCommandForwardingTests {
         #expect(result.standardError.contains("Usage: manta hub serve"))
     }
 
+    @Test("manta and manta-net report the same version, and manta-net says so when a manta of another version runs it")
+    func versionsAgreeOrMantaNetWarns() throws {
+        let network = URL(fileURLWithPath: try MantaProcess.binaryPath()).deletingLastPathComponent().appendingPathComponent("manta-net").path
+        for executable in [nil, network] {
+            let version = try MantaProcess.run(["--version"], executable: executable)
+            #expect(version.succeeded)
+            #expect(version.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines) == MantaVersion.current)
+        }
+
+        let matched = try MantaProcess.run(["wait", "--help"])
+        #expect(matched.succeeded)
+        #expect(!matched.standardError.contains("warning"), "\(matched.standardError)")
+
+        let stale = try MantaProcess.run(["wait", "--help"], environment: [MantaVersion.callerEnvironmentKey: "0.0.9"], executable: network)
+        #expect(stale.succeeded, "a version mismatch warns; it does not stop the command")
+        #expect(stale.standardError.contains("manta 0.0.9 ran manta-net \(MantaVersion.current)"), "\(stale.standardError)")
+        #expect(stale.standardOutput.contains("USAGE: manta wait"))
+    }
+
     @Test("without manta-net beside it, manta names the missing executable and still runs the store commands")
     func missingNetworkExecutableIsReported() throws {
         let folder = try TemporaryDirectory()
