@@ -112,6 +112,7 @@ import Testing
         let summary = try store.importDirectory(source, as: try RepoReference(parsing: "acme/twins"), workers: 2)
         let chunks = try #require(summary.manifest.file(at: "a.bin")?.chunks)
         #expect(summary.manifest.file(at: "b.bin")?.chunks == chunks)
+        for name in ["a.bin", "b.bin"] { #expect(summary.manifest.file(at: name)?.sha256 == SHA256Hasher.hash(Array(bytes)), "\(name)") }
         #expect(summary.chunksWritten == chunks.count)
         #expect(summary.bytesWritten == UInt64(bytes.count))
         #expect(try store.usage().storedBytes == UInt64(bytes.count))

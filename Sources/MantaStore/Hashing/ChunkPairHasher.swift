@@ -36,8 +36,7 @@ enum ChunkPairHasher {
                 slots[0].hashed += 64 * blocks
                 slots[1].hashed += 64 * blocks
             } else {
-                guard csha256_blocks(&slots[0].state, slots[0].next, slots[0].blocksLeft) == 0 else { throw slots[0].mapping.shrank() }
-                slots[0].hashed += 64 * slots[0].blocksLeft
+                try slots[0].hashRest()
             }
             for index in slots.indices.reversed() where slots[index].blocksLeft == 0 {
                 var slot = slots.remove(at: index)
@@ -45,6 +44,14 @@ enum ChunkPairHasher {
             }
             try refill()
         }
+    }
+
+    /// The SHA-256 of one mapped range, hashed where it lies. Throws `FileMapping.shrank()` for a file that shrank.
+    static func hash(_ mapping: FileMapping, interleaving: Bool = interleaves) throws -> Digest {
+        guard interleaving else { return try hashCopying(mapping) }
+        var slot = Slot(item: (), mapping: mapping)
+        try slot.hashRest()
+        return try slot.finish()
     }
 
     /// A range being hashed: how far, and the state so far.
@@ -61,6 +68,12 @@ enum ChunkPairHasher {
         }
 
         var blocksLeft: Int { (mapping.bytes.count - hashed) / 64 }
+
+        /// Hashes the whole blocks left, alone.
+        mutating func hashRest() throws {
+            guard csha256_blocks(&state, next, blocksLeft) == 0 else { throw mapping.shrank() }
+            hashed += 64 * blocksLeft
+        }
         var next: UnsafePointer<UInt8>? { mapping.bytes.baseAddress.map { ($0 + hashed).assumingMemoryBound(to: UInt8.self) } }
 
         mutating func finish() throws -> Digest {

@@ -202,8 +202,13 @@ extension Store {
             return prefix
         }
         var startsNew = false
-        if plan.spans.count > 1, let first = plan.spans.first, first.end <= UInt64(prefix.count), plan.tiles(size) {
-            startsNew = !contains(prefix.withUnsafeBytes { SHA256Hasher.hash(UnsafeRawBufferPointer(rebasing: $0[Int(first.offset)..<Int(first.end)])) })
+        if plan.spans.count > 1, let first = plan.spans.first, plan.tiles(size) {
+            // A fixed-block file's header was not read: its first block is hashed where it lies, so a new file of
+            // any format gets the one pass instead of a whole-file hash beside its chunks' (twice the CPU).
+            let firstID = first.end <= UInt64(prefix.count)
+                ? prefix.withUnsafeBytes { SHA256Hasher.hash(UnsafeRawBufferPointer(rebasing: $0[Int(first.offset)..<Int(first.end)])) }
+                : try ChunkPairHasher.hash(FileMapping(descriptor, path: file.absolutePath, offset: first.offset, length: Int(first.length)))
+            startsNew = !contains(firstID)
         }
         return PlannedFile(source: file, size: size, plan: plan, startsNew: startsNew)
     }
