@@ -6,7 +6,8 @@
 # The source is read once first, so every contender starts from the page cache; each destination is fresh,
 # and the copy and the import alternate which goes first.
 # Usage: benchmarks/import/run.sh [runs]   (needs: scripts/make-fixtures.py --synthetic-mib 1024 --out /tmp/bench-fixtures)
-#   BENCH_DATASETS="real" runs only the real model (default "synthetic real").
+#   BENCH_DATASETS="real" runs only the real model (default "synthetic real"); "fixed" adds the synthetic shards
+#   under .bin names (hard links), which the import cuts in fixed blocks, as any format it does not parse.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 runs="${1:-3}"
@@ -89,5 +90,11 @@ echo "| data | size | cp+sync | openssl dgst | casync make | manta import | re-i
 echo "|---|---|---|---|---|---|---|---|---|---|---|"
 datasets="${BENCH_DATASETS:-synthetic real}"
 [[ " $datasets " == *" synthetic "* ]] && bench_dataset "synthetic BF16, 2 shards" "$fixtures/synthetic-1024m"
+if [[ " $datasets " == *" fixed "* ]]; then
+    as_bin="$fixtures/synthetic-1024m-as-bin"
+    mkdir -p "$as_bin"
+    for shard in "$fixtures"/synthetic-1024m/*.safetensors; do ln -f "$shard" "$as_bin/$(basename "$shard" .safetensors).bin"; done
+    bench_dataset "synthetic as .bin, fixed blocks" "$as_bin"
+fi
 [[ " $datasets " == *" real "* ]] && bench_dataset "all-MiniLM-L6-v2 (real)" "$fixtures/real/sentence-transformers/all-MiniLM-L6-v2"
 rm -rf "$work"
