@@ -68,13 +68,13 @@ enum ChunkPairHasher {
         }
 
         var blocksLeft: Int { (mapping.bytes.count - hashed) / 64 }
+        var next: UnsafePointer<UInt8>? { mapping.bytes.baseAddress.map { ($0 + hashed).assumingMemoryBound(to: UInt8.self) } }
 
         /// Hashes the whole blocks left, alone.
         mutating func hashRest() throws {
             guard csha256_blocks(&state, next, blocksLeft) == 0 else { throw mapping.shrank() }
             hashed += 64 * blocksLeft
         }
-        var next: UnsafePointer<UInt8>? { mapping.bytes.baseAddress.map { ($0 + hashed).assumingMemoryBound(to: UInt8.self) } }
 
         mutating func finish() throws -> Digest {
             var digest = [UInt8](repeating: 0, count: 32)
