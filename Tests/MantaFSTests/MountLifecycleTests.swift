@@ -162,11 +162,13 @@ struct MountLifecycleTests {
         #expect(FileManager.default.fileExists(atPath: "\(try harness.snapshotPath(model))/config.json"))
 
         try harness.store.removeReference(try model.reference)
-        // The background scan (every second) makes the kernel forget the names; bounded wait.
+        // The background scan (every second) makes the kernel forget the names, one after the other; bounded wait
+        // for both views.
+        let hubPath = "\(harness.mountPoint)/hub/models--sentence-transformers--all-MiniLM-L6-v2"
         let deadline = Date().addingTimeInterval(5)
-        while FileManager.default.fileExists(atPath: harness.modelPath(model)) && Date() < deadline { usleep(50_000) }
+        while [harness.modelPath(model), hubPath].contains(where: FileManager.default.fileExists(atPath:)) && Date() < deadline { usleep(50_000) }
         #expect(!FileManager.default.fileExists(atPath: harness.modelPath(model)))
-        #expect(!FileManager.default.fileExists(atPath: "\(harness.mountPoint)/hub/models--sentence-transformers--all-MiniLM-L6-v2"))
+        #expect(!FileManager.default.fileExists(atPath: hubPath))
         #expect(try FileManager.default.contentsOfDirectory(atPath: "\(harness.mountPoint)/models").isEmpty)
     }
 
