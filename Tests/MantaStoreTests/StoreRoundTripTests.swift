@@ -73,14 +73,20 @@ import Testing
         }
     }
 
-    @Test func wholeFileHashesMatchTheFiles() throws {
-        let source = try Fixtures.syntheticShards()
+    @Test(arguments: [FileHashPlacement.onePass, .ownThread])
+    func wholeFileHashesAndChunksMatchTheFilesWhereverTheHashesGo(placement: FileHashPlacement) throws {
         let scratch = try TemporaryDirectory()
-        let store = try Store(root: scratch.path)
-        let summary = try store.importDirectory(source, as: try RepoReference(parsing: "acme/shards"))
-        for file in summary.manifest.files {
-            let bytes = try Array(Data(contentsOf: URL(fileURLWithPath: "\(source)/\(file.path)")))
-            #expect(SHA256Hasher.hash(bytes) == file.sha256, "\(file.path)")
+        for (source, name) in [(try Fixtures.syntheticShards(), "acme/shards"), (try Fixtures.realModel(), "acme/real")] {
+            let store = try Store(root: scratch.appending("store-\(name)"))
+            let reference = try RepoReference(parsing: name)
+            let summary = try store.importDirectory(source, as: reference, workers: 2, placement: placement)
+            for file in summary.manifest.files {
+                let bytes = try Array(Data(contentsOf: URL(fileURLWithPath: "\(source)/\(file.path)")))
+                #expect(SHA256Hasher.hash(bytes) == file.sha256, "\(file.path)")
+            }
+            try store.export(reference, to: scratch.appending("out-\(name)"))
+            #expect(try Self.filesAreIdentical(source, scratch.appending("out-\(name)")))
+            #expect(try store.verify().isClean)
         }
     }
 
@@ -101,7 +107,8 @@ import Testing
         #expect(second.manifest.file(at: shard.path)?.sha256 != shard.sha256)
     }
 
-    @Test func twoIdenticalNewFilesHashedAtOnceStoreTheirChunksOnce() throws {
+    @Test(arguments: [FileHashPlacement.onePass, .ownThread])
+    func twoIdenticalNewFilesHashedAtOnceStoreTheirChunksOnce(placement: FileHashPlacement) throws {
         let scratch = try TemporaryDirectory()
         let source = scratch.appending("src")
         try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
@@ -109,7 +116,7 @@ import Testing
         let bytes = Data((0..<(10 << 20)).map { _ in UInt8.random(in: 0...255, using: &random) })
         for name in ["a.bin", "b.bin"] { try bytes.write(to: URL(fileURLWithPath: "\(source)/\(name)")) }
         let store = try Store(root: scratch.appending("store"))
-        let summary = try store.importDirectory(source, as: try RepoReference(parsing: "acme/twins"), workers: 2)
+        let summary = try store.importDirectory(source, as: try RepoReference(parsing: "acme/twins"), workers: 2, placement: placement)
         let chunks = try #require(summary.manifest.file(at: "a.bin")?.chunks)
         #expect(summary.manifest.file(at: "b.bin")?.chunks == chunks)
         for name in ["a.bin", "b.bin"] { #expect(summary.manifest.file(at: name)?.sha256 == SHA256Hasher.hash(Array(bytes)), "\(name)") }

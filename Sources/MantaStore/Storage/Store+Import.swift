@@ -28,11 +28,24 @@ extension Store {
     ///
     /// A new file of several chunks is one task, largest first: a lane hashes it once, in order, for its
     /// whole-file hash and its chunk ids together (`ChunkPairHasher.hashFile`). The chunks of the other files
-    /// form one queue that the lanes share after those, so the small files fill the lanes at the end.
+    /// form one queue that the lanes share after those, so the small files fill the lanes at the end. Where pairing
+    /// two hashes on one core saves little and the new files are fewer than the cores, each new file's hash is on a
+    /// thread of its own from the start instead, and its chunks join the queue (`FileHashPlacement`).
     public func importDirectory(
         _ directory: String,
         as reference: RepoReference,
         workers: Int = ProcessInfo.processInfo.activeProcessorCount,
+        progress: @escaping @Sendable (ImportProgress) -> Void = { _ in }
+    ) throws -> ImportSummary {
+        try importDirectory(directory, as: reference, workers: workers, placement: nil, progress: progress)
+    }
+
+    /// `placement`: where new files' whole-file hashes go, or nil for the one this CPU finishes first with.
+    func importDirectory(
+        _ directory: String,
+        as reference: RepoReference,
+        workers: Int = ProcessInfo.processInfo.activeProcessorCount,
+        placement chosen: FileHashPlacement?,
         progress: @escaping @Sendable (ImportProgress) -> Void = { _ in }
     ) throws -> ImportSummary {
         // It counts on the chunks it finds stored until its manifest names them.
@@ -43,8 +56,13 @@ extension Store {
         let files = try sources.map(plan)
         let wholeFileHashes = WholeFileHashes(limit: max(1, workers))
         defer { wholeFileHashes.cancelAll() }
-        let newFiles = largestFirst.filter { files[$0].startsNew }
-        let queue = largestFirst.filter { !files[$0].startsNew }.flatMap { file in files[file].plan.spans.indices.map { (file: file, span: $0) } }
+        let looksNew = largestFirst.filter { files[$0].startsNew }
+        let placement = chosen ?? FileHashPlacement.choose(sizes: looksNew.map { files[$0].size }, lanes: max(1, workers))
+        let newFiles = placement == .onePass ? looksNew : []
+        if placement == .ownThread {
+            for index in looksNew { wholeFileHashes.start(index, path: files[index].source.absolutePath, size: files[index].size) }
+        }
+        let queue = largestFirst.filter { placement == .ownThread || !files[$0].startsNew }.flatMap { file in files[file].plan.spans.indices.map { (file: file, span: $0) } }
         let total = files.reduce(0) { $0 + $1.size }
         let capacity = files.flatMap(\.plan.spans).map(\.length).max() ?? 0
         let nextFile = Atomic<Int>(0)

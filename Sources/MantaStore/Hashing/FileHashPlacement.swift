@@ -1,0 +1,74 @@
+import CSHA256
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where an import computes the whole-file hashes of its new files of several chunks: paired with their chunk ids
+/// in one pass per file on one core, or each on a thread of its own while the lanes hash the chunks.
+///
+/// One pass costs the least CPU, but a file's pass is as long as pairing two hashes over it; its own thread is
+/// one hash long, and the chunk ids then cost a second. Which finishes first depends on the core: two messages on
+/// one core take 1.17 times one's time on AMD Zen, whose SHA unit waits on each round's latency, and 1.75 times
+/// on Intel Emerald Rapids (benchmarks/RESULTS.md, Import, session 11), so a model of one large file finishes
+/// 17% sooner there with its hash on a thread of its own.
+enum FileHashPlacement: Equatable, Sendable {
+    case onePass
+    case ownThread
+
+    /// The placement expected to finish first, for new files of `sizes` bytes on `lanes` cores whose pairs cost
+    /// `pairCost` times one message.
+    ///
+    /// The estimate of each is the longer of its longest serial hash and its work spread over the cores, the work
+    /// counting the writes' copies and system calls as `writeCost` hashes per byte. It leaves out start-up, the
+    /// host's steal and the waits on the disk, so the own threads are chosen only when clearly shorter: on AMD the
+    /// estimate for one large file is 10% shorter there, and measured the two tie.
+    static func choose(sizes: [UInt64], lanes: Int, pairCost: Double) -> FileHashPlacement {
+        guard lanes > 1, let largest = sizes.max().map({ Double($0) }) else { return .onePass }
+        let perLane = Double(sizes.reduce(0, +)) / Double(lanes)
+        let onePass = max(pairCost * largest, (pairCost + writeCost) * perLane)
+        let ownThreads = max(largest, (1 + pairCost / 2 + writeCost) * perLane)
+        return ownThreads < 0.8 * onePass ? .ownThread : .onePass
+    }
+
+    /// The placement for this CPU, measured once the first time an import has new files to place.
+    static func choose(sizes: [UInt64], lanes: Int) -> FileHashPlacement {
+        choose(sizes: sizes, lanes: lanes, pairCost: lanes > 1 && !sizes.isEmpty ? measuredPairCost : 1)
+    }
+
+    /// Copying a new chunk into a writer's buffer and writing it, in hashes of the same bytes: the writes' share of
+    /// the real model's import CPU against the hashes' (benchmarks/RESULTS.md, Import, session 11).
+    static let writeCost = 0.5
+
+    /// What two messages hashed together on one core cost, in times one's: 2 without the SHA extensions, whose
+    /// OpenSSL path hashes the two one after the other.
+    static let measuredPairCost: Double = ChunkPairHasher.interleaves ? measurePairCost() : 2
+
+    /// The fastest of a few rounds over a buffer in cache: a round the host interrupts only counts as slower.
+    private static func measurePairCost() -> Double {
+        let blocks = 512
+        let buffer = [UInt8](repeating: 0x5A, count: 64 * blocks)
+        var single = Double.infinity
+        var paired = Double.infinity
+        buffer.withUnsafeBufferPointer { bytes in
+            var first = csha256_state()
+            var second = csha256_state()
+            for _ in 0..<4 {
+                csha256_begin(&first)
+                csha256_begin(&second)
+                single = min(single, seconds { _ = csha256_blocks(&first, bytes.baseAddress, blocks) })
+                paired = min(paired, seconds { _ = csha256_blocks_pair(&first, bytes.baseAddress, &second, bytes.baseAddress, blocks) })
+            }
+        }
+        return single > 0 ? paired / single : 1
+    }
+
+    private static func seconds(_ body: () -> Void) -> Double {
+        var start = timespec()
+        var end = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &start)
+        body()
+        clock_gettime(CLOCK_MONOTONIC, &end)
+        return Double(end.tv_sec - start.tv_sec) + Double(end.tv_nsec - start.tv_nsec) / 1e9
+    }
+}
