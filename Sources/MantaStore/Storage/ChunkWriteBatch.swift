@@ -55,6 +55,33 @@ public final class ChunkWriteBatch {
     /// disk (0 if already there). It is in the store only after `commit()`.
     @discardableResult
     public func add(_ id: ChunkID, bytes: UnsafeRawBufferPointer) throws -> UInt64 {
+        try add(id, size: bytes.count) { file in
+            try encoder.withEncoded(bytes) { encoding, stored in
+                (encoding, UInt64(stored.count), try write(stored, to: file, at: 0))
+            }
+        }
+    }
+
+    /// `add` for a chunk of `size` bytes kept plain, copied into `buffer` (a multiple of 4 KiB, aligned for
+    /// `O_DIRECT`) and written one buffer at a time: `fill(piece, offset)` copies the chunk's bytes from `offset`
+    /// into `piece`. A buffer smaller than the chunk spares fresh memory (`ChunkBuffer`).
+    func add(_ id: ChunkID, size: Int, through buffer: UnsafeMutableRawBufferPointer, fill: (UnsafeMutableRawBufferPointer, Int) throws -> Void) throws -> UInt64 {
+        try add(id, size: size) { file in
+            var offset = 0
+            var throughCache = false
+            while offset < size {
+                let piece = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<min(buffer.count, size - offset)])
+                try fill(piece, offset)
+                throughCache = try write(UnsafeRawBufferPointer(piece), to: file, at: offset) || throughCache
+                offset += piece.count
+            }
+            return (.plain, UInt64(size), throughCache)
+        }
+    }
+
+    /// Creates the chunk's temporary file, has `write` fill it (returning the encoding, the bytes on disk and
+    /// whether any went through the page cache), makes it durable as `durability` says and records it as pending.
+    private func add(_ id: ChunkID, size: Int, write: (borrowing FileDescriptor) throws -> (ChunkEncoding, UInt64, Bool)) throws -> UInt64 {
         guard !pendingIDs.contains(id), !store.contains(id) else {
             met(id)
             return 0
@@ -62,26 +89,33 @@ public final class ChunkWriteBatch {
         let folder = store.chunkFolder(id)
         if !FileSystem.exists(folder) { try FileSystem.makeDirectories(folder) }
         let temporary = "\(folder)/\(Store.temporaryChunkPrefix)\(FileSystem.temporaryName())"
-        let (encoding, stored) = try encoder.withEncoded(bytes) { encoding, stored in
-            do {
-                let file = try FileDescriptor.open(temporary, flags: O_WRONLY | O_CREAT | O_EXCL, mode: 0o444)
-                let direct = durability == .batched ? Self.writeDirect(stored, to: file) : 0
-                try file.write(UnsafeRawBufferPointer(rebasing: stored[direct...]), at: UInt64(direct))
-                switch durability {
-                case .eachFile: try file.syncData()
-                case .batched: if direct < stored.count { clinux_start_writeback(file.raw) }
-                }
-            } catch {
-                unlink(temporary)
-                throw error
+        let encoding: ChunkEncoding
+        let stored: UInt64
+        do {
+            let file = try FileDescriptor.open(temporary, flags: O_WRONLY | O_CREAT | O_EXCL, mode: 0o444)
+            let throughCache: Bool
+            (encoding, stored, throughCache) = try write(file)
+            switch durability {
+            case .eachFile: try file.syncData()
+            case .batched: if throughCache { clinux_start_writeback(file.raw) }
             }
-            return (encoding, UInt64(stored.count))
+        } catch {
+            unlink(temporary)
+            throw error
         }
-        let record = ChunkRecord(id: id, size: UInt64(bytes.count), storedSize: stored, compressed: encoding != .plain)
+        let record = ChunkRecord(id: id, size: UInt64(size), storedSize: stored, compressed: encoding != .plain)
         pending.append(Pending(temporary: temporary, final: store.chunkPath(id, encoding: encoding), record: record))
         pendingIDs.insert(id)
         pendingBytes += stored
         return stored
+    }
+
+    /// Writes `bytes` at `offset`, whole 4 KiB blocks past the page cache where durability is batched; returns
+    /// whether any went through it.
+    private func write(_ bytes: UnsafeRawBufferPointer, to file: borrowing FileDescriptor, at offset: Int) throws -> Bool {
+        let direct = durability == .batched ? Self.writeDirect(bytes, to: file, at: offset) : 0
+        try file.write(UnsafeRawBufferPointer(rebasing: bytes[direct...]), at: UInt64(offset + direct))
+        return direct < bytes.count
     }
 
     /// Records that a chunk the store has was met again: its last access is updated at `commit`.
@@ -91,12 +125,12 @@ public final class ChunkWriteBatch {
 
     /// Writes the whole 4 KiB blocks of `bytes` past the page cache (`O_DIRECT`, from the caller's buffer when it
     /// is aligned), and returns how many bytes that was: 0 when it could not, and the caller writes them all.
-    private static func writeDirect(_ bytes: UnsafeRawBufferPointer, to file: borrowing FileDescriptor) -> Int {
+    private static func writeDirect(_ bytes: UnsafeRawBufferPointer, to file: borrowing FileDescriptor, at offset: Int) -> Int {
         let blocks = bytes.count & ~4095
         guard blocks > 0, let base = bytes.baseAddress, Int(bitPattern: base) % 4096 == 0, clinux_set_direct(file.raw, 1) == 0 else { return 0 }
         defer { _ = clinux_set_direct(file.raw, 0) }
         do {
-            try file.write(UnsafeRawBufferPointer(rebasing: bytes[..<blocks]), at: 0)
+            try file.write(UnsafeRawBufferPointer(rebasing: bytes[..<blocks]), at: UInt64(offset))
             return blocks
         } catch {
             return 0

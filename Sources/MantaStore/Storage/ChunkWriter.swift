@@ -4,9 +4,11 @@ import Synchronization
 /// An import's chunk writes, on threads of their own that every lane hands new chunks to: the lanes go on
 /// hashing while a chunk is copied from its mapping into an aligned buffer (`O_DIRECT` needs one) and written.
 /// With a thread per core the disk always has a write queued, even when one lane makes all the new chunks (a
-/// large new file is hashed in one pass), and no copy or file creation leaves it idle between two writes. At
-/// most one chunk per thread waits, mapped, for a thread to take it, so memory stays at a buffer and a mapping
-/// per thread. Threads and buffers start with the first new chunk, so a re-import has neither.
+/// large new file is hashed in one pass), and no copy or file creation leaves it idle between two writes. A
+/// store that keeps chunks plain copies and writes each 1 MiB at a time, so each thread's buffer is a quarter of
+/// a chunk of fresh memory, whose first touch costs the VMs here more than copying it (`ChunkBuffer`); one that
+/// compresses needs the whole chunk in its buffer. At most two chunks per thread are mapped, the one it writes
+/// and one waiting for it. Threads and buffers start with the first new chunk, so a re-import has neither.
 ///
 /// `write` and `met` may be called from any lane; `finish` or `abandon` once, after the lanes stopped.
 final class ChunkWriter: Sendable {
@@ -29,11 +31,13 @@ final class ChunkWriter: Sendable {
 
     private let store: Store
     private let capacity: Int
+    /// The store keeps chunks plain, so they are copied and written a piece at a time.
+    private let piecewise: Bool
     private let threads: Int
     /// One batch per thread: a batch (and its encoder) is used by one thread at a time.
     private let batches: [ThreadBatch]
     private let state = Mutex(State())
-    /// One permit per thread: taken by a chunk handed over, given back once a thread copied it.
+    /// Two permits per thread: taken by a chunk handed over, given back once a thread wrote it.
     private let handover: DispatchSemaphore
     private let jobs = Mutex<[Job]>([])
     private let jobQueued = DispatchSemaphore(value: 0)
@@ -43,9 +47,10 @@ final class ChunkWriter: Sendable {
     init(store: Store, capacity: Int, threads: Int) {
         self.store = store
         self.capacity = capacity
+        piecewise = store.configuration.compression == .none
         self.threads = max(1, threads)
         batches = (0..<self.threads).map { _ in ThreadBatch(ChunkWriteBatch(store: store, durability: .batched)) }
-        handover = DispatchSemaphore(value: self.threads)
+        handover = DispatchSemaphore(value: 2 * self.threads)
     }
 
     /// Queues a chunk the store lacks, whose bytes are `chunk`'s, once a thread is free to take it.
@@ -100,9 +105,10 @@ final class ChunkWriter: Sendable {
     private func start() {
         for batch in batches {
             let thread = Thread { [self] in
-                let buffer = ChunkBuffer(capacity)
-                while let (id, length) = nextChunk(into: buffer.chunk) {
-                    record { try store(id, UnsafeRawBufferPointer(rebasing: buffer.chunk[0..<length]), in: batch.batch) }
+                let buffer = ChunkBuffer(piecewise ? min(capacity, Self.pieceBytes) : capacity)
+                while let (id, chunk) = nextChunk() {
+                    record { try store(id, chunk, through: buffer.chunk, in: batch.batch) }
+                    handover.signal()
                 }
                 ended.signal()
             }
@@ -117,27 +123,38 @@ final class ChunkWriter: Sendable {
         for _ in 0..<threads { ended.wait() }
     }
 
-    /// The next chunk to write and its length, copied into `buffer` (its mapping released before the write), or
-    /// nil at the end. After a failure the chunks still handed over are dropped.
-    private func nextChunk(into buffer: UnsafeMutableRawBufferPointer) -> (ChunkID, Int)? {
+    /// The next chunk to write, or nil at the end. After a failure the chunks still handed over are dropped.
+    private func nextChunk() -> (ChunkID, FileMapping)? {
         while true {
             jobQueued.wait()
             guard case .write(let id, let chunk) = jobs.withLock({ $0.removeFirst() }) else { return nil }
-            defer { handover.signal() }
-            guard state.withLock({ $0.failure == nil }) else { continue }
-            let length = chunk.bytes.count
-            record { try chunk.copy(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<length])) }
-            if state.withLock({ $0.failure == nil }) { return (id, length) }
+            guard state.withLock({ $0.failure == nil }) else {
+                handover.signal()
+                continue
+            }
+            return (id, chunk)
         }
     }
+
+    /// Large enough that each `O_DIRECT` write still keeps the disk busy, a quarter of a 4 MiB chunk.
+    static let pieceBytes = 1 << 20
 
     private func enqueue(_ job: Job) {
         jobs.withLock { $0.append(job) }
         jobQueued.signal()
     }
 
-    private func store(_ id: ChunkID, _ bytes: UnsafeRawBufferPointer, in batch: ChunkWriteBatch) throws {
-        let written = try batch.add(id, bytes: bytes)
+    /// Writes `chunk` through `buffer`: a piece at a time where the store keeps chunks plain, else whole, for
+    /// its encoder. `copy` fails for a file that shrank.
+    private func store(_ id: ChunkID, _ chunk: FileMapping, through buffer: UnsafeMutableRawBufferPointer, in batch: ChunkWriteBatch) throws {
+        let written: UInt64
+        if piecewise {
+            written = try batch.add(id, size: chunk.bytes.count, through: buffer) { piece, offset in try chunk.copy(into: piece, from: offset) }
+        } else {
+            let bytes = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<chunk.bytes.count])
+            try chunk.copy(into: bytes)
+            written = try batch.add(id, bytes: UnsafeRawBufferPointer(bytes))
+        }
         if written > 0 { state.withLock { $0.stored.append(id); $0.bytes += written } }
         if batch.pendingBytes >= Store.commitBatchBytes { try batch.commit() }
     }
