@@ -26,6 +26,6 @@ import Testing
     }
 
     @Test func theMeasuredPairCostLiesBetweenOneMessageAndTwoWithRoomForNoise() {
-        #expect((0.8...2.6).contains(FileHashPlacement.measuredPairCost))
+        #expect((0.8...2.6).contains(HashCosts.measured.pair))
     }
 }

@@ -24,6 +24,13 @@ int csha256_blocks(csha256_state *state, const uint8_t *data, size_t blocks);
 /// SHA unit works on one while the other waits for its previous round. 0, or CSHA256_FAULT.
 int csha256_blocks_pair(csha256_state *first, const uint8_t *firstData, csha256_state *second, const uint8_t *secondData, size_t blocks);
 
+/// 1 when this CPU and its OS run AVX-512 (F and BW): call csha256_blocks_sixteen only then.
+int csha256_sixteen_supported(void);
+
+/// Hashes `blocks` whole blocks of each of sixteen messages at once on one core, message i's from `data[i]` into
+/// `states[i]`. 0, or CSHA256_FAULT.
+int csha256_blocks_sixteen(csha256_state states[16], const uint8_t *const data[16], size_t blocks);
+
 /// Hashes the message's last `tailLength` (< 64) bytes with its padding and writes the digest. 0, or CSHA256_FAULT.
 int csha256_end(csha256_state *state, const uint8_t *tail, size_t tailLength, uint64_t totalLength, uint8_t digest[32]);
 

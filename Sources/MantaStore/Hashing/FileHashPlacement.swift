@@ -1,9 +1,3 @@
-import CSHA256
-
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Where an import computes the whole-file hashes of its new files of several chunks: paired with their chunk ids
 /// in one pass per file on one core, or each on a thread of its own while the lanes hash the chunks.
 ///
@@ -33,42 +27,10 @@ enum FileHashPlacement: Equatable, Sendable {
 
     /// The placement for this CPU, measured once the first time an import has new files to place.
     static func choose(sizes: [UInt64], lanes: Int) -> FileHashPlacement {
-        choose(sizes: sizes, lanes: lanes, pairCost: lanes > 1 && !sizes.isEmpty ? measuredPairCost : 1)
+        choose(sizes: sizes, lanes: lanes, pairCost: lanes > 1 && !sizes.isEmpty ? HashCosts.measured.pair : 1)
     }
 
     /// Copying a new chunk into a writer's buffer and writing it, in hashes of the same bytes: the writes' share of
     /// the real model's import CPU against the hashes' (benchmarks/RESULTS.md, Import, session 11).
     static let writeCost = 0.5
-
-    /// What two messages hashed together on one core cost, in times one's: 2 without the SHA extensions, whose
-    /// OpenSSL path hashes the two one after the other.
-    static let measuredPairCost: Double = ChunkPairHasher.interleaves ? measurePairCost() : 2
-
-    /// The fastest of a few rounds over a buffer in cache: a round the host interrupts only counts as slower.
-    private static func measurePairCost() -> Double {
-        let blocks = 512
-        let buffer = [UInt8](repeating: 0x5A, count: 64 * blocks)
-        var single = Double.infinity
-        var paired = Double.infinity
-        buffer.withUnsafeBufferPointer { bytes in
-            var first = csha256_state()
-            var second = csha256_state()
-            for _ in 0..<4 {
-                csha256_begin(&first)
-                csha256_begin(&second)
-                single = min(single, seconds { _ = csha256_blocks(&first, bytes.baseAddress, blocks) })
-                paired = min(paired, seconds { _ = csha256_blocks_pair(&first, bytes.baseAddress, &second, bytes.baseAddress, blocks) })
-            }
-        }
-        return single > 0 ? paired / single : 1
-    }
-
-    private static func seconds(_ body: () -> Void) -> Double {
-        var start = timespec()
-        var end = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &start)
-        body()
-        clock_gettime(CLOCK_MONOTONIC, &end)
-        return Double(end.tv_sec - start.tv_sec) + Double(end.tv_nsec - start.tv_nsec) / 1e9
-    }
 }

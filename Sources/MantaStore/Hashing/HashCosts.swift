@@ -1,0 +1,59 @@
+import CSHA256
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What hashing several messages at once on one core costs on this CPU, in times one message's cost for the same
+/// blocks of each: it decides where an import's whole-file hashes go (`FileHashPlacement`) and whether verify and
+/// re-imports hash sixteen chunks at once (`ChunkPairHasher.hashAll`). Measured once per process, over a buffer in cache.
+///
+/// Two messages on the SHA extensions take 1.17 times one's time on AMD Zen and 1.75 times on Intel Emerald
+/// Rapids; sixteen in AVX-512's lanes take about 8 times one there (benchmarks/RESULTS.md, Import, session 12).
+struct HashCosts: Equatable, Sendable {
+    /// Two messages hashed together: 2 without the SHA extensions, whose OpenSSL path hashes one after the other.
+    let pair: Double
+    /// Sixteen messages hashed together, or nil where the CPU lacks AVX-512.
+    let sixteen: Double?
+
+    /// The fewest ranges at once for which sixteen lanes (the unused ones wasted) beat hashing them in pairs, or nil
+    /// where sixteen never do.
+    var sixteenFrom: Int? {
+        guard let sixteen, sixteen / 16 < pair / 2 else { return nil }
+        return Int((2 * sixteen / pair).rounded(.down)) + 1
+    }
+
+    static let measured: HashCosts = ChunkPairHasher.interleaves ? measure() : HashCosts(pair: 2, sixteen: nil)
+
+    /// The fastest of a few rounds: a round the host interrupts only counts as slower.
+    private static func measure() -> HashCosts {
+        let blocks = 128
+        let buffer = [UInt8](repeating: 0x5A, count: 64 * blocks)
+        let sixteenAvailable = csha256_sixteen_supported() == 1
+        var single = Double.infinity
+        var paired = Double.infinity
+        var sixteen = Double.infinity
+        buffer.withUnsafeBufferPointer { bytes in
+            var first = csha256_state()
+            var second = csha256_state()
+            var states = [csha256_state](repeating: csha256_state(), count: 16)
+            let data = [UnsafePointer<UInt8>?](repeating: bytes.baseAddress, count: 16)
+            for _ in 0..<4 {
+                single = min(single, seconds { _ = csha256_blocks(&first, bytes.baseAddress, blocks) })
+                paired = min(paired, seconds { _ = csha256_blocks_pair(&first, bytes.baseAddress, &second, bytes.baseAddress, blocks) })
+                if sixteenAvailable { sixteen = min(sixteen, seconds { _ = csha256_blocks_sixteen(&states, data, blocks) }) }
+            }
+        }
+        guard single > 0 else { return HashCosts(pair: 1, sixteen: nil) }
+        return HashCosts(pair: paired / single, sixteen: sixteenAvailable ? sixteen / single : nil)
+    }
+
+    private static func seconds(_ body: () -> Void) -> Double {
+        var start = timespec()
+        var end = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &start)
+        body()
+        clock_gettime(CLOCK_MONOTONIC, &end)
+        return Double(end.tv_sec - start.tv_sec) + Double(end.tv_nsec - start.tv_nsec) / 1e9
+    }
+}
