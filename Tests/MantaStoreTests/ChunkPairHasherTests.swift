@@ -5,7 +5,21 @@ import Testing
 
 @Suite struct ChunkPairHasherTests {
     /// Lengths around the block size and its padding limit, and long ones; offsets unaligned.
-    static let lengths = [0, 1, 55, 56, 63, 64, 65, 119, 120, 128, 4095, 4097, 300_001, 1_000_003]
+    static let lengths = [0, 1, 55, 56, 63, 64, 65, 119, 120, 128, 4095, 4097, 300_001, 1_000_003, 2_500_000]
+
+    /// How `hashAll` goes through its ranges: copied for OpenSSL, in place two at a time, or sixteen at a time
+    /// (where the CPU has AVX-512) down to two left.
+    enum Way: Sendable, CustomTestStringConvertible {
+        case copied, paired, sixteenAtOnce
+
+        static let available: [Way] = [.copied, .paired] + (HashCosts.measured.sixteen != nil ? [.sixteenAtOnce] : [])
+
+        var testDescription: String { "\(self)" }
+
+        func hashAll<Item>(next: () throws -> (item: Item, mapping: FileMapping)?, done: (Item, FileMapping, Digest) throws -> Void) throws {
+            try ChunkPairHasher.hashAll(interleaving: self != .copied, sixteenFrom: self == .sixteenAtOnce ? 2 : nil, next: next, done: done)
+        }
+    }
 
     /// The reference the SHA extensions' hashes are checked against.
     static func openSSL(_ bytes: [UInt8]) -> Digest {
@@ -20,15 +34,15 @@ import Testing
         return (path, bytes)
     }
 
-    @Test(arguments: [true, false])
-    func everyRangeHashesAsOpenSSLDoesWhetherPairedOrCopied(interleaving: Bool) throws {
+    @Test(arguments: Way.available)
+    func everyRangeHashesAsOpenSSLDoesWhetherCopiedPairedOrSixteenAtOnce(way: Way) throws {
         let scratch = try TemporaryDirectory()
         let (path, bytes) = try Self.file(in: scratch, size: 3 << 20)
         let ranges = Self.lengths.enumerated().flatMap { index, length in [(offset: 7 * index + 1, length: length), (offset: 4096 * index, length: length)] }
         let input = try FileDescriptor.open(path, flags: O_RDONLY)
         var handedOut = 0
         var digests: [Int: Digest] = [:]
-        try ChunkPairHasher.hashAll(interleaving: interleaving, next: { () throws -> (item: Int, mapping: FileMapping)? in
+        try way.hashAll(next: { () throws -> (item: Int, mapping: FileMapping)? in
             guard handedOut < ranges.count else { return nil }
             defer { handedOut += 1 }
             let range = ranges[handedOut]
@@ -42,18 +56,19 @@ import Testing
         }
     }
 
-    @Test(arguments: [true, false])
-    func aFileThatShrinksUnderItsMappingIsAnErrorNamingItNotACrash(interleaving: Bool) throws {
+    @Test(arguments: Way.available)
+    func aFileThatShrinksUnderItsMappingIsAnErrorNamingItNotACrash(way: Way) throws {
         let scratch = try TemporaryDirectory()
         let (path, _) = try Self.file(in: scratch, size: 1 << 20)
         let input = try FileDescriptor.open(path, flags: O_RDWR)
         let mapping = try FileMapping(input, path: path, offset: 0, length: 1 << 20)
         #expect(ftruncate(input.raw, 4096) == 0)
-        var handedOut = false
+        var handedOut = 0
         #expect {
-            try ChunkPairHasher.hashAll(interleaving: interleaving, next: { () throws -> (item: Int, mapping: FileMapping)? in
-                defer { handedOut = true }
-                return handedOut ? nil : (0, mapping)
+            // Twice, so the sixteen lanes hash it (and a scratch lane repeats it).
+            try way.hashAll(next: { () throws -> (item: Int, mapping: FileMapping)? in
+                defer { handedOut += 1 }
+                return handedOut < 2 ? (handedOut, mapping) : nil
             }, done: { (_: Int, _: FileMapping, _: Digest) in })
         } throws: { error in
             "\(error)".contains(path) && "\(error)".contains("shrank")

@@ -63,6 +63,15 @@ final class FileMapping: @unchecked Sendable {
         }
     }
 
+    /// Lets the kernel take back this process's pages of the range's first `count` bytes, kept in the page cache:
+    /// a later read maps them again.
+    func releasePages(before count: Int) {
+        guard let base = mapped?.baseAddress, let start = bytes.baseAddress else { return }
+        let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let whole = UnsafeRawPointer(base).distance(to: start + count) / pageSize * pageSize
+        if whole > 0 { madvise(base, whole, MADV_DONTNEED) }
+    }
+
     /// Small enough to stay in the cache between the copy and its reader.
     static let pieceBytes = 256 << 10
 

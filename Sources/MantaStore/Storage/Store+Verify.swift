@@ -67,8 +67,8 @@ extension Store {
     }
 
     /// Whether each chunk's file holds bytes that hash to its id, in `chunks`' order, on `workers` threads.
-    /// Plain chunks are hashed where they lie, two at a time per thread (`ChunkPairHasher`); compressed ones are
-    /// decoded first.
+    /// Plain chunks are hashed where they lie, two or sixteen at a time per thread (`ChunkPairHasher`); compressed
+    /// ones are decoded first.
     private func chunksIntact(
         _ chunks: [(record: ChunkRecord, location: ChunkLocation)], workers: Int, progress: @escaping @Sendable (UInt64) -> Void
     ) throws -> [Bool] {
@@ -76,6 +76,7 @@ extension Store {
         let nextIndex = Atomic(0)
         try WorkerThreads.run(count: max(1, min(workers, chunks.count))) { cancelled in
             try ChunkPairHasher.hashAll(
+                sixteenFrom: HashCosts.measured.sixteenFrom,
                 next: { () throws -> (item: Int, mapping: FileMapping)? in
                     while !cancelled.load(ordering: .relaxed) {
                         let index = nextIndex.add(1, ordering: .relaxed).oldValue
