@@ -5,8 +5,8 @@ import Glibc
 #endif
 
 /// What hashing several messages at once on one core costs on this CPU, in times one message's cost for the same
-/// blocks of each: it decides where an import's whole-file hashes go (`FileHashPlacement`) and whether verify and
-/// re-imports hash sixteen chunks at once (`ChunkPairHasher.hashAll`). Measured once per process, over a buffer in cache.
+/// blocks of each: it decides where an import's whole-file hashes go (`FileHashPlacement`) and whether `verify`
+/// hashes sixteen chunks at once (`ChunkPairHasher.hashAll`). Measured once per process, over a buffer in cache.
 ///
 /// Two messages on the SHA extensions take 1.17 times one's time on AMD Zen and 1.75 times on Intel Emerald
 /// Rapids; sixteen in AVX-512's lanes take about 8 times one there (benchmarks/RESULTS.md, Import, session 12).

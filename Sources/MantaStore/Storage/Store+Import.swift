@@ -104,9 +104,7 @@ extension Store {
                     if let hash { outcome.withLock { $0.fileHashes[index] = hash } }
                 }
                 var input: OpenedInput?
-                // Sixteen at once only where the queue holds no new file, whose chunks are written as they are hashed.
-                let queueLooksStored = placement == .onePass || looksNew.isEmpty
-                try ChunkPairHasher.hashAll(sixteenFrom: queueLooksStored ? HashCosts.measured.sixteenFrom : nil, next: { () throws -> (item: ImportTask, mapping: FileMapping)? in
+                try ChunkPairHasher.hashAll(next: { () throws -> (item: ImportTask, mapping: FileMapping)? in
                     guard !cancelled.load(ordering: .relaxed) else { return nil }
                     let index = nextTask.add(1, ordering: .relaxed).oldValue
                     guard index < queue.count else { return nil }
