@@ -30,7 +30,7 @@ enum ChunkPairHasher {
             while let (item, mapping) = try next() { try done(item, mapping, try hashCopying(mapping)) }
             return
         }
-        let held = sixteenFrom.map { _ in 16 } ?? 2
+        let held = sixteenFrom == nil ? 2 : 16
         var slots: [Slot<Item>] = []
         func refill() throws {
             while slots.count < held, let (item, mapping) = try next() { slots.append(Slot(item: item, mapping: mapping)) }

@@ -23,29 +23,40 @@ struct HashCosts: Equatable, Sendable {
         return Int((2 * sixteen / pair).rounded(.down)) + 1
     }
 
-    static let measured: HashCosts = ChunkPairHasher.interleaves ? measure() : HashCosts(pair: 2, sixteen: nil)
+    /// This CPU's costs, each measured the first time it is asked for: an import placing new files asks only for
+    /// the pair's, so it does not pay to time sixteen lanes it never uses.
+    static var measured: HashCosts { HashCosts(pair: measuredPair, sixteen: measuredSixteen) }
 
-    /// The fastest of a few rounds: a round the host interrupts only counts as slower.
-    private static func measure() -> HashCosts {
+    private static let measuredPair: Double = ChunkPairHasher.interleaves
+        ? costRelativeToOne { states, data, blocks in _ = csha256_blocks_pair(states, data[0], states + 1, data[1], blocks) } ?? 1
+        : 2
+
+    private static let measuredSixteen: Double? = ChunkPairHasher.interleaves && csha256_sixteen_supported() == 1
+        ? costRelativeToOne { states, data, blocks in _ = csha256_blocks_sixteen(states, data, blocks) }
+        : nil
+
+    /// What hashing several messages `together` (into the sixteen `states`, from `data`) costs against one, or nil
+    /// where the clock saw no time: the fastest of a few rounds over a buffer in cache, as a round the host
+    /// interrupts only counts as slower.
+    private static func costRelativeToOne(
+        of together: (_ states: UnsafeMutablePointer<csha256_state>, _ data: [UnsafePointer<UInt8>?], _ blocks: Int) -> Void
+    ) -> Double? {
         let blocks = 128
         let buffer = [UInt8](repeating: 0x5A, count: 64 * blocks)
-        let sixteenAvailable = csha256_sixteen_supported() == 1
+        var states = [csha256_state](repeating: csha256_state(), count: 16)
         var single = Double.infinity
-        var paired = Double.infinity
-        var sixteen = Double.infinity
+        var severalAtOnce = Double.infinity
         buffer.withUnsafeBufferPointer { bytes in
-            var first = csha256_state()
-            var second = csha256_state()
-            var states = [csha256_state](repeating: csha256_state(), count: 16)
             let data = [UnsafePointer<UInt8>?](repeating: bytes.baseAddress, count: 16)
-            for _ in 0..<4 {
-                single = min(single, seconds { _ = csha256_blocks(&first, bytes.baseAddress, blocks) })
-                paired = min(paired, seconds { _ = csha256_blocks_pair(&first, bytes.baseAddress, &second, bytes.baseAddress, blocks) })
-                if sixteenAvailable { sixteen = min(sixteen, seconds { _ = csha256_blocks_sixteen(&states, data, blocks) }) }
+            states.withUnsafeMutableBufferPointer { states in
+                guard let first = states.baseAddress else { return }
+                for _ in 0..<4 {
+                    single = min(single, seconds { _ = csha256_blocks(first, bytes.baseAddress, blocks) })
+                    severalAtOnce = min(severalAtOnce, seconds { together(first, data, blocks) })
+                }
             }
         }
-        guard single > 0 else { return HashCosts(pair: 1, sixteen: nil) }
-        return HashCosts(pair: paired / single, sixteen: sixteenAvailable ? sixteen / single : nil)
+        return single > 0 ? severalAtOnce / single : nil
     }
 
     private static func seconds(_ body: () -> Void) -> Double {
