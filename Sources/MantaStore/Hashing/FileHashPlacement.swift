@@ -27,7 +27,7 @@ enum FileHashPlacement: Equatable, Sendable {
 
     /// The placement for this CPU, measured once the first time an import has new files to place.
     static func choose(sizes: [UInt64], lanes: Int) -> FileHashPlacement {
-        choose(sizes: sizes, lanes: lanes, pairCost: lanes > 1 && !sizes.isEmpty ? HashCosts.measured.pair : 1)
+        choose(sizes: sizes, lanes: lanes, pairCost: lanes > 1 && !sizes.isEmpty ? HashCosts.measuredPair : 1)
     }
 
     /// Copying a new chunk into a writer's buffer and writing it, in hashes of the same bytes: the writes' share of

@@ -24,10 +24,10 @@ struct HashCosts: Equatable, Sendable {
     }
 
     /// This CPU's costs, each measured the first time it is asked for: an import placing new files asks only for
-    /// the pair's, so it does not pay to time sixteen lanes it never uses.
+    /// `measuredPair`, so it does not pay to time sixteen lanes it never uses.
     static var measured: HashCosts { HashCosts(pair: measuredPair, sixteen: measuredSixteen) }
 
-    private static let measuredPair: Double = ChunkPairHasher.interleaves
+    static let measuredPair: Double = ChunkPairHasher.interleaves
         ? costRelativeToOne { states, data, blocks in _ = csha256_blocks_pair(states, data[0], states + 1, data[1], blocks) } ?? 1
         : 2
 
