@@ -1,5 +1,9 @@
 import ArgumentParser
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import MantaCLISupport
 
 @main
@@ -22,8 +26,8 @@ struct Manta: ParsableCommand {
     static func main() {
         if let arguments = NetworkCommand.forwardedArguments(CommandLine.arguments) {
             let failure = NetworkCommand.runNetworkExecutable(arguments)
-            FileHandle.standardError.write(Data("manta: \(failure)\n".utf8))
-            Foundation.exit(failure.exitStatus)
+            StandardError.write("manta: \(failure)\n")
+            Glibc.exit(failure.exitStatus)
         }
         CommandLineLogging.bootstrap()
         do {

@@ -1,5 +1,10 @@
 import ArgumentParser
+import MantaStore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// A number of bytes on the command line: `1048576`, `512MiB`, `10GB`, `1.5GiB`.
 public struct ByteCount: ExpressibleByArgument, Sendable {
@@ -12,9 +17,9 @@ public struct ByteCount: ExpressibleByArgument, Sendable {
             ("KiB", 0x1p10), ("MiB", 0x1p20), ("GiB", 0x1p30), ("TiB", 0x1p40),
             ("KB", 1e3), ("MB", 1e6), ("GB", 1e9), ("TB", 1e12), ("K", 0x1p10), ("M", 0x1p20), ("G", 0x1p30), ("B", 1),
         ]
-        let text = argument.trimmingCharacters(in: .whitespaces)
+        let text = argument.trimmingWhitespace
         let (number, scale) = units.first { text.hasSuffix($0.0) }.map { (String(text.dropLast($0.0.count)), $0.1) } ?? (text, 1)
-        guard let value = Double(number.trimmingCharacters(in: .whitespaces)), value >= 0, value * scale < 1.8e19 else { return nil }
+        guard let value = Double(number.trimmingWhitespace), value >= 0, value * scale < 1.8e19 else { return nil }
         bytes = UInt64(value * scale)
     }
 
@@ -26,6 +31,6 @@ public struct ByteCount: ExpressibleByArgument, Sendable {
             value /= 1024
             unit += 1
         }
-        return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
+        return unit == 0 ? "\(bytes) B" : "\(value.fixedPoint(1)) \(units[unit])"
     }
 }

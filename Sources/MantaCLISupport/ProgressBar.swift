@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Synchronization
 
 /// A one-line progress bar on standard error, drawn only when it is a terminal, at most ten times a second.
@@ -11,7 +15,7 @@ public final class ProgressBar: Sendable {
     }
 
     private let label: String
-    private let enabled = isatty(STDERR_FILENO) != 0
+    private let enabled = StandardError.isTerminal
     private let state: Mutex<State>
 
     public init(label: String, total: UInt64 = 0) {
@@ -38,7 +42,7 @@ public final class ProgressBar: Sendable {
 
     public func finish() {
         guard enabled else { return }
-        FileHandle.standardError.write(Data("\n".utf8))
+        StandardError.write("\n")
     }
 
     private func draw(_ state: inout State) {
@@ -52,6 +56,6 @@ public final class ProgressBar: Sendable {
         let rate = elapsed > 0 ? UInt64(Double(state.done) / elapsed) : 0
         let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
         let line = "\r\(label) \(bar) \(Int(fraction * 100))% \(ByteCount.format(state.done))/\(ByteCount.format(state.total)) \(ByteCount.format(rate))/s "
-        FileHandle.standardError.write(Data(line.utf8))
+        StandardError.write(line)
     }
 }

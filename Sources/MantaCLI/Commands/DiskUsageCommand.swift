@@ -1,6 +1,10 @@
 import ArgumentParser
 import MantaCLISupport
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import MantaStore
 
 struct DiskUsageCommand: ParsableCommand {
@@ -18,7 +22,7 @@ struct DiskUsageCommand: ParsableCommand {
         print("logical   \(ByteCount.format(usage.logicalBytes))  (\(usage.logicalBytes) bytes)")
         print("unique    \(ByteCount.format(usage.uniqueBytes))  (\(usage.uniqueBytes) bytes in \(usage.chunkCount) chunks)")
         print("stored    \(ByteCount.format(usage.storedBytes))  (\(usage.storedBytes) bytes)")
-        print("dedup     \(String(format: "%.2f", usage.dedupRatio))x")
+        print("dedup     \(usage.dedupRatio.fixedPoint(2))x")
         if let quota = store.configuration.quotaBytes {
             print("quota     \(ByteCount.format(quota))")
         }

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// The safetensors header: an 8-byte little-endian length, then that many bytes of JSON naming each tensor's
 /// `data_offsets` relative to the end of the header.

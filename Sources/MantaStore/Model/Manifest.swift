@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// The content-addressed description of one repository revision: its files and their chunks.
 /// Its canonical JSON bytes hash to the manifest digest, the trust root a Torrent's status records.

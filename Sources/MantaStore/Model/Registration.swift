@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// A model registered from its source's metadata alone (`manta add`): every file's size, expected SHA-256
 /// and chunk layout, but no chunk ids, which are known only once the bytes arrive. The mount shows it at

@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import Dispatch
 import Synchronization
 
 /// An import's chunk writes, on threads of their own that every lane hands new chunks to: the lanes go on
@@ -104,7 +109,7 @@ final class ChunkWriter: Sendable {
 
     private func start() {
         for batch in batches {
-            let thread = Thread { [self] in
+            DetachedThread.start { [self] in
                 let buffer = ChunkBuffer(piecewise ? min(capacity, Self.pieceBytes) : capacity)
                 while let (id, chunk) = nextChunk() {
                     record { try store(id, chunk, through: buffer.chunk, in: batch.batch) }
@@ -112,8 +117,6 @@ final class ChunkWriter: Sendable {
                 }
                 ended.signal()
             }
-            thread.stackSize = 1 << 20
-            thread.start()
         }
     }
 

@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import Dispatch
 import Synchronization
 
 #if canImport(Glibc)
@@ -22,7 +27,7 @@ final class MetadataDatabase: Sendable {
         existed = FileSystem.exists(path)
         guard existed else {
             connection = Mutex(nil)
-            let thread = Thread { [self] in
+            DetachedThread.start { [self] in
                 let outcome = Result {
                     try setUp()
                     return try Self.open(path)
@@ -30,8 +35,6 @@ final class MetadataDatabase: Sendable {
                 connection.withLock { $0 = outcome }
                 openedSignal.signal()
             }
-            thread.stackSize = 1 << 20
-            thread.start()
             return
         }
         try setUp()

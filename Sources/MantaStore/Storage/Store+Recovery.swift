@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -31,7 +35,7 @@ extension Store {
     static func bootID() -> String? {
         guard let file = try? FileDescriptor.open("/proc/sys/kernel/random/boot_id", flags: O_RDONLY),
               let bytes = try? file.read(count: 64, at: 0) else { return nil }
-        let id = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let id = String(decoding: bytes, as: UTF8.self).trimmingWhitespace
         return id.isEmpty ? nil : id
     }
 

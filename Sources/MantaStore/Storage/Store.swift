@@ -1,5 +1,9 @@
 import CLinux
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Logging
 import Synchronization
 
@@ -286,7 +290,7 @@ public final class Store: Sendable {
     // MARK: References
 
     func referencePath(_ reference: RepoReference, in directory: String? = nil) -> String {
-        let revision = reference.revision.replacingOccurrences(of: "/", with: "%2F")
+        let revision = reference.revision.replacing("/", with: "%2F")
         return "\(directory ?? refsDirectory)/\(reference.organization)/\(reference.name)/\(revision)"
     }
 
@@ -339,7 +343,7 @@ public final class Store: Sendable {
     func resolve(_ reference: RepoReference, in directory: String) throws -> Digest? {
         let path = referencePath(reference, in: directory)
         guard FileSystem.exists(path) else { return nil }
-        let text = String(decoding: try FileSystem.readAll(path), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let text = String(decoding: try FileSystem.readAll(path), as: UTF8.self).trimmingWhitespace
         return Digest(prefixed: text)
     }
 
@@ -358,7 +362,7 @@ public final class Store: Sendable {
         for organization in FileSystem.entries(of: directory) {
             for name in FileSystem.entries(of: "\(directory)/\(organization)") {
                 for file in FileSystem.entries(of: "\(directory)/\(organization)/\(name)") where !file.hasPrefix("tmp-") {
-                    let revision = file.replacingOccurrences(of: "%2F", with: "/")
+                    let revision = file.replacing("%2F", with: "/")
                     guard let reference = try? RepoReference(organization: organization, name: name, revision: revision),
                           let digest = try resolve(reference, in: directory) else { continue }
                     found.append((reference, digest))

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Per-store settings, kept in `<root>/config.json` so every process that opens the store agrees.
 public struct StoreConfiguration: Hashable, Sendable, Codable {

@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import Dispatch
 import Synchronization
 
 #if canImport(Glibc)
@@ -53,7 +58,7 @@ final class WholeFileHash: Sendable {
     private let finished = DispatchSemaphore(value: 0)
 
     init(path: String, size: UInt64, slots: DispatchSemaphore) {
-        let thread = Thread { [self] in
+        DetachedThread.start { [self] in
             slots.wait()
             let result = Result { () throws -> Digest? in
                 guard !cancelled.load(ordering: .relaxed) else { return nil }
@@ -64,8 +69,6 @@ final class WholeFileHash: Sendable {
             outcome.withLock { $0 = result }
             finished.signal()
         }
-        thread.stackSize = 1 << 20
-        thread.start()
     }
 
     /// Waits for the hash; rethrows a read error.

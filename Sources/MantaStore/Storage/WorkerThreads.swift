@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import Dispatch
 import Synchronization
 
 /// Runs blocking work (disk I/O, hashing) on dedicated threads, never on Swift's cooperative pool.
@@ -11,7 +16,7 @@ enum WorkerThreads {
         let group = DispatchGroup()
         for _ in 0..<count {
             group.enter()
-            let thread = Thread {
+            DetachedThread.start {
                 defer { group.leave() }
                 do {
                     try body(cancelled.flag)
@@ -20,8 +25,6 @@ enum WorkerThreads {
                     cancelled.flag.store(true, ordering: .relaxed)
                 }
             }
-            thread.stackSize = 1 << 20
-            thread.start()
         }
         group.wait()
         if let error = failure.withLock({ $0 }) { throw error }
