@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import MantaStore
 
 /// Standard error, written straight through `write(2)`: messages and the progress bar must not wait in a buffer.
 public enum StandardError {
@@ -11,8 +12,7 @@ public enum StandardError {
     public static func write(_ text: String) {
         var bytes = Array(text.utf8)[...]
         while !bytes.isEmpty {
-            let written = bytes.withUnsafeBytes { Glibc.write(STDERR_FILENO, $0.baseAddress, $0.count) }
-            if written < 0, errno == EINTR { continue }
+            let written = bytes.withUnsafeBytes { buffer in retryingEINTR { Glibc.write(STDERR_FILENO, buffer.baseAddress, buffer.count) } }
             guard written > 0 else { return }
             bytes = bytes.dropFirst(written)
         }

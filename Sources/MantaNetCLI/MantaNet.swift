@@ -18,7 +18,7 @@ struct MantaNet: AsyncParsableCommand {
 
     static func main() async {
         if let warning = MantaVersion.mismatch(caller: ProcessInfo.processInfo.environment[MantaVersion.callerEnvironmentKey]) {
-            FileHandle.standardError.write(Data("\(warning)\n".utf8))
+            StandardError.write("\(warning)\n")
         }
         CommandLineLogging.bootstrap()
         do {

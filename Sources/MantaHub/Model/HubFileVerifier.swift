@@ -30,11 +30,8 @@ public enum HubFileVerifier {
             var hasher = SHA256Hasher()
             var buffer = [UInt8](repeating: 0, count: 1 << 20)
             while true {
-                let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-                if count < 0 {
-                    if errno == EINTR { continue }
-                    throw IOError(errnoCode: errno, reason: "read \(path)")
-                }
+                let count = buffer.withUnsafeMutableBytes { buffer in retryingEINTR { read(descriptor, buffer.baseAddress, buffer.count) } }
+                guard count >= 0 else { throw IOError(errnoCode: errno, reason: "read \(path)") }
                 if count == 0 { break }
                 buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
             }

@@ -60,7 +60,7 @@ struct WaitCommand: AsyncParsableCommand {
         do throws(WaitError) {
             outcome = .success(try await TorrentWaiter(source: source, poll: interval.duration).wait(torrent: torrent, timeout: timeout.duration) { status in
                 let detail = status.message.map { ": \($0)" } ?? ""
-                FileHandle.standardError.write(Data("\(status.torrent) on \(status.node): \(status.state.rawValue)\(detail)\n".utf8))
+                StandardError.write("\(status.torrent) on \(status.node): \(status.state.rawValue)\(detail)\n")
             })
         } catch {
             outcome = .failure(error)

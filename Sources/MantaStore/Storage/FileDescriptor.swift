@@ -67,7 +67,8 @@ public struct FileDescriptor: ~Copyable {
     }
 }
 
-func retryingEINTR<T: BinaryInteger>(_ call: () -> T) -> T {
+/// Repeats a system call that an interrupting signal stopped before it did anything.
+public func retryingEINTR<T: BinaryInteger>(_ call: () -> T) -> T {
     while true {
         let result = call()
         if result >= 0 || errno != EINTR { return result }
