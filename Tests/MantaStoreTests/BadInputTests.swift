@@ -112,6 +112,34 @@ import Testing
         let verify = try MantaProcess.run(["verify", "--store", root])
         #expect(verify.succeeded, "\(verify.standardOutput)")
     }
+
+    @Test func aProcessThatCannotStartThreadsFailsClearlyAndKeepsNothing() throws {
+        // Root is exempt from the thread limit, so the import runs as an unprivileged user allowed one task: itself.
+        // It gets copies of the binary and the model, as the clone's folders may be closed to other users.
+        let scratch = try TemporaryDirectory()
+        #expect(chmod(scratch.path, 0o755) == 0)
+        let binary = scratch.appending("manta")
+        try FileManager.default.copyItem(atPath: try MantaProcess.binaryPath(), toPath: binary)
+        let source = scratch.appending("model")
+        try FileManager.default.copyItem(atPath: try Fixtures.syntheticShards(), toPath: source)
+        let root = scratch.appending("store")
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: false)
+        let user: uid_t = 64123
+        #expect(chown(root, user, user) == 0)
+        let limited = try MantaProcess.run(
+            ["--nproc=1", "/usr/bin/setpriv", "--reuid=\(user)", "--regid=\(user)", "--clear-groups", binary, "import", source, "--repo", "acme/model", "--store", root],
+            executable: "/usr/bin/prlimit"
+        )
+        #expect(limited.status != 0)
+        #expect(limited.standardError.contains("cannot start a worker thread") && limited.standardError.contains("pids.max"), "\(limited.standardError)")
+        #expect(CrashSafetyTests.temporaryChunks(root).isEmpty, "chunks the failed import was writing are gone")
+        #expect(FileSystem.entries(of: "\(root)/refs").isEmpty)
+
+        let retried = try MantaProcess.run(["import", source, "--repo", "acme/model", "--store", root])
+        #expect(retried.succeeded, "\(retried.standardError)")
+        let verify = try MantaProcess.run(["verify", "--store", root])
+        #expect(verify.succeeded, "\(verify.standardOutput)")
+    }
 }
 
 @discardableResult

@@ -26,6 +26,8 @@ final class ChunkWriter: Sendable {
 
     private struct State {
         var started = false
+        /// The writer threads running: fewer than asked for when the system would not start them all.
+        var running = 0
         /// Ids already handed over in this import, so a chunk that recurs is written once.
         var claimed = Set<ChunkID>()
         var metAgain: [ChunkID] = []
@@ -38,7 +40,6 @@ final class ChunkWriter: Sendable {
     private let capacity: Int
     /// The store keeps chunks plain, so they are copied and written a piece at a time.
     private let piecewise: Bool
-    private let threads: Int
     /// One batch per thread: a batch (and its encoder) is used by one thread at a time.
     private let batches: [ThreadBatch]
     private let state = Mutex(State())
@@ -53,9 +54,9 @@ final class ChunkWriter: Sendable {
         self.store = store
         self.capacity = capacity
         piecewise = store.configuration.compression == .none
-        self.threads = max(1, threads)
-        batches = (0..<self.threads).map { _ in ThreadBatch(ChunkWriteBatch(store: store, durability: .batched)) }
-        handover = DispatchSemaphore(value: 2 * self.threads)
+        let threads = max(1, threads)
+        batches = (0..<threads).map { _ in ThreadBatch(ChunkWriteBatch(store: store, durability: .batched)) }
+        handover = DispatchSemaphore(value: 2 * threads)
     }
 
     /// Queues a chunk the store lacks, whose bytes are `chunk`'s, once a thread is free to take it.
@@ -107,23 +108,31 @@ final class ChunkWriter: Sendable {
         for batch in batches { batch.batch.discard() }
     }
 
+    /// Starts the writer threads, as many as the system allows; with none, the import fails with its error.
     private func start() {
-        for batch in batches {
-            DetachedThread.start { [self] in
-                let buffer = ChunkBuffer(piecewise ? min(capacity, Self.pieceBytes) : capacity)
-                while let (id, chunk) = nextChunk() {
-                    record { try store(id, chunk, through: buffer.chunk, in: batch.batch) }
-                    handover.signal()
+        var running = 0
+        do {
+            for batch in batches {
+                try DetachedThread.start { [self] in
+                    let buffer = ChunkBuffer(piecewise ? min(capacity, Self.pieceBytes) : capacity)
+                    while let (id, chunk) = nextChunk() {
+                        record { try store(id, chunk, through: buffer.chunk, in: batch.batch) }
+                        handover.signal()
+                    }
+                    ended.signal()
                 }
-                ended.signal()
+                running += 1
             }
+        } catch {
+            if running == 0 { record { throw error } }
         }
+        state.withLock { $0.running = running }
     }
 
     private func stopThreads() {
-        guard state.withLock({ $0.started }) else { return }
-        for _ in 0..<threads { enqueue(.end) }
-        for _ in 0..<threads { ended.wait() }
+        let running = state.withLock { $0.running }
+        for _ in 0..<running { enqueue(.end) }
+        for _ in 0..<running { ended.wait() }
     }
 
     /// The next chunk to write, or nil at the end. After a failure the chunks still handed over are dropped.

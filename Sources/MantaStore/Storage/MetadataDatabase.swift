@@ -22,12 +22,12 @@ final class MetadataDatabase: Sendable {
     /// A database that does not exist yet is created on a thread of its own, after `setUp`: its schema's commits
     /// wait for the disk several times, and the command that created the store (an import, say) has hashing to do
     /// meanwhile. The first query waits for it and rethrows its error (or `setUp`'s). An existing database is
-    /// opened here.
+    /// opened here, as a new one is when no thread can be started for it.
     init(path: String, setUp: @escaping @Sendable () throws -> Void = {}) throws {
         existed = FileSystem.exists(path)
         guard existed else {
             connection = Mutex(nil)
-            DetachedThread.start { [self] in
+            let create: @Sendable () -> Void = { [self] in
                 let outcome = Result {
                     try setUp()
                     return try Self.open(path)
@@ -35,6 +35,7 @@ final class MetadataDatabase: Sendable {
                 connection.withLock { $0 = outcome }
                 openedSignal.signal()
             }
+            do { try DetachedThread.start(create) } catch { create() }
             return
         }
         try setUp()

@@ -18,6 +18,7 @@ public enum StoreError: Error, CustomStringConvertible {
     case missingRegistration(Digest)
     case invalidRegistration(Digest, ManifestError)
     case registrationIncomplete(String)
+    case threadUnavailable(errno: Int32)
 
     public var description: String {
         switch self {
@@ -55,6 +56,8 @@ public enum StoreError: Error, CustomStringConvertible {
             "registration \(digest) is invalid (\(error)): remove the model with `manta rm` and run `manta add` again"
         case .registrationIncomplete(let reference):
             "\(reference) cannot become a normal model yet: some of its files are not fetched and checked"
+        case .threadUnavailable(let code):
+            "cannot start a worker thread (\(String(cString: strerror(code)))): the process or its container has used up its threads (`pids.max`, `ulimit -u`) or memory; raise the limit or run fewer manta processes at once, then retry"
         case .busy(let root):
             "another manta process (a mount or an agent) keeps the store at \(root) open: stop it first, then run this again"
         }

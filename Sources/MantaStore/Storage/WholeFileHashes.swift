@@ -57,8 +57,9 @@ final class WholeFileHash: Sendable {
     private let outcome = Mutex<Result<Digest?, any Error>?>(nil)
     private let finished = DispatchSemaphore(value: 0)
 
+    /// A thread that cannot be started leaves its error as the hash's outcome.
     init(path: String, size: UInt64, slots: DispatchSemaphore) {
-        DetachedThread.start { [self] in
+        let hash: @Sendable () -> Void = { [self] in
             slots.wait()
             let result = Result { () throws -> Digest? in
                 guard !cancelled.load(ordering: .relaxed) else { return nil }
@@ -67,6 +68,12 @@ final class WholeFileHash: Sendable {
             }
             slots.signal()
             outcome.withLock { $0 = result }
+            finished.signal()
+        }
+        do {
+            try DetachedThread.start(hash)
+        } catch {
+            outcome.withLock { $0 = .failure(error) }
             finished.signal()
         }
     }

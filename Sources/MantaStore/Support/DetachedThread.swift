@@ -9,8 +9,10 @@ import Musl
 /// executable links FoundationEssentials alone, and full Foundation's size (ICU's data, its conformance records)
 /// is paid at every start.
 enum DetachedThread {
-    /// Starts `body` on a new thread with a 1 MiB stack (the lanes keep their buffers on the heap).
-    static func start(_ body: @escaping @Sendable () -> Void) {
+    /// Starts `body` on a new thread with a 1 MiB stack (the lanes keep their buffers on the heap). Throws
+    /// `StoreError.threadUnavailable` when the system will not start one: a container's `pids.max`, `ulimit -u` or
+    /// memory is used up, which callers outlive by doing with the threads they have.
+    static func start(_ body: @escaping @Sendable () -> Void) throws {
         let context = Unmanaged.passRetained(Context(body)).toOpaque()
         var attributes = pthread_attr_t()
         pthread_attr_init(&attributes)
@@ -22,8 +24,10 @@ enum DetachedThread {
             Unmanaged<Context>.fromOpaque(context!).takeRetainedValue().body()
             return nil
         }, context)
-        // Only running out of threads or memory fails here; the process cannot go on without its workers.
-        precondition(status == 0, "pthread_create failed: \(String(cString: strerror(status)))")
+        guard status == 0 else {
+            Unmanaged<Context>.fromOpaque(context).release()
+            throw StoreError.threadUnavailable(errno: status)
+        }
     }
 
     private final class Context: Sendable {
