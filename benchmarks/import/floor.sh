@@ -19,8 +19,9 @@ rounds="${1:-9}"
 source="${2:-${BENCH_FIXTURES:-/tmp/bench-fixtures}/real/sentence-transformers/all-MiniLM-L6-v2}"
 work="${BENCH_WORK:-/var/tmp/manta-bench-floor}"
 swift build -c release --static-swift-stdlib --product manta >/dev/null
-manta="$(swift build -c release --show-bin-path)/manta"
-floor="$(swift build -c release --show-bin-path)/import-floor"
+binaries="$(swift build -c release --show-bin-path)"
+manta="$binaries/manta"
+floor="$binaries/import-floor"
 # clang, as SwiftPM builds CSHA256: gcc -O2 builds its SHA-NI pair at less than half the speed (RESULTS.md, Import).
 clang -O2 -pthread -I Sources/CSHA256/include -I Sources/CSHA256 benchmarks/import/floor.c Sources/CSHA256/*.c -o "$floor"
 find "$source" -type f -exec cat {} + >/dev/null

@@ -67,15 +67,18 @@ final class WholeFileHash: Sendable {
                 return try ChunkPairHasher.hashFile(input, path: path, size: size) { cancelled.load(ordering: .relaxed) }
             }
             slots.signal()
-            outcome.withLock { $0 = result }
-            finished.signal()
+            finish(result)
         }
         do {
             try DetachedThread.start(hash)
         } catch {
-            outcome.withLock { $0 = .failure(error) }
-            finished.signal()
+            finish(.failure(error))
         }
+    }
+
+    private func finish(_ result: Result<Digest?, any Error>) {
+        outcome.withLock { $0 = result }
+        finished.signal()
     }
 
     /// Waits for the hash; rethrows a read error.
