@@ -41,6 +41,9 @@ let package = Package(
                 .product(name: "Collections", package: "swift-collections"),
             ]
         ),
+        // Formats that arrive from outside (HTTP byte ranges, swarm answers, hub JSON): decoded and bounded, no I/O, so
+        // that the fuzz targets build without the network stack.
+        .target(name: "MantaWire", dependencies: ["MantaStore"]),
         .target(
             name: "MantaFS",
             dependencies: [
@@ -51,7 +54,7 @@ let package = Package(
         .target(
             name: "MantaHub",
             dependencies: [
-                "MantaStore",
+                "MantaStore", "MantaWire",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -66,7 +69,7 @@ let package = Package(
         .target(
             name: "MantaPeer",
             dependencies: [
-                "MantaStore",
+                "MantaStore", "MantaWire",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -98,7 +101,7 @@ let package = Package(
         .target(
             name: "MantaAgent",
             dependencies: [
-                "MantaStore", "MantaFS", "MantaHub", "MantaPeer", "MantaKube",
+                "MantaStore", "MantaWire", "MantaFS", "MantaHub", "MantaPeer", "MantaKube",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -139,6 +142,7 @@ let package = Package(
 
         .target(name: "MantaTestSupport", dependencies: ["MantaStore"], path: "Tests/MantaTestSupport"),
         .testTarget(name: "MantaCLITests", dependencies: ["MantaCLISupport", "MantaTestSupport"]),
+        .testTarget(name: "MantaWireTests", dependencies: ["MantaWire", "MantaStore"]),
         .testTarget(name: "MantaStoreTests", dependencies: ["MantaStore", "MantaTestSupport"]),
         .testTarget(name: "MantaFSTests", dependencies: ["MantaFS", "MantaStore", "MantaTestSupport"]),
         .testTarget(
@@ -151,7 +155,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "MantaPeerTests", dependencies: ["MantaPeer", "MantaStore", "MantaTestSupport"]),
-        .testTarget(name: "MantaAgentTests", dependencies: ["MantaAgent", "MantaPeer", "MantaHub", "MantaStore", "MantaTestSupport"]),
+        .testTarget(name: "MantaAgentTests", dependencies: ["MantaAgent", "MantaPeer", "MantaWire", "MantaHub", "MantaStore", "MantaTestSupport"]),
         .testTarget(
             name: "MantaKubeTests",
             dependencies: [

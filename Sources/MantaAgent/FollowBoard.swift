@@ -1,5 +1,6 @@
 import MantaPeer
 import MantaStore
+import MantaWire
 
 /// A follower's view of a pull under way on its peers: which chunks they have stored that this node lacks,
 /// who holds each, and which are being fetched. Fetch workers ask it for their next chunk.

@@ -2,6 +2,7 @@ import Foundation
 import MantaHub
 import MantaPeer
 import MantaStore
+import MantaWire
 import Synchronization
 
 /// What this node tells peers about a revision (`POST /v1/swarm`): a complete manifest if it has one, and

@@ -3,6 +3,7 @@ import Logging
 import MantaHub
 import MantaPeer
 import MantaStore
+import MantaWire
 import NIOPosix
 import Synchronization
 

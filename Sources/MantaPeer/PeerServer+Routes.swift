@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import MantaStore
+import MantaWire
 import NIOCore
 import NIOPosix
 

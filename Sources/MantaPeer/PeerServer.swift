@@ -1,6 +1,7 @@
 import Hummingbird
 import Logging
 import MantaStore
+import MantaWire
 import NIOCore
 import NIOPosix
 import ServiceLifecycle

@@ -3,6 +3,7 @@ import Foundation
 import MantaHub
 import MantaPeer
 import MantaStore
+import MantaWire
 import MantaTestSupport
 import Synchronization
 import Testing

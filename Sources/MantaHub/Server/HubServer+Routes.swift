@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import MantaStore
+import MantaWire
 import NIOCore
 
 extension HubServer {
