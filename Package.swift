@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.34.1"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.3.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
@@ -44,6 +45,17 @@ let package = Package(
         // Formats that arrive from outside (HTTP byte ranges, swarm answers, hub JSON): decoded and bounded, no I/O, so
         // that the fuzz targets build without the network stack.
         .target(name: "MantaWire", dependencies: ["MantaStore"]),
+        // Limits every HTTP server of the project runs with: connection caps, timeouts, header and body caps.
+        .target(
+            name: "MantaServerLimits",
+            dependencies: [
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+            ]
+        ),
         .target(
             name: "MantaFS",
             dependencies: [
@@ -54,7 +66,7 @@ let package = Package(
         .target(
             name: "MantaHub",
             dependencies: [
-                "MantaStore", "MantaWire",
+                "MantaServerLimits", "MantaStore", "MantaWire",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -69,7 +81,7 @@ let package = Package(
         .target(
             name: "MantaPeer",
             dependencies: [
-                "MantaStore", "MantaWire",
+                "MantaServerLimits", "MantaStore", "MantaWire",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -83,7 +95,7 @@ let package = Package(
         .target(
             name: "MantaKube",
             dependencies: [
-                "MantaStore",
+                "MantaServerLimits", "MantaStore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -101,7 +113,7 @@ let package = Package(
         .target(
             name: "MantaAgent",
             dependencies: [
-                "MantaStore", "MantaWire", "MantaFS", "MantaHub", "MantaPeer", "MantaKube",
+                "MantaServerLimits", "MantaStore", "MantaWire", "MantaFS", "MantaHub", "MantaPeer", "MantaKube",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -132,7 +144,7 @@ let package = Package(
         .executableTarget(
             name: "MantaNetCLI",
             dependencies: [
-                "MantaCLISupport", "MantaStore", "MantaFS", "MantaHub", "MantaPeer", "MantaKube", "MantaAgent",
+                "MantaServerLimits", "MantaCLISupport", "MantaStore", "MantaFS", "MantaHub", "MantaPeer", "MantaKube", "MantaAgent",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -155,7 +167,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "MantaPeerTests", dependencies: ["MantaPeer", "MantaStore", "MantaTestSupport"]),
-        .testTarget(name: "MantaAgentTests", dependencies: ["MantaAgent", "MantaPeer", "MantaWire", "MantaHub", "MantaStore", "MantaTestSupport"]),
+        .testTarget(name: "MantaAgentTests", dependencies: ["MantaServerLimits", "MantaAgent", "MantaPeer", "MantaWire", "MantaHub", "MantaStore", "MantaTestSupport"]),
         .testTarget(
             name: "MantaKubeTests",
             dependencies: [

@@ -1,5 +1,6 @@
 import MantaHub
 import MantaPeer
+import MantaServerLimits
 
 /// What one node's agent runs with; `manta agent` fills it from its options.
 public struct AgentConfiguration: Sendable {
@@ -11,8 +12,12 @@ public struct AgentConfiguration: Sendable {
     public var listenPort: Int
     /// Other agents, for the fetch scheduler.
     public var peers: [PeerAddress]
-    /// The shared cluster token peers present; nil serves without authentication.
+    /// The shared cluster token peers present; nil serves without authentication, which only a loopback
+    /// `listenHost` or `allowsUnauthenticatedNetwork` permits.
     public var token: String?
+    /// Serve peers on a non-loopback address without a token (`--insecure-no-auth`): anyone who reaches the
+    /// address reads every model and can make the node fetch. Logged as a warning at every start.
+    public var allowsUnauthenticatedNetwork = false
     public var uploadRate: UInt64?
     public var downloadRate: UInt64?
     /// The hub models are resolved on and pulled from when no peer has them; nil: peers only.
@@ -22,9 +27,18 @@ public struct AgentConfiguration: Sendable {
     public var swarmTiming = SwarmTiming()
     /// The unix socket local processes (`manta pull`, `manta wait`) reach the agent on; nil: `<store>/agent.sock`.
     public var socketPath: String?
+    /// The group that may use the socket besides the agent's user (`--socket-group`); nil: the agent's own group.
+    public var socketGroup: UInt32?
+    /// Connection caps, timeouts, header and body caps of the peer server.
+    public var peerLimits = ServerLimits.peer
 
     /// The socket an agent owning the store at `storeRoot` listens on unless told otherwise.
     public static func defaultSocketPath(storeRoot: String) -> String { "\(storeRoot)/agent.sock" }
+
+    /// Whether `host` names this machine only (`localhost`, 127.0.0.0/8, `::1`), so no other node reaches a server on it.
+    public static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || IPAddressBytes(host)?.isLoopback == true
+    }
 
     /// How a node follows a peer that is pulling the revision it wants.
     public struct SwarmTiming: Sendable {

@@ -6,6 +6,7 @@ public enum AgentError: Error, CustomStringConvertible, Equatable {
     case peerManifestMismatch(repo: String, commit: String, file: String)
     case noPeerManifest(digest: String)
     case fileHashMismatch(path: String, expected: String, actual: String)
+    case unauthenticatedNetwork(address: String)
 
     public var description: String {
         switch self {
@@ -21,6 +22,13 @@ public enum AgentError: Error, CustomStringConvertible, Equatable {
             "no peer sent the manifest \(digest) it announced; the revision is pulled from the hub instead"
         case .fileHashMismatch(let path, let expected, let actual):
             "'\(path)' assembled from peers' chunks has SHA-256 \(actual), not \(expected): its new chunks were dropped; the revision is pulled from the hub instead"
+        case .unauthenticatedNetwork(let address):
+            """
+            refusing to serve peers on \(address) without a token: anyone who reaches it could read every model in the store. \
+            Make one cluster token (`mkdir -p /etc/manta; head -c 32 /dev/urandom | base64 > /etc/manta/token; chmod 600 /etc/manta/token`, the same \
+            file on every node) and pass --token-file /etc/manta/token (or set MANTA_TOKEN); or listen on loopback only \
+            (--listen 127.0.0.1:7480); or, on a network you trust, pass --insecure-no-auth
+            """
         }
     }
 }

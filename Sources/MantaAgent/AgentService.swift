@@ -3,6 +3,7 @@ import MantaFS
 import MantaHub
 import Prometheus
 import MantaPeer
+import MantaServerLimits
 import MantaStore
 import NIOPosix
 import ServiceLifecycle
@@ -25,6 +26,11 @@ public final class AgentService: Service, Sendable {
     public init(configuration: AgentConfiguration, logger: Logger = Logger(label: "manta.agent")) throws {
         self.configuration = configuration
         self.logger = logger
+        if configuration.token == nil, !AgentConfiguration.isLoopback(configuration.listenHost) {
+            let address = "\(PeerAddress(host: configuration.listenHost, port: configuration.listenPort))"
+            guard configuration.allowsUnauthenticatedNetwork else { throw AgentError.unauthenticatedNetwork(address: address) }
+            logger.warning("serving peers on \(address) WITHOUT authentication (--insecure-no-auth): anyone who reaches it can read every model in the store and make this node fetch")
+        }
         let store = try Store(root: configuration.storeRoot, logger: logger)
         self.store = store
         discovery = configuration.discovery ?? StaticPeerDiscovery(configuration.peers)
@@ -32,15 +38,13 @@ public final class AgentService: Service, Sendable {
         let board = SwarmBoard(store: store)
         swarmBoard = board
         let metrics = AgentMetrics(store: store)
-        let server = PeerServer(
-            store: store,
-            configuration: .init(
-                host: configuration.listenHost, port: configuration.listenPort, token: configuration.token,
-                uploadRate: configuration.uploadRate, metrics: { metrics.render() },
-                swarm: { query in (try? await NIOThreadPool.singleton.runIfActive { board.status(for: query) }) ?? .nothing }
-            ),
-            logger: logger
+        var serverConfiguration = PeerServer.Configuration(
+            host: configuration.listenHost, port: configuration.listenPort, token: configuration.token,
+            uploadRate: configuration.uploadRate, metrics: { metrics.render() },
+            swarm: { query in (try? await NIOThreadPool.singleton.runIfActive { board.status(for: query) }) ?? .nothing }
         )
+        serverConfiguration.limits = configuration.peerLimits
+        let server = PeerServer(store: store, configuration: serverConfiguration, logger: logger)
         metrics.peerServer.withLock { $0 = server }
         peerServer = server
         // Models added from hub metadata alone are fetched on first read, from the hub they were added from.
@@ -75,7 +79,12 @@ public final class AgentService: Service, Sendable {
     public func run() async throws {
         let socketPath = configuration.socketPath ?? AgentConfiguration.defaultSocketPath(storeRoot: configuration.storeRoot)
         let routes = [LocalModelRoutes.routes(self)] + localRoutes.withLock { $0 }
-        var services: [any Service] = [peerServer, LocalAPIServer(socketPath: socketPath, routes: routes, logger: logger)]
+        // The connection caps leave room for the store's files and the mount only under a limit well above them.
+        if let limit = FileDescriptorLimit.raiseToHardLimit(), limit < 4 * UInt64(configuration.peerLimits.maxConnections) {
+            logger.warning("the open-file limit is \(limit): raise it (ulimit -n) to at least \(4 * configuration.peerLimits.maxConnections), or lower the connection cap")
+        }
+        let local = LocalAPIServer(socketPath: socketPath, group: configuration.socketGroup, routes: routes, logger: logger)
+        var services: [any Service] = [peerServer, local]
         if let mount { services.append(mount) }
         let group = ServiceGroup(configuration: .init(services: services, logger: logger))
         try await group.run()

@@ -1,5 +1,6 @@
 import Hummingbird
 import Logging
+import MantaServerLimits
 import MantaStore
 import MantaWire
 import NIOCore
@@ -23,6 +24,8 @@ public final class PeerServer: Service, Sendable {
         public var metrics: (@Sendable () -> [UInt8])?
         /// Answers `POST /v1/swarm`: what this node has of a revision and what it is pulling; nil answers nothing.
         public var swarm: (@Sendable (SwarmQuery) async -> SwarmStatus)?
+        /// Connection caps, timeouts, header and body caps.
+        public var limits = ServerLimits.peer
 
         public init(
             host: String = "127.0.0.1", port: Int = 0, token: String? = nil, uploadRate: UInt64? = nil, maxConcurrentUploads: Int = 32,
@@ -73,6 +76,7 @@ public final class PeerServer: Service, Sendable {
         addRoutes(to: router)
         let application = Application(
             router: router,
+            server: .http1(limits: configuration.limits, logger: logger),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "manta"),
             onServerRunning: { [self] channel in listening(on: channel.localAddress?.port ?? 0) },
             logger: logger

@@ -11,14 +11,24 @@ import Testing
 /// `manta agent` as a real child process: it mounts the store, serves peers on an OS-chosen port, and
 /// stops cleanly on SIGTERM.
 @Suite struct AgentProcessTests {
-    /// Starts the agent and returns it with the port it announced on standard output.
-    static func startAgent(store: String, mount: String? = nil, tokenFile: String, options: [String] = []) async throws -> (Process, Int) {
+    /// Starts the agent and returns it with the port it announced on standard output; its standard error goes to
+    /// `errorLog` when given.
+    static func startAgent(
+        store: String, mount: String? = nil, tokenFile: String?, listen: String = "127.0.0.1:0", options: [String] = [], errorLog: String? = nil
+    ) async throws -> (Process, Int) {
         let agent = try MantaProcess.process(
-            ["agent", "--store", store, "--listen", "127.0.0.1:0", "--token-file", tokenFile] + (mount.map { ["--mount", $0] } ?? []) + options
+            ["agent", "--store", store, "--listen", listen] + (tokenFile.map { ["--token-file", $0] } ?? []) + (mount.map { ["--mount", $0] } ?? [])
+                + options,
+            environment: ["MANTA_TOKEN": ""]
         )
         let output = Pipe()
         agent.standardOutput = output
-        agent.standardError = FileHandle.nullDevice
+        if let errorLog {
+            try Data().write(to: URL(fileURLWithPath: errorLog))
+            agent.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errorLog))
+        } else {
+            agent.standardError = FileHandle.nullDevice
+        }
         try agent.run()
         let line = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<String, any Error>) in
             Thread {

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import MantaServerLimits
 import MantaStore
 import Logging
 import NIOCore
@@ -31,6 +32,8 @@ public final class HubServer: Sendable {
         handlingSignals: Bool = false,
         onListening: @escaping @Sendable (HubServerAddress) async -> Void = { _ in }
     ) async throws {
+        // Room for `limits.maxConnections` connections beside the served files.
+        FileDescriptorLimit.raiseToHardLimit()
         try await makeServiceGroup(handlingSignals: handlingSignals, onListening: onListening).run()
     }
 
@@ -46,6 +49,7 @@ public final class HubServer: Sendable {
         let logger = logger
         let application = Application(
             router: makeRouter(),
+            server: .http1(limits: configuration.limits, logger: logger),
             configuration: ApplicationConfiguration(address: .hostname(host, port: configuration.port), serverName: "manta-hub"),
             onServerRunning: { channel in
                 let address = HubServerAddress(host: host, port: channel.localAddress?.port ?? 0)

@@ -1,3 +1,5 @@
+import MantaServerLimits
+
 /// How a `HubServer` runs.
 public struct HubServerConfiguration: Sendable {
     /// The folder of repositories (see docs/hub.md for the layout).
@@ -11,6 +13,8 @@ public struct HubServerConfiguration: Sendable {
     public let maximumBytesPerSecond: Int?
     /// Files at least this large are described as LFS files (so is any weights format, whatever its size).
     public let lfsThreshold: Int64
+    /// Connection caps, timeouts, header and body caps.
+    public var limits = ServerLimits.hub
 
     public static let defaultLFSThreshold: Int64 = 10 * 1024 * 1024
 

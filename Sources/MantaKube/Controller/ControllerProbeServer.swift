@@ -1,5 +1,6 @@
 import Hummingbird
 import Logging
+import MantaServerLimits
 import NIOCore
 import Prometheus
 import ServiceLifecycle
@@ -32,7 +33,7 @@ public struct ControllerProbeServer: Service {
             }
         }
         application = Application(
-            router: router, configuration: .init(address: .hostname(host, port: port)),
+            router: router, server: .http1(limits: .probes, logger: logger), configuration: .init(address: .hostname(host, port: port)),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? port) }, logger: logger)
     }
 

@@ -6,6 +6,7 @@ import MantaAgent
 import MantaHub
 import MantaKube
 import MantaPeer
+import MantaServerLimits
 import MantaStore
 import ServiceLifecycle
 
@@ -26,8 +27,11 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Other agents, comma-separated.", valueName: "host:port,…"))
     var peers: String?
 
-    @Option(name: .customLong("token-file"), help: ArgumentHelp("File holding the shared cluster token (default: $MANTA_TOKEN; none: no authentication).", valueName: "file"))
+    @Option(name: .customLong("token-file"), help: ArgumentHelp("File holding the shared cluster token (default: $MANTA_TOKEN); required unless --listen is a loopback address.", valueName: "file"))
     var tokenFile: String?
+
+    @Flag(name: .customLong("insecure-no-auth"), help: "Serve peers on a non-loopback --listen address without a token (anyone who reaches it reads every model).")
+    var insecureNoAuth = false
 
     @Option(name: .customLong("upload-rate"), help: "Cap on bytes served to peers, e.g. 50MB/s.")
     var uploadRate: String?
@@ -40,6 +44,15 @@ struct AgentCommand: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("The unix socket for local commands such as `manta pull` (default: <store>/agent.sock).", valueName: "path"))
     var socket: String?
+
+    @Option(name: .customLong("socket-group"), help: ArgumentHelp("The group that may use the socket besides the agent's user (mode 0660; default: the agent's group).", valueName: "name|gid"))
+    var socketGroup: String?
+
+    @Option(name: .customLong("idle-timeout"), help: ArgumentHelp("Close a peer connection that sends no complete request for this long.", valueName: "duration"))
+    var idleTimeout = DurationArgument(duration: ServerLimits.peer.idleTimeout)
+
+    @Option(name: .customLong("max-connections"), help: ArgumentHelp("Peer connections open at once; at the cap the longest-idle one makes room.", valueName: "n"))
+    var maxConnections = ServerLimits.peer.maxConnections
 
     @OptionGroup(title: "Kubernetes") var cluster: ClusterOptions
 
@@ -60,6 +73,12 @@ struct AgentCommand: AsyncParsableCommand {
             hub: try await HubClientConfiguration.fromEnvironment(environment)
         )
         configuration.socketPath = socket
+        configuration.socketGroup = try socketGroup.map(Self.groupID)
+        configuration.allowsUnauthenticatedNetwork = insecureNoAuth
+        guard (1...1_000_000).contains(maxConnections) else { throw ValidationError("--max-connections \(maxConnections) is not between 1 and 1000000") }
+        guard idleTimeout.duration > .zero else { throw ValidationError("--idle-timeout must be longer than 0s") }
+        configuration.peerLimits.maxConnections = maxConnections
+        configuration.peerLimits.idleTimeout = idleTimeout.duration
         let logger = Logger(label: "manta.agent")
         let membership = try cluster.membership(listen: address, staticPeers: peerList, logger: logger)
         configuration.discovery = membership?.discovery
@@ -85,13 +104,24 @@ struct AgentCommand: AsyncParsableCommand {
     }
 
     private func readToken() throws -> String? {
-        guard let tokenFile else { return ProcessInfo.processInfo.environment["MANTA_TOKEN"] }
+        guard let tokenFile else { return ProcessInfo.processInfo.environment["MANTA_TOKEN"].flatMap { $0.isEmpty ? nil : $0 } }
         guard let text = try? String(contentsOfFile: tokenFile, encoding: .utf8) else {
             throw ValidationError("cannot read the token file \(tokenFile): mount the cluster token Secret there, or leave --token-file out")
         }
         let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !token.isEmpty else { throw ValidationError("the token file \(tokenFile) is empty") }
         return token
+    }
+
+    /// A group named or numbered as on the command line.
+    private static func groupID(_ text: String) throws -> UInt32 {
+        if let number = UInt32(text) { return number }
+        var entry = group(), found: UnsafeMutablePointer<group>?
+        var buffer = [CChar](repeating: 0, count: 16 << 10)
+        guard getgrnam_r(text, &entry, &buffer, buffer.count, &found) == 0, let found else {
+            throw ValidationError("--socket-group '\(text)' is neither a group of this system (/etc/group) nor a numeric GID")
+        }
+        return found.pointee.gr_gid
     }
 
     private func rate(_ text: String?, _ option: String) throws -> UInt64? {

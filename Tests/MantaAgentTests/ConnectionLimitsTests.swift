@@ -1,0 +1,85 @@
+import Foundation
+import MantaPeer
+import MantaServerLimits
+import MantaStore
+import MantaTestSupport
+import Testing
+
+/// A real `manta agent` with a mount and a token under thousands of half-sent requests: it stays up, keeps serving
+/// an authenticated peer and its mount, holds its connections under the cap, and closes the stalled ones itself.
+@Suite(.timeLimit(.minutes(3))) struct ConnectionLimitsTests {
+    static let idleTimeout = 3
+
+    @Test func thousandsOfHalfOpenConnectionsNeitherStopPeersNorTheMountAndAreClosedAfterTheIdleTimeout() async throws {
+        // The test holds 3,000 sockets itself.
+        try #require((FileDescriptorLimit.raiseToHardLimit() ?? 0) >= 4000, "the test needs an open-file limit of 4000 (ulimit -Hn)")
+        let scratch = try TemporaryDirectory()
+        let store = scratch.appending("store"), mount = scratch.appending("mnt"), tokenFile = scratch.appending("token")
+        try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: true)
+        try "cluster-secret\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        let imported = try MantaProcess.run(["import", try Fixtures.gguf(), "--repo", "acme/gguf", "--store", store])
+        try #require(imported.succeeded, "\(imported.standardError)")
+        let digest = try #require(try Store(root: store).resolve(try RepoReference(parsing: "acme/gguf")))
+        let original = try Data(contentsOf: URL(fileURLWithPath: "\(try Fixtures.gguf())/model.gguf"))
+
+        let maxConnections = 1024
+        let (agent, port) = try await AgentProcessTests.startAgent(
+            store: store, mount: mount, tokenFile: tokenFile,
+            options: ["--idle-timeout", "\(Self.idleTimeout)s", "--max-connections", "\(maxConnections)"])
+        defer { if agent.isRunning { agent.terminate() } }
+        let peer = PeerAddress(host: "127.0.0.1", port: port)
+
+        // One address over its share: only the newest 64 (the per-client cap) stay open.
+        let oneClient = HalfOpenConnections()
+        try await blocking { oneClient.open(200, to: port, from: ["127.0.0.250"], deadline: .now + .seconds(20)) }
+        try await eventuallyTrue("the per-client cap closes the oldest of one address's stalled connections") {
+            try await blocking { oneClient.stillOpen() } <= ServerLimits.peer.maxConnectionsPerClient
+        }
+
+        // 3,000 from a hundred addresses, under the per-client cap each: the overall cap has to act.
+        let flood = HalfOpenConnections()
+        let sources = (2...101).map { "127.0.0.\($0)" }
+        try await blocking { flood.open(3000, to: port, from: sources, deadline: .now + .seconds(60)) }
+        #expect(flood.descriptors.count >= 2900, "the agent accepted the connections (\(flood.failedToOpen) failed)")
+        #expect(agent.isRunning)
+        let descriptors = try openDescriptors(of: agent.processIdentifier)
+        #expect(descriptors < maxConnections + 200, "the agent holds \(descriptors) descriptors under a cap of \(maxConnections) connections")
+
+        // Meanwhile an authenticated peer and the mount are served, byte-identical, within seconds.
+        let started = ContinuousClock.now
+        let manifest = try await PeerClient(token: "cluster-secret").manifest(digest, from: peer)
+        let chunk = try #require(manifest.files.first?.chunks.last)
+        let bytes = try await PeerClient(token: "cluster-secret").chunk(chunk.id, length: chunk.length, from: peer)
+        let chunkStart = try #require(Int(exactly: chunk.offset)), chunkLength = try #require(Int(exactly: chunk.length))
+        #expect(Data(bytes) == original.subdata(in: chunkStart..<(chunkStart + chunkLength)))
+        let served = try await blocking { try Data(contentsOf: URL(fileURLWithPath: "\(mount)/models/acme/gguf/model.gguf")) }
+        #expect(served == original)
+        #expect(ContinuousClock.now - started < .seconds(5), "peer and mount answered in \(ContinuousClock.now - started)")
+
+        // After the idle timeout the agent has closed every stalled connection itself.
+        try await eventuallyTrue("the idle timeout closes every half-open connection", within: .seconds(Self.idleTimeout * 4)) {
+            try await blocking { flood.stillOpen() + oneClient.stillOpen() } == 0
+        }
+        #expect(agent.isRunning)
+        let again = try await PeerClient(token: "cluster-secret").manifest(digest, from: peer)
+        #expect(again == manifest)
+        flood.closeAll()
+        oneClient.closeAll()
+    }
+
+    private func openDescriptors(of pid: Int32) throws -> Int {
+        try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count
+    }
+}
+
+/// Polls `condition` every 100 ms until it holds or `within` passes.
+func eventuallyTrue(
+    _ what: String, within: Duration = .seconds(10), _ condition: @Sendable () async throws -> Bool
+) async throws {
+    let deadline = ContinuousClock.now + within
+    while ContinuousClock.now < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: .milliseconds(100))
+    }
+    Issue.record("not within \(within): \(what)")
+}
