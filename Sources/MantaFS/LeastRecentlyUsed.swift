@@ -34,4 +34,8 @@ struct LeastRecentlyUsed<Key: Hashable, Value> {
             totalCost -= oldest.value.cost
         }
     }
+
+    mutating func removeValue(for key: Key) {
+        if let removed = entries.removeValue(forKey: key) { totalCost -= removed.cost }
+    }
 }

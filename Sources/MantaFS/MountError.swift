@@ -34,6 +34,8 @@ public enum MountError: Error, CustomStringConvertible {
 public enum ChunkSourceError: Error, CustomStringConvertible, Sendable {
     case missing(chunk: ChunkID, file: String)
     case corrupt(chunk: ChunkID, file: String)
+    /// A chunk whose bytes did not hash to its id, moved to `quarantine/` by the mount.
+    case quarantined(chunk: ChunkID, file: String)
     case unreadable(chunk: ChunkID, file: String, reason: String)
     /// A registered model's chunk that this mount has no source to fetch from.
     case notFetchable(file: String)
@@ -48,6 +50,8 @@ public enum ChunkSourceError: Error, CustomStringConvertible, Sendable {
             "chunk \(chunk) of '\(file)' is not in the store: pull the model again or run `manta verify`"
         case .corrupt(let chunk, let file):
             "chunk \(chunk) of '\(file)' is corrupt (its bytes do not hash to its id): run `manta verify` to quarantine it, then pull or import the model again"
+        case .quarantined(let chunk, let file):
+            "chunk \(chunk) of '\(file)' is corrupt (its bytes do not hash to its id: its file was changed or damaged after it was checked); it was moved to quarantine/ and none of it was served: pull or import the model again"
         case .unreadable(let chunk, let file, let reason):
             "chunk \(chunk) of '\(file)' could not be read: \(reason)"
         case .notFetchable(let file):

@@ -9,7 +9,7 @@ import Glibc
 /// Pins the manifests of files open through the mount, so GC never evicts chunks a reader may still need.
 /// One store pin per manifest (holder `open:<pid of the mount>`), held while any of its files is open.
 final class OpenPins: Sendable {
-    static let holderPrefix = "open:"
+    static let holderPrefix = Store.processHolderPrefix
 
     let holder: String
     private let store: Store

@@ -39,7 +39,7 @@ extension PeerServer {
     private func chunk(_ request: Request, _ context: BasicRequestContext, includeBody: Bool) async throws -> Response {
         let id = try digest(context, "id")
         guard let location = store.location(of: id) else { throw HTTPError(.notFound, message: "chunk \(id) is not on this node") }
-        let source = try await NIOThreadPool.singleton.runIfActive { try ChunkFile(location: location) }
+        let source = try await NIOThreadPool.singleton.runIfActive { try ChunkFile(id, location: location, store: self.store) }
         let length = source.length
         var headers: HTTPFields = [.contentType: "application/octet-stream", .acceptRanges: "bytes", .eTag: "\"\(id.hex)\""]
         var status = HTTPResponse.Status.ok
@@ -135,45 +135,70 @@ extension PeerServer {
     }
 }
 
-/// An open chunk file whose bytes are served: plain files are read in place, encoded ones are decoded
-/// once per request (chunks are a few MiB).
+/// A chunk whose bytes are served only once they are known to hash to its id. A plain file that still carries the
+/// seal the store recorded when it checked it is read in place, and its seal is looked at again after every block
+/// read, so a write while the answer is sent cuts the answer short instead of sending bytes nobody checked (a
+/// write sets the file's change time before it changes a byte). Any other file is read whole, decoded and hashed
+/// per request (chunks are a few MiB), and sealed when it matches; one that does not is quarantined, and the
+/// answer is an error that says so.
 final class ChunkFile: Sendable {
-    /// -1 for an encoded file, which is read whole at once.
+    /// -1 for a chunk served from memory.
     private let descriptor: Int32
-    private let decoded: [UInt8]?
+    private let seal: ChunkSeal?
+    private let checked: [UInt8]?
     let length: UInt64
 
-    init(location: Store.ChunkLocation) throws {
-        guard location.encoding != .plain else {
-            descriptor = open(location.path, O_RDONLY | O_CLOEXEC)
-            guard descriptor >= 0 else { throw HTTPError(.notFound) }
-            var info = stat()
-            fstat(descriptor, &info)
-            decoded = nil
-            length = UInt64(info.st_size)
-            return
+    init(_ id: ChunkID, location: Store.ChunkLocation, store: Store) throws {
+        if location.encoding == .plain {
+            let opened = open(location.path, O_RDONLY | O_CLOEXEC)
+            guard opened >= 0 else { throw HTTPError(.notFound) }
+            if let seal = ChunkSeal(descriptor: opened), seal == store.seal(of: id) {
+                descriptor = opened
+                self.seal = seal
+                checked = nil
+                length = seal.size
+                return
+            }
+            close(opened)
         }
+        guard let before = ChunkSeal(path: location.path) else { throw HTTPError(.notFound, message: "chunk \(id) is not on this node") }
+        // A file no chunk could have made would otherwise size the buffer it is read into.
+        guard before.size <= UInt64(ChunkEncoding.maximumChunkSize) else { throw Self.quarantined(id, store: store, "its file is larger than any chunk") }
         let bytes: [UInt8]
         do {
             bytes = try location.decoded()
         } catch let error as ChunkDecodingError {
-            throw HTTPError(.internalServerError, message: "\(error)")
+            throw Self.quarantined(id, store: store, "\(error)")
         } catch {
-            throw HTTPError(.notFound)
+            throw HTTPError(.notFound, message: "chunk \(id) is not on this node")
         }
+        guard SHA256Hasher.hash(bytes) == id else { throw Self.quarantined(id, store: store, "its bytes do not hash to its id") }
+        try? store.recordSeals([(id, before)])
         descriptor = -1
-        decoded = bytes
+        seal = nil
+        checked = bytes
         length = UInt64(bytes.count)
     }
 
     deinit { if descriptor >= 0 { close(descriptor) } }
 
-    /// Reads straight into the buffer that is sent.
+    /// Moves a chunk whose file cannot give its bytes out of the store, so that this node stops offering it and
+    /// a pull fetches it again; the answer that says so.
+    private static func quarantined(_ id: ChunkID, store: Store, _ problem: String) -> HTTPError {
+        let moved = (try? store.quarantineChunk(id)) != nil
+        return HTTPError(.internalServerError, message: "chunk \(id) on this node is corrupt (\(problem)); "
+            + (moved ? "it was moved to quarantine, ask another node" : "run `manta verify` on this node"))
+    }
+
+    /// Reads straight into the buffer that is sent; `offset + count` is within `length`.
     func read(count: Int, at offset: UInt64) throws -> ByteBuffer {
-        if let decoded { return ByteBuffer(bytes: decoded[Int(offset)..<Int(offset) + count]) }
+        if let checked { return ByteBuffer(bytes: checked[Int(offset)..<Int(offset) + count]) }
         var buffer = ByteBufferAllocator().buffer(capacity: count)
         let got = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { pread(descriptor, $0.baseAddress, count, off_t(offset)) }
         guard got == count else { throw HTTPError(.internalServerError, message: "chunk file shorter than expected") }
+        guard ChunkSeal(descriptor: descriptor) == seal else {
+            throw HTTPError(.internalServerError, message: "the chunk file changed while it was being sent; ask again")
+        }
         return buffer
     }
 }

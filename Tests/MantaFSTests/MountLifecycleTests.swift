@@ -148,6 +148,78 @@ struct MountLifecycleTests {
         #expect(try harness.store.verify().corruptChunks == [chunk.id])
     }
 
+    @Test("a chunk changed in place after the mount served it, its size and modification time kept, is never served again: the next read fails with EIO and the chunk is quarantined")
+    func chunkChangedAfterItWasServedIsRefused() throws {
+        let (harness, model, damaged, chunk, chunkPath) = try Self.shardsWithChunk(of: "model-00002-of-00002.safetensors") { $0 / 2 }
+        defer { harness.cleanUp() }
+        try harness.mount()
+        let path = "\(harness.modelPath(model))/\(damaged.path)"
+        let inside = Int(chunk.offset + chunk.length / 2)
+        let source = try PosixFile(path: "\(model.directory)/\(damaged.path)")
+        let expected = try source.read(count: 4096, at: inside)
+        #expect(try PosixFile(path: path).read(count: 4096, at: inside) == expected, "the chunk is checked and mapped now")
+
+        try overwriteKeepingTimes(chunkPath, at: chunk.length / 2, with: expected.map { $0 ^ 0x5a })
+        try dropPageCaches()
+        #expect(throws: PosixFile.Failure(operation: "pread", errno: EIO)) { try PosixFile(path: path).read(count: 4096, at: inside) }
+        #expect(throws: PosixFile.Failure(operation: "pread", errno: EIO)) { try PosixFile(path: path).read(count: 4096, at: inside) }
+        #expect(harness.store.location(of: chunk.id) == nil, "the changed chunk left the store")
+        #expect(FileManager.default.fileExists(atPath: "\(harness.storePath)/quarantine/\(chunk.id.hex)"))
+        #expect(harness.log.contains(chunk.id.hex) && harness.log.contains("quarantine"), "\(harness.log)")
+        let healthy = "model-00001-of-00002.safetensors"
+        #expect(try runProgram("/usr/bin/cmp", ["\(model.directory)/\(healthy)", "\(harness.modelPath(model))/\(healthy)"]).status == 0)
+        #expect(try harness.terminate() == 0, "\(harness.log)")
+    }
+
+    @Test("a chunk file written again with its own bytes after the mount served it is hashed again and still served")
+    func chunkRewrittenWithItsOwnBytesIsServedAfterAHash() throws {
+        let (harness, model, file, chunk, chunkPath) = try Self.shardsWithChunk(of: "model-00001-of-00002.safetensors") { $0 / 2 }
+        defer { harness.cleanUp() }
+        try harness.mount()
+        let path = "\(harness.modelPath(model))/\(file.path)"
+        #expect(try runProgram("/usr/bin/cmp", ["\(model.directory)/\(file.path)", path]).status == 0)
+        let sealed = try #require(harness.store.seal(of: chunk.id))
+
+        let original = try PosixFile(path: chunkPath).read(count: 4096, at: 0)
+        try overwriteKeepingTimes(chunkPath, at: 0, with: original)
+        #expect(ChunkSeal(path: chunkPath) != sealed, "the write changed the seal, though not the bytes")
+        try dropPageCaches()
+        #expect(try runProgram("/usr/bin/cmp", ["\(model.directory)/\(file.path)", path]).status == 0)
+        #expect(harness.log.contains("hashing it again"), "\(harness.log)")
+        #expect(harness.store.location(of: chunk.id) != nil)
+        #expect(try harness.terminate() == 0, "\(harness.log)")
+    }
+
+    @Test("a mount that runs out of file descriptors keeps its last good tree: models/ still lists and reads every model, and the failed scan is logged")
+    func descriptorShortageKeepsTheLastGoodTree() throws {
+        let model = try TestModels.shards()
+        try withMount([model]) { mount in
+            let files = try TestModels.files(below: model.directory)
+            func everyFileReads() throws -> Bool {
+                try files.allSatisfy { try runProgram("/usr/bin/cmp", ["\(model.directory)/\($0)", "\(mount.modelPath(model))/\($0)"]).status == 0 }
+            }
+            #expect(try everyFileReads(), "every chunk is checked and mapped now")
+            let pid = try #require(mount.process?.processIdentifier)
+            try Self.exhaustDescriptors(of: pid)
+            defer { _ = try? runProgram("/usr/bin/prlimit", ["--pid", "\(pid)", "--nofile=65536:65536"]) }
+
+            try dropPageCaches()
+            #expect(try FileManager.default.contentsOfDirectory(atPath: "\(mount.mountPoint)/models/synthetic") == ["shards"])
+            #expect(try FileManager.default.contentsOfDirectory(atPath: mount.modelPath(model)).sorted() == files.filter { !$0.contains("/") }.sorted())
+            #expect(try everyFileReads())
+            #expect(mount.log.contains("could not list the store's models") && mount.log.contains("Too many open files"), "\(mount.log)")
+        }
+    }
+
+    /// Lowers the process's descriptor limit to its lowest free descriptor number, so that every descriptor it has
+    /// stays open and every new one fails with EMFILE.
+    private static func exhaustDescriptors(of pid: Int32) throws {
+        let open = Set(try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").compactMap(Int.init))
+        let lowestFree = (0...).first { !open.contains($0) } ?? open.count
+        let result = try runProgram("/usr/bin/prlimit", ["--pid", "\(pid)", "--nofile=\(lowestFree):\(lowestFree)"])
+        #expect(result.status == 0, "\(result.output)")
+    }
+
     @Test("a model imported while mounted appears without a remount, and disappears when removed")
     func importedModelAppearsAndRemovedDisappears() throws {
         let model = try TestModels.real()

@@ -136,6 +136,8 @@ struct RunningPeer: Sendable {
             bytes[100] ^= 0xff
             chmod(path, 0o644)
             try Data(bytes).write(to: URL(fileURLWithPath: path))
+            // Sealed again as if the damage bypassed the kernel: the server trusts the seal, so only the client's check is left.
+            try peer.store.recordSeals([(chunk.id, try #require(ChunkSeal(path: path)))])
             await #expect(throws: PeerError.badBytes(peer: peer.address.description, chunk: chunk.id.prefixed)) {
                 try await PeerClient(token: "cluster-secret").chunk(chunk.id, length: chunk.length, from: peer.address)
             }

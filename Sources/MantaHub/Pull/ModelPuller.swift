@@ -92,10 +92,15 @@ public struct ModelPuller: Sendable {
             }
             let session = PullSession(store: store, writing: writing, client: client, snapshot: snapshot, concurrency: concurrency, threadPool: pool, logger: logger, progress: progress)
             let outcome = try await session.run(known: existing?.manifest)
-            let (digest, manifest) = try await pool.runIfActive {
-                let recorded = try record(outcome.files, of: snapshot, as: reference, partial: filename != nil, written: outcome.written)
-                for journal in outcome.journals { journal.remove() }
-                return recorded
+            let (digest, manifest): (Digest, Manifest)
+            do {
+                (digest, manifest) = try await pool.runIfActive {
+                    let recorded = try record(outcome.files, of: snapshot, as: reference, partial: filename != nil, written: outcome.written)
+                    for journal in outcome.journals { journal.remove() }
+                    return recorded
+                }
+            } catch where PullSession.isDiskFull(error) {
+                throw await session.discardAfterDiskFull(error, written: outcome.written)
             }
             return PullSummary(
                 reference: storeReference, digest: digest, manifest: manifest, upToDate: false,

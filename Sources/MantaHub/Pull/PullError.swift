@@ -14,6 +14,10 @@ public enum PullError: Error, Hashable, CustomStringConvertible {
     case revisionNotStorable(revision: String, reason: String)
     /// More than one file failed; each entry says why.
     case filesFailed(repo: String, reasons: [String])
+    /// The store's disk filled up. The pull removed the `removed` chunks it had stored and its resume journals;
+    /// `leftForGC` more, named by no model, could not be removed while another process used the store (nil: how
+    /// many is not known).
+    case diskFull(repo: String, store: String, removed: Int, leftForGC: Int?)
 
     public var description: String {
         switch self {
@@ -30,6 +34,13 @@ public enum PullError: Error, Hashable, CustomStringConvertible {
             "revision '\(revision)' cannot be recorded in the store (\(reason)); pull it by its commit sha instead"
         case .filesFailed(let repo, let reasons):
             "\(reasons.count) files of \(repo) failed: " + reasons.joined(separator: "; ")
+        case .diskFull(let repo, let store, let removed, let leftForGC):
+            "no space left on the device holding the store \(store) while pulling \(repo): the pull stopped and removed the \(removed) chunk(s) it had stored and its resume journals"
+                + (leftForGC == 0
+                    ? ", so nothing of it was kept"
+                    : "; \(leftForGC.map { "\($0) more chunk(s)" } ?? "what else it stored") is named by no model and stays until `manta gc` removes it, "
+                        + "once no other manta process (a mount or an agent) uses the store")
+                + ". Free space or lower the store's quota (`manta gc --quota`), then pull again"
         }
     }
 }

@@ -48,11 +48,10 @@ final class PullFileJob: Sendable {
     func store(_ index: Int, bytes: UnsafeRawBufferPointer, into store: Store) throws {
         let id = SHA256Hasher.hash(bytes)
         let new = try store.put(id, bytes: bytes) > 0
+        // Known as written before the journal is: a pull whose append fails (a full disk) still removes the chunk.
+        if new { state.withLock { _ = $0.written.insert(id) } }
         try journal.append(ResumeJournal.Entry(span: plan.spans[index], id: id, new: new))
-        state.withLock { state in
-            state.ids[index] = id
-            if new { state.written.insert(id) }
-        }
+        state.withLock { $0.ids[index] = id }
         let span = plan.spans[index]
         try sequencer.stored(Manifest.Chunk(offset: span.offset, length: span.length, id: id), bytes: bytes, store: store)
     }

@@ -3,6 +3,10 @@ import MantaStore
 import NIOPosix
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// One run of `ModelPuller.pull` after the revision is resolved: fetches what the store lacks and returns
 /// the manifest entries. Hashing and disk writes run on `threadPool`; only network I/O runs in tasks.
 final class PullSession: Sendable {
@@ -52,9 +56,14 @@ final class PullSession: Sendable {
         for file in snapshot.files {
             if let known, let entry = ModelPuller.entry(in: known, for: file) { knownEntries.append(entry) } else { fresh.append(file) }
         }
-        try await fetchMissingChunks(of: knownEntries)
-        let jobs = try await plan(fresh)
-        try await download(jobs)
+        var jobs: [PullFileJob] = []
+        do {
+            try await fetchMissingChunks(of: knownEntries)
+            jobs = try await plan(fresh)
+            try await download(jobs)
+        } catch where Self.isDiskFull(error) {
+            throw await discardAfterDiskFull(error, written: Set(jobs.flatMap(\.written)))
+        }
 
         var files = knownEntries
         var written = Set<ChunkID>()
@@ -78,6 +87,36 @@ final class PullSession: Sendable {
     }
 
     private var totalBytes: UInt64 { UInt64(snapshot.totalSize) }
+
+    /// Whether `error` says the store's disk is full: resuming would need the space the pull's own chunks take.
+    static func isDiskFull(_ error: any Error) -> Bool {
+        switch error as? StoreError {
+        case .diskFull: true
+        case .io(_, _, let code): code == ENOSPC || code == EDQUOT
+        default: false
+        }
+    }
+
+    /// After the disk filled up: removes the chunks that no model names and that this pull stored (`written`, and
+    /// what the resume journals of this commit's files list, a pull it resumed included), and those journals, so
+    /// the disk is left as full as the pull found it. The error says what was removed, and what is left for `gc`
+    /// when another process using the store keeps the chunks from being deleted now.
+    func discardAfterDiskFull(_ cause: any Error, written: Set<ChunkID>) async -> PullError {
+        logger.error("the store's disk is full; removing what the pull stored", metadata: ["error": "\(cause)"])
+        let outcome = try? await threadPool.runIfActive { [store, writing, snapshot] () -> (removed: Int, leftForGC: Int) in
+            var stored = written
+            var journals: [ResumeJournal] = []
+            for file in snapshot.files {
+                guard let journal = try? ResumeJournal(store: store, repo: snapshot.repo, commit: snapshot.commit, file: file.path) else { continue }
+                stored.formUnion(journal.entries().filter(\.new).map(\.id))
+                journals.append(journal)
+            }
+            for journal in journals { journal.remove() }
+            guard let removed = try? store.discardUnreferenced(stored, by: writing) else { return (0, stored.count) }
+            return (removed, 0)
+        }
+        return .diskFull(repo: "\(snapshot.repo)", store: store.root, removed: outcome?.removed ?? 0, leftForGC: outcome.map { $0.leftForGC })
+    }
 
     private func report(completedBytes bytes: UInt64) {
         let done = completed.add(bytes, ordering: .relaxed).newValue

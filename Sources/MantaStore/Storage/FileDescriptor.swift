@@ -165,15 +165,29 @@ public enum FileSystem {
         "tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
     }
 
-    /// Names in a folder, without `.` and `..`; empty when the folder does not exist.
-    public static func entries(of directory: String) -> [String] {
-        guard let handle = opendir(directory) else { return [] }
+    /// Names in a folder, without `.` and `..`; empty when the folder does not exist. Throws when it exists but
+    /// cannot be read (no descriptor left, no permission, an I/O error): a caller must not take that for empty.
+    public static func listing(of directory: String) throws -> [String] {
+        guard let handle = opendir(directory) else {
+            if errno == ENOENT { return [] }
+            throw StoreError.fromErrno(errno, path: directory, operation: "list")
+        }
         defer { closedir(handle) }
         var names: [String] = []
-        while let entry = readdir(handle) {
+        while true {
+            errno = 0
+            guard let entry = readdir(handle) else {
+                guard errno == 0 else { throw StoreError.fromErrno(errno, path: directory, operation: "list") }
+                return names.sorted()
+            }
             let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
             if name != "." && name != ".." { names.append(name) }
         }
-        return names.sorted()
+    }
+
+    /// `listing(of:)` for callers to whom a folder that cannot be read is as good as empty (clean-ups that the
+    /// next run retries).
+    public static func entries(of directory: String) -> [String] {
+        (try? listing(of: directory)) ?? []
     }
 }

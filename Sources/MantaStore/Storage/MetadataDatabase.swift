@@ -16,21 +16,26 @@ final class MetadataDatabase: Sendable {
     /// The outcome of opening; nil while a new database is being created.
     private let connection: Mutex<Result<SQLiteConnection, any Error>?>
     private let openedSignal = DispatchSemaphore(value: 0)
-    /// Whether the database file was there before: a new one has nothing to reconcile with the files yet.
+    let path: String
+    /// Whether the database was there before, with its tables: a new one has nothing to reconcile with the files yet.
     let existed: Bool
 
     /// A database that does not exist yet is created on a thread of its own, after `setUp`: its schema's commits
     /// wait for the disk several times, and the command that created the store (an import, say) has hashing to do
     /// meanwhile. The first query waits for it and rethrows its error (or `setUp`'s). An existing database is
-    /// opened here, as a new one is when no thread can be started for it.
+    /// opened here, as a new one is when no thread can be started for it; one found damaged is not an error yet
+    /// (see `damage`), since an open that has the store to itself replaces it.
     init(path: String, setUp: @escaping @Sendable () throws -> Void = {}) throws {
-        existed = FileSystem.exists(path)
-        guard existed else {
+        self.path = path
+        guard FileSystem.exists(path) else {
+            // The write-ahead log of a deleted database would be replayed into the new one.
+            Self.removeLog(of: path)
+            existed = false
             connection = Mutex(nil)
             let create: @Sendable () -> Void = { [self] in
                 let outcome = Result {
                     try setUp()
-                    return try Self.open(path)
+                    return try Self.open(path).connection
                 }
                 connection.withLock { $0 = outcome }
                 openedSignal.signal()
@@ -39,12 +44,23 @@ final class MetadataDatabase: Sendable {
             return
         }
         try setUp()
-        connection = Mutex(.success(try Self.open(path)))
+        do {
+            let opened = try Self.open(path)
+            existed = opened.hadTables
+            connection = Mutex(.success(opened.connection))
+        } catch let error as StoreError {
+            guard case .databaseDamaged = error else { throw error }
+            existed = true
+            connection = Mutex(.failure(error))
+        }
     }
 
-    private static func open(_ path: String) throws -> SQLiteConnection {
+    /// Opens the database, creating its tables if missing; says whether they were there (an empty file, or one
+    /// truncated to nothing, is a database without them).
+    private static func open(_ path: String) throws -> (connection: SQLiteConnection, hadTables: Bool) {
         let connection = try SQLiteConnection(path: path)
         try connection.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
+        let hadTables = try connection.query("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'pins'").first?.first?.integer == 1
         // One transaction: a new store's schema is then one commit, not one per table. IMMEDIATE, so a second
         // process creating the same store waits for the first instead of failing to upgrade its read.
         try connection.execute("""
@@ -65,7 +81,52 @@ final class MetadataDatabase: Sendable {
                 manifest TEXT NOT NULL, holder TEXT NOT NULL, PRIMARY KEY(manifest, holder)) WITHOUT ROWID;
             COMMIT;
             """)
-        return connection
+        return (connection, hadTables)
+    }
+
+    private static func removeLog(of path: String) {
+        unlink(path + "-wal")
+        unlink(path + "-shm")
+    }
+
+    /// Why the database could not be opened, when it is damaged. Does not wait for a new database being created.
+    var damage: String? {
+        connection.withLock { outcome in
+            guard case .failure(StoreError.databaseDamaged(_, let message)) = outcome else { return nil }
+            return message
+        }
+    }
+
+    /// Reads every page of the database (SQLite's `quick_check`): slow on a large store, so run only where the
+    /// whole store is read anyway (recovery). Throws `StoreError.databaseDamaged` when it fails.
+    func check() throws {
+        try withConnection { db in
+            let result = try db.query("PRAGMA quick_check(1)").first?.first?.text ?? ""
+            guard result == "ok" else { throw StoreError.databaseDamaged(path: path, result) }
+        }
+    }
+
+    /// Moves the damaged database (and its log) to `<path>.corrupt-<UTC time>` and starts an empty one in its
+    /// place; returns where the damaged one went. Only for a process that has the store to itself.
+    func replaceDamaged() throws -> String {
+        waitUntilOpened()
+        return try connection.withLock { outcome in
+            // Closes the damaged connection before its files move.
+            outcome = .failure(StoreError.databaseDamaged(path: path, "being replaced"))
+            var now = time(nil)
+            var parts = tm()
+            gmtime_r(&now, &parts)
+            var stamp = [CChar](repeating: 0, count: 32)
+            strftime(&stamp, stamp.count, "%Y%m%dT%H%M%SZ", &parts)
+            let aside = "\(path).corrupt-" + String(decoding: stamp.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            for suffix in ["", "-wal", "-shm"] where FileSystem.exists(path + suffix) {
+                guard rename(path + suffix, aside + suffix) == 0 else { throw StoreError.fromErrno(errno, path: path + suffix, operation: "move aside") }
+            }
+            let opened = Result { try Self.open(path).connection }
+            outcome = opened
+            _ = try opened.get()
+            return aside
+        }
     }
 
     func withConnection<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {

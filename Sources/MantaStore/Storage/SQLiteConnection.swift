@@ -15,7 +15,7 @@ final class SQLiteConnection: @unchecked Sendable {
         guard status == SQLITE_OK, let handle else {
             let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
             sqlite3_close(handle)
-            throw StoreError.database(path: path, message)
+            throw Self.error(status, path: path, message)
         }
         self.handle = handle
         sqlite3_busy_timeout(handle, 30_000)
@@ -33,10 +33,11 @@ final class SQLiteConnection: @unchecked Sendable {
 
     func execute(_ sql: String) throws {
         var error: UnsafeMutablePointer<CChar>?
-        guard sqlite3_exec(handle, sql, nil, nil, &error) == SQLITE_OK else {
+        let status = sqlite3_exec(handle, sql, nil, nil, &error)
+        guard status == SQLITE_OK else {
             let message = error.map { String(cString: $0) } ?? "unknown error"
             sqlite3_free(error)
-            throw StoreError.database(path: path, message)
+            throw Self.error(status, path: path, message)
         }
     }
 
@@ -64,7 +65,7 @@ final class SQLiteConnection: @unchecked Sendable {
         while true {
             let status = sqlite3_step(statement)
             if status == SQLITE_DONE { return rows }
-            guard status == SQLITE_ROW else { throw StoreError.database(path: path, String(cString: sqlite3_errmsg(handle))) }
+            guard status == SQLITE_ROW else { throw Self.error(status, path: path, String(cString: sqlite3_errmsg(handle))) }
             rows.append((0..<sqlite3_column_count(statement)).map { column in
                 if sqlite3_column_type(statement, column) == SQLITE_INTEGER {
                     return .integer(sqlite3_column_int64(statement, column))
@@ -77,11 +78,19 @@ final class SQLiteConnection: @unchecked Sendable {
     private func prepared(_ sql: String) throws -> OpaquePointer {
         if let statement = statements[sql] { return statement }
         var statement: OpaquePointer?
-        guard sqlite3_prepare_v2(handle, sql, -1, &statement, nil) == SQLITE_OK, let statement else {
-            throw StoreError.database(path: path, String(cString: sqlite3_errmsg(handle)))
-        }
+        let status = sqlite3_prepare_v2(handle, sql, -1, &statement, nil)
+        guard status == SQLITE_OK, let statement else { throw Self.error(status, path: path, String(cString: sqlite3_errmsg(handle))) }
         statements[sql] = statement
         return statement
+    }
+
+    /// A file that is not a database, or one whose pages contradict each other, is damaged: the store can rebuild
+    /// it from its files. Any other failure (a full disk, a lock held too long) is not.
+    private static func error(_ status: Int32, path: String, _ message: String) -> StoreError {
+        switch status & 0xff {
+        case SQLITE_CORRUPT, SQLITE_NOTADB: .databaseDamaged(path: path, message)
+        default: .database(path: path, message)
+        }
     }
 
     func transaction<T>(_ body: () throws -> T) throws -> T {

@@ -264,7 +264,7 @@ public enum ImportSource {
         while let relative = pending.popLast() {
             let absolute = relative.isEmpty ? directory : "\(directory)/\(relative)"
             guard access(absolute, R_OK | X_OK) == 0 else { throw StoreError.fromErrno(errno, path: absolute, operation: "read folder") }
-            for name in FileSystem.entries(of: absolute) {
+            for name in try FileSystem.listing(of: absolute) {
                 let childRelative = relative.isEmpty ? name : "\(relative)/\(name)"
                 let childAbsolute = "\(absolute)/\(name)"
                 switch FileSystem.kind(of: childAbsolute) {

@@ -21,9 +21,22 @@ extension Store {
         let leftSessions = FileSystem.entries(of: sessionsDirectory)
         let bootID = Self.bootID()
         let recoveredIn = (try? FileSystem.readAll(recoveredMarkerPath)).map { String(decoding: $0, as: UTF8.self) }
-        guard !databaseExisted || !leftSessions.isEmpty || bootID == nil || recoveredIn != bootID else { return }
+        guard !databaseExisted || !leftSessions.isEmpty || bootID == nil || recoveredIn != bootID else {
+            // A store from before pin files gets them now, once.
+            if !FileSystem.exists(pinFilesCompleteMarker) { try reconcilePins() }
+            return
+        }
         if !leftSessions.isEmpty {
             logger.notice("recovering after a process that used the store ended without closing it", metadata: ["sessions": "\(leftSessions.count)"])
+        }
+        // A crash or power loss is also when a database's pages can go bad; reading them all costs about what
+        // recovery's reading of every row does.
+        if databaseExisted {
+            do {
+                try database.check()
+            } catch StoreError.databaseDamaged(_, let damage) {
+                try replaceDamagedDatabase(damage)
+            }
         }
         if !storeIsNew { try recover() }
         for name in leftSessions { unlink("\(sessionsDirectory)/\(name)") }
@@ -47,13 +60,24 @@ extension Store {
         }
         try reconcileChunks()
         try reconcileManifests()
+        try reconcilePins()
         try recoverRegistrations()
+    }
+
+    /// Moves a damaged database aside and starts an empty one, which the recovery that follows fills from the
+    /// store's files: chunks, manifests, references and pins are all files, so only access times are lost.
+    func replaceDamagedDatabase(_ damage: String) throws {
+        let aside = try database.replaceDamaged()
+        logger.error("the metadata database was damaged; it was moved aside and is rebuilt from the store's files", metadata: [
+            "damage": "\(damage)", "moved to": "\(aside)",
+        ])
     }
 
     private func reconcileChunks() throws {
         var onDisk: [ChunkID: ChunkLocation] = [:]
-        for prefix in FileSystem.entries(of: chunksDirectory) {
-            for name in FileSystem.entries(of: "\(chunksDirectory)/\(prefix)") {
+        // A folder that cannot be listed must fail recovery: read as empty, it would forget every chunk in it.
+        for prefix in try FileSystem.listing(of: chunksDirectory) {
+            for name in try FileSystem.listing(of: "\(chunksDirectory)/\(prefix)") {
                 if name.hasPrefix(Self.temporaryChunkPrefix) {
                     unlink("\(chunksDirectory)/\(prefix)/\(name)")
                     continue
@@ -87,7 +111,7 @@ extension Store {
 
     private func reconcileManifests() throws {
         var onDisk = Set<Digest>()
-        for name in FileSystem.entries(of: manifestsDirectory) where name.hasSuffix(".json") {
+        for name in try FileSystem.listing(of: manifestsDirectory) where name.hasSuffix(".json") {
             guard let digest = Digest(hex: name.dropLast(5)) else { continue }
             onDisk.insert(digest)
         }

@@ -152,7 +152,7 @@ extension Store {
                 named.insert(digest)
             }
         }
-        for name in FileSystem.entries(of: pendingDirectory) where name.hasSuffix(".json") || name.hasSuffix(".journal") {
+        for name in try FileSystem.listing(of: pendingDirectory) where name.hasSuffix(".json") || name.hasSuffix(".journal") {
             let hex = name.split(separator: ".").first.map(String.init) ?? ""
             guard let digest = Digest(hex: hex), !named.contains(digest) else { continue }
             unlink("\(pendingDirectory)/\(name)")

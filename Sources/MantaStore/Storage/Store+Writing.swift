@@ -28,9 +28,10 @@ extension Store {
     /// Deletes those of `ids` that no manifest or registration names: chunks `session` stored for a file that then
     /// failed its whole-file check. It deletes only when nothing else could count on them: no other write session
     /// in this process, and no other process with the store open (a `manta import` elsewhere may have found
-    /// one of them stored). Otherwise they stay, unnamed, for `gc`. Returns how many were deleted.
+    /// one of them stored). Otherwise they stay, unnamed, for `gc`. Returns how many were deleted; nil when
+    /// they were left for `gc`.
     @discardableResult
-    public func discardUnreferenced(_ ids: some Sequence<ChunkID>, by session: WriteSession) throws -> Int {
+    public func discardUnreferenced(_ ids: some Sequence<ChunkID>, by session: WriteSession) throws -> Int? {
         let doomed = Set(ids)
         guard !doomed.isEmpty else { return 0 }
         // After the writers' lock is let go: taking the shared lock back can wait for another process's exclusive
@@ -42,7 +43,7 @@ extension Store {
                 let holder = count == 1 ? "another process has the store open" : "another write in this process may count on them"
                 logger.info("chunks of a failed file left for gc", metadata: ["chunks": "\(doomed.count)", "reason": "\(holder)"])
             }
-            return deleted ?? 0
+            return deleted
         }
     }
 

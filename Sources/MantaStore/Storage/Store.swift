@@ -12,7 +12,7 @@ import Glibc
 #endif
 
 /// The content-addressed node store:
-/// `chunks/<2 hex>/<64 hex>[.zst|.zbg]` (see `ChunkEncoding`), `manifests/<64 hex>.json`, `refs/<org>/<name>/<revision>`, `meta.db`, and
+/// `chunks/<2 hex>/<64 hex>[.zst|.zbg]` (see `ChunkEncoding`), `manifests/<64 hex>.json`, `refs/<org>/<name>/<revision>`, `pins/<64 hex>/<64 hex>` (see `Store+Pins`), `meta.db`, and
 /// models registered but not complete: `pending/refs/<org>/<name>/<revision>`, `pending/<64 hex>.{json,journal}`; one file per
 /// process using it in `sessions/`, and the boot id of the last recovery in `recovered` (see `recoverIfNeeded`).
 public final class Store: Sendable {
@@ -90,9 +90,18 @@ public final class Store: Sendable {
         sessionPath = "\(self.root)/sessions/\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
         if flock(lockDescriptor, LOCK_EX | LOCK_NB) == 0 {
             defer { flock(lockDescriptor, LOCK_SH) }
-            try recoverIfNeeded(databaseExisted: database.existed, storeIsNew: isNew)
+            var databaseExisted = database.existed
+            if let damage = database.damage {
+                try replaceDamagedDatabase(damage)
+                databaseExisted = false
+            } else if !databaseExisted && !isNew {
+                logger.warning("the metadata database was missing or empty; it is rebuilt from the store's files", metadata: ["path": "\(database.path)"])
+            }
+            try recoverIfNeeded(databaseExisted: databaseExisted, storeIsNew: isNew)
         } else {
             flock(lockDescriptor, LOCK_SH)
+            // Others use the store: the database cannot be replaced under them. The error says to stop them.
+            if let damage = database.damage { throw StoreError.databaseDamaged(path: database.path, damage) }
         }
         _ = try FileDescriptor.open(sessionPath, flags: O_WRONLY | O_CREAT)
     }
@@ -248,6 +257,18 @@ public final class Store: Sendable {
         try database.forgetChunks(ids)
     }
 
+    /// Moves a chunk file whose bytes were found not to hash to `id` into `quarantine/` and forgets it, so that no
+    /// reader finds it again and a pull fetches it anew. Safe beside other processes: a chunk file is never
+    /// rewritten, so one that fails its hash stays wrong until it is replaced.
+    public func quarantineChunk(_ id: ChunkID) throws {
+        guard let location = location(of: id) else { return }
+        let name = location.path.split(separator: "/").last.map(String.init) ?? id.hex
+        guard rename(location.path, "\(quarantineDirectory)/\(name)") == 0 else {
+            throw StoreError.fromErrno(errno, path: location.path, operation: "quarantine")
+        }
+        try database.forgetChunks([id])
+    }
+
     /// Records that these chunks were read, for least-recently-used eviction.
     public func touch(_ ids: some Sequence<ChunkID>) throws {
         try database.touch(ids)
@@ -303,11 +324,13 @@ public final class Store: Sendable {
     /// new content is written beside its name and before the rename, in place of that file's own sync: a
     /// `syncfs` that makes it durable along with whatever else the caller wrote.
     func setReference(_ reference: RepoReference, to digest: Digest, pinned: Bool, syncing: ((Bool) throws -> Void)?) throws {
+        // The pin's file goes first, so that the sync that makes the reference durable covers it too.
+        if pinned { try writePinFile(digest, holder: Self.importHolder(reference), durable: syncing == nil) }
         let previous = try writeReference(reference, to: digest, in: refsDirectory, syncing: syncing)
         if let previous, previous != digest {
-            for holder in Self.referenceHolders(reference) { try database.unpin(previous, holder: holder) }
+            for holder in Self.referenceHolders(reference) { try unpin(previous, holder: holder) }
         }
-        if pinned { try pin(reference, holder: Self.importHolder(reference)) }
+        if pinned { try database.pin(digest, holder: Self.importHolder(reference)) }
     }
 
     /// Atomically points `reference` in `directory` at `digest`; returns what it pointed at before.
@@ -359,9 +382,9 @@ public final class Store: Sendable {
 
     func references(in directory: String) throws -> [(reference: RepoReference, digest: Digest)] {
         var found: [(RepoReference, Digest)] = []
-        for organization in FileSystem.entries(of: directory) {
-            for name in FileSystem.entries(of: "\(directory)/\(organization)") {
-                for file in FileSystem.entries(of: "\(directory)/\(organization)/\(name)") where !file.hasPrefix("tmp-") {
+        for organization in try FileSystem.listing(of: directory) {
+            for name in try FileSystem.listing(of: "\(directory)/\(organization)") {
+                for file in try FileSystem.listing(of: "\(directory)/\(organization)/\(name)") where !file.hasPrefix("tmp-") {
                     let revision = file.replacing("%2F", with: "/")
                     guard let reference = try? RepoReference(organization: organization, name: name, revision: revision),
                           let digest = try resolve(reference, in: directory) else { continue }
@@ -376,29 +399,6 @@ public final class Store: Sendable {
     public func removeReference(_ reference: RepoReference) throws {
         guard let digest = try resolve(reference) else { throw StoreError.unknownReference(reference.description) }
         guard unlink(referencePath(reference)) == 0 else { throw StoreError.fromErrno(errno, path: referencePath(reference), operation: "remove") }
-        for holder in Self.referenceHolders(reference) { try database.unpin(digest, holder: holder) }
+        for holder in Self.referenceHolders(reference) { try unpin(digest, holder: holder) }
     }
-
-    // MARK: Pins
-
-    static func importHolder(_ reference: RepoReference) -> String { "import:\(reference)" }
-    static func userHolder(_ reference: RepoReference) -> String { "user:\(reference)" }
-    static func referenceHolders(_ reference: RepoReference) -> [String] { [importHolder(reference), userHolder(reference)] }
-
-    /// Pins the manifest `reference` names: its chunks are never evicted until unpinned.
-    public func pin(_ reference: RepoReference, holder: String? = nil) throws {
-        guard let digest = try resolve(reference) else { throw StoreError.unknownReference(reference.description) }
-        try database.pin(digest, holder: holder ?? Self.userHolder(reference))
-    }
-
-    /// Removes the pins that `reference` holds (from `manta pin` and from import).
-    public func unpin(_ reference: RepoReference) throws {
-        guard let digest = try resolve(reference) else { throw StoreError.unknownReference(reference.description) }
-        for holder in Self.referenceHolders(reference) { try database.unpin(digest, holder: holder) }
-    }
-
-    public func pin(_ digest: Digest, holder: String) throws { try database.pin(digest, holder: holder) }
-    public func unpin(_ digest: Digest, holder: String) throws { try database.unpin(digest, holder: holder) }
-
-    public func pins() throws -> [(manifest: Digest, holder: String)] { try database.pins() }
 }

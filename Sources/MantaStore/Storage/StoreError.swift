@@ -4,6 +4,8 @@ public enum StoreError: Error, CustomStringConvertible {
     case diskFull(path: String)
     case io(path: String, operation: String, errno: Int32)
     case database(path: String, String)
+    /// The metadata database is not a database or is malformed; an open that has the store to itself rebuilds it.
+    case databaseDamaged(path: String, String)
     case missingDirectory(String)
     case notADirectory(String)
     case notARegularFile(String)
@@ -30,6 +32,8 @@ public enum StoreError: Error, CustomStringConvertible {
             "\(operation) \(path) failed: \(String(cString: strerror(code)))"
         case .database(let path, let message):
             "metadata database \(path): \(message)"
+        case .databaseDamaged(let path, let message):
+            "metadata database \(path) is damaged (\(message)): stop every manta process using this store (a mount or an agent) and run any manta command; it moves the damaged file aside and rebuilds it from the store's files, which hold every model, reference and pin"
         case .missingDirectory(let path):
             "\(path) does not exist: give the folder that holds the model files"
         case .notADirectory(let path):
