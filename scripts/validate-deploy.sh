@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Validates deploy/: every manifest against the Kubernetes OpenAPI schemas (kubernetes-validate, strict),
-# and every sample custom resource against the CRD schemas in deploy/crds (validate-crd-samples.py).
+# every sample custom resource against the CRD schemas in deploy/crds (validate-crd-samples.py), and the admission
+# policy's CEL against requests it must admit and deny (validate-admission-policy.py).
 # Needs python3 with venv and network access to PyPI on the first run; the venv is cached.
 #   scripts/validate-deploy.sh            # uses .build/validate-deploy-venv
 #   KUBERNETES_VERSION=1.30.0 scripts/validate-deploy.sh
@@ -10,9 +11,9 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 venv="${VALIDATE_DEPLOY_VENV:-$root/.build/validate-deploy-venv}"
 kubernetes_version="${KUBERNETES_VERSION:-1.30.0}"
 
-if [ ! -x "$venv/bin/kubernetes-validate" ] || [ ! -x "$venv/bin/python" ]; then
+if [ ! -x "$venv/bin/kubernetes-validate" ] || ! "$venv/bin/python" -c "import celpy" 2>/dev/null; then
     python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check kubernetes-validate jsonschema pyyaml
+    "$venv/bin/pip" install --quiet --disable-pip-version-check kubernetes-validate jsonschema pyyaml cel-python
 fi
 
 cd "$root/deploy"
@@ -22,4 +23,5 @@ echo "kubernetes-validate (Kubernetes $kubernetes_version): ${#builtin[@]} files
 "$venv/bin/kubernetes-validate" --strict --quiet -k "$kubernetes_version" "${builtin[@]}"
 
 "$venv/bin/python" "$root/scripts/validate-crd-samples.py" "$root/deploy"
+"$venv/bin/python" "$root/scripts/validate-admission-policy.py" "$root/deploy"
 echo "deploy/ is valid"
