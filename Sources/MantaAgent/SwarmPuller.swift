@@ -259,7 +259,7 @@ struct SwarmPuller: Sendable {
         defer { logger.debug("finished from peers", metadata: ["repo": "\(snapshot.repo)", "missing": "\(requests.count)", "seconds": "\(ContinuousClock.now - checking)"]) }
         return try await NIOThreadPool.singleton.runIfActive { [store] in
             for file in files { try Self.checkWholeFile(file, hashedSoFar: digests[file.path], in: store, dropping: written, by: writing) }
-            let (digest, manifest) = try puller.record(files, of: snapshot, as: reference, partial: filename != nil, written: written)
+            let (digest, manifest) = try puller.record(files, of: snapshot, as: reference, partial: filename != nil, written: written, writing: writing)
             for file in files { try? ResumeJournal(store: store, repo: snapshot.repo, commit: snapshot.commit, file: file.path).remove() }
             return PullSummary(
                 reference: try ModelPuller.storeReference(for: reference), digest: digest, manifest: manifest, upToDate: false,

@@ -12,6 +12,8 @@ import Testing
         var siblings: [String: Sibling]
         var listedFiles: [String]
         var snapshotMain: [String: String]
+        /// Git's blob id of each downloaded file, computed by Python as git does.
+        var gitBlobsMain: [String: String]
         var configV2: String
         var tokenizerByCommit: String
         var weightsByCommit: String
@@ -21,6 +23,7 @@ import Testing
         struct Sibling: Decodable {
             var size: Int64
             var lfsSHA256: String?
+            var blobID: String?
         }
     }
 
@@ -35,15 +38,22 @@ import Testing
             with open(path, "rb") as f:
                 return hashlib.sha256(f.read()).hexdigest()
 
+        def git_blob(path):
+            with open(path, "rb") as f:
+                data = f.read()
+            return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
         api = HfApi()
         info = api.model_info(repo, files_metadata=True)
         info_v2 = api.model_info(repo, revision="v2")
         snapshot = snapshot_download(repo)
         files = {}
+        blobs = {}
         for folder, _, names in os.walk(snapshot):
             for name in names:
                 full = os.path.join(folder, name)
                 files[os.path.relpath(full, snapshot)] = sha256(full)
+                blobs[os.path.relpath(full, snapshot)] = git_blob(full)
 
         def error_name(call):
             try:
@@ -57,7 +67,8 @@ import Testing
         print(json.dumps({
             "sha": info.sha,
             "shaV2": info_v2.sha,
-            "siblings": {s.rfilename: {"size": s.size, "lfsSHA256": s.lfs.sha256 if s.lfs else None} for s in info.siblings},
+            "siblings": {s.rfilename: {"size": s.size, "lfsSHA256": s.lfs.sha256 if s.lfs else None, "blobID": s.blob_id} for s in info.siblings},
+            "gitBlobsMain": blobs,
             "listedFiles": sorted(list_repo_files(repo)),
             "snapshotMain": files,
             "configV2": sha256(hf_hub_download(repo, "config.json", revision="v2")),
@@ -100,6 +111,11 @@ import Testing
                 let sibling = try #require(report.siblings[path], "sibling \(path)")
                 #expect(sibling.size == Int64(bytes.count), "size of \(path)")
                 #expect(sibling.lfsSHA256 == (path.hasSuffix(".safetensors") ? SHA256Hasher.hash(bytes).hex : nil), "lfs of \(path)")
+                // The real hub's blob ids: git's, of the content or of the LFS pointer file.
+                let pointer = "version https://git-lfs.github.com/spec/v1\noid sha256:\(SHA256Hasher.hash(bytes).hex)\nsize \(bytes.count)\n"
+                let expected = sibling.lfsSHA256 == nil ? report.gitBlobsMain[path] : GitBlobHasher.blobID(of: Array(pointer.utf8))
+                #expect(sibling.blobID != nil && sibling.blobID == expected, "blob id of \(path)")
+                #expect(main.file(at: path)?.blobID == sibling.blobID, "blob id of \(path) as Manta's client reads it")
             }
             #expect(report.configV2 == repository.sha256("config.json", revision: "v2").hex)
             #expect(report.tokenizerByCommit == repository.sha256("nested/deeper/tokenizer.json").hex)

@@ -62,3 +62,14 @@ func folderContents(_ folder: String) throws -> [String: Data] {
 func chunkFiles(in store: Store) -> Set<ChunkID> {
     Set(ChunkFiles.list(storeRoot: store.root).map(\.id))
 }
+
+extension Manifest {
+    /// The files without the hub's git blob ids, as an import (which has no hub to give them) describes them.
+    var filesWithoutBlobIDs: [Manifest.File] {
+        files.map { file in
+            var file = file
+            file.gitBlobID = nil
+            return file
+        }
+    }
+}

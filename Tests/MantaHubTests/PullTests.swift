@@ -33,7 +33,7 @@ import Testing
             // Pull and import cut the same files into the same chunks: dedup across both.
             let imported = try await hub.openStore(hub.directory.appending("imported"))
             let importSummary = try await blocking { try imported.importDirectory(folder, as: reference) }
-            #expect(importSummary.manifest.files == summary.manifest.files)
+            #expect(importSummary.manifest.files == summary.manifest.filesWithoutBlobIDs)
             // Each byte left the hub once, but for the rest of each 1 MiB header read.
             let headerReads = summary.manifest.files.filter { $0.scheme != .fixed }.count * ChunkPlanner.initialHeaderRead
             #expect(hub.server.statistics.totalBytesServed <= Int64(summary.manifest.logicalSize) + Int64(headerReads))

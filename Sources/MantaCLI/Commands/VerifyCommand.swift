@@ -22,6 +22,12 @@ struct VerifyCommand: ParsableCommand {
         for manifest in report.corruptManifests {
             print("corrupt manifest \(manifest): moved to \(store.root)/quarantine")
         }
+        for file in report.changedFiles {
+            print(
+                "file '\(file.path)' of manifest \(file.manifest) has git blob id \(file.actual), not the hub's \(file.expected): "
+                    + "its manifest was moved to \(store.root)/quarantine; pull the model again"
+            )
+        }
         for (reference, missing) in report.damagedModels {
             print("model \(reference) is missing \(missing.count) chunks (first: \(missing[0])): import it again")
         }

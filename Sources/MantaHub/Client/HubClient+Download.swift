@@ -62,7 +62,8 @@ extension HubClient {
     /// Bytes `range` of a file, in memory: meant for chunk-sized reads.
     public func fetch(_ location: HubFileLocation, range: Range<Int64>) async throws -> ByteBuffer {
         var collected = ByteBuffer()
-        collected.reserveCapacity(Int(clamping: range.count))
+        // The hub's answer may be shorter than asked (an error then); never trust a range to size memory beyond a chunk's worth.
+        collected.reserveCapacity(Int(clamping: min(range.upperBound - range.lowerBound, Self.maximumReservation)))
         try await stream(location, range: range) { buffer in
             var buffer = buffer
             collected.writeBuffer(&buffer)
@@ -102,6 +103,9 @@ extension HubClient {
         }
     }
 
+    /// Bytes `fetch` reserves at most before any arrive.
+    static let maximumReservation: Int64 = 64 << 20
+
     static func rangeHeader(from offset: Int64, to end: Int64?, whole: Bool) -> String? {
         if whole { return nil }
         guard let end else { return "bytes=\(offset)-" }
@@ -120,15 +124,24 @@ extension HubClient {
         return 0
     }
 
-    /// Where the file ends, from `Content-Range`'s total or from `Content-Length`.
+    /// Where the file ends, from `Content-Range`'s total or from `Content-Length`; either must be a non-negative
+    /// number whose sum with the requested offset fits.
     static func endOffset(_ response: HTTPClientResponse, requestedOffset: Int64, location: HubFileLocation, url: String) throws -> Int64 {
         if response.status == .partialContent, let total = response.headers.first(name: "Content-Range").flatMap(ContentRange.init)?.total {
             return total
         }
-        if let length = response.headers.first(name: "Content-Length").flatMap({ Int64($0) }) {
-            return response.status == .partialContent ? requestedOffset + length : length
+        guard let header = response.headers.first(name: "Content-Length") else {
+            throw HubError.invalidResponse(repo: location.repo, url: url, reason: "no Content-Length or Content-Range: the file's size is unknown")
         }
-        throw HubError.invalidResponse(repo: location.repo, url: url, reason: "no Content-Length or Content-Range: the file's size is unknown")
+        guard let length = Int64(header.trimmingWhitespace()), length >= 0 else {
+            throw HubError.invalidResponse(repo: location.repo, url: url, reason: "header 'Content-Length' is not a byte count: '\(header.prefix(40))'")
+        }
+        guard response.status == .partialContent else { return length }
+        let (end, overflow) = requestedOffset.addingReportingOverflow(length)
+        guard !overflow else {
+            throw HubError.invalidResponse(repo: location.repo, url: url, reason: "header 'Content-Length' \(length) past offset \(requestedOffset) overflows")
+        }
+        return end
     }
 }
 
@@ -144,20 +157,32 @@ struct ConsumerFailure: Error {
     var underlying: any Error
 }
 
-/// `Content-Range: bytes first-last/total` (total may be `*`).
+/// `Content-Range: bytes first-last/total` (total may be `*`): non-negative numbers, `first <= last < total`;
+/// anything else (signs, overflowing digits, a total the range passes) is not a Content-Range.
 struct ContentRange {
     var first: Int64
     var last: Int64
     var total: Int64?
 
     init?(_ header: String) {
-        guard header.hasPrefix("bytes ") else { return nil }
-        let parts = header.dropFirst(6).split(separator: "/")
+        guard header.hasPrefix("bytes "), header.utf8.count <= 100 else { return nil }
+        let parts = header.dropFirst(6).split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2 else { return nil }
-        let bounds = parts[0].split(separator: "-")
-        guard bounds.count == 2, let first = Int64(bounds[0]), let last = Int64(bounds[1]), first <= last else { return nil }
+        let bounds = parts[0].split(separator: "-", omittingEmptySubsequences: false)
+        guard bounds.count == 2, let first = Self.number(bounds[0]), let last = Self.number(bounds[1]), first <= last else { return nil }
         self.first = first
         self.last = last
-        total = Int64(parts[1])
+        if parts[1] == "*" {
+            total = nil
+        } else {
+            guard let total = Self.number(parts[1]), last < total else { return nil }
+            self.total = total
+        }
+    }
+
+    /// Decimal digits only: `Int64.init` would also take a sign.
+    private static func number(_ text: Substring) -> Int64? {
+        guard !text.isEmpty, text.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) else { return nil }
+        return Int64(text)
     }
 }

@@ -5,9 +5,6 @@ import MantaWire
 import NIOCore
 
 extension HubClient {
-    /// Largest metadata answer accepted (a tree page of 1000 entries is well under 1 MiB).
-    static let maximumMetadataSize = 64 * 1024 * 1024
-
     /// Resolves `reference` to its commit and lists the commit's files with sizes and LFS digests.
     /// With `filename`, the snapshot holds only that file, and a missing file is a `fileNotFound` error.
     public func snapshot(of reference: HubModelReference, filename: String? = nil) async throws -> HubSnapshot {
@@ -27,62 +24,78 @@ extension HubClient {
     public func resolveCommit(_ reference: HubModelReference) async throws -> String {
         let url = "\(configuration.endpoint)/api/models/\(reference.repo)/revision/\(URLEncoding.component(reference.revision))"
         let target = HubRequestTarget(repo: reference.repo, revision: reference.revision)
-        let info = try await getJSON(HubWire.ModelInfo.self, url: url, target: target)
-        guard let sha = info.sha, HubRevision.isCommit(sha) else {
-            throw HubError.invalidResponse(repo: reference.repo, url: url, reason: "model info has no 40-hex 'sha' (got \(info.sha ?? "none"))")
+        let (body, _) = try await metadata(url: url, target: target)
+        do {
+            return try HubWire.commit(ofModelInfo: body, limits: configuration.limits)
+        } catch {
+            throw HubError.invalidResponse(repo: reference.repo, url: url, reason: "model info: \(error)")
         }
-        return sha
     }
 
-    /// Every file of the commit, following the tree API's `Link: <…>; rel="next"` pages.
+    /// Every file of the commit, following the tree API's `Link: <…>; rel="next"` pages on the same hub, each page
+    /// once, within `configuration.limits`.
     func listFiles(repo: HubRepoID, commit: String, requestedRevision: String) async throws -> [HubFile] {
         let target = HubRequestTarget(repo: repo, revision: requestedRevision)
         var next: String? = "\(configuration.endpoint)/api/models/\(repo)/tree/\(commit)?recursive=true&expand=false"
-        var files: [HubFile] = []
+        var listing = HubTreeListing(limits: configuration.limits)
+        var visited = Set<String>()
         while let url = next {
-            let (entries, link) = try await withRetries(url: url, target: target) {
-                let response = try await execute(url, target: target)
-                let body = try await response.body.collect(upTo: Self.maximumMetadataSize)
-                return (try decode([HubWire.TreeEntry].self, from: body, repo: repo, url: url), response.headers.first(name: "Link"))
-            }
-            for entry in entries where entry.type == "file" {
-                files.append(try Self.file(from: entry, repo: repo, url: url))
-            }
+            visited.insert(url)
+            let (body, link) = try await metadata(url: url, target: target)
             next = link.flatMap(Self.nextPageURL)
+            if let page = next {
+                guard page.hasPrefix(configuration.endpoint + "/") else {
+                    throw HubError.invalidResponse(repo: repo, url: url, reason: "header 'Link' sends the next page off the hub, to \(page.prefix(200))")
+                }
+                guard !visited.contains(page) else {
+                    throw HubError.invalidResponse(repo: repo, url: url, reason: "header 'Link' names a page already read (\(page.prefix(200))): the listing would never end")
+                }
+            }
+            do {
+                try listing.add(page: body, hasNext: next != nil)
+            } catch {
+                throw HubError.invalidResponse(repo: repo, url: url, reason: "file tree: \(error)")
+            }
         }
-        return files
+        return listing.files.map { file in
+            HubFile(
+                path: file.path, size: file.size, blobID: file.blobID,
+                lfs: file.lfs.map { HubFile.LFS(sha256: $0.sha256, size: file.size, pointerSize: $0.pointerSize) }
+            )
+        }
     }
 
-    func getJSON<Value: Decodable>(_ type: Value.Type, url: String, target: HubRequestTarget) async throws -> Value {
-        try await withRetries(url: url, target: target) {
-            let response = try await execute(url, target: target)
-            let body = try await response.body.collect(upTo: Self.maximumMetadataSize)
-            return try decode(type, from: body, repo: target.repo, url: url)
+    /// The body and `Link` header of one metadata answer, with retries; every attempt bounded in bytes
+    /// (`limits.maximumAnswerBytes`) and in time (`metadataTimeout`, the body included).
+    func metadata(url: String, target: HubRequestTarget) async throws -> (body: [UInt8], link: String?) {
+        let limit = configuration.limits.maximumAnswerBytes
+        return try await withRetries(url: url, target: target) {
+            try await withTimeout(configuration.metadataTimeout) {
+                let response = try await execute(url, target: target)
+                do {
+                    let body = try await response.body.collect(upTo: limit)
+                    return (Array(body.readableBytesView), response.headers.first(name: "Link"))
+                } catch is NIOTooManyBytesError {
+                    throw HubError.invalidResponse(
+                        repo: target.repo, url: url, reason: "the answer is longer than \(limit) bytes (HubAnswerLimits.maximumAnswerBytes)"
+                    )
+                }
+            }
         }
     }
 
-    private func decode<Value: Decodable>(_ type: Value.Type, from body: ByteBuffer, repo: HubRepoID, url: String) throws -> Value {
-        do {
-            return try JSONDecoding.decode(type, from: body)
-        } catch {
-            throw HubError.invalidResponse(repo: repo, url: url, reason: "unexpected JSON (\(error))")
+    /// `body`'s result, or a `MetadataTimeout` (retried like a broken connection) once `timeout` has passed.
+    private func withTimeout<Value: Sendable>(_ timeout: TimeAmount, _ body: @escaping @Sendable () async throws -> Value) async throws -> Value {
+        try await withThrowingTaskGroup(of: Value.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(for: .nanoseconds(timeout.nanoseconds))
+                throw MetadataTimeout(timeout: timeout)
+            }
+            defer { group.cancelAll() }
+            guard let value = try await group.next() else { throw CancellationError() }
+            return value
         }
-    }
-
-    static func file(from entry: HubWire.TreeEntry, repo: HubRepoID, url: String) throws -> HubFile {
-        guard HubPath.isValid(entry.path), let size = entry.size, size >= 0 else {
-            throw HubError.invalidResponse(repo: repo, url: url, reason: "tree entry '\(entry.path)' has an invalid path or size")
-        }
-        guard let lfs = entry.lfs else { return HubFile(path: entry.path, size: size, blobID: entry.oid, lfs: nil) }
-        guard let digest = Digest(hex: lfs.oid) else {
-            throw HubError.invalidResponse(repo: repo, url: url, reason: "LFS oid '\(lfs.oid)' of '\(entry.path)' is not a SHA-256")
-        }
-        return HubFile(
-            path: entry.path,
-            size: size,
-            blobID: entry.oid,
-            lfs: HubFile.LFS(sha256: digest, size: lfs.size, pointerSize: lfs.pointerSize)
-        )
     }
 
     /// The `rel="next"` target of an RFC 8288 `Link` header.

@@ -98,3 +98,9 @@ struct RetryableFailure: Error {
     var retryAfter: TimeAmount?
     var message: String?
 }
+
+/// A metadata answer took longer than `HubClientConfiguration.metadataTimeout`.
+struct MetadataTimeout: Error, CustomStringConvertible {
+    var timeout: TimeAmount
+    var description: String { "no complete answer within \(timeout.nanoseconds / 1_000_000_000) s (HubClientConfiguration.metadataTimeout)" }
+}

@@ -1,4 +1,5 @@
 import _NIOFileSystem
+import MantaWire
 import NIOCore
 
 /// Where the hub is, who we are, and how hard to try.
@@ -13,12 +14,19 @@ public struct HubClientConfiguration: Sendable {
     /// Longest wait for a response's status and headers, connecting included (the HTTP client keeps retrying a refused
     /// connection until then); a stalled body is bounded by the HTTP client's read timeout.
     public var responseHeadTimeout: TimeAmount
+    /// Longest one attempt at a metadata answer (model info, a page of the file tree) may take, its body included:
+    /// a hub that trickles an answer is given up on (and retried like a broken connection).
+    public var metadataTimeout: TimeAmount
+    /// Caps on the hub's metadata answers: pages, entries, sizes (see `HubAnswerLimits` for the defaults).
+    public var limits: HubAnswerLimits
 
     public init(
         endpoint: String = HubClientConfiguration.defaultEndpoint,
         token: String? = nil,
         retry: HubRetryPolicy = HubRetryPolicy(),
-        responseHeadTimeout: TimeAmount = .seconds(30)
+        responseHeadTimeout: TimeAmount = .seconds(30),
+        metadataTimeout: TimeAmount = .seconds(60),
+        limits: HubAnswerLimits = HubAnswerLimits()
     ) throws(HubError) {
         var trimmed = endpoint
         while trimmed.hasSuffix("/") { trimmed.removeLast() }
@@ -29,6 +37,8 @@ public struct HubClientConfiguration: Sendable {
         self.token = token.flatMap { $0.isEmpty ? nil : $0 }
         self.retry = retry
         self.responseHeadTimeout = responseHeadTimeout
+        self.metadataTimeout = metadataTimeout
+        self.limits = limits
     }
 
     /// Reads the settings `huggingface_hub` reads: `HF_ENDPOINT`; `HF_TOKEN` (or the older `HUGGING_FACE_HUB_TOKEN`),

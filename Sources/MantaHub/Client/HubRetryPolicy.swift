@@ -35,15 +35,25 @@ public struct HubRetryPolicy: Sendable, Hashable {
         return max(retryAfter, backoff)
     }
 
-    /// `Retry-After` as delta-seconds or as an HTTP date.
+    /// The longest wait `parseRetryAfter` reports: any longer one is as good as refused (see `maximumRetryAfter`), and
+    /// a bigger number of seconds would overflow `TimeAmount`'s nanoseconds.
+    static let longestRetryAfter: Int64 = 7 * 24 * 3600
+
+    /// `Retry-After` as delta-seconds or as an HTTP date, at most `longestRetryAfter`.
     static func parseRetryAfter(_ value: String, now: Date = Date()) -> TimeAmount? {
         let trimmed = value.trimmingWhitespace()
-        if let seconds = Int64(trimmed), seconds >= 0 { return .seconds(seconds) }
+        guard trimmed.utf8.count <= 64 else { return nil }
+        if !trimmed.isEmpty, trimmed.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) {
+            // All digits but too long for Int64: as far off as any other absurd wait.
+            return .seconds(min(Int64(trimmed) ?? longestRetryAfter, longestRetryAfter))
+        }
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "GMT")
         formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
         guard let date = formatter.date(from: trimmed) else { return nil }
-        return .milliseconds(max(0, Int64(date.timeIntervalSince(now) * 1000)))
+        let seconds = date.timeIntervalSince(now)
+        guard seconds.isFinite else { return nil }
+        return .milliseconds(Int64(min(max(0, seconds), Double(longestRetryAfter)) * 1000))
     }
 }

@@ -90,6 +90,10 @@ public struct LazyRegistrar: Sendable {
             sha256 = lfs
         } else {
             known = file.size > 0 ? Array(try await client.fetch(location, range: 0..<file.size).readableBytesView) : []
+            let blobID = GitBlobHasher.blobID(of: known)
+            guard blobID == file.blobID else {
+                throw HubError.blobMismatch(repo: snapshot.repo, path: file.path, expected: file.blobID, actual: blobID)
+            }
             guard case .plan(let whole) = ChunkPlanner.plan(path: file.path, fileSize: UInt64(file.size), prefix: known, parameters: parameters) else {
                 throw HubError.invalidResponse(repo: snapshot.repo, url: "\(location)", reason: "the header of '\(file.path)' is longer than the file")
             }

@@ -22,6 +22,8 @@ public enum HubError: Error, Hashable, CustomStringConvertible {
     case invalidResponse(repo: HubRepoID, url: String, reason: String)
     case sizeMismatch(repo: HubRepoID, path: String, expected: Int64, actual: Int64)
     case hashMismatch(repo: HubRepoID, path: String, expected: Digest, actual: Digest)
+    /// A file the hub gives no SHA-256 for does not have the hub's git blob id (the tree API's `oid`).
+    case blobMismatch(repo: HubRepoID, path: String, expected: String, actual: String)
 
     public var description: String {
         switch self {
@@ -62,6 +64,9 @@ public enum HubError: Error, Hashable, CustomStringConvertible {
             "file '\(path)' of \(repo) has \(actual) bytes but the hub announced \(expected); the partial file was discarded, download it again"
         case .hashMismatch(let repo, let path, let expected, let actual):
             "file '\(path)' of \(repo) has SHA-256 \(actual.hex) but the hub announced \(expected.hex); the bytes were corrupted in transit and were discarded"
+        case .blobMismatch(let repo, let path, let expected, let actual):
+            "file '\(path)' of \(repo) has git blob id \(actual) but the hub's tree gives \(expected); the bytes were changed on the way "
+                + "(by a peer or in transit) and were discarded"
         }
     }
 }

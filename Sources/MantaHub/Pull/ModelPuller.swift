@@ -125,11 +125,23 @@ public struct ModelPuller: Sendable {
 
     /// Writes the manifest of `files` (every chunk stored and verified) and points the pinned reference of
     /// `reference` at it, after syncing the folders of the `written` chunks. A `partial` pull (one file)
-    /// keeps the other files an earlier pull of the same commit recorded. Blocking.
+    /// keeps the other files an earlier pull of the same commit recorded. Every file the hub gives no SHA-256 for
+    /// must have the hub's git blob id, recorded and over its stored bytes, whoever gave them: else nothing is
+    /// recorded, its `written` chunks are dropped (given `writing`) with its resume journal, and a `blobMismatch` is
+    /// thrown. Blocking.
     public func record(
-        _ files: [Manifest.File], of snapshot: HubSnapshot, as reference: HubModelReference, partial: Bool, written: Set<ChunkID>
+        _ files: [Manifest.File], of snapshot: HubSnapshot, as reference: HubModelReference, partial: Bool, written: Set<ChunkID>,
+        writing: Store.WriteSession? = nil
     ) throws -> (digest: Digest, manifest: Manifest) {
         let storeReference = try Self.storeReference(for: reference)
+        for file in files {
+            guard let hubFile = snapshot.file(at: file.path), hubFile.sha256 == nil else { continue }
+            let actual = file.gitBlobID == hubFile.blobID ? try Self.blobMismatch(of: file, store: store) : file.gitBlobID ?? "none"
+            guard let actual else { continue }
+            if let writing { _ = try store.discardUnreferenced(file.chunks.map(\.id).filter(written.contains), by: writing) }
+            try? ResumeJournal(store: store, repo: snapshot.repo, commit: snapshot.commit, file: file.path).remove()
+            throw HubError.blobMismatch(repo: snapshot.repo, path: file.path, expected: hubFile.blobID, actual: actual)
+        }
         let existing = partial ? try existingManifest(storeReference, snapshot: snapshot) : nil
         let kept = (existing?.manifest.files ?? []).filter { file in !files.contains { $0.path == file.path } }
         let manifest = Manifest(
@@ -168,10 +180,19 @@ public struct ModelPuller: Sendable {
         return (digest, manifest, complete)
     }
 
-    /// The manifest's entry for `file` if it describes the same content (size, and SHA-256 where the hub gives one).
+    /// The manifest's entry for `file` if it describes the same content: the same size, and the hub's SHA-256 or,
+    /// for a file the hub gives none for, its git blob id (an entry without one, from before they were recorded or
+    /// from a peer that does not say, is not taken: the file is fetched from the hub again).
     public static func entry(in manifest: Manifest, for file: HubFile) -> Manifest.File? {
-        guard let entry = manifest.file(at: file.path), entry.size == UInt64(file.size), file.sha256.map({ $0 == entry.sha256 }) ?? true else { return nil }
-        return entry
+        guard let entry = manifest.file(at: file.path), entry.size == UInt64(file.size) else { return nil }
+        if let sha256 = file.sha256 { return entry.sha256 == sha256 ? entry : nil }
+        return entry.gitBlobID == file.blobID ? entry : nil
+    }
+
+    /// The git blob id of `file`'s stored bytes when it is not the one recorded in `file`, nil when it is. Blocking.
+    static func blobMismatch(of file: Manifest.File, store: Store) throws -> String? {
+        let actual = try store.gitBlobID(of: file)
+        return actual == file.gitBlobID ? nil : actual
     }
 
     /// Runs `body` with a pool of threads for the blocking work (hashing, disk), shut down afterwards.

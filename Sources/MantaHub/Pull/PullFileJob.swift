@@ -20,6 +20,8 @@ final class PullFileJob: Sendable {
     }
 
     /// Resumes from `journal`: its entries that match the layout and whose chunks are still stored count as done.
+    /// Not for a file the hub gives no SHA-256 for: a peer followed before may have journaled its chunks, and only
+    /// the hub's bytes are taken for it (they are small; see `HubAnswerLimits.maximumPlainFileSize`).
     init(file: HubFile, location: HubFileLocation, plan: ChunkPlan, header: [UInt8], journal: ResumeJournal, store: Store) {
         self.file = file
         self.location = location
@@ -31,7 +33,7 @@ final class PullFileJob: Sendable {
         var written = Set<ChunkID>()
         for entry in journal.entries() {
             if entry.new { written.insert(entry.id) }
-            guard let index = indexByOffset[entry.span.offset], plan.spans[index] == entry.span, store.contains(entry.id) else { continue }
+            guard file.sha256 != nil, let index = indexByOffset[entry.span.offset], plan.spans[index] == entry.span, store.contains(entry.id) else { continue }
             ids[index] = entry.id
         }
         let stored = zip(plan.spans, ids).compactMap { span, id in id.map { Manifest.Chunk(offset: span.offset, length: span.length, id: $0) } }
@@ -56,7 +58,7 @@ final class PullFileJob: Sendable {
         try sequencer.stored(Manifest.Chunk(offset: span.offset, length: span.length, id: id), bytes: bytes, store: store)
     }
 
-    /// Checks the whole file against the hub's SHA-256 (LFS files), and the header the layout came from
+    /// Checks the whole file against the hub's SHA-256 (LFS files) or git blob id (the others), and the header the layout came from
     /// against the file's first bytes, and returns the file's manifest entry. On a mismatch the chunks the
     /// pull wrote for it are deleted (unless another manifest uses them, or the store is in use: see
     /// `Store.discardUnreferenced`) and the journal is dropped, so nothing of the bad file is named or resumed. Blocking.
@@ -74,7 +76,14 @@ final class PullFileJob: Sendable {
             throw PullError.headerMismatch(repo: "\(location.repo)", path: file.path)
         }
         let chunks = zip(plan.spans, ids).map { Manifest.Chunk(offset: $0.offset, length: $0.length, id: $1) }
-        return Manifest.File(path: file.path, size: UInt64(file.size), sha256: digest, scheme: plan.scheme, chunks: chunks)
+        let entry = Manifest.File(
+            path: file.path, size: UInt64(file.size), sha256: digest, scheme: plan.scheme, chunks: chunks, gitBlobID: file.sha256 == nil ? file.blobID : nil
+        )
+        if entry.gitBlobID != nil, let actual = try ModelPuller.blobMismatch(of: entry, store: store) {
+            try discard(from: store, writing: writing)
+            throw HubError.blobMismatch(repo: location.repo, path: file.path, expected: file.blobID, actual: actual)
+        }
+        return entry
     }
 
     private func discard(from store: Store, writing: Store.WriteSession) throws {

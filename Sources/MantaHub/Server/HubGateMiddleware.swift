@@ -1,4 +1,5 @@
 import Hummingbird
+import MantaWire
 
 /// Checks the bearer token, counts requests and applies request-level faults before any route runs.
 struct HubGateMiddleware<Context: RequestContext>: RouterMiddleware {
@@ -9,7 +10,7 @@ struct HubGateMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let authorization = request.headers[.authorization]
         statistics.recordRequest(authorized: authorization != nil)
-        if let token, authorization != "Bearer \(token)" { throw HubHTTPError.unauthorized }
+        if let token, !SecretComparison.isBearer(authorization, token: token) { throw HubHTTPError.unauthorized }
         let path = request.uri.path
         let scope: HubFaultScope = path.hasPrefix("/api/") ? .api : .resolve
         switch faults.take(path: path, scope: scope, forBody: false) {

@@ -21,7 +21,7 @@ public final class HubServer: Sendable {
         self.configuration = configuration
         self.faults = faults
         statistics = HubServerStatistics()
-        catalog = RepositoryCatalog(root: configuration.root, lfsThreshold: configuration.lfsThreshold)
+        catalog = RepositoryCatalog(root: configuration.root, lfsThreshold: configuration.lfsThreshold, logger: logger)
         rateLimit = configuration.maximumBytesPerSecond.map { RateLimiter(bytesPerSecond: UInt64($0), burst: .milliseconds(50)) }
         self.logger = logger
     }

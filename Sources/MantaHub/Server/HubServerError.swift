@@ -4,6 +4,8 @@ public enum HubServerError: Error, Hashable, CustomStringConvertible {
     case invalidRate(String)
     case invalidLFSThreshold(Int64)
     case rootNotADirectory(String)
+    case tokenFileUnreadable(path: String, reason: String)
+    case tokenGivenTwice
 
     public var description: String {
         switch self {
@@ -15,6 +17,10 @@ public enum HubServerError: Error, Hashable, CustomStringConvertible {
             "LFS threshold \(value) must be a positive number of bytes"
         case .rootNotADirectory(let path):
             "\(path) is not a directory: give the folder that holds <namespace>/<name>/ repository folders"
+        case .tokenFileUnreadable(let path, let reason):
+            "cannot use the token file \(path): \(reason); write the token alone in it (e.g. `openssl rand -hex 32 > \(path)`) and make it readable"
+        case .tokenGivenTwice:
+            "give the hub token one way: --token-file FILE (preferred) or --token TOKEN, not both"
         }
     }
 }

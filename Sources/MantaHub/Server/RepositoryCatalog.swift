@@ -1,3 +1,4 @@
+import Logging
 import MantaStore
 
 /// Resolves repositories and revisions in the served directory, hashing each file once per server run
@@ -11,11 +12,19 @@ actor RepositoryCatalog {
 
     let root: String
     let lfsThreshold: Int64
-    private var hashes: [RepositoryScanner.FileIdentity: Task<Digest, any Error>] = [:]
+    let logger: Logger
+    /// By file identity and whether the file is served outside LFS (which adds its git blob id).
+    private var hashes: [HashKey: Task<(sha256: Digest, gitBlobID: String?), any Error>] = [:]
 
-    init(root: String, lfsThreshold: Int64) {
+    private struct HashKey: Hashable {
+        var identity: RepositoryScanner.FileIdentity
+        var withBlobID: Bool
+    }
+
+    init(root: String, lfsThreshold: Int64, logger: Logger) {
         self.root = root
         self.lfsThreshold = lfsThreshold
+        self.logger = logger
     }
 
     /// File extensions that the Hugging Face hub stores with LFS whatever their size.
@@ -39,17 +48,19 @@ actor RepositoryCatalog {
     }
 
     private func load(_ repo: HubRepoID, name: String, folder: String) async throws -> ServedRevision {
-        let diskFiles = try await RepositoryScanner.files(in: folder)
+        let diskFiles = try await RepositoryScanner.files(in: folder, root: root, logger: logger)
         var files: [ServedFile] = []
         for diskFile in diskFiles {
-            let digest = try await hash(diskFile)
+            let isLFS = isLFS(diskFile)
+            let hashes = try await hash(diskFile, withBlobID: !isLFS)
             files.append(
                 ServedFile(
                     path: diskFile.path,
                     diskPath: diskFile.diskPath,
                     size: diskFile.identity.size,
-                    sha256: digest,
-                    isLFS: isLFS(diskFile)
+                    sha256: hashes.sha256,
+                    isLFS: isLFS,
+                    contentBlobID: hashes.gitBlobID
                 )
             )
         }
@@ -68,14 +79,15 @@ actor RepositoryCatalog {
         return Self.lfsExtensions.contains(file.path[file.path.index(after: dot)...].lowercased())
     }
 
-    private func hash(_ file: RepositoryScanner.DiskFile) async throws -> Digest {
-        if let pending = hashes[file.identity] { return try await pending.value }
-        let task = Task { try await HubFileVerifier.sha256(ofFileAt: file.diskPath) }
-        hashes[file.identity] = task
+    private func hash(_ file: RepositoryScanner.DiskFile, withBlobID: Bool) async throws -> (sha256: Digest, gitBlobID: String?) {
+        let key = HashKey(identity: file.identity, withBlobID: withBlobID)
+        if let pending = hashes[key] { return try await pending.value }
+        let task = Task { try await HubFileVerifier.hashes(ofFileAt: file.diskPath, gitBlobOfSize: withBlobID ? file.identity.size : nil) }
+        hashes[key] = task
         do {
             return try await task.value
         } catch {
-            hashes[file.identity] = nil
+            hashes[key] = nil
             throw error
         }
     }

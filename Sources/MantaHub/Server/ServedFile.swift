@@ -7,13 +7,16 @@ struct ServedFile: Sendable, Hashable {
     var size: Int64
     var sha256: Digest
     var isLFS: Bool
+    /// The git blob id of the content (`GitBlobHasher`), computed for files served outside LFS.
+    var contentBlobID: String?
 
     /// The text git would hold in place of an LFS file.
     var lfsPointer: String { "version https://git-lfs.github.com/spec/v1\noid sha256:\(sha256.hex)\nsize \(size)\n" }
 
-    /// A stand-in for git's blob id (which is SHA-1): the first 40 hex digits of the SHA-256 of what git would store.
+    /// Git's blob id of what git would store, as the real hub gives it: the pointer file for LFS files, the content
+    /// for the others (which clients check it against).
     var blobID: String {
-        String((isLFS ? SHA256Hasher.hash(Array(lfsPointer.utf8)) : sha256).hex.prefix(40))
+        isLFS ? GitBlobHasher.blobID(of: Array(lfsPointer.utf8)) : contentBlobID ?? ""
     }
 
     /// What `resolve` answers as `ETag`: the LFS oid for LFS files, the blob id for the others (as the real hub does).

@@ -25,7 +25,13 @@ struct HubServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Where to listen (port 0: any free port).", valueName: "host:port"))
     var addr = "127.0.0.1:8080"
 
-    @Option(help: "Require `Authorization: Bearer <token>` on every request.")
+    @Option(
+        name: .customLong("token-file"),
+        help: ArgumentHelp("Require `Authorization: Bearer <token>` on every request, the token read from this file (default: $MANTA_HUB_TOKEN).", valueName: "file")
+    )
+    var tokenFile: String?
+
+    @Option(help: "As --token-file, the token given on the command line, where other users can read it: prefer --token-file.")
     var token: String?
 
     @Option(name: .customLong("max-rate"), help: ArgumentHelp("Cap on body bytes per second over all responses, e.g. 200MB/s.", valueName: "rate"))
@@ -33,8 +39,10 @@ struct HubServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let (host, port) = try HubServerConfiguration.parseAddress(addr)
+        let token = try HubServerToken.resolve(file: tokenFile, commandLine: self.token, environment: ProcessInfo.processInfo.environment)
+        if let warning = token.warning { StandardError.write("warning: \(warning)\n") }
         let config = try HubServerConfiguration(
-            root: directory, host: host, port: port, token: token,
+            root: directory, host: host, port: port, token: token.token,
             maximumBytesPerSecond: try maxRate.map(HubServerConfiguration.parseRate)
         )
         try await HubServer(configuration: config, logger: Logger(label: "manta.hub.server")).run(handlingSignals: true) { address in

@@ -49,13 +49,18 @@ public struct Manifest: Hashable, Sendable, Codable {
         public var sha256: Digest
         public var scheme: ChunkingScheme
         public var chunks: [Chunk]
+        /// The hub's git blob id of a file the hub gives no SHA-256 for (see `GitBlobHasher`), checked when the file
+        /// was stored. Absent for LFS files, local imports and manifests written before it was recorded; an absent
+        /// value is not written, so those manifests keep their digest.
+        public var gitBlobID: String?
 
-        public init(path: String, size: UInt64, sha256: Digest, scheme: ChunkingScheme, chunks: [Chunk]) {
+        public init(path: String, size: UInt64, sha256: Digest, scheme: ChunkingScheme, chunks: [Chunk], gitBlobID: String? = nil) {
             self.path = path
             self.size = size
             self.sha256 = sha256
             self.scheme = scheme
             self.chunks = chunks
+            self.gitBlobID = gitBlobID
         }
 
         /// The index of the chunk holding byte `offset`, by binary search.

@@ -19,8 +19,11 @@ extension Store {
         public var corruptManifests: [Digest] = []
         /// Locally imported models missing chunks (they cannot be fetched again from anywhere).
         public var damagedModels: [(reference: RepoReference, missing: [ChunkID])] = []
+        /// Files whose stored bytes do not have the git blob id the hub gave (recorded in their manifest): changed
+        /// after the hub vouched for them, chunk ids and all. Their manifests are moved to `quarantine/`.
+        public var changedFiles: [(manifest: Digest, path: String, expected: String, actual: String)] = []
 
-        public var isClean: Bool { corruptChunks.isEmpty && corruptManifests.isEmpty && damagedModels.isEmpty }
+        public var isClean: Bool { corruptChunks.isEmpty && corruptManifests.isEmpty && damagedModels.isEmpty && changedFiles.isEmpty }
     }
 
     /// Recomputes the hash of every chunk and manifest; quarantines what is corrupt; reports local models
@@ -52,14 +55,25 @@ extension Store {
             try database.forgetChunks(report.corruptChunks)
             try recordSeals(seals)
             for digest in try database.manifestDigests() {
+                let manifest: Manifest
                 do {
-                    _ = try manifest(digest)
+                    manifest = try self.manifest(digest)
                 } catch {
                     logger.error("quarantining a corrupt manifest", metadata: ["manifest": "\(digest)", "error": "\(error)"])
-                    rename(manifestPath(digest), "\(quarantineDirectory)/\(digest.hex).json")
-                    try database.forgetManifest(digest)
+                    try quarantineManifest(digest)
                     report.corruptManifests.append(digest)
+                    continue
                 }
+                let changed = try changedFiles(of: manifest)
+                guard !changed.isEmpty else { continue }
+                for file in changed {
+                    logger.error(
+                        "a file's bytes are not those the hub gave: quarantining its manifest",
+                        metadata: ["manifest": "\(digest)", "file": "\(file.path)", "expected": "\(file.expected)", "actual": "\(file.actual)"]
+                    )
+                    report.changedFiles.append((digest, file.path, file.expected, file.actual))
+                }
+                try quarantineManifest(digest)
             }
             for (reference, digest) in try references() {
                 guard let manifest = try? manifest(digest), manifest.source.kind == "local" else { continue }
@@ -68,6 +82,33 @@ extension Store {
             }
             return report
         }
+    }
+
+    private func quarantineManifest(_ digest: Digest) throws {
+        rename(manifestPath(digest), "\(quarantineDirectory)/\(digest.hex).json")
+        try database.forgetManifest(digest)
+    }
+
+    /// The files of `manifest` with a recorded git blob id whose stored bytes have another; files with a chunk
+    /// missing are left to the chunk checks (a quarantined chunk is reported there).
+    private func changedFiles(of manifest: Manifest) throws -> [(path: String, expected: String, actual: String)] {
+        var changed: [(path: String, expected: String, actual: String)] = []
+        for file in manifest.files {
+            guard let expected = file.gitBlobID, file.chunks.allSatisfy({ contains($0.id) }) else { continue }
+            let actual = try gitBlobID(of: file)
+            if actual != expected { changed.append((file.path, expected, actual)) }
+        }
+        return changed
+    }
+
+    /// The git blob id of `file`'s stored bytes (see `GitBlobHasher`), every chunk checked against its id on the way.
+    /// Blocking; meant for the small files the hub keeps out of LFS.
+    public func gitBlobID(of file: Manifest.File) throws -> String {
+        let hasher = GitBlobHasher(size: file.size)
+        for chunk in file.chunks {
+            hasher.update(try read(chunk.id, file: file.path))
+        }
+        return hasher.finalize()
     }
 
     /// Whether each chunk's file holds bytes that hash to its id, in `chunks`' order, on `workers` threads.
