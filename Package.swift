@@ -166,7 +166,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "MantaPeerTests", dependencies: ["MantaPeer", "MantaStore", "MantaTestSupport"]),
+        .testTarget(name: "MantaPeerTests", dependencies: ["MantaPeer", "MantaWire", "MantaStore", "MantaTestSupport"]),
         .testTarget(name: "MantaAgentTests", dependencies: ["MantaServerLimits", "MantaAgent", "MantaPeer", "MantaWire", "MantaHub", "MantaStore", "MantaTestSupport"]),
         .testTarget(
             name: "MantaKubeTests",

@@ -76,7 +76,7 @@ actor FollowBoard {
                     guard !done.contains(placement) else { continue }
                     if present.contains(chunk.id), wanted[chunk.id]?.inFlight != true {
                         done.insert(placement)
-                        bytesDone += chunk.length
+                        bytesDone = Self.sum(bytesDone, chunk.length)
                         alreadyHere.append(placement)
                         continue
                     }
@@ -109,7 +109,7 @@ actor FollowBoard {
     /// The chunk is stored: returns its placements (to journal) and the bytes done so far.
     func stored(_ id: ChunkID) -> (placements: [Placement], bytesDone: UInt64) {
         let placements = (wanted.removeValue(forKey: id)?.placements ?? []).filter { done.insert($0).inserted }
-        bytesDone += placements.reduce(0) { $0 + $1.chunk.length }
+        bytesDone = placements.reduce(bytesDone) { Self.sum($0, $1.chunk.length) }
         lastProgress = .now
         wake()
         return (placements, bytesDone)
@@ -127,6 +127,12 @@ actor FollowBoard {
             if upstream == peer { upstream = nil }
         }
         wake()
+    }
+
+    /// Lengths come from peers (checked, but placements may overlap): the count saturates rather than traps.
+    private static func sum(_ total: UInt64, _ length: UInt64) -> UInt64 {
+        let (result, overflow) = total.addingReportingOverflow(length)
+        return overflow ? .max : result
     }
 
     func stop() {

@@ -37,7 +37,8 @@ final class SwarmBoard: Sendable {
         _ = journalsRead.withLock { $0.removeValue(forKey: "\(repo)@\(commit)") }
     }
 
-    /// Blocking: reads the store's references, manifests and journals.
+    /// Blocking: reads the store's references, manifests and journals. `query` has passed `SwarmQuery.validated()`.
+    /// At most `SwarmStatus.maximumChunks` chunk entries are sent; the asker counts them as `seen` and gets the rest next.
     func status(for query: SwarmQuery) -> SwarmStatus {
         let started = pulls.withLock { $0["\(query.repo)@\(query.commit)"] }
         // Not pulling it: the answer must be current, or a follower would take a just-finished node for a dead one.
@@ -46,7 +47,8 @@ final class SwarmBoard: Sendable {
         status.pullingSince = started
         guard query.chunkSize == store.configuration.chunkSize, let repo = try? HubRepoID(query.repo) else { return status }
         let pull = "\(query.repo)@\(query.commit)"
-        for file in query.files {
+        var room = SwarmStatus.maximumChunks
+        for file in query.files where room > 0 {
             guard let journal = try? ResumeJournal(store: store, repo: repo, commit: query.commit, file: file) else { continue }
             // Journal lines are appended once their chunk is stored, so the order is stable and `seen` a count of lines.
             let chunks = journalsRead.withLock { read in
@@ -55,8 +57,9 @@ final class SwarmBoard: Sendable {
                 if fromStart { entry.chunks = [] }
                 entry.chunks += appended.map { Manifest.Chunk(offset: $0.span.offset, length: $0.span.length, id: $0.id) }
                 read[pull, default: [:]][file] = entry
-                return entry.chunks.dropFirst(query.seen?[file] ?? 0)
+                return entry.chunks.dropFirst(query.seen?[file] ?? 0).prefix(room)
             }
+            room -= chunks.count
             if !chunks.isEmpty { status.chunks[file] = Array(chunks) }
         }
         return status
@@ -73,7 +76,11 @@ final class SwarmBoard: Sendable {
         let now = ContinuousClock.now
         if let cached = completeAnswers.withLock({ $0[key] }), now - cached.at < Self.completeAnswerLifetime { return cached.digest }
         let digest = findCompleteManifest(for: query)
-        completeAnswers.withLock { $0[key] = (digest, now) }
+        completeAnswers.withLock { answers in
+            // Keys hold the peer's file list: without pruning, peers asking with ever new lists would grow it for good.
+            answers = answers.filter { now - $0.value.at < Self.completeAnswerLifetime }
+            answers[key] = (digest, now)
+        }
         return digest
     }
 

@@ -91,20 +91,25 @@ struct SwarmPuller: Sendable {
             defer { round += 1 }
             if round % Self.upstreamPollsPerRound != 0 {
                 if let upstream = await followBoard.upstream {
-                    let answers = await ask([upstream], query, seen: &seen)
+                    let answers = await ask([upstream], query, of: snapshot, seen: &seen)
                     try await take(answers, present: try await presentChunks(of: answers), everyone: false, board: followBoard, snapshot: snapshot, digests: digests)
                 }
                 try await Task.sleep(for: timing.pollInterval / Self.upstreamPollsPerRound)
                 continue
             }
             let peers = await discovery.peers()
-            var answers = await ask(peers, query, seen: &seen)
+            var answers = await ask(peers, query, of: snapshot, seen: &seen)
             let anEarlierPuller = answers.contains { ($0.status.pullingSince ?? .infinity) < started }
             roundsWithoutAnEarlierPuller = anEarlierPuller ? 0 : roundsWithoutAnEarlierPuller + 1
             let holders = answers.filter { $0.status.manifest != nil }
             if let digest = holders.first?.status.manifest, complete?.digest != digest {
                 // Checked against the hub's list now; a manifest that fails sends this node to the hub.
-                complete = try? await (digest, Self.entries(of: firstManifest(digest, from: holders.map(\.peer)), for: snapshot))
+                do {
+                    complete = (digest, try Self.entries(of: try await firstManifest(digest, from: holders.map(\.peer)), for: snapshot))
+                } catch {
+                    logger.warning("the peers' manifest of the revision is refused; pulling from the hub", metadata: ["repo": "\(query.repo)", "error": "\(error)"])
+                    complete = nil
+                }
             }
             var outcome: Outcome?
             if let complete, !holders.isEmpty {
@@ -215,8 +220,12 @@ struct SwarmPuller: Sendable {
     }
 
     /// Every peer's answer, with only the chunk entries not `seen` before (counted per peer and file); a peer
-    /// that does not answer is left out.
-    private func ask(_ peers: [PeerAddress], _ query: SwarmQuery, seen: inout [PeerAddress: [String: Int]]) async -> [(peer: PeerAddress, status: SwarmStatus)] {
+    /// that does not answer, or answers with numbers that cannot be believed (a chunk past its file's size in
+    /// `snapshot`, a `pullingSince` that is no time: `SwarmStatus.validated`), is left out.
+    private func ask(
+        _ peers: [PeerAddress], _ query: SwarmQuery, of snapshot: HubSnapshot, seen: inout [PeerAddress: [String: Int]]
+    ) async -> [(peer: PeerAddress, status: SwarmStatus)] {
+        let sizes = Dictionary(snapshot.files.map { ($0.path, UInt64(clamping: $0.size)) }, uniquingKeysWith: { first, _ in first })
         let queries = peers.map { peer in
             var asked = query
             asked.seen = seen[peer]
@@ -224,7 +233,16 @@ struct SwarmPuller: Sendable {
         }
         let answers = await withTaskGroup(of: (PeerAddress, SwarmStatus?).self) { group in
             for (peer, asked) in queries {
-                group.addTask { (peer, try? await peerClient.swarm(asked, from: peer)) }
+                group.addTask {
+                    do {
+                        return (peer, try await peerClient.swarm(asked, fileSizes: sizes, from: peer))
+                    } catch {
+                        // A peer that is down is routine while polling; one whose answer was refused is worth a look.
+                        let refused = if case .garbage? = error as? PeerError { true } else { false }
+                        logger.log(level: refused ? .warning : .debug, "no usable swarm answer from a peer", metadata: ["peer": "\(peer)", "error": "\(error)"])
+                        return (peer, nil)
+                    }
+                }
             }
             var answers: [(peer: PeerAddress, status: SwarmStatus)] = []
             for await (peer, status) in group {
@@ -247,7 +265,8 @@ struct SwarmPuller: Sendable {
     ) async throws -> PullSummary {
         let requests = try await NIOThreadPool.singleton.runIfActive { [store] in files.flatMap { ChunkRequest.missing(from: $0, in: store) } }
         let total = UInt64(snapshot.totalSize)
-        let done = ByteCounter(total - requests.reduce(0) { $0 + $1.length })
+        // The files were checked against the hub's sizes, so what is missing cannot exceed the total; clamped all the same.
+        let done = ByteCounter(total - min(total, requests.reduce(0) { $0 + $1.length }))
         progress(PullProgress(totalBytes: total, completedBytes: done.value))
         let fetcher = PeerChunkFetcher(peers: peers, client: peerClient, fallback: HubChunkFetcher(client: hub, logger: logger), logger: logger)
         let source = Manifest.Source(kind: HubSource.kind, repo: "\(snapshot.repo)", revision: reference.revision, commit: snapshot.commit)

@@ -16,9 +16,10 @@ public struct ChunkBitmap: Hashable, Sendable {
         }
     }
 
-    /// Nil when `bytes` cannot hold `count` bits: the peer sent garbage.
+    /// Nil when `bytes` does not hold exactly `count` bits: the peer sent garbage. `count` comes from a header,
+    /// so it is divided, never added to (`Int.max + 7` would trap).
     public init?(bytes: [UInt8], count: Int) {
-        guard count >= 0, bytes.count == (count + 7) / 8 else { return nil }
+        guard count >= 0, bytes.count == count / 8 + (count % 8 == 0 ? 0 : 1) else { return nil }
         self.bytes = bytes
         self.count = count
     }

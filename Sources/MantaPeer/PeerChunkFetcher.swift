@@ -60,19 +60,29 @@ public struct PeerChunkFetcher: ChunkFetcher {
         try await fallback.fetch(leftovers, source: source, into: store, priority: priority, progress: progress)
     }
 
-    /// Which peers have which of `ids`; a peer that does not answer holds nothing.
+    /// Which peers have which of `ids`; a peer that does not answer holds nothing. Each peer is asked about
+    /// `PeerServer.maximumHaveQuery` ids at a time, one batch after the other.
     func holders(of ids: [ChunkID]) async -> [ChunkID: [PeerAddress]] {
-        await withTaskGroup(of: (PeerAddress, ChunkBitmap?).self) { group in
+        await withTaskGroup(of: (PeerAddress, [ChunkID]?).self) { group in
             for peer in peers {
-                group.addTask { (peer, try? await client.have(ids, from: peer)) }
+                group.addTask {
+                    var held: [ChunkID] = []
+                    for start in stride(from: 0, to: ids.count, by: PeerServer.maximumHaveQuery) {
+                        let batch = Array(ids[start..<min(start + PeerServer.maximumHaveQuery, ids.count)])
+                        do {
+                            let bitmap = try await client.have(batch, from: peer)
+                            held += batch.indices.filter { bitmap[$0] }.map { batch[$0] }
+                        } catch {
+                            logger.notice("peer did not say what it has; skipping it", metadata: ["peer": "\(peer)", "error": "\(error)"])
+                            return (peer, nil)
+                        }
+                    }
+                    return (peer, held)
+                }
             }
             var holders: [ChunkID: [PeerAddress]] = [:]
-            for await (peer, bitmap) in group {
-                guard let bitmap else {
-                    logger.notice("peer did not say what it has; skipping it", metadata: ["peer": "\(peer)"])
-                    continue
-                }
-                for (index, id) in ids.enumerated() where bitmap[index] { holders[id, default: []].append(peer) }
+            for await (peer, held) in group {
+                for id in held ?? [] { holders[id, default: []].append(peer) }
             }
             return holders
         }

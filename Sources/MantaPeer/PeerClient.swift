@@ -22,6 +22,10 @@ public struct PeerClient: Sendable {
 
     /// A chunk's bytes, checked against its id.
     public func chunk(_ id: ChunkID, length: UInt64, from peer: PeerAddress, priority: FetchPriority = .preheat) async throws -> [UInt8] {
+        // The length comes from a manifest or a swarm answer, which a peer may have sent: bounded before it sizes anything.
+        guard length <= UInt64(ChunkEncoding.maximumChunkSize) else {
+            throw PeerError.garbage(peer: peer.description, what: "length for chunk \(id): \(length) bytes, above the largest chunk (\(ChunkEncoding.maximumChunkSize))")
+        }
         let bytes = try await getWithHeaders(peer, "/v1/chunks/\(id.prefixed)", what: "chunk \(id)", limit: Int(length), priority: priority).0
         guard UInt64(bytes.count) == length, SHA256Hasher.hash(bytes) == id else {
             throw PeerError.badBytes(peer: peer.description, chunk: id.prefixed)
@@ -31,7 +35,7 @@ public struct PeerClient: Sendable {
 
     /// A manifest, checked against its digest and for safety.
     public func manifest(_ digest: Digest, from peer: PeerAddress) async throws -> Manifest {
-        let bytes = try await get(peer, "/v1/manifests/\(digest.prefixed)", what: "manifest \(digest)", limit: 256 << 20)
+        let bytes = try await get(peer, "/v1/manifests/\(digest.prefixed)", what: "manifest \(digest)", limit: Manifest.maximumEncodedSize)
         do {
             return try Manifest.decode(bytes, expectedDigest: digest)
         } catch {
@@ -57,14 +61,16 @@ public struct PeerClient: Sendable {
         return bitmap
     }
 
-    /// What the peer has of a revision, and what it is pulling.
-    public func swarm(_ query: SwarmQuery, from peer: PeerAddress) async throws -> SwarmStatus {
+    /// What the peer has of a revision, and what it is pulling, with every number checked (`SwarmStatus.validated`):
+    /// chunk entries end within `fileSizes` where given.
+    public func swarm(_ query: SwarmQuery, fileSizes: [String: UInt64]? = nil, from peer: PeerAddress) async throws -> SwarmStatus {
         let body = try JSONEncoder().encode(query)
-        let (bytes, _) = try await getWithHeaders(peer, "/v1/swarm", what: "swarm status of \(query.repo)@\(query.commit)", limit: 64 << 20, body: Array(body))
+        let what = "swarm status of \(query.repo)@\(query.commit)"
+        let (bytes, _) = try await getWithHeaders(peer, "/v1/swarm", what: what, limit: SwarmStatus.maximumEncodedSize, body: Array(body))
         do {
-            return try JSONDecoder().decode(SwarmStatus.self, from: Data(bytes))
+            return try SwarmStatus.decode(bytes, answering: query, maximumChunkSize: UInt64(ChunkEncoding.maximumChunkSize), fileSizes: fileSizes)
         } catch {
-            throw PeerError.garbage(peer: peer.description, what: "swarm status of \(query.repo)@\(query.commit) (\(error))")
+            throw PeerError.garbage(peer: peer.description, what: "\(what): \(error)")
         }
     }
 
@@ -94,8 +100,14 @@ public struct PeerClient: Sendable {
         default: throw PeerError.status(peer: peer.description, code: Int(response.status.code), what: what)
         }
         var collected = [UInt8]()
-        // Chunk bodies are announced and bounded: one allocation instead of a doubling series of copies.
-        if let length = response.headers.first(name: "Content-Length").flatMap(Int.init), length <= limit { collected.reserveCapacity(length) }
+        // Chunk bodies are announced: one allocation instead of a doubling series of copies, once the announced
+        // length is known to be within the limit (a peer may announce a terabyte).
+        if let announced = response.headers.first(name: "Content-Length") {
+            guard let length = Int(announced), (0...limit).contains(length) else {
+                throw PeerError.garbage(peer: peer.description, what: "Content-Length '\(announced.prefix(40))' for \(what), not a length within 0...\(limit) bytes")
+            }
+            collected.reserveCapacity(length)
+        }
         do {
             for try await part in response.body {
                 guard collected.count + part.readableBytes <= limit else {

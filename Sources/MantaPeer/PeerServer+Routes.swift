@@ -88,11 +88,9 @@ extension PeerServer {
     /// sorted distinct chunk ids.
     private func have(_ context: BasicRequestContext) async throws -> Response {
         let digest = try digest(context, "digest")
-        let bitmap = try await NIOThreadPool.singleton.runIfActive { [store] () -> ChunkBitmap? in
-            guard let manifest = try? store.manifest(digest) else { return nil }
-            return ChunkBitmap(manifest.chunkIDs.map(store.contains))
-        }
-        guard let bitmap else { throw HTTPError(.notFound, message: "manifest \(digest) is not on this node") }
+        let ids = try await NIOThreadPool.singleton.runIfActive { [store] in (try? store.manifest(digest))?.chunkIDs }
+        guard let ids else { throw HTTPError(.notFound, message: "manifest \(digest) is not on this node") }
+        let bitmap = ChunkBitmap(try await presence(of: ids))
         return Response(
             status: .ok,
             headers: [.contentType: "application/octet-stream", ChunkBitmap.countHeader: String(bitmap.count)],
@@ -102,16 +100,39 @@ extension PeerServer {
 }
 
 extension PeerServer {
-    /// The most chunk ids one `POST /v1/have` may ask about.
-    static let maximumHaveQuery = 65_536
+    /// The most chunk ids one `POST /v1/have` may ask about (askers split longer lists): each costs up to three
+    /// `stat`s on a thread of the shared pool, so one request holds a thread for milliseconds, not seconds.
+    public static let maximumHaveQuery = 1024
+
+    /// Whether this node has each of `ids`, looked up `maximumHaveQuery` at a time so that other requests get
+    /// the thread pool in between.
+    func presence(of ids: [ChunkID]) async throws -> [Bool] {
+        var present: [Bool] = []
+        present.reserveCapacity(ids.count)
+        for start in stride(from: 0, to: ids.count, by: Self.maximumHaveQuery) {
+            let batch = ids[start..<min(start + Self.maximumHaveQuery, ids.count)]
+            present += try await NIOThreadPool.singleton.runIfActive { [store] in batch.map(store.contains) }
+        }
+        return present
+    }
+
+    /// The request's body, refused with 413 and a message above `limit` bytes.
+    func body(of request: Request, upTo limit: Int, what: String) async throws -> ByteBuffer {
+        do {
+            return try await request.body.collect(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            throw HTTPError(.contentTooLarge, message: "\(what) is larger than \(limit) bytes")
+        }
+    }
 
     /// Which of the chunk ids in the body (32 bytes each) this node has, as a bitmap in the same order.
     func have(_ request: Request) async throws -> Response {
-        let body = try await request.body.collect(upTo: Self.maximumHaveQuery * 32)
+        let what = "the body of POST /v1/have (at most \(Self.maximumHaveQuery) ids of 32 bytes: ask in batches)"
+        let body = try await body(of: request, upTo: Self.maximumHaveQuery * 32, what: what)
         let bytes = Array(body.readableBytesView)
         guard bytes.count % 32 == 0 else { throw HTTPError(.badRequest, message: "the body must be 32-byte SHA-256 ids") }
         let ids = stride(from: 0, to: bytes.count, by: 32).map { Digest(bytes: Array(bytes[$0..<$0 + 32])) }
-        let bitmap = try await NIOThreadPool.singleton.runIfActive { [store] in ChunkBitmap(ids.map(store.contains)) }
+        let bitmap = ChunkBitmap(try await presence(of: ids))
         return Response(
             status: .ok,
             headers: [.contentType: "application/octet-stream", ChunkBitmap.countHeader: String(bitmap.count)],
@@ -121,13 +142,14 @@ extension PeerServer {
 }
 
 extension PeerServer {
-    static let maximumSwarmQueryBytes = 1 << 20
-
-    /// What this node has of the revision in the JSON body (a `SwarmQuery`), as a JSON `SwarmStatus`.
+    /// What this node has of the revision in the JSON body (a `SwarmQuery`, checked by `SwarmQuery.decode`), as a JSON `SwarmStatus`.
     func swarm(_ request: Request) async throws -> Response {
-        let body = try await request.body.collect(upTo: Self.maximumSwarmQueryBytes)
-        guard let query = try? JSONDecoder().decode(SwarmQuery.self, from: Data(body.readableBytesView)) else {
-            throw HTTPError(.badRequest, message: "the body must be a JSON swarm query {repo, commit, chunkSize, files}")
+        let body = try await body(of: request, upTo: SwarmQuery.maximumEncodedSize, what: "the swarm query")
+        let query: SwarmQuery
+        do {
+            query = try SwarmQuery.decode(Array(body.readableBytesView))
+        } catch {
+            throw HTTPError(.badRequest, message: "swarm query: \(error)")
         }
         let status = await configuration.swarm?(query) ?? .nothing
         let bytes = try JSONEncoder().encode(status)

@@ -20,7 +20,8 @@ public struct ByteRange: Hashable, Sendable {
     }
 
     /// Parses `bytes=a-b`, `bytes=a-` and `bytes=-n` for a body of `length` bytes. Multiple ranges and
-    /// other units are answered with the whole body, as RFC 9110 allows.
+    /// other units are answered with the whole body, as RFC 9110 allows. Every number is hostile: one that
+    /// does not fit a UInt64 makes the header ignored, and none is added to before it is clamped to `length`.
     public static func parse(_ header: String?, length: UInt64) -> ParseResult {
         guard let header, header.hasPrefix("bytes="), !header.contains(",") else { return .whole }
         let spec = header.dropFirst(6).filter { $0 != " " }
@@ -35,7 +36,8 @@ public struct ByteRange: Hashable, Sendable {
         guard start < length else { return .unsatisfiable }
         if last.isEmpty { return .partial(ByteRange(start, length)) }
         guard let end = UInt64(last), end >= start else { return .whole }
-        return .partial(ByteRange(start, min(end + 1, length)))
+        // `end` may be UInt64.max (`bytes=0-18446744073709551615`): clamp before adding one, never after.
+        return .partial(ByteRange(start, min(end, length - 1) + 1))
     }
 
     /// `bytes a-b/length` for a Content-Range header.

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import MantaStore
 import MantaTestSupport
+import NIOCore
 import ServiceLifecycle
 import Testing
 @testable import MantaPeer
@@ -175,6 +176,63 @@ struct RunningPeer: Sendable {
             let expected = (Double(bytes) - burst) / Double(rate)
             #expect(seconds >= expected * 0.9, "\(bytes) bytes in \(seconds) s: faster than the limit")
             #expect(seconds <= expected * 2 + 0.5, "\(bytes) bytes in \(seconds) s, expected \(expected) s")
+        }
+    }
+}
+
+/// Requests with hostile numbers against a running peer server: each gets a 4xx (or a clamped answer) with a
+/// message, and the server goes on serving.
+@Suite struct PeerServerHostileRequestTests {
+    static let auth = ["Authorization": "Bearer cluster-secret"]
+
+    static func post(_ path: String, body: [UInt8], to peer: RunningPeer) async throws -> (status: Int, body: String) {
+        var request = HTTPClientRequest(url: peer.address.baseURL + path)
+        request.method = .POST
+        request.headers.add(name: "Authorization", value: "Bearer cluster-secret")
+        request.body = .bytes(ByteBuffer(bytes: body))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        return (Int(response.status.code), String(buffer: try await response.body.collect(upTo: 1 << 20)))
+    }
+
+    @Test func rangesAtTheLimitsOfUInt64AreClampedOrUnsatisfiableAndTheServerStaysUp() async throws {
+        try await RunningPeer.with { peer, _ in
+            let chunk = try #require(peer.manifest.files.first?.chunks[1])
+            let whole = try peer.store.read(chunk.id)
+            let path = "/v1/chunks/\(chunk.id.hex)"
+            let everything = try await RawHTTP.get(port: peer.port, path: path, headers: Self.auth.merging(["Range": "bytes=0-18446744073709551615"]) { $1 })
+            #expect(everything.status == 206)
+            #expect(everything.body == whole)
+            let past = try await RawHTTP.get(port: peer.port, path: path, headers: Self.auth.merging(["Range": "bytes=18446744073709551615-18446744073709551615"]) { $1 })
+            #expect(past.status == 416)
+            let overflowing = try await RawHTTP.get(port: peer.port, path: path, headers: Self.auth.merging(["Range": "bytes=0-99999999999999999999999"]) { $1 })
+            #expect(overflowing.status == 200)
+            #expect(overflowing.body == whole)
+            #expect(try await PeerClient(token: "cluster-secret").chunk(chunk.id, length: chunk.length, from: peer.address) == whole)
+        }
+    }
+
+    @Test func aHaveQueryAboveTheCapIs413WithAMessageAndAFetcherAsksInBatches() async throws {
+        try await RunningPeer.with { peer, _ in
+            let tooMany = (0...PeerServer.maximumHaveQuery).flatMap { SHA256Hasher.hash(Array("\($0)".utf8)).bytes }
+            let refused = try await Self.post("/v1/have", body: tooMany, to: peer)
+            #expect(refused.status == 413)
+            #expect(refused.body.contains("ask in batches"), "\(refused.body)")
+            // Twice the cap and more: the fetcher's batches find every chunk the peer has among unknown ids.
+            let ids = peer.manifest.chunkIDs
+            let unknown = (0..<(2 * PeerServer.maximumHaveQuery)).map { SHA256Hasher.hash(Array("unknown \($0)".utf8)) }
+            let fetcher = PeerChunkFetcher(peers: [peer.address], client: PeerClient(token: "cluster-secret"), fallback: nil)
+            let holders = await fetcher.holders(of: unknown + ids)
+            #expect(Set(holders.keys) == Set(ids))
+        }
+    }
+
+    @Test func aSwarmQueryWithANegativeSeenCountIsABadRequestNamingTheField() async throws {
+        try await RunningPeer.with { peer, _ in
+            let query = #"{"repo": "acme/gguf", "commit": "c", "chunkSize": 4194304, "files": ["model.gguf"], "seen": {"model.gguf": -3}}"#
+            let refused = try await Self.post("/v1/swarm", body: Array(query.utf8), to: peer)
+            #expect(refused.status == 400)
+            #expect(refused.body.contains("seen"), "\(refused.body)")
+            #expect(try await RawHTTP.get(port: peer.port, path: "/healthz").status == 200)
         }
     }
 }

@@ -1,5 +1,5 @@
 import Testing
-import MantaStore
+import MantaWire
 
 @Suite struct ByteRangeTests {
     @Test func byteRangesParseLikeRFC9110() {
@@ -15,6 +15,21 @@ import MantaStore
         #expect(ByteRange.parse("items=0-1", length: 10) == .whole)
         #expect(ByteRange.parse("bytes=4-2", length: 10) == .whole)
         #expect(ByteRange.parse("bytes=-x", length: 10) == .whole)
+    }
+
+    @Test func numbersAtAndPastTheLimitsOfUInt64AreClampedOrIgnoredNeverAddedTo() {
+        let largest = "18446744073709551615"
+        #expect(ByteRange.parse("bytes=0-\(largest)", length: 10) == .partial(ByteRange(0, 10)))
+        #expect(ByteRange.parse("bytes=9-\(largest)", length: 10) == .partial(ByteRange(9, 10)))
+        #expect(ByteRange.parse("bytes=\(largest)-\(largest)", length: 10) == .unsatisfiable)
+        #expect(ByteRange.parse("bytes=\(largest)-", length: 10) == .unsatisfiable)
+        #expect(ByteRange.parse("bytes=-\(largest)", length: 10) == .partial(ByteRange(0, 10)))
+        #expect(ByteRange.parse("bytes=0-18446744073709551616", length: 10) == .whole)
+        #expect(ByteRange.parse("bytes=18446744073709551616-", length: 10) == .whole)
+        #expect(ByteRange.parse("bytes=-99999999999999999999999", length: 10) == .whole)
+        #expect(ByteRange.parse("bytes=0-\(largest)", length: UInt64.max) == .partial(ByteRange(0, UInt64.max)))
+        #expect(ByteRange.parse("bytes=0-\(largest)", length: 0) == .unsatisfiable)
+        #expect(ByteRange.parse("bytes=-1", length: 0) == .unsatisfiable)
     }
 
     @Test func contentRangeIsInclusive() {

@@ -149,11 +149,14 @@ extension DataLayout {
         if let first = sorted.first, first.start > 0 {
             extents.append(TensorExtent(name: "", offset: dataStart, length: first.start))
         }
+        // Starts are read from the header (a GGUF offset may be any UInt64): each is bounded by what is left of
+        // the file before `dataStart` is added to it.
+        let dataSize = fileSize - dataStart
+        for tensor in sorted where tensor.start > dataSize {
+            throw .malformed("tensor '\(tensor.name)' starts at \(tensor.start) in the data region, past its end (\(dataSize) bytes)")
+        }
         for (index, tensor) in sorted.enumerated() {
             let offset = dataStart + tensor.start
-            guard offset <= fileSize else {
-                throw .malformed("tensor '\(tensor.name)' starts at \(offset), past the end of the \(fileSize)-byte file")
-            }
             let end = index + 1 < sorted.count ? dataStart + sorted[index + 1].start : fileSize
             extents.append(TensorExtent(name: tensor.name, offset: offset, length: end - offset))
         }

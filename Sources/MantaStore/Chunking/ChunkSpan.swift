@@ -38,8 +38,10 @@ public struct ChunkingParameters: Hashable, Sendable, Codable {
     /// The size that data chunks aim for; no chunk is larger except where padding attaches to a tensor.
     public var targetSize: UInt64
 
+    /// Clamped to 4 KiB...`ChunkEncoding.maximumChunkSize`: no store takes a larger chunk, and a target that
+    /// large would overflow the arithmetic of cutting a file into blocks.
     public init(targetSize: UInt64 = ChunkingParameters.defaultTargetSize) {
-        self.targetSize = max(targetSize, 4096)
+        self.targetSize = min(max(targetSize, 4096), UInt64(ChunkEncoding.maximumChunkSize))
     }
 }
 

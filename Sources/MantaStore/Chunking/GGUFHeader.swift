@@ -50,12 +50,14 @@ enum GGUFHeader {
             self.fileSize = fileSize
         }
 
+        /// `count` comes from the file (an array length times its width): checked against the bounds before it is added.
         mutating func need(_ count: UInt64) throws(HeaderError) {
-            let end = UInt64(position) + count
-            guard end <= fileSize else { throw .malformed("header runs past the end of the \(fileSize)-byte file") }
-            guard end <= UInt64(ChunkPlanner.maximumHeaderSize) else { throw .malformed("header is larger than \(ChunkPlanner.maximumHeaderSize) bytes") }
+            let (end, overflow) = UInt64(position).addingReportingOverflow(count)
+            guard !overflow, end <= fileSize else { throw .malformed("header runs past the end of the \(fileSize)-byte file") }
+            let limit = UInt64(ChunkPlanner.maximumHeaderSize)
+            guard end <= limit else { throw .malformed("header is larger than \(ChunkPlanner.maximumHeaderSize) bytes") }
             if end > UInt64(bytes.count) {
-                throw .truncatedPrefix(needed: Int(min(fileSize, max(end, UInt64(bytes.count) * 2))))
+                throw .truncatedPrefix(needed: Int(min(fileSize, limit, max(end, UInt64(bytes.count) * 2))))
             }
         }
 

@@ -101,6 +101,9 @@ public struct Manifest: Hashable, Sendable, Codable {
 
     /// Decodes and checks a manifest from untrusted bytes: paths, chunk tiling and, when given, the digest.
     public static func decode(_ bytes: [UInt8], expectedDigest: Digest? = nil) throws(ManifestError) -> Manifest {
+        guard bytes.count <= maximumEncodedSize else {
+            throw .unreadable("\(bytes.count) bytes, more than the \(maximumEncodedSize) a manifest may have")
+        }
         if let expectedDigest, SHA256Hasher.hash(bytes) != expectedDigest {
             throw .digestMismatch(expected: expectedDigest)
         }
@@ -114,18 +117,37 @@ public struct Manifest: Hashable, Sendable, Codable {
         return manifest
     }
 
+    /// The most bytes of manifest JSON read from elsewhere (a peer, a stored file): about 1.5 million chunk
+    /// entries, a 6 TiB model at the default 4 MiB chunks. Decoding allocates a few times this much.
+    public static let maximumEncodedSize = 256 << 20
+
+    /// No file, and no model, is larger: 1 PiB, far above any model, and far enough below `Int64.max` that
+    /// sizes and offsets convert to `off_t` and add up without overflow.
+    public static let maximumLogicalSize: UInt64 = 1 << 50
+
+    /// Checks everything that is read from the manifest before it is believed: safe, distinct paths; chunks
+    /// that tile each file, none empty or longer than `ChunkEncoding.maximumChunkSize`; sizes under
+    /// `maximumLogicalSize`. Every sum is checked before it is made, so hostile numbers are refused, not trapped on.
     public func validate() throws(ManifestError) {
         guard version == Self.formatVersion else { throw .unsupportedVersion(version) }
         var seen = Set<String>()
+        var total: UInt64 = 0
         for file in files {
             guard Self.isSafeRelativePath(file.path) else { throw .unsafePath(file.path) }
             guard seen.insert(file.path).inserted else { throw .duplicatePath(file.path) }
+            guard file.size <= Self.maximumLogicalSize else { throw .tooLarge(file.path, size: file.size) }
             var expected: UInt64 = 0
             for chunk in file.chunks {
-                guard chunk.offset == expected, chunk.length > 0 else { throw .chunksDoNotTile(file.path) }
+                guard chunk.length <= UInt64(ChunkEncoding.maximumChunkSize) else {
+                    throw .chunkTooLong(file.path, offset: chunk.offset, length: chunk.length)
+                }
+                // `expected` never passes `file.size`, so neither sum can overflow once `offset == expected`.
+                guard chunk.offset == expected, chunk.length > 0, chunk.length <= file.size - expected else { throw .chunksDoNotTile(file.path) }
                 expected = chunk.end
             }
             guard expected == file.size else { throw .chunksDoNotTile(file.path) }
+            total += file.size
+            guard total <= Self.maximumLogicalSize else { throw .tooLarge(nil, size: total) }
         }
         let paths = Set(files.map(\.path))
         for path in paths {
@@ -151,6 +173,9 @@ public enum ManifestError: Error, Equatable, CustomStringConvertible {
     case duplicatePath(String)
     case fileIsAlsoFolder(String)
     case chunksDoNotTile(String)
+    /// A file (or, without a path, all files together) larger than `Manifest.maximumLogicalSize`.
+    case tooLarge(String?, size: UInt64)
+    case chunkTooLong(String, offset: UInt64, length: UInt64)
 
     public var description: String {
         switch self {
@@ -168,6 +193,12 @@ public enum ManifestError: Error, Equatable, CustomStringConvertible {
             "manifest uses '\(path)' both as a file and as a folder"
         case .chunksDoNotTile(let path):
             "the chunks of '\(path)' do not cover the file exactly once from offset 0 to its size"
+        case .tooLarge(let path, let size):
+            "manifest gives \(path.map { "'\($0)'" } ?? "its files together") a size of \(size) bytes, above the limit of "
+                + "\(Manifest.maximumLogicalSize): it is corrupt or hostile"
+        case .chunkTooLong(let path, let offset, let length):
+            "manifest gives the chunk of '\(path)' at offset \(offset) a length of \(length) bytes, above the largest chunk "
+                + "(\(ChunkEncoding.maximumChunkSize)): it is corrupt or hostile"
         }
     }
 }

@@ -1,0 +1,131 @@
+import Foundation
+import MantaStore
+import MantaTestSupport
+import MantaWire
+import Testing
+@testable import MantaPeer
+
+/// A hostile peer (a real listener on 127.0.0.1 speaking the peer protocol with numbers of its choosing) against
+/// the client: each answer is refused with an error that names the peer and what was wrong, and nothing is
+/// allocated from the numbers first.
+@Suite struct HostilePeerTests {
+    let client = PeerClient(token: "cluster-secret")
+
+    /// Runs `body` against a peer that answers every request with `answer`.
+    static func withHostilePeer<T>(
+        _ answer: @escaping @Sendable (ScriptedHTTPServer.Request) -> ScriptedHTTPServer.Answer, _ body: (PeerAddress, ScriptedHTTPServer) async throws -> T
+    ) async throws -> T {
+        let server = try ScriptedHTTPServer(answer: answer)
+        defer { server.stop() }
+        return try await body(PeerAddress(host: "127.0.0.1", port: server.port), server)
+    }
+
+    /// The description of the error `operation` throws, which must be a `PeerError` naming `peer`.
+    static func refusal(from peer: PeerAddress, _ operation: () async throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) async -> String {
+        do {
+            try await operation()
+            Issue.record("the hostile answer was accepted", sourceLocation: sourceLocation)
+            return ""
+        } catch let error as PeerError {
+            #expect("\(error)".contains("peer \(peer)"), "\(error)", sourceLocation: sourceLocation)
+            return "\(error)"
+        } catch {
+            Issue.record("not a PeerError: \(error)", sourceLocation: sourceLocation)
+            return ""
+        }
+    }
+
+    @Test func aChunkAnnouncedWithATerabyteContentLengthIsRefusedBeforeAnythingIsReserved() async throws {
+        let bytes: [UInt8] = Array(repeating: 7, count: 100)
+        let id = SHA256Hasher.hash(bytes)
+        try await Self.withHostilePeer({ _ in .init(headers: [("Content-Length", "1099511627776")], body: bytes) }) { peer, _ in
+            let message = await Self.refusal(from: peer) { _ = try await client.chunk(id, length: 100, from: peer) }
+            #expect(message.contains("Content-Length '1099511627776'"), "\(message)")
+        }
+    }
+
+    @Test func aChunkLengthAboveTheLargestChunkIsRefusedWithoutAskingThePeer() async throws {
+        try await Self.withHostilePeer({ _ in .init(body: [1]) }) { peer, server in
+            let message = await Self.refusal(from: peer) { _ = try await client.chunk(SHA256Hasher.hash([1]), length: .max, from: peer) }
+            #expect(message.contains("above the largest chunk"), "\(message)")
+            #expect(server.requests.isEmpty)
+        }
+    }
+
+    /// A manifest served with its true digest (so only its contents can be wrong) whose numbers cannot be believed.
+    @Test(arguments: [
+        (#"[{"offset": 0, "length": 9223372036854775808, "id": "ID"}, {"offset": 9223372036854775808, "length": 9223372036854775808, "id": "ID"}]"#, "18446744073709551615", "above the limit"),
+        (#"[{"offset": 0, "length": 4, "id": "ID"}, {"offset": 4, "length": 18446744073709551612, "id": "ID"}]"#, "8", "above the largest chunk"),
+        (#"[{"offset": 0, "length": 200000000, "id": "ID"}]"#, "200000000", "above the largest chunk"),
+        (#"[{"offset": 0, "length": 4, "id": "ID"}, {"offset": 18446744073709551614, "length": 4, "id": "ID"}]"#, "8", "do not cover"),
+    ])
+    func manifestsWithOverflowingOrOverlongChunksAreRefused(chunks: String, size: String, problem: String) async throws {
+        let id = SHA256Hasher.hash([1]).hex
+        let json = #"{"chunkSize":4194304,"files":[{"chunks":\#(chunks.replacingOccurrences(of: "ID", with: id)),"path":"model.bin","scheme":"fixed","sha256":"\#(id)","size":\#(size)}],"source":{"commit":"c","kind":"huggingface","repo":"acme/x","revision":"main"},"version":1}"#
+        let bytes = Array(json.utf8)
+        try await Self.withHostilePeer({ _ in .init(body: bytes) }) { peer, _ in
+            let message = await Self.refusal(from: peer) { _ = try await client.manifest(SHA256Hasher.hash(bytes), from: peer) }
+            #expect(message.contains(problem), "\(message)")
+        }
+    }
+
+    @Test(arguments: [
+        (#"{"pullingSince": -5, "chunks": {}}"#, "pullingSince"),
+        (#"{"pullingSince": 1e300, "chunks": {}}"#, "pullingSince"),
+        (#"{"chunks": {"model.bin": [{"offset": 18446744073709551615, "length": 2, "id": "ID"}]}}"#, #"chunks["model.bin"][0].offset"#),
+        (#"{"chunks": {"model.bin": [{"offset": 0, "length": 1000000000, "id": "ID"}]}}"#, #"chunks["model.bin"][0].length"#),
+        (#"{"chunks": {"other.bin": [{"offset": 0, "length": 1, "id": "ID"}]}}"#, #"chunks["other.bin"]"#),
+        (#"<html>not a swarm answer</html>"#, "swarm status"),
+    ])
+    func swarmAnswersWithNumbersThatCannotBeBelievedAreRefusedNamingTheField(answer: String, field: String) async throws {
+        let body = Array(answer.replacingOccurrences(of: "ID", with: SHA256Hasher.hash([1]).hex).utf8)
+        let query = SwarmQuery(repo: "acme/x", commit: "c", chunkSize: 4 << 20, files: ["model.bin"])
+        try await Self.withHostilePeer({ _ in .init(body: body) }) { peer, _ in
+            let message = await Self.refusal(from: peer) { _ = try await client.swarm(query, from: peer) }
+            #expect(message.contains(field), "\(message)")
+        }
+    }
+
+    @Test func aSwarmAnswerLargerThanTheCapIsRefusedWhileItArrives() async throws {
+        let body = [UInt8](repeating: UInt8(ascii: " "), count: SwarmStatus.maximumEncodedSize + 1)
+        let query = SwarmQuery(repo: "acme/x", commit: "c", chunkSize: 4 << 20, files: ["model.bin"])
+        try await Self.withHostilePeer({ _ in .init(headers: [("Content-Type", "application/json")], body: body) }) { peer, _ in
+            let message = await Self.refusal(from: peer) { _ = try await client.swarm(query, from: peer) }
+            #expect(message.contains("Content-Length"), "\(message)")
+        }
+    }
+
+    @Test(arguments: [("9223372036854775807", 1), ("3", 1), ("2", 2), ("-8", 0)])
+    func bitmapsWhoseCountIsWrongAreRefused(count: String, bytes: Int) async throws {
+        let ids = [SHA256Hasher.hash([1]), SHA256Hasher.hash([2])]
+        try await Self.withHostilePeer({ _ in .init(headers: [("X-Manta-Chunk-Count", count)], body: Array(repeating: 0xff, count: bytes)) }) { peer, _ in
+            let message = await Self.refusal(from: peer) { _ = try await client.have(ids, from: peer) }
+            #expect(message.contains("chunk bitmap"), "\(message)")
+        }
+        #expect(ChunkBitmap(bytes: [0xff], count: .max) == nil)
+        #expect(ChunkBitmap(bytes: [], count: .min) == nil)
+    }
+
+    /// The hostile peer claims every chunk, then answers each with a terabyte `Content-Length`: the fetch drops it and
+    /// takes every chunk from the honest peer, byte-identical.
+    @Test func aFetchThatMeetsAHostilePeerTakesEveryChunkFromAnHonestOne() async throws {
+        try await RunningPeer.with { honest, scratch in
+            let ids = honest.manifest.chunkIDs
+            try await Self.withHostilePeer({ request in
+                if request.path == "/v1/have" {
+                    let asked = request.body.count / 32
+                    return .init(headers: [("X-Manta-Chunk-Count", "\(asked)")], body: ChunkBitmap(Array(repeating: true, count: asked)).bytes)
+                }
+                return .init(headers: [("Content-Length", "1099511627776")], body: Array(repeating: 0, count: 10))
+            }) { hostile, _ in
+                let target = try Store(root: scratch.appending("target"))
+                let requests = honest.manifest.files.flatMap { file in
+                    file.chunks.map { ChunkRequest(id: $0.id, path: file.path, offset: $0.offset, length: $0.length) }
+                }
+                let fetcher = PeerChunkFetcher(peers: [hostile, honest.address], client: client, fallback: nil)
+                try await fetcher.fetch(requests, source: honest.manifest.source, into: target, priority: .preheat) { _ in }
+                for id in ids { #expect(try target.read(id) == honest.store.read(id)) }
+            }
+        }
+    }
+}
