@@ -96,7 +96,8 @@ struct Cluster: Sendable {
                 let agents = Locked<[Process]>([])
                 do {
                     for node in ClusterEndToEndTests.nodes {
-                        _ = try await harness.client.create(Node(name: node))
+                        // Every agent listens on loopback: that is each Node's address, so the agents accept one another as peers.
+                        try await harness.client.createNode(Node(name: node, addresses: [.init(type: "InternalIP", address: "127.0.0.1")]))
                         let agent = try startAgent(node, in: scratch.appending(node), kubeconfig: kubeconfig, hub: address.endpoint)
                         agents.mutate { $0.append(agent) }
                     }

@@ -1,6 +1,6 @@
 import Foundation
 
-/// A cluster node, for its labels and schedulability.
+/// A cluster node, for its labels, schedulability, and the addresses its agent may be reached on.
 public struct Node: KubeResource, Hashable {
     public static let resourceType = ResourceType(group: "", version: "v1", kind: "Node", plural: "nodes", namespaced: false)
 
@@ -8,16 +8,36 @@ public struct Node: KubeResource, Hashable {
     public var kind: String?
     public var metadata: ObjectMeta
     public var spec: Spec?
+    public var status: Status?
 
-    public init(name: String, labels: [String: String] = [:], unschedulable: Bool = false) {
+    public init(name: String, labels: [String: String] = [:], unschedulable: Bool = false, addresses: [Address] = [], podCIDRs: [String] = []) {
         self.apiVersion = Self.resourceType.apiVersion
         self.kind = Self.resourceType.kind
         self.metadata = ObjectMeta(name: name, labels: labels)
-        self.spec = Spec(unschedulable: unschedulable)
+        self.spec = Spec(unschedulable: unschedulable, podCIDRs: podCIDRs.isEmpty ? nil : podCIDRs)
+        self.status = addresses.isEmpty ? nil : Status(addresses: addresses)
     }
 
     public struct Spec: Sendable, Hashable, Codable {
         public var unschedulable: Bool?
+        /// The ranges the node's pods get their IPs from (set by the node IPAM controller; absent with some CNIs).
+        public var podCIDR: String?
+        public var podCIDRs: [String]?
+    }
+
+    public struct Status: Sendable, Hashable, Codable {
+        public var addresses: [Address]?
+    }
+
+    /// One of `status.addresses`: `InternalIP`, `ExternalIP`, `Hostname`, `InternalDNS` or `ExternalDNS`.
+    public struct Address: Sendable, Hashable, Codable {
+        public var type: String
+        public var address: String
+
+        public init(type: String, address: String) {
+            self.type = type
+            self.address = address
+        }
     }
 
     public var labels: [String: String] { metadata.labels ?? [:] }

@@ -58,3 +58,16 @@ struct FlakyResolver: RevisionResolver {
         return try await TableResolver().resolve(hub: hub, repoID: repoID, revision: revision, filename: filename)
     }
 }
+
+extension KubeClient {
+    /// Creates a Node as the kubelet does: the object, then its addresses through the status subresource, since a
+    /// create drops the status of a kind that has one.
+    func createNode(_ node: Node) async throws {
+        let created = try await create(node)
+        guard let status = node.status else { return }
+        _ = try await modify(Node.self, name: created.name, status: true) { stored in
+            stored.status = status
+            return true
+        }
+    }
+}
