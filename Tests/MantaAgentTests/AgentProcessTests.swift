@@ -48,15 +48,27 @@ import Testing
         return (agent, port)
     }
 
-    @Test func theAgentServesPeersMountsTheStoreAndStopsCleanlyOnSIGTERM() async throws {
-        let scratch = try TemporaryDirectory()
-        let store = scratch.appending("store"), mount = scratch.appending("mnt"), tokenFile = scratch.appending("token")
-        try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: true)
-        try "cluster-secret\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
-        let imported = try MantaProcess.run(["import", try Fixtures.gguf(), "--repo", "acme/gguf", "--store", store])
-        try #require(imported.succeeded, "\(imported.standardError)")
-        let digest = try #require(try Store(root: store).resolve(try RepoReference(parsing: "acme/gguf")))
+    /// A node's folders before its agent starts: a store holding the GGUF fixture as `acme/gguf`, a mount folder and
+    /// the token file of `cluster-secret`.
+    struct GGUFNode {
+        let scratch: TemporaryDirectory
+        let store: String, mount: String, tokenFile: String
+        let digest: Digest
 
+        init() throws {
+            scratch = try TemporaryDirectory()
+            (store, mount, tokenFile) = (scratch.appending("store"), scratch.appending("mnt"), scratch.appending("token"))
+            try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: true)
+            try "cluster-secret\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
+            let imported = try MantaProcess.run(["import", try Fixtures.gguf(), "--repo", "acme/gguf", "--store", store])
+            try #require(imported.succeeded, "\(imported.standardError)")
+            digest = try #require(try Store(root: store).resolve(try RepoReference(parsing: "acme/gguf")))
+        }
+    }
+
+    @Test func theAgentServesPeersMountsTheStoreAndStopsCleanlyOnSIGTERM() async throws {
+        let node = try GGUFNode()
+        let (store, mount, tokenFile, digest) = (node.store, node.mount, node.tokenFile, node.digest)
         let (agent, port) = try await Self.startAgent(store: store, mount: mount, tokenFile: tokenFile)
         defer { if agent.isRunning { agent.terminate() } }
         let peer = PeerAddress(host: "127.0.0.1", port: port)

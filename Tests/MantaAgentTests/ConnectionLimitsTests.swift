@@ -13,13 +13,8 @@ import Testing
     @Test func thousandsOfHalfOpenConnectionsNeitherStopPeersNorTheMountAndAreClosedAfterTheIdleTimeout() async throws {
         // The test holds 3,000 sockets itself.
         try #require((FileDescriptorLimit.raiseToHardLimit() ?? 0) >= 4000, "the test needs an open-file limit of 4000 (ulimit -Hn)")
-        let scratch = try TemporaryDirectory()
-        let store = scratch.appending("store"), mount = scratch.appending("mnt"), tokenFile = scratch.appending("token")
-        try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: true)
-        try "cluster-secret\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
-        let imported = try MantaProcess.run(["import", try Fixtures.gguf(), "--repo", "acme/gguf", "--store", store])
-        try #require(imported.succeeded, "\(imported.standardError)")
-        let digest = try #require(try Store(root: store).resolve(try RepoReference(parsing: "acme/gguf")))
+        let node = try AgentProcessTests.GGUFNode()
+        let (store, mount, tokenFile, digest) = (node.store, node.mount, node.tokenFile, node.digest)
         let original = try Data(contentsOf: URL(fileURLWithPath: "\(try Fixtures.gguf())/model.gguf"))
 
         let maxConnections = 1024
