@@ -68,6 +68,20 @@ import Testing
         }
     }
 
+    @Test func aModelAddedFromMetadataRecordsTheBlobIDsOfItsSmallFilesAndIsCompleteAfter() async throws {
+        try await withPullHub(["acme/shards": try Fixtures.syntheticShards()]) { hub in
+            let store = try await hub.openStore()
+            let reference = try HubModelReference("acme/shards")
+            let registrar = LazyRegistrar(store: store, client: try hub.client())
+            let added = try await registrar.add(reference, filename: "config.json")
+            let manifest = try store.manifest(try #require(added.manifest))
+            let snapshot = try await hub.client().snapshot(of: reference)
+            #expect(manifest.file(at: "config.json")?.gitBlobID == snapshot.file(at: "config.json")?.blobID)
+            let again = try await registrar.add(reference, filename: "config.json")
+            #expect(again.bytesDownloaded == 0 && again.manifest == added.manifest, "a complete model is not registered again")
+        }
+    }
+
     @Test func aHubServingOtherBytesThanItsBlobIDFailsThePullAndKeepsNothing() async throws {
         let config = Array(#"{"model_type": "bert"}"#.utf8)
         let hub = try HostileHub { path, _ in

@@ -104,7 +104,10 @@ public struct LazyRegistrar: Sendable {
             logger.warning("falling back to fixed-size chunks", metadata: ["file": "\(file.path)", "reason": "\(warning)"])
         }
         return DescribedFile(
-            file: Registration.File(path: file.path, size: UInt64(file.size), sha256: sha256, scheme: plan.scheme, spans: plan.spans),
+            file: Registration.File(
+                path: file.path, size: UInt64(file.size), sha256: sha256, scheme: plan.scheme, spans: plan.spans,
+                gitBlobID: file.sha256 == nil ? file.blobID : nil
+            ),
             knownBytes: known,
             warning: plan.warning.map { "\(file.path): \($0)" }
         )

@@ -20,20 +20,23 @@ public struct Registration: Hashable, Sendable, Codable {
         public var scheme: ChunkingScheme
         /// The chunk layout, computed from the header; tiles `0..<size`.
         public var spans: [ChunkSpan]
+        /// The hub's git blob id of a file it gives no SHA-256 for, checked when the file was read (see `Manifest.File`).
+        public var gitBlobID: String?
 
-        public init(path: String, size: UInt64, sha256: Digest, scheme: ChunkingScheme, spans: [ChunkSpan]) {
+        public init(path: String, size: UInt64, sha256: Digest, scheme: ChunkingScheme, spans: [ChunkSpan], gitBlobID: String? = nil) {
             self.path = path
             self.size = size
             self.sha256 = sha256
             self.scheme = scheme
             self.spans = spans
+            self.gitBlobID = gitBlobID
         }
 
         /// The manifest entry once every chunk's id is known (`ids` in span order).
         public func manifestFile(ids: [ChunkID]) -> Manifest.File {
             Manifest.File(
                 path: path, size: size, sha256: sha256, scheme: scheme,
-                chunks: zip(spans, ids).map { Manifest.Chunk(offset: $0.offset, length: $0.length, id: $1) }
+                chunks: zip(spans, ids).map { Manifest.Chunk(offset: $0.offset, length: $0.length, id: $1) }, gitBlobID: gitBlobID
             )
         }
     }
