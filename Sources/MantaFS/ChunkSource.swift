@@ -19,12 +19,26 @@ public struct ChunkRequest: Sendable, Hashable {
     /// The file that needs it, for messages.
     public var file: String
     public var urgency: Urgency
+    /// Where the chunk can be fetched again should the store lose it, when the mount knows.
+    public var origin: ChunkOrigin?
 
-    public init(id: ChunkID, length: UInt64, file: String, urgency: Urgency = .read) {
+    public init(id: ChunkID, length: UInt64, file: String, urgency: Urgency = .read, origin: ChunkOrigin? = nil) {
         self.id = id
         self.length = length
         self.file = file
         self.urgency = urgency
+        self.origin = origin
+    }
+}
+
+/// The model source a chunk came from, and its offset in `ChunkRequest.file` there.
+public struct ChunkOrigin: Sendable, Hashable {
+    public var source: Manifest.Source
+    public var offset: UInt64
+
+    public init(source: Manifest.Source, offset: UInt64) {
+        self.source = source
+        self.offset = offset
     }
 }
 

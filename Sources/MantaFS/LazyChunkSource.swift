@@ -44,6 +44,8 @@ public final class LazyChunkSource: ChunkSource {
     private struct State {
         var models: [Digest: Model] = [:]
         var fetches: [SpanKey: Fetch] = [:]
+        /// Chunks of complete models fetched again after the store lost them, and who waits for each.
+        var refetches: [ChunkID: [Completion]] = [:]
     }
 
     private enum Step {
@@ -75,8 +77,68 @@ public final class LazyChunkSource: ChunkSource {
         stored.shutdown()
     }
 
+    /// A chunk the store no longer has (it was quarantined because its file changed, or removed) is fetched
+    /// again from the model's source, when the request names one.
     public func chunk(_ request: ChunkRequest, completion: @escaping Completion) {
-        stored.chunk(request, completion: completion)
+        guard let origin = request.origin else { return stored.chunk(request, completion: completion) }
+        stored.chunk(request) { [self] result in
+            switch result {
+            case .failure(.missing), .failure(.quarantined):
+                if request.isPlausible { refetch(request, from: origin, completion) } else { completion(result) }
+            default:
+                completion(result)
+            }
+        }
+    }
+
+    /// Fetches the chunk's bytes from `origin` (one fetch for every reader that waits), serves them only if they
+    /// hash to its id, and stores them.
+    private func refetch(_ request: ChunkRequest, from origin: ChunkOrigin, _ completion: @escaping Completion) {
+        let first = state.withLock { state in
+            defer { state.refetches[request.id, default: []].append(completion) }
+            return state.refetches[request.id] == nil
+        }
+        guard first else { return }
+        logger.notice("fetching a chunk the store lost from the model's source", metadata: ["chunk": "\(request.id)", "file": "\(request.file)"])
+        let span = ChunkSpan(offset: origin.offset, length: request.length)
+        Task { [self] in
+            do {
+                try await fetcher.fetch([span], of: request.file, from: origin.source, priority: request.urgency == .read ? .read : .preheat) { _, bytes in
+                    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                        self.workers.submit(urgent: request.urgency == .read) { [self] in
+                            finishRefetch(request, with: storeRefetched(bytes, for: request, at: origin))
+                            continuation.resume()
+                        }
+                    }
+                }
+            } catch {
+                finishRefetch(request, with: .failure(.fetchFailed(file: request.file, offset: origin.offset, reason: "\(error)")))
+            }
+        }
+    }
+
+    /// Runs on a worker.
+    private func storeRefetched(_ bytes: [UInt8], for request: ChunkRequest, at origin: ChunkOrigin) -> Result<ChunkData, ChunkSourceError> {
+        guard SHA256Hasher.hash(bytes) == request.id else {
+            return .failure(.fetchFailed(
+                file: request.file, offset: origin.offset,
+                reason: "\(origin.source.repo) sent bytes that do not hash to chunk \(request.id): the file changed at the source; pull the model again"
+            ))
+        }
+        do {
+            try bytes.withUnsafeBytes { _ = try store.put(request.id, bytes: $0) }
+        } catch {
+            logger.warning("a chunk fetched again could not be stored; it is served from memory", metadata: ["chunk": "\(request.id)", "error": "\(error)"])
+        }
+        return .success(.memory(DecodedChunk(bytes: bytes)))
+    }
+
+    private func finishRefetch(_ request: ChunkRequest, with result: Result<ChunkData, ChunkSourceError>) {
+        let waiters = state.withLock { $0.refetches.removeValue(forKey: request.id) ?? [] }
+        if case .failure(let error) = result {
+            logger.error("a chunk the store lost could not be fetched again", metadata: ["chunk": "\(request.id)", "error": "\(error)"])
+        }
+        for waiter in waiters { waiter(result) }
     }
 
     public func flushAccessLog() {

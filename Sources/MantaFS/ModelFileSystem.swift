@@ -213,11 +213,13 @@ public final class ModelFileSystem: Sendable {
             let chunks = manifestFile.chunks
             let span = { (index: Int) in ChunkSpan(offset: chunks[index].offset, length: chunks[index].length) }
             let next = gather(count: chunks.count, span: span, fileSize: manifestFile.size, offset: offset, size: size, reply: reply) { index, completion in
-                source.chunk(ChunkRequest(id: chunks[index].id, length: chunks[index].length, file: manifestFile.path), completion: completion)
+                let origin = ChunkOrigin(source: model.source, offset: chunks[index].offset)
+                source.chunk(ChunkRequest(id: chunks[index].id, length: chunks[index].length, file: manifestFile.path, origin: origin), completion: completion)
             }
             guard let next, file.recordRead(offset: offset, size: size, window: configuration.sequentialReadWindow).sequential else { return }
             for chunk in manifestFile.chunks[next..<min(manifestFile.chunks.count, next + configuration.prefetchChunks)] {
-                source.chunk(ChunkRequest(id: chunk.id, length: chunk.length, file: manifestFile.path, urgency: .prefetch)) { _ in }
+                let origin = ChunkOrigin(source: model.source, offset: chunk.offset)
+                source.chunk(ChunkRequest(id: chunk.id, length: chunk.length, file: manifestFile.path, urgency: .prefetch, origin: origin)) { _ in }
             }
         case .pendingFile(let pending):
             let spans = pending.file.spans

@@ -4,6 +4,8 @@ import MantaStore
 struct ModelFile: Sendable {
     let manifest: Digest
     let file: Manifest.File
+    /// Where the model came from: a chunk its file lost can be fetched from there again.
+    let source: Manifest.Source
 }
 
 /// A file of a registered model whose chunks are fetched on first read.
