@@ -47,4 +47,39 @@ import Testing
             stalled.closeAll()
         }
     }
+
+    @Test func aClientThatNeverFinishesItsBodyOrStopsReadingIsDropped() async throws {
+        let scratch = try TemporaryDirectory()
+        let repo = scratch.appending("hub/acme/big")
+        try FileManager.default.createDirectory(atPath: repo, withIntermediateDirectories: true)
+        // Far more than the two sockets' buffers hold, so a client that reads nothing leaves the server unwritable.
+        let size = 64 << 20
+        try Data(count: size).write(to: URL(fileURLWithPath: "\(repo)/model.safetensors"))
+        var configuration = try HubServerConfiguration(root: scratch.appending("hub"))
+        configuration.limits.bodyReadTimeout = .seconds(1)
+        configuration.limits.writeStallTimeout = .seconds(1)
+        let hub = HubServer(configuration: configuration)
+        try await hub.withRunning { address in
+            let port = address.port
+            let started = ContinuousClock.now
+            let partial = "POST /api/models/acme/big/paths-info/main HTTP/1.1\r\nHost: hub\r\nContent-Length: 100\r\n\r\npaths="
+            let unfinished = try await blocking { try rawExchange(port: port, Array(partial.utf8), timeout: .seconds(10)) }
+            #expect(unfinished.isEmpty, "no answer to a request whose body never came: \(unfinished.prefix(200))")
+            #expect(ContinuousClock.now - started < .seconds(8), "closed after the body-read timeout, not the idle one")
+
+            let stalled = HalfOpenConnections()
+            let get = "GET /acme/big/resolve/main/model.safetensors HTTP/1.1\r\nHost: hub\r\n\r\n"
+            try await blocking { stalled.open(1, to: port, from: ["127.0.0.4"], sending: get, deadline: .now + .seconds(5)) }
+            try #require(stalled.descriptors.count == 1)
+            // The client reads nothing: the server gives up once its socket stays full for the stall timeout, long before
+            // the idle timeout, and what the client then drains is cut short of the file.
+            try await Task.sleep(for: .seconds(3))
+            let drained = try await blocking { stalled.drain() }
+            #expect(drained < size, "the stalled response was cut off after \(drained) of \(size) bytes")
+            #expect(try await blocking { stalled.stillOpen() } == 0)
+            let (body, _) = try await URLSession.shared.data(from: URL(string: "\(address.endpoint)/acme/big/resolve/main/model.safetensors")!)
+            #expect(body.count == size, "a client that reads is served the whole file")
+            stalled.closeAll()
+        }
+    }
 }

@@ -12,12 +12,15 @@ final class HalfOpenConnections: @unchecked Sendable {
     /// Connections the OS refused or timed out while opening.
     private(set) var failedToOpen = 0
 
-    /// Opens up to `count` connections to `127.0.0.1:port`, spread over `sources` round-robin, giving up at `deadline`.
-    func open(_ count: Int, to port: Int, from sources: [String], deadline: ContinuousClock.Instant) {
+    /// Opens up to `count` connections to `127.0.0.1:port`, spread over `sources` round-robin, each sending `text`
+    /// (half a request line unless told otherwise) and nothing more; gives up at `deadline`.
+    func open(
+        _ count: Int, to port: Int, from sources: [String], sending text: String = "GET /v1/chunks/sha256:", deadline: ContinuousClock.Instant
+    ) {
         for index in 0..<count where ContinuousClock.now < deadline {
             if let fd = Self.connect(to: port, from: sources[index % sources.count]) {
                 descriptors.append(fd)
-                _ = "GET /v1/chunks/sha256:".withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+                _ = text.withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
             } else {
                 failedToOpen += 1
             }
@@ -27,6 +30,17 @@ final class HalfOpenConnections: @unchecked Sendable {
     /// How many of them the server has not closed: an end of stream or a reset counts as closed; bytes are read away.
     func stillOpen() -> Int {
         descriptors.filter { !Self.closedByPeer($0) }.count
+    }
+
+    /// Reads each connection until the server closes it (or a read waits 2 s); the bytes read in all.
+    func drain() -> Int {
+        var total = 0, buffer = [UInt8](repeating: 0, count: 1 << 16)
+        for fd in descriptors {
+            var timeout = timeval(tv_sec: 2, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            while case let count = recv(fd, &buffer, buffer.count, 0), count > 0 { total += count }
+        }
+        return total
     }
 
     func closeAll() {
