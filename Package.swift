@@ -45,6 +45,8 @@ let package = Package(
         // Formats that arrive from outside (HTTP byte ranges, swarm answers, hub JSON): decoded and bounded, no I/O, so
         // that the fuzz targets build without the network stack.
         .target(name: "MantaWire", dependencies: ["MantaStore"]),
+        // The fuzz targets' bodies (docs/fuzzing.md): plain functions of bytes, so the tests replay saved inputs.
+        .target(name: "MantaFuzz", dependencies: ["MantaWire", "MantaStore"]),
         // Limits every HTTP server of the project runs with: connection caps, timeouts, header and body caps.
         .target(
             name: "MantaServerLimits",
@@ -154,7 +156,7 @@ let package = Package(
 
         .target(name: "MantaTestSupport", dependencies: ["MantaStore"], path: "Tests/MantaTestSupport"),
         .testTarget(name: "MantaCLITests", dependencies: ["MantaCLISupport", "MantaTestSupport"]),
-        .testTarget(name: "MantaWireTests", dependencies: ["MantaWire", "MantaStore"]),
+        .testTarget(name: "MantaWireTests", dependencies: ["MantaWire", "MantaStore", "MantaFuzz"]),
         .testTarget(name: "MantaStoreTests", dependencies: ["MantaStore", "MantaTestSupport"]),
         .testTarget(name: "MantaFSTests", dependencies: ["MantaFS", "MantaStore", "MantaTestSupport"]),
         .testTarget(
@@ -184,3 +186,16 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// The libFuzzer executable, declared only for scripts/fuzz.sh: it sets MANTA_FUZZ and builds with
+// `--sanitize fuzzer` in .build-fuzz, so the normal build neither compiles it nor needs the fuzzer runtime.
+if Context.environment["MANTA_FUZZ"] != nil {
+    package.products.append(.executable(name: "manta-fuzz", targets: ["MantaFuzzer"]))
+    package.targets.append(
+        .executableTarget(
+            name: "MantaFuzzer", dependencies: ["MantaFuzz"], path: "Fuzz/manta-fuzz",
+            // libFuzzer supplies `main`.
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])]
+        )
+    )
+}
