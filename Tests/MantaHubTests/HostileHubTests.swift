@@ -117,6 +117,28 @@ import Testing
         #expect(hub.paths.count == 1)
     }
 
+    @Test func aTreeListingIsCheckedPageByPageWithoutTheNetwork() throws {
+        let limits = HubAnswerLimits(maximumPages: 2, maximumEntries: 3)
+        let oid = String(repeating: "b", count: 40), sha = String(repeating: "a", count: 64)
+        func refusal(_ pages: [String], hasNext: Bool = false) -> String? {
+            var listing = HubTreeListing(limits: limits)
+            do {
+                for (index, page) in pages.enumerated() { try listing.add(page: Array(page.utf8), hasNext: hasNext || index < pages.count - 1) }
+                return nil
+            } catch {
+                return "\(error)"
+            }
+        }
+        #expect(refusal(["[\(HostileHub.entry("a", size: "1")),\(HostileHub.entry("b/c", size: "2"))]"]) == nil)
+        #expect(refusal(["[\(HostileHub.entry("a", size: "1"))]", "[\(HostileHub.entry("a", size: "1"))]"])?.contains("listed twice") == true)
+        #expect(refusal(["[]", "[]"], hasNext: true)?.contains("maximumPages") == true)
+        #expect(refusal([#"[{"type":"directory","oid":"\#(oid)","path":"d"},{"type":"directory","oid":"\#(oid)","path":"e"}]"#, "[" + [HostileHub.entry("x", size: "1"), HostileHub.entry("y", size: "1")].joined(separator: ",") + "]"])?.contains("maximumEntries") == true)
+        #expect(refusal(["[\(HostileHub.entry("../etc/passwd", size: "1"))]"])?.contains("'path'") == true)
+        #expect(refusal(["[\(HostileHub.entry("a", size: "1", oid: "xyz"))]"])?.contains("'oid'") == true)
+        let lfsSizes = #"[{"type":"file","oid":"\#(oid)","size":5,"path":"w.bin","lfs":{"oid":"\#(sha)","size":6,"pointerSize":130}}]"#
+        #expect(refusal([lfsSizes])?.contains("'lfs.size'") == true)
+    }
+
     @Test func retryAfterIsBoundedWhateverItSays() {
         let longest = TimeAmount.seconds(HubRetryPolicy.longestRetryAfter)
         #expect(HubRetryPolicy.parseRetryAfter("99999999999999999999") == longest)

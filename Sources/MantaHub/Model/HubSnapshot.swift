@@ -17,5 +17,12 @@ public struct HubSnapshot: Hashable, Sendable {
 
     public func file(at path: String) -> HubFile? { files.first { $0.path == path } }
 
-    public var totalSize: Int64 { files.reduce(0) { $0 + $1.size } }
+    /// The files' sizes summed; a listing from `HubClient` is within `HubAnswerLimits.maximumTotalSize`, and any other
+    /// saturates rather than overflow.
+    public var totalSize: Int64 {
+        files.reduce(Int64(0)) { total, file in
+            let (sum, overflow) = total.addingReportingOverflow(max(0, file.size))
+            return overflow ? .max : sum
+        }
+    }
 }
