@@ -20,7 +20,8 @@ actor FollowBoard {
     }
 
     private struct Wanted {
-        var placements: [Placement]
+        /// A set: a peer may send thousands of placements of one chunk, and each is looked up as it comes.
+        var placements: Set<Placement>
         var holders: Set<PeerAddress>
         let firstSeen: ContinuousClock.Instant
         var inFlight = false
@@ -81,7 +82,7 @@ actor FollowBoard {
                         continue
                     }
                     var entry = wanted[chunk.id] ?? Wanted(placements: [], holders: [], firstSeen: now)
-                    if !entry.placements.contains(placement) { entry.placements.append(placement) }
+                    entry.placements.insert(placement)
                     entry.holders.insert(peer)
                     wanted[chunk.id] = entry
                 }
@@ -108,7 +109,7 @@ actor FollowBoard {
 
     /// The chunk is stored: returns its placements (to journal) and the bytes done so far.
     func stored(_ id: ChunkID) -> (placements: [Placement], bytesDone: UInt64) {
-        let placements = (wanted.removeValue(forKey: id)?.placements ?? []).filter { done.insert($0).inserted }
+        let placements = Array((wanted.removeValue(forKey: id)?.placements ?? []).filter { done.insert($0).inserted })
         bytesDone = placements.reduce(bytesDone) { Self.sum($0, $1.chunk.length) }
         lastProgress = .now
         wake()

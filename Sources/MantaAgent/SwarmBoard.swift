@@ -56,7 +56,8 @@ final class SwarmBoard: Sendable {
                 let (appended, fromStart) = journal.entries(since: &entry.position)
                 if fromStart { entry.chunks = [] }
                 entry.chunks += appended.map { Manifest.Chunk(offset: $0.span.offset, length: $0.span.length, id: $0.id) }
-                read[pull, default: [:]][file] = entry
+                // Only files with journal lines are remembered: a peer naming files this pull does not have grows nothing.
+                if entry.chunks.isEmpty { read[pull]?[file] = nil } else { read[pull, default: [:]][file] = entry }
                 return entry.chunks.dropFirst(query.seen?[file] ?? 0).prefix(room)
             }
             room -= chunks.count
