@@ -22,8 +22,8 @@ import Glibc
     @Test func aChunkChangedInPlaceAfterItWasServedIsRefusedAndQuarantinedWhileOthersStillServe() async throws {
         try await RunningPeer.with { peer, _ in
             let (chunk, bytes, path) = try Self.plainChunk(of: peer)
-            let first = try await RawHTTP.get(port: peer.port, path: "/v1/chunks/\(chunk.id.hex)", headers: Self.auth)
-            #expect(first.status == 200 && first.body == bytes)
+            let client = PeerClient(token: "cluster-secret")
+            #expect(try await client.chunk(chunk.id, length: chunk.length, from: peer.address) == bytes)
 
             try overwriteKeepingTimes(path, at: 4096, with: Array(bytes[4096..<8192]).map { $0 ^ 0x5a })
             let changed = try await RawHTTP.get(port: peer.port, path: "/v1/chunks/\(chunk.id.hex)", headers: Self.auth)
@@ -33,10 +33,9 @@ import Glibc
             let again = try await RawHTTP.get(port: peer.port, path: "/v1/chunks/\(chunk.id.hex)", headers: Self.auth)
             #expect(again.status == 404)
 
-            let other = try #require(peer.manifest.chunkIDs.first { $0 != chunk.id })
-            let healthy = try await RawHTTP.get(port: peer.port, path: "/v1/chunks/\(other.hex)", headers: Self.auth)
-            let otherBytes = try peer.store.read(other)
-            #expect(healthy.status == 200 && healthy.body == otherBytes)
+            let other = try #require(peer.manifest.files.flatMap(\.chunks).first { $0.id != chunk.id })
+            let otherBytes = try peer.store.read(other.id)
+            #expect(try await client.chunk(other.id, length: other.length, from: peer.address) == otherBytes)
         }
     }
 
@@ -46,8 +45,7 @@ import Glibc
             let sealed = try #require(peer.store.seal(of: chunk.id))
             try overwriteKeepingTimes(path, at: 0, with: Array(bytes[0..<4096]))
             #expect(ChunkSeal(path: path) != sealed)
-            let response = try await RawHTTP.get(port: peer.port, path: "/v1/chunks/\(chunk.id.hex)", headers: Self.auth)
-            #expect(response.status == 200 && response.body == bytes)
+            #expect(try await PeerClient(token: "cluster-secret").chunk(chunk.id, length: chunk.length, from: peer.address) == bytes)
             #expect(peer.store.seal(of: chunk.id) == ChunkSeal(path: path), "the hashed file was sealed again")
         }
     }
