@@ -8,31 +8,39 @@ import Glibc
 /// answer `respond` makes for its path, byte for byte as given (no framework to tidy a malformed header), one
 /// request per connection; `respond` is given the path and the hub's own endpoint. Each connection is served on a
 /// thread of its own; `close` stops accepting.
-final class HostileHub: Sendable {
-    struct Answer: Sendable {
-        var status = "200 OK"
-        var headers: [(String, String)] = []
-        var body: [UInt8] = []
+public final class HostileHub: Sendable {
+    public struct Answer: Sendable {
+        public var status = "200 OK"
+        public var headers: [(String, String)] = []
+        public var body: [UInt8] = []
         /// Sent instead of a Content-Length matching `body` when set.
-        var contentLength: String?
+        public var contentLength: String?
         /// Bytes sent a second apart after the head: a body that never completes.
-        var trickle = false
+        public var trickle = false
 
-        static func json(_ text: String, headers: [(String, String)] = []) -> Answer {
+        public init(status: String = "200 OK", headers: [(String, String)] = [], body: [UInt8] = [], contentLength: String? = nil, trickle: Bool = false) {
+            self.status = status
+            self.headers = headers
+            self.body = body
+            self.contentLength = contentLength
+            self.trickle = trickle
+        }
+
+        public static func json(_ text: String, headers: [(String, String)] = []) -> Answer {
             Answer(headers: [("Content-Type", "application/json")] + headers, body: Array(text.utf8))
         }
     }
 
-    let port: Int
+    public let port: Int
     private let listener: Int32
     private let requests = Mutex<[String]>([])
     private let closed = Atomic<Bool>(false)
 
-    var endpoint: String { "http://127.0.0.1:\(port)" }
+    public var endpoint: String { "http://127.0.0.1:\(port)" }
     /// The paths asked for so far, in order.
-    var paths: [String] { requests.withLock { $0 } }
+    public var paths: [String] { requests.withLock { $0 } }
 
-    init(_ respond: @escaping @Sendable (_ path: String, _ endpoint: String) -> Answer) throws {
+    public init(_ respond: @escaping @Sendable (_ path: String, _ endpoint: String) -> Answer) throws {
         let listening = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var one: Int32 = 1
         setsockopt(listening, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
@@ -55,7 +63,7 @@ final class HostileHub: Sendable {
         }.start()
     }
 
-    func close() {
+    public func close() {
         closed.store(true, ordering: .relaxed)
         shutdown(listener, Int32(SHUT_RDWR))
         Glibc.close(listener)
@@ -100,16 +108,16 @@ final class HostileHub: Sendable {
 }
 
 extension HostileHub {
-    static let commit = String(repeating: "c", count: 40)
+    public static let commit = String(repeating: "c", count: 40)
 
     /// Model info naming `commit`, for any repository.
-    static func modelInfo(_ path: String) -> Answer? {
+    public static func modelInfo(_ path: String) -> Answer? {
         guard path.hasPrefix("/api/models/"), path.contains("/revision/") else { return nil }
         return .json(#"{"id":"acme/evil","sha":"\#(commit)","siblings":[]}"#)
     }
 
     /// A tree entry of a plain file as the tree API writes it.
-    static func entry(_ path: String, size: String, oid: String = String(repeating: "b", count: 40)) -> String {
+    public static func entry(_ path: String, size: String, oid: String = String(repeating: "b", count: 40)) -> String {
         #"{"type":"file","oid":"\#(oid)","size":\#(size),"path":"\#(path)"}"#
     }
 }
