@@ -18,7 +18,7 @@ public enum PeerError: Error, CustomStringConvertible, Equatable {
         case .badBytes(let peer, let chunk):
             "peer \(peer) sent bytes for \(chunk) that do not hash to it; the peer is penalised and the chunk fetched elsewhere"
         case .garbage(let peer, let what):
-            "peer \(peer) sent an invalid \(what)"
+            "peer \(peer) sent an invalid \(what); nothing of that answer is used: check that the peer runs the same manta release, and what answers on its address"
         case .status(let peer, let code, let what):
             "peer \(peer) answered HTTP \(code) for \(what)"
         }
