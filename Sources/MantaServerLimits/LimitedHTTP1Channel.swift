@@ -30,7 +30,7 @@ public struct LimitedHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
             responder: responder,
             configuration: .init(
                 additionalChannelHandlers: [RequestLimitsHandler(limits: limits, limiter: limiter, id: id, logger: logger)],
-                idleTimeout: TimeAmount(limits.idleTimeout),
+                idleTimeout: TimeAmount(bounded: limits.idleTimeout),
                 httpDecoderConfiguration: .init(
                     maxHeaderFieldSize: limits.maxHeaderFieldSize, maxHeaderListSize: limits.maxHeaderListSize,
                     maxHeaderFieldCount: limits.maxHeaderCount)))

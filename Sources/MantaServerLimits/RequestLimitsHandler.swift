@@ -40,7 +40,7 @@ final class RequestLimitsHandler: ChannelDuplexHandler, RemovableChannelHandler 
                 refuse(context, "a request body of \(declared) bytes is over this server's limit of \(limits.maxRequestBodySize) bytes")
                 return
             }
-            bodyDeadline = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(limits.bodyReadTimeout)) { [self] in
+            bodyDeadline = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(bounded: limits.bodyReadTimeout)) { [self] in
                 close(context, "the request body did not arrive within \(limits.bodyReadTimeout)")
             }
         case .body(let buffer):
@@ -67,7 +67,7 @@ final class RequestLimitsHandler: ChannelDuplexHandler, RemovableChannelHandler 
             stallDeadline?.cancel()
             stallDeadline = nil
         } else if stallDeadline == nil {
-            stallDeadline = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(limits.writeStallTimeout)) { [self] in
+            stallDeadline = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(bounded: limits.writeStallTimeout)) { [self] in
                 close(context, "the client read none of the response for \(limits.writeStallTimeout)")
             }
         }

@@ -1,3 +1,5 @@
+import NIOCore
+
 /// What one HTTP server of Manta grants a client: how long it may take, how much it may send, how many
 /// connections it may hold. Every server of the project (peer, hub, the agent's local socket, probes) runs
 /// with limits, because one exhausted server takes the node's mount down with it (see docs/security.md).
@@ -45,4 +47,12 @@ public struct ServerLimits: Sendable, Equatable {
     public static let localSocket = ServerLimits(idleTimeout: .seconds(60), maxConnections: 256, maxRequestBodySize: 1 << 20)
     /// Health and metrics endpoints, read by the kubelet and Prometheus.
     public static let probes = ServerLimits(idleTimeout: .seconds(15), maxConnections: 64, maxConnectionsPerClient: 16, maxRequestBodySize: 64 << 10)
+}
+
+extension TimeAmount {
+    /// `duration` as NIO's time, between zero and a year: NIO's own conversion traps past 292 years of nanoseconds,
+    /// and a limit comes from a command line.
+    init(bounded duration: Duration) {
+        self.init(max(.zero, min(duration, .seconds(365 * 86_400))))
+    }
 }

@@ -70,6 +70,18 @@ import Glibc
         #expect(result.standardError.contains("--socket-group 'no-such-group-manta' is neither a group"), "\(result.standardError)")
     }
 
+    @Test(arguments: [
+        (["--idle-timeout", "48h"], "--idle-timeout must be longer than 0s and at most 24h"),
+        (["--idle-timeout", "9223372036854775s9223372036854775s"], "is invalid for '--idle-timeout"),
+        (["--max-connections", "0"], "--max-connections 0 is not between 1 and 1000000"),
+    ])
+    func connectionLimitsOutOfRangeAreNamed(options: [String], expected: String) throws {
+        let scratch = try TemporaryDirectory()
+        let result = try MantaProcess.run(["agent", "--store", scratch.appending("store"), "--listen", "127.0.0.1:0"] + options)
+        #expect(result.status != 0)
+        #expect(result.standardError.contains(expected), "\(result.standardError)")
+    }
+
     private func expectedGroup(_ group: String?) throws -> gid_t {
         guard let group else { return getegid() }
         if let number = gid_t(group) { return number }

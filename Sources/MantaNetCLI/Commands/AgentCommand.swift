@@ -76,7 +76,9 @@ struct AgentCommand: AsyncParsableCommand {
         configuration.socketGroup = try socketGroup.map(Self.groupID)
         configuration.allowsUnauthenticatedNetwork = insecureNoAuth
         guard (1...1_000_000).contains(maxConnections) else { throw ValidationError("--max-connections \(maxConnections) is not between 1 and 1000000") }
-        guard idleTimeout.duration > .zero else { throw ValidationError("--idle-timeout must be longer than 0s") }
+        guard idleTimeout.duration > .zero, idleTimeout.duration <= .seconds(86_400) else {
+            throw ValidationError("--idle-timeout must be longer than 0s and at most 24h")
+        }
         configuration.peerLimits.maxConnections = maxConnections
         configuration.peerLimits.idleTimeout = idleTimeout.duration
         let logger = Logger(label: "manta.agent")

@@ -30,8 +30,9 @@ struct DurationArgument: ExpressibleByArgument, Sendable {
             guard let unit = units.first(where: { rest.hasPrefix($0.0) }) else { return nil }
             rest = rest.dropFirst(unit.0.count)
             let (product, overflow) = value.multipliedReportingOverflow(by: unit.1)
-            guard !overflow else { return nil }
-            milliseconds += product
+            let (sum, sumOverflow) = milliseconds.addingReportingOverflow(product)
+            guard !overflow, !sumOverflow else { return nil }
+            milliseconds = sum
         }
         guard !argument.isEmpty else { return nil }
         duration = .milliseconds(milliseconds)
