@@ -28,8 +28,6 @@ final class MetadataDatabase: Sendable {
     init(path: String, setUp: @escaping @Sendable () throws -> Void = {}) throws {
         self.path = path
         guard FileSystem.exists(path) else {
-            // The write-ahead log of a deleted database would be replayed into the new one.
-            Self.removeLog(of: path)
             existed = false
             connection = Mutex(nil)
             let create: @Sendable () -> Void = { [self] in
@@ -84,7 +82,10 @@ final class MetadataDatabase: Sendable {
         return (connection, hadTables)
     }
 
-    private static func removeLog(of path: String) {
+    /// Removes the write-ahead log of a database that is gone, which would otherwise be replayed into a new one.
+    /// Only for a process that has the store to itself: one creating the database this moment has a new log by
+    /// the same name.
+    static func removeLog(of path: String) {
         unlink(path + "-wal")
         unlink(path + "-shm")
     }

@@ -78,10 +78,13 @@ public final class Store: Sendable {
             try FileSystem.writeAtomically(Array(try encoder.encode(changed)), to: configPath, temporaryDirectory: self.root + "/tmp", durable: !isNew)
         }
         self.configuration = changed
+        let databasePath = self.root + "/meta.db"
+        // The lock, when taken here, stays exclusive until recovery below is done.
+        if !FileSystem.exists(databasePath), flock(lockDescriptor, LOCK_EX | LOCK_NB) == 0 { MetadataDatabase.removeLog(of: databasePath) }
         // A new store's settings are made durable beside its database's creation, which every command waits for
         // before it names data (a reference) and before it closes the store.
         let root = self.root
-        database = try MetadataDatabase(path: self.root + "/meta.db") {
+        database = try MetadataDatabase(path: databasePath) {
             guard isNew else { return }
             try FileDescriptor.open(configPath, flags: O_RDONLY).syncData()
             try FileSystem.syncDirectory(root)
