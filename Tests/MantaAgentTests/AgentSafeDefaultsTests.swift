@@ -74,6 +74,7 @@ import Glibc
         (["--idle-timeout", "48h"], "--idle-timeout must be longer than 0s and at most 24h"),
         (["--idle-timeout", "9223372036854775s9223372036854775s"], "is invalid for '--idle-timeout"),
         (["--max-connections", "0"], "--max-connections 0 is not between 1 and 1000000"),
+        (["--max-connections", "10", "--max-connections-per-client", "11"], "--max-connections-per-client 11 is not between 1 and --max-connections (10)"),
     ])
     func connectionLimitsOutOfRangeAreNamed(options: [String], expected: String) throws {
         let scratch = try TemporaryDirectory()

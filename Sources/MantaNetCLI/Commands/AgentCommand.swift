@@ -54,6 +54,11 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-connections"), help: ArgumentHelp("Peer connections open at once; at the cap the longest-idle one makes room.", valueName: "n"))
     var maxConnections = ServerLimits.peer.maxConnections
 
+    @Option(
+        name: .customLong("max-connections-per-client"),
+        help: ArgumentHelp("Peer connections from one IP address at once (agents on one host share one).", valueName: "n"))
+    var maxConnectionsPerClient = ServerLimits.peer.maxConnectionsPerClient
+
     @OptionGroup(title: "Kubernetes") var cluster: ClusterOptions
 
     func run() async throws {
@@ -79,7 +84,11 @@ struct AgentCommand: AsyncParsableCommand {
         guard idleTimeout.duration > .zero, idleTimeout.duration <= .seconds(86_400) else {
             throw ValidationError("--idle-timeout must be longer than 0s and at most 24h")
         }
+        guard (1...maxConnections).contains(maxConnectionsPerClient) else {
+            throw ValidationError("--max-connections-per-client \(maxConnectionsPerClient) is not between 1 and --max-connections (\(maxConnections))")
+        }
         configuration.peerLimits.maxConnections = maxConnections
+        configuration.peerLimits.maxConnectionsPerClient = maxConnectionsPerClient
         configuration.peerLimits.idleTimeout = idleTimeout.duration
         let logger = Logger(label: "manta.agent")
         let membership = try cluster.membership(listen: address, staticPeers: peerList, logger: logger)
