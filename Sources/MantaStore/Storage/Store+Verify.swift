@@ -43,10 +43,7 @@ extension Store {
                 report.bytesChecked += record.size
                 if !intact {
                     logger.error("quarantining a corrupt chunk", metadata: ["chunk": "\(record.id)", "path": "\(location.path)"])
-                    let name = location.path.split(separator: "/").last.map(String.init) ?? record.id.hex
-                    guard rename(location.path, "\(quarantineDirectory)/\(name)") == 0 else {
-                        throw StoreError.fromErrno(errno, path: location.path, operation: "quarantine")
-                    }
+                    try moveToQuarantine(location, of: record.id)
                     report.corruptChunks.append(record.id)
                 } else if let seal = ChunkSeal(path: location.path) {
                     seals.append((record.id, seal))
@@ -82,11 +79,6 @@ extension Store {
             }
             return report
         }
-    }
-
-    private func quarantineManifest(_ digest: Digest) throws {
-        rename(manifestPath(digest), "\(quarantineDirectory)/\(digest.hex).json")
-        try database.forgetManifest(digest)
     }
 
     /// The files of `manifest` with a recorded git blob id whose stored bytes have another; files with a chunk

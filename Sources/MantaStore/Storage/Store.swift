@@ -265,11 +265,22 @@ public final class Store: Sendable {
     /// rewritten, so one that fails its hash stays wrong until it is replaced.
     public func quarantineChunk(_ id: ChunkID) throws {
         guard let location = location(of: id) else { return }
+        try moveToQuarantine(location, of: id)
+        try database.forgetChunks([id])
+    }
+
+    /// Moves a chunk's file into `quarantine/`, where no reader finds it; the database still names the chunk.
+    func moveToQuarantine(_ location: ChunkLocation, of id: ChunkID) throws {
         let name = location.path.split(separator: "/").last.map(String.init) ?? id.hex
         guard rename(location.path, "\(quarantineDirectory)/\(name)") == 0 else {
             throw StoreError.fromErrno(errno, path: location.path, operation: "quarantine")
         }
-        try database.forgetChunks([id])
+    }
+
+    /// Moves a manifest that does not hash to its name, does not parse, or whose files changed into `quarantine/`.
+    func quarantineManifest(_ digest: Digest) throws {
+        rename(manifestPath(digest), "\(quarantineDirectory)/\(digest.hex).json")
+        try database.forgetManifest(digest)
     }
 
     /// Records that these chunks were read, for least-recently-used eviction.
