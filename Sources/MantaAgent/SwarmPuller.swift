@@ -37,13 +37,22 @@ struct SwarmPuller: Sendable {
         let query = SwarmQuery(repo: repo, commit: snapshot.commit, chunkSize: store.configuration.chunkSize, files: snapshot.files.map(\.path))
         // Each file's SHA-256 is computed as its chunks arrive, so that checking the files at the end costs little.
         let digests = FileDigests(snapshot.files.map { FileDigestSequencer(path: $0.path, size: UInt64($0.size)) })
-        let outcome = try await follow(query, startedAt: started, snapshot: snapshot, digests: digests, progress: progress)
+        let storedWhileFollowing = StoredChunks()
+        let outcome: Outcome
+        do {
+            outcome = try await follow(query, startedAt: started, snapshot: snapshot, digests: digests, stored: storedWhileFollowing, progress: progress)
+        } catch where ModelPuller.isDiskFull(error) {
+            throw await discardAfterDiskFull(error, written: storedWhileFollowing.ids, of: snapshot, writing: writing)
+        }
         if case .complete(let files, let peers) = outcome {
             do {
                 return try await finish(
                     files, peers: peers, snapshot: snapshot, reference: reference, filename: filename, puller: puller, digests: digests,
                     writing: writing, progress: progress
                 )
+            } catch where ModelPuller.isDiskFull(error) {
+                // `finish` removed what the pull stored; the hub would need the same space.
+                throw error
             } catch {
                 logger.warning("could not take the revision from peers; pulling it from the hub", metadata: ["repo": "\(repo)", "error": "\(error)"])
             }
@@ -62,12 +71,16 @@ struct SwarmPuller: Sendable {
     /// node pulls it, fetch workers follow it chunk by chunk (see `FollowBoard`), journaling each chunk in the
     /// resume journal a hub pull would use, so one resumes after them if it comes to that.
     private func follow(
-        _ query: SwarmQuery, startedAt started: Double, snapshot: HubSnapshot, digests: FileDigests, progress: @escaping @Sendable (PullProgress) -> Void
+        _ query: SwarmQuery, startedAt started: Double, snapshot: HubSnapshot, digests: FileDigests, stored: StoredChunks,
+        progress: @escaping @Sendable (PullProgress) -> Void
     ) async throws -> Outcome {
         let followBoard = FollowBoard(node: board.node, since: started)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             do {
-                return try await poll(query, startedAt: started, snapshot: snapshot, digests: digests, board: followBoard, workers: &group, progress: progress)
+                return try await poll(
+                    query, startedAt: started, snapshot: snapshot, digests: digests, board: followBoard, stored: stored, workers: &group,
+                    progress: progress
+                )
             } catch {
                 // The fetch workers wait on the board, and the group waits for them before it rethrows.
                 await followBoard.stop()
@@ -77,7 +90,7 @@ struct SwarmPuller: Sendable {
     }
 
     private func poll(
-        _ query: SwarmQuery, startedAt started: Double, snapshot: HubSnapshot, digests: FileDigests, board followBoard: FollowBoard,
+        _ query: SwarmQuery, startedAt started: Double, snapshot: HubSnapshot, digests: FileDigests, board followBoard: FollowBoard, stored: StoredChunks,
         workers group: inout ThrowingTaskGroup<Void, any Error>, progress: @escaping @Sendable (PullProgress) -> Void
     ) async throws -> Outcome {
         var working = false
@@ -149,7 +162,7 @@ struct SwarmPuller: Sendable {
             if !working {
                 working = true
                 for _ in 0..<Self.followWorkers {
-                    group.addTask { try await fetchFollowing(followBoard, snapshot: snapshot, digests: digests, progress: progress) }
+                    group.addTask { try await fetchFollowing(followBoard, snapshot: snapshot, digests: digests, stored: stored, progress: progress) }
                 }
             }
             try await Task.sleep(for: timing.pollInterval / Self.upstreamPollsPerRound)
@@ -182,7 +195,8 @@ struct SwarmPuller: Sendable {
     static let followWorkers = 16
 
     private func fetchFollowing(
-        _ followBoard: FollowBoard, snapshot: HubSnapshot, digests: FileDigests, progress: @escaping @Sendable (PullProgress) -> Void
+        _ followBoard: FollowBoard, snapshot: HubSnapshot, digests: FileDigests, stored: StoredChunks,
+        progress: @escaping @Sendable (PullProgress) -> Void
     ) async throws {
         let total = UInt64(snapshot.totalSize)
         while let (id, length, peer) = await followBoard.next() {
@@ -190,6 +204,7 @@ struct SwarmPuller: Sendable {
                 let bytes = try await peerClient.chunk(id, length: length, from: peer, priority: .preheat)
                 await followBoard.received(from: peer)
                 let new = try await NIOThreadPool.singleton.runIfActive { [store] in try bytes.withUnsafeBytes { try store.put(id, bytes: $0) } > 0 }
+                if new { stored.insert(id) }
                 let (placements, done) = await followBoard.stored(id)
                 try await record(placements, bytes: bytes, new: new, snapshot: snapshot, digests: digests)
                 progress(PullProgress(totalBytes: total, completedBytes: min(total, done)))
@@ -270,21 +285,42 @@ struct SwarmPuller: Sendable {
         progress(PullProgress(totalBytes: total, completedBytes: done.value))
         let fetcher = PeerChunkFetcher(peers: peers, client: peerClient, fallback: HubChunkFetcher(client: hub, logger: logger), logger: logger)
         let source = Manifest.Source(kind: HubSource.kind, repo: "\(snapshot.repo)", revision: reference.revision, commit: snapshot.commit)
-        try await fetcher.fetch(requests, source: source, into: store, priority: .preheat) { bytes in
-            progress(PullProgress(totalBytes: total, completedBytes: done.add(bytes)))
-        }
+        // What was missing and is stored now, this pull stored: it goes again if the disk fills up.
         let written = Set(requests.map(\.id))
+        do {
+            try await fetcher.fetch(requests, source: source, into: store, priority: .preheat) { bytes in
+                progress(PullProgress(totalBytes: total, completedBytes: done.add(bytes)))
+            }
+            return try await record(
+                files, snapshot: snapshot, reference: reference, filename: filename, puller: puller, digests: digests, written: written,
+                bytesDownloaded: requests.reduce(0) { $0 + $1.length }, writing: writing
+            )
+        } catch where ModelPuller.isDiskFull(error) {
+            throw await discardAfterDiskFull(error, written: written, of: snapshot, writing: writing)
+        }
+    }
+
+    /// Checks each file whole over the stored chunks and records the manifest and the reference.
+    private func record(
+        _ files: [Manifest.File], snapshot: HubSnapshot, reference: HubModelReference, filename: String?, puller: ModelPuller, digests: FileDigests,
+        written: Set<ChunkID>, bytesDownloaded: UInt64, writing: Store.WriteSession
+    ) async throws -> PullSummary {
         let checking = ContinuousClock.now
-        defer { logger.debug("finished from peers", metadata: ["repo": "\(snapshot.repo)", "missing": "\(requests.count)", "seconds": "\(ContinuousClock.now - checking)"]) }
+        defer { logger.debug("finished from peers", metadata: ["repo": "\(snapshot.repo)", "missing": "\(written.count)", "seconds": "\(ContinuousClock.now - checking)"]) }
         return try await NIOThreadPool.singleton.runIfActive { [store] in
             for file in files { try Self.checkWholeFile(file, hashedSoFar: digests[file.path], in: store, dropping: written, by: writing) }
             let (digest, manifest) = try puller.record(files, of: snapshot, as: reference, partial: filename != nil, written: written, writing: writing)
             for file in files { try? ResumeJournal(store: store, repo: snapshot.repo, commit: snapshot.commit, file: file.path).remove() }
             return PullSummary(
                 reference: try ModelPuller.storeReference(for: reference), digest: digest, manifest: manifest, upToDate: false,
-                bytesDownloaded: requests.reduce(0) { $0 + $1.length }, chunksWritten: written.count, warnings: []
+                bytesDownloaded: bytesDownloaded, chunksWritten: written.count, warnings: []
             )
         }
+    }
+
+    /// After the disk filled up: removes what this pull stored and its journals (see `ModelPuller.discardAfterDiskFull`).
+    private func discardAfterDiskFull(_ cause: any Error, written: Set<ChunkID>, of snapshot: HubSnapshot, writing: Store.WriteSession) async -> PullError {
+        await ModelPuller.discardAfterDiskFull(cause, written: written, of: snapshot, in: store, writing: writing, threadPool: .singleton, logger: logger)
     }
 
     /// The manifest's entry for every file of the snapshot, each checked against the hub's (size, LFS SHA-256).
@@ -354,4 +390,13 @@ final class ByteCounter: Sendable {
     var value: UInt64 { count.load(ordering: .relaxed) }
 
     func add(_ bytes: UInt64) -> UInt64 { count.add(bytes, ordering: .relaxed).newValue }
+}
+
+/// The chunks a pull stored while following its peers, journaled or not yet: what a full disk makes it remove.
+final class StoredChunks: Sendable {
+    private let stored = Mutex<Set<ChunkID>>([])
+
+    func insert(_ id: ChunkID) { stored.withLock { _ = $0.insert(id) } }
+
+    var ids: Set<ChunkID> { stored.withLock { $0 } }
 }

@@ -99,7 +99,7 @@ public struct ModelPuller: Sendable {
                     for journal in outcome.journals { journal.remove() }
                     return recorded
                 }
-            } catch where PullSession.isDiskFull(error) {
+            } catch where Self.isDiskFull(error) {
                 throw await session.discardAfterDiskFull(error, written: outcome.written)
             }
             return PullSummary(

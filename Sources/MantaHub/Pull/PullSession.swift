@@ -61,7 +61,7 @@ final class PullSession: Sendable {
             try await fetchMissingChunks(of: knownEntries)
             jobs = try await plan(fresh)
             try await download(jobs)
-        } catch where Self.isDiskFull(error) {
+        } catch where ModelPuller.isDiskFull(error) {
             throw await discardAfterDiskFull(error, written: Set(jobs.flatMap(\.written)))
         }
 
@@ -88,34 +88,9 @@ final class PullSession: Sendable {
 
     private var totalBytes: UInt64 { UInt64(snapshot.totalSize) }
 
-    /// Whether `error` says the store's disk is full: resuming would need the space the pull's own chunks take.
-    static func isDiskFull(_ error: any Error) -> Bool {
-        switch error as? StoreError {
-        case .diskFull: true
-        case .io(_, _, let code): code == ENOSPC || code == EDQUOT
-        default: false
-        }
-    }
-
-    /// After the disk filled up: removes the chunks that no model names and that this pull stored (`written`, and
-    /// what the resume journals of this commit's files list, a pull it resumed included), and those journals, so
-    /// the disk is left as full as the pull found it. The error says what was removed, and what is left for `gc`
-    /// when another process using the store keeps the chunks from being deleted now.
+    /// After the disk filled up: see `ModelPuller.discardAfterDiskFull`.
     func discardAfterDiskFull(_ cause: any Error, written: Set<ChunkID>) async -> PullError {
-        logger.error("the store's disk is full; removing what the pull stored", metadata: ["error": "\(cause)"])
-        let outcome = try? await threadPool.runIfActive { [store, writing, snapshot] () -> (removed: Int, leftForGC: Int) in
-            var stored = written
-            var journals: [ResumeJournal] = []
-            for file in snapshot.files {
-                guard let journal = try? ResumeJournal(store: store, repo: snapshot.repo, commit: snapshot.commit, file: file.path) else { continue }
-                stored.formUnion(journal.entries().filter(\.new).map(\.id))
-                journals.append(journal)
-            }
-            for journal in journals { journal.remove() }
-            guard let removed = try? store.discardUnreferenced(stored, by: writing) else { return (0, stored.count) }
-            return (removed, 0)
-        }
-        return .diskFull(repo: "\(snapshot.repo)", store: store.root, removed: outcome?.removed ?? 0, leftForGC: outcome.map { $0.leftForGC })
+        await ModelPuller.discardAfterDiskFull(cause, written: written, of: snapshot, in: store, writing: writing, threadPool: threadPool, logger: logger)
     }
 
     private func report(completedBytes bytes: UInt64) {
