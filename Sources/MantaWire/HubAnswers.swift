@@ -38,6 +38,33 @@ public struct HubAnswerLimits: Sendable, Hashable {
         self.maximumTotalSize = maximumTotalSize
         self.maximumPlainFileSize = maximumPlainFileSize
     }
+
+    /// The defaults, each cap overridden where its environment variable (`variable(for:)`: `MANTA_HUB_MAX_PAGES`,
+    /// `MANTA_HUB_MAX_FILE_SIZE`, …) is set, to a positive whole number (bytes for sizes).
+    public init(environment: [String: String]) throws(HubAnswerError) {
+        self.init()
+        func value<Number: FixedWidthInteger>(_ setting: String, _ standard: Number) throws(HubAnswerError) -> Number {
+            let variable = Self.variable(for: setting)
+            guard let text = environment[variable], !text.isEmpty else { return standard }
+            guard let number = Number(text), number > 0 else { throw .invalidSetting(variable: variable, value: text) }
+            return number
+        }
+        maximumAnswerBytes = try value("maximumAnswerBytes", maximumAnswerBytes)
+        maximumPages = try value("maximumPages", maximumPages)
+        maximumEntries = try value("maximumEntries", maximumEntries)
+        maximumFileSize = try value("maximumFileSize", maximumFileSize)
+        maximumTotalSize = try value("maximumTotalSize", maximumTotalSize)
+        maximumPlainFileSize = try value("maximumPlainFileSize", maximumPlainFileSize)
+    }
+
+    /// The environment variable of a cap: `maximumPlainFileSize` is `MANTA_HUB_MAX_PLAIN_FILE_SIZE`.
+    public static func variable(for setting: String) -> String {
+        let words = setting.dropFirst("maximum".count).reduce(into: "") { name, character in
+            if character.isUppercase, !name.isEmpty { name.append("_") }
+            name.append(character)
+        }
+        return "MANTA_HUB_MAX_" + words.uppercased()
+    }
 }
 
 /// Why a hub's answer was refused: each names the field and, for a cap, the `HubAnswerLimits` setting.
@@ -45,6 +72,7 @@ public enum HubAnswerError: Error, Hashable, CustomStringConvertible {
     case unreadable(reason: String)
     case invalidField(field: String, path: String?, reason: String)
     case overLimit(what: String, limit: String, setting: String)
+    case invalidSetting(variable: String, value: String)
 
     public var description: String {
         switch self {
@@ -53,7 +81,9 @@ public enum HubAnswerError: Error, Hashable, CustomStringConvertible {
         case .invalidField(let field, let path, let reason):
             "field '\(field)'\(path.map { " of '\($0)'" } ?? "") \(reason)"
         case .overLimit(let what, let limit, let setting):
-            "\(what) exceeds the cap of \(limit) (HubAnswerLimits.\(setting)); a genuine hub would not send this"
+            "\(what) exceeds the cap of \(limit) (\(HubAnswerLimits.variable(for: setting)) raises it); a genuine hub would not send this"
+        case .invalidSetting(let variable, let value):
+            "\(variable)='\(value)' is not a positive whole number (bytes for sizes): set it to one, or unset it for the default"
         }
     }
 }

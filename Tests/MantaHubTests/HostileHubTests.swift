@@ -15,9 +15,9 @@ import Testing
 
     /// `manta pull acme/evil` from `hub` into a fresh store; the store (and the folder that holds it while it is
     /// referenced), to check that nothing was recorded.
-    static func pull(from hub: HostileHub) async throws -> Outcome {
+    static func pull(from hub: HostileHub, settings: [String: String] = [:]) async throws -> Outcome {
         let directory = try TemporaryDirectory("manta-hostile")
-        let environment = PullProcessTests.environment(endpoint: hub.endpoint, home: directory.path)
+        let environment = PullProcessTests.environment(endpoint: hub.endpoint, home: directory.path).merging(settings) { $1 }
         let result = try await Subprocess.run(
             [try MantaProcess.binaryPath(), "pull", "acme/evil", "--store", directory.appending("store")], environment: environment,
             workingDirectory: URL(fileURLWithPath: directory.path)
@@ -44,11 +44,11 @@ import Testing
     }
 
     @Test(arguments: [
-        (["5000000000000000000", "5000000000000000000"], true, "maximumFileSize"),
-        (Array(repeating: "1099511627776", count: 65), true, "maximumTotalSize"),
+        (["5000000000000000000", "5000000000000000000"], true, "MANTA_HUB_MAX_FILE_SIZE"),
+        (Array(repeating: "1099511627776", count: 65), true, "MANTA_HUB_MAX_TOTAL_SIZE"),
         (["-1"], true, "negative"),
         (["1e30"], true, "not the JSON"),
-        (["1073741824"], false, "maximumPlainFileSize"),
+        (["1073741824"], false, "MANTA_HUB_MAX_PLAIN_FILE_SIZE"),
     ])
     func sizesThatOverflowOrAreAbsurdFailThePullClearly(sizes: [String], lfs: Bool, phrase: String) async throws {
         let hub = try Self.hub(listing: sizes, lfs: lfs)
@@ -56,16 +56,29 @@ import Testing
         try Self.expectRefused(try await Self.pull(from: hub), saying: [phrase, "acme/evil", hub.endpoint])
     }
 
-    @Test func aNextLinkThatNeverEndsStopsAtThePageCap() async throws {
-        let pages = HubAnswerLimits().maximumPages
-        let hub = try HostileHub { path, endpoint in
+    /// A hub whose file tree links one more empty page, for ever.
+    static func endlessPages() throws -> HostileHub {
+        try HostileHub { path, endpoint in
             if let info = HostileHub.modelInfo(path) { return info }
             let cursor = Int(path.split(separator: "=").last ?? "") ?? 0
             return .json("[]", headers: [("Link", "<\(endpoint)/api/models/acme/evil/tree/x?cursor=\(cursor + 1)>; rel=\"next\"")])
         }
+    }
+
+    @Test func aNextLinkThatNeverEndsStopsAtThePageCap() async throws {
+        let pages = HubAnswerLimits().maximumPages
+        let hub = try Self.endlessPages()
         defer { hub.close() }
-        try Self.expectRefused(try await Self.pull(from: hub), saying: ["maximumPages", hub.endpoint])
+        try Self.expectRefused(try await Self.pull(from: hub), saying: ["MANTA_HUB_MAX_PAGES", hub.endpoint])
         #expect(hub.paths.count <= pages + 2, "\(hub.paths.count) requests")
+    }
+
+    @Test func theCapsAreSetFromTheEnvironment() async throws {
+        let hub = try Self.endlessPages()
+        defer { hub.close() }
+        try Self.expectRefused(try await Self.pull(from: hub, settings: ["MANTA_HUB_MAX_PAGES": "5"]), saying: ["cap of 5 pages", "MANTA_HUB_MAX_PAGES"])
+        #expect(hub.paths.count <= 5 + 2, "\(hub.paths.count) requests")
+        try Self.expectRefused(try await Self.pull(from: hub, settings: ["MANTA_HUB_MAX_PAGES": "lots"]), saying: ["MANTA_HUB_MAX_PAGES='lots'"])
     }
 
     @Test func aNextLinkBackToAPageReadOrOffTheHubIsRefused() async throws {
@@ -92,7 +105,7 @@ import Testing
         limits.maximumAnswerBytes = 1 << 20
         let client = HubClient(configuration: try HubClientConfiguration(endpoint: hub.endpoint, limits: limits))
         let error = await #expect(throws: HubError.self) { try await client.snapshot(of: HubModelReference("acme/evil")) }
-        #expect("\(error.map { "\($0)" } ?? "")".contains("maximumAnswerBytes"))
+        #expect("\(error.map { "\($0)" } ?? "")".contains("MANTA_HUB_MAX_ANSWER_BYTES"))
         #expect(hub.paths.filter { $0.contains("/tree/") }.count == 1, "a cap is not a transient failure")
     }
 
@@ -131,8 +144,8 @@ import Testing
         }
         #expect(refusal(["[\(HostileHub.entry("a", size: "1")),\(HostileHub.entry("b/c", size: "2"))]"]) == nil)
         #expect(refusal(["[\(HostileHub.entry("a", size: "1"))]", "[\(HostileHub.entry("a", size: "1"))]"])?.contains("listed twice") == true)
-        #expect(refusal(["[]", "[]"], hasNext: true)?.contains("maximumPages") == true)
-        #expect(refusal([#"[{"type":"directory","oid":"\#(oid)","path":"d"},{"type":"directory","oid":"\#(oid)","path":"e"}]"#, "[" + [HostileHub.entry("x", size: "1"), HostileHub.entry("y", size: "1")].joined(separator: ",") + "]"])?.contains("maximumEntries") == true)
+        #expect(refusal(["[]", "[]"], hasNext: true)?.contains("MANTA_HUB_MAX_PAGES") == true)
+        #expect(refusal([#"[{"type":"directory","oid":"\#(oid)","path":"d"},{"type":"directory","oid":"\#(oid)","path":"e"}]"#, "[" + [HostileHub.entry("x", size: "1"), HostileHub.entry("y", size: "1")].joined(separator: ",") + "]"])?.contains("MANTA_HUB_MAX_ENTRIES") == true)
         #expect(refusal(["[\(HostileHub.entry("../etc/passwd", size: "1"))]"])?.contains("'path'") == true)
         #expect(refusal(["[\(HostileHub.entry("a", size: "1", oid: "xyz"))]"])?.contains("'oid'") == true)
         let lfsSizes = #"[{"type":"file","oid":"\#(oid)","size":5,"path":"w.bin","lfs":{"oid":"\#(sha)","size":6,"pointerSize":130}}]"#

@@ -77,7 +77,7 @@ extension HubClient {
                     return (Array(body.readableBytesView), response.headers.first(name: "Link"))
                 } catch is NIOTooManyBytesError {
                     throw HubError.invalidResponse(
-                        repo: target.repo, url: url, reason: "the answer is longer than \(limit) bytes (HubAnswerLimits.maximumAnswerBytes)"
+                        repo: target.repo, url: url, reason: "the answer is longer than \(limit) bytes (\(HubAnswerLimits.variable(for: "maximumAnswerBytes")) raises it)"
                     )
                 }
             }

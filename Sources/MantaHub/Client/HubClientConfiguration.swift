@@ -43,7 +43,8 @@ public struct HubClientConfiguration: Sendable {
 
     /// Reads the settings `huggingface_hub` reads: `HF_ENDPOINT`; `HF_TOKEN` (or the older `HUGGING_FACE_HUB_TOKEN`),
     /// else the token file at `HF_TOKEN_PATH`, else `$HF_HOME/token`, else `~/.cache/huggingface/token`.
-    /// A missing token file means anonymous access; an unreadable one is an error.
+    /// A missing token file means anonymous access; an unreadable one is an error. The caps on the hub's answers
+    /// come from `MANTA_HUB_MAX_*` (`HubAnswerLimits.init(environment:)`).
     public static func fromEnvironment(
         _ environment: [String: String],
         retry: HubRetryPolicy = HubRetryPolicy()
@@ -57,7 +58,13 @@ public struct HubClientConfiguration: Sendable {
         } else {
             token = nil
         }
-        return try HubClientConfiguration(endpoint: endpoint, token: token, retry: retry)
+        let limits: HubAnswerLimits
+        do {
+            limits = try HubAnswerLimits(environment: environment)
+        } catch {
+            throw HubError.invalidSetting("\(error)")
+        }
+        return try HubClientConfiguration(endpoint: endpoint, token: token, retry: retry, limits: limits)
     }
 
     static func tokenFilePath(_ environment: [String: String]) -> String? {

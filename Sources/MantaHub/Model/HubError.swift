@@ -7,6 +7,8 @@ public enum HubError: Error, Hashable, CustomStringConvertible {
     case invalidPath(String)
     case invalidEndpoint(String)
     case tokenFileUnreadable(path: String, reason: String)
+    /// An environment setting of the hub client is not usable; the reason names it.
+    case invalidSetting(String)
     /// 401/403 without a more specific reason: the repository is private or the token is wrong.
     case unauthorized(repo: HubRepoID, status: Int, sentToken: Bool, message: String?)
     /// The repository is gated: access must be requested on the hub's web page first.
@@ -35,6 +37,8 @@ public enum HubError: Error, Hashable, CustomStringConvertible {
             "'\(text)' is not a file path inside a repository: use a relative path with '/' separators and no '.' or '..' parts"
         case .invalidEndpoint(let text):
             "hub endpoint '\(text)' is not an http(s) URL: set HF_ENDPOINT to e.g. https://huggingface.co"
+        case .invalidSetting(let reason):
+            reason
         case .tokenFileUnreadable(let path, let reason):
             "cannot read the hub token file \(path): \(reason); fix its permissions, or set HF_TOKEN instead"
         case .unauthorized(let repo, let status, let sentToken, let message):
