@@ -32,6 +32,13 @@ extension Store {
         for holder in Self.referenceHolders(reference) { try unpin(digest, holder: holder) }
     }
 
+    /// Drops the pin an import or pull of `reference` took (`--no-pin`), leaving the model to eviction; a pin
+    /// from `manta pin` or any other holder stays.
+    public func releaseImportPin(of reference: RepoReference) throws {
+        guard let digest = try resolve(reference) else { throw StoreError.unknownReference(reference.description) }
+        try unpin(digest, holder: Self.importHolder(reference))
+    }
+
     public func pin(_ digest: Digest, holder: String) throws {
         try writePinFile(digest, holder: holder, durable: true)
         try database.pin(digest, holder: holder)

@@ -56,20 +56,29 @@ public struct StoreConfigurationChanges: Sendable {
     public var compression: StoreConfiguration.Compression?
     public var chunkSize: UInt64?
     public var quotaBytes: UInt64?
+    public var highWatermark: Double?
+    public var lowWatermark: Double?
 
-    public init(compression: StoreConfiguration.Compression? = nil, chunkSize: UInt64? = nil, quotaBytes: UInt64? = nil) {
+    public init(
+        compression: StoreConfiguration.Compression? = nil, chunkSize: UInt64? = nil, quotaBytes: UInt64? = nil,
+        highWatermark: Double? = nil, lowWatermark: Double? = nil
+    ) {
         self.compression = compression
         self.chunkSize = chunkSize
         self.quotaBytes = quotaBytes
+        self.highWatermark = highWatermark
+        self.lowWatermark = lowWatermark
     }
 
-    var isEmpty: Bool { compression == nil && chunkSize == nil && quotaBytes == nil }
+    var isEmpty: Bool { compression == nil && chunkSize == nil && quotaBytes == nil && highWatermark == nil && lowWatermark == nil }
 
     func applied(to configuration: StoreConfiguration) -> StoreConfiguration {
         var changed = configuration
         if let compression { changed.compression = compression }
         if let chunkSize { changed.chunkSize = chunkSize }
         if let quotaBytes { changed.quotaBytes = quotaBytes == 0 ? nil : quotaBytes }
+        if let highWatermark { changed.highWatermark = highWatermark }
+        if let lowWatermark { changed.lowWatermark = lowWatermark }
         return changed
     }
 }
