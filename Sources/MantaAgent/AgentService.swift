@@ -1,4 +1,5 @@
 import Logging
+import MantaCSI
 import MantaFS
 import MantaHub
 import Prometheus
@@ -97,6 +98,11 @@ struct MountRunner: Service {
     let lazySource: LazyChunkSource?
 
     func run() async throws {
+        // A crashed agent leaves its FUSE mount with no server behind (every stat: ENOTCONN), and nothing mounts on it.
+        let mountPoint = mount.mountPoint
+        if try await NIOThreadPool.singleton.runIfActive({ try DeadMount.detachIfDead(mountPoint) }) {
+            Logger(label: "manta.agent").notice("detached a dead mount a previous agent left", metadata: ["mountpoint": "\(mountPoint)"])
+        }
         try await withGracefulShutdownHandler {
             try await mount.run()
         } onGracefulShutdown: {

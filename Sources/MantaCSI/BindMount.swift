@@ -14,10 +14,9 @@ enum BindMount {
     }
 
     static func state(of target: String) -> TargetState {
+        if DeadMount.isDead(target) { return .dead }
         var information = stat()
-        if stat(target, &information) != 0 {
-            return errno == ENOTCONN ? .dead : (isMountPoint(target) ? .dead : .absent)
-        }
+        guard stat(target, &information) == 0 else { return .absent }
         return isMountPoint(target) ? .mounted : .folder
     }
 
@@ -44,11 +43,6 @@ enum BindMount {
         }
         guard !isMountPoint(target) else { throw .failed("unmount every mount at", target, EBUSY) }
         guard rmdir(target) == 0 || errno == ENOENT else { throw .failed("remove the folder", target, errno) }
-    }
-
-    /// Lazily unmounts whatever is at `path` (a dead FUSE mount or bind), so something can be mounted there again.
-    static func detach(_ path: String) throws(BindMountError) {
-        guard umount2(path, Int32(MNT_DETACH)) == 0 else { throw .failed("detach the dead mount at", path, errno) }
     }
 
     /// More mounts than this on one target folder are not Manta's doing.

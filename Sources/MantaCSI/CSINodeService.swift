@@ -28,7 +28,9 @@ final class CSINodeService: Csi_V1_Node.SimpleServiceProtocol {
             case .mounted: return Csi_V1_NodePublishVolumeResponse()
             case .dead:
                 logger.notice("replacing a dead mount at a volume's target", metadata: ["target": "\(target)"])
-                try await onThreadPool { () throws(BindMountError) in try BindMount.detach(target) }
+                try await onThreadPool { () throws(BindMountError) in
+                    do throws(DeadMountError) { try DeadMount.detachIfDead(target) } catch { throw .failed("detach the dead mount at", target, error.code) }
+                }
             case .absent, .folder: break
             }
             let folder: String

@@ -65,8 +65,13 @@ final class DraftFolder {
 /// Where each model appears in the mount:
 /// `models/<org>/<name>` (revision `main`) or `models/<org>/<name>@<revision>`, and the Hugging Face cache layout
 /// `hub/models--<org>--<name>/{refs/<revision>, snapshots/<commit>/…}`.
-enum MountLayout {
+public enum MountLayout {
     static let rootKey = "/"
+
+    /// Where `reference`'s files appear below a mount point: `models/<org>/<name>` or `models/<org>/<name>@<revision>`.
+    public static func modelPath(_ reference: RepoReference) -> String {
+        "models/\(reference.organization)/\(modelFolderName(reference))"
+    }
 
     static func tree(of models: [MountedModel]) -> DraftFolder {
         let root = DraftFolder(key: rootKey, immutable: false)

@@ -61,6 +61,8 @@ struct AgentCommand: AsyncParsableCommand {
 
     @OptionGroup(title: "Kubernetes") var cluster: ClusterOptions
 
+    @OptionGroup(title: "CSI") var csi: CSIOptions
+
     func run() async throws {
         guard let address = PeerAddress(parsing: listen) ?? (listen.hasSuffix(":0") ? PeerAddress(host: String(listen.dropLast(2)), port: 0) : nil) else {
             throw ValidationError("--listen '\(listen)' is not host:port")
@@ -97,6 +99,7 @@ struct AgentCommand: AsyncParsableCommand {
         var services: [any Service] = [agent]
         let clusterAgent = membership.map { ClusterAgent(agent: agent, client: $0.client, discovery: $0.discovery, configuration: $0.configuration, logger: logger) }
         if let clusterAgent { services.append(clusterAgent) }
+        if let plugin = csi.service(agent: agent, cluster: clusterAgent, nodeName: cluster.nodeName, logger: logger) { services.append(plugin) }
         agent.addLocalRoutes(LocalTorrentRoutes.routes(clusterAgent))
         let announce = Task {
             let port = await agent.boundPort()
