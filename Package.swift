@@ -186,7 +186,14 @@ let package = Package(
             ]
         ),
         .testTarget(name: "MantaPeerTests", dependencies: ["MantaPeer", "MantaWire", "MantaStore", "MantaTestSupport"]),
-        .testTarget(name: "MantaAgentTests", dependencies: ["MantaServerLimits", "MantaAgent", "MantaPeer", "MantaWire", "MantaHub", "MantaStore", "MantaTestSupport"]),
+        .testTarget(
+            name: "MantaAgentTests",
+            dependencies: [
+                "MantaServerLimits", "MantaAgent", "MantaCSI", "MantaPeer", "MantaWire", "MantaHub", "MantaStore", "MantaTestSupport",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+            ]
+        ),
         .testTarget(
             name: "MantaKubeTests",
             dependencies: [
