@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Validates deploy/: every manifest against the Kubernetes OpenAPI schemas (kubernetes-validate, strict),
 # every sample custom resource against the CRD schemas in deploy/crds (validate-crd-samples.py), and the admission
-# policy's CEL against requests it must admit and deny (validate-admission-policy.py).
+# policy's CEL against requests it must admit and deny (validate-admission-policy.py), and the samples' pod templates
+# against PodSecurity `restricted` (check-pod-security.py).
 # Needs python3 with venv and network access to PyPI on the first run; the venv is cached.
 #   scripts/validate-deploy.sh            # uses .build/validate-deploy-venv
 #   KUBERNETES_VERSION=1.30.0 scripts/validate-deploy.sh
@@ -24,4 +25,5 @@ echo "kubernetes-validate (Kubernetes $kubernetes_version): ${#builtin[@]} files
 
 "$venv/bin/python" "$root/scripts/validate-crd-samples.py" "$root/deploy"
 "$venv/bin/python" "$root/scripts/validate-admission-policy.py" "$root/deploy"
+"$venv/bin/python" "$root/scripts/check-pod-security.py" "$root/deploy/samples"
 echo "deploy/ is valid"
