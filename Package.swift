@@ -129,6 +129,17 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // The Kubernetes API for Torrents, Replications and NodeTrackers served in-process: `manta up` and the tests.
+        .target(
+            name: "MantaKubeAPI",
+            dependencies: [
+                "MantaKube",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         .target(
             name: "MantaAgent",
             dependencies: [
@@ -197,7 +208,7 @@ let package = Package(
         .testTarget(
             name: "MantaKubeTests",
             dependencies: [
-                "MantaKube", "MantaAgent", "MantaHub", "MantaStore", "MantaTestSupport",
+                "MantaKube", "MantaKubeAPI", "MantaAgent", "MantaHub", "MantaStore", "MantaTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -3,16 +3,22 @@ import MantaKube
 import NIOCore
 import Synchronization
 
-/// The state of the test API server: objects as JSON, a monotonic resource version, the event history that
+/// The state of the embedded API server: objects as JSON, a monotonic resource version, the event history that
 /// watches replay from, and the live watches.
-final class APIStore: Sendable {
-    struct Collection: Hashable, Sendable {
-        var group: String
-        var version: String
-        var plural: String
+public final class APIStore: Sendable {
+    public struct Collection: Hashable, Sendable {
+        public var group: String
+        public var version: String
+        public var plural: String
 
-        var apiVersion: String { group.isEmpty ? version : "\(group)/\(version)" }
-        var id: String { "\(group)/\(plural)" }
+        public init(group: String, version: String, plural: String) {
+            self.group = group
+            self.version = version
+            self.plural = plural
+        }
+
+        public var apiVersion: String { group.isEmpty ? version : "\(group)/\(version)" }
+        public var id: String { "\(group)/\(plural)" }
     }
 
     struct HistoryEntry: Sendable {
@@ -25,7 +31,7 @@ final class APIStore: Sendable {
     struct Watcher: Sendable {
         var collection: String
         var namespace: String?
-        var selector: Selector
+        var selector: ResourceSelector
         var continuation: AsyncStream<ByteBuffer>.Continuation
     }
 
@@ -37,18 +43,9 @@ final class APIStore: Sendable {
         var compactedThrough: Int64 = 100
         var watchers: [Int: Watcher] = [:]
         var nextWatcherID = 0
-        /// Object keys whose next PUTs are preceded by a write from "another client", forcing a 409.
-        var interference: [String: Int] = [:]
-        var requests: [String: Int] = [:]
-        /// False answers watches with 503, as an overloaded or restarting API server would.
-        var watchesAvailable = true
-        /// Requests still to be refused with 429 Too Many Requests.
-        var throttle = 0
-        /// When set, requests must carry this bearer token.
-        var requiredToken: String?
     }
 
-    /// Kinds of the collections tests use, for list responses.
+    /// Kinds of the collections served, for list responses.
     static let kinds: [String: String] = [
         "manta.io/torrents": "Torrent", "manta.io/replications": "Replication", "manta.io/nodetrackers": "NodeTracker",
         "/nodes": "Node", "coordination.k8s.io/leases": "Lease", "/events": "Event",
@@ -58,15 +55,17 @@ final class APIStore: Sendable {
 
     let state = Mutex(State())
 
+    public init() {}
+
     // MARK: Reads
 
-    func currentVersion() -> Int64 { state.withLock { $0.version } }
+    public func currentVersion() -> Int64 { state.withLock { $0.version } }
 
-    func object(_ collection: Collection, key: String) -> JSONValue? {
+    public func object(_ collection: Collection, key: String) -> JSONValue? {
         state.withLock { $0.objects[collection.id]?[key] }
     }
 
-    func list(_ collection: Collection, namespace: String?, selector: Selector) -> (items: [JSONValue], version: Int64) {
+    public func list(_ collection: Collection, namespace: String?, selector: ResourceSelector) -> (items: [JSONValue], version: Int64) {
         state.withLock { state in
             let items = (state.objects[collection.id] ?? [:]).values
                 .filter { Self.inNamespace($0, namespace) && selector.matches($0) }
@@ -74,32 +73,6 @@ final class APIStore: Sendable {
             return (items, state.version)
         }
     }
-
-    func setWatchesAvailable(_ available: Bool) { state.withLock { $0.watchesAvailable = available } }
-
-    func watchesAvailable() -> Bool { state.withLock { $0.watchesAvailable } }
-
-    /// Refuses the next `times` requests with 429 and `Retry-After: 0`, as API Priority and Fairness does.
-    func throttle(times: Int) { state.withLock { $0.throttle = times } }
-
-    func takeThrottle() -> Bool {
-        state.withLock { state in
-            guard state.throttle > 0 else { return false }
-            state.throttle -= 1
-            return true
-        }
-    }
-
-    func requiredToken() -> String? { state.withLock { $0.requiredToken } }
-
-    func requireToken(_ token: String?) { state.withLock { $0.requiredToken = token } }
-
-    /// The next `times` updates of `key` meet a concurrent write first, and so a 409.
-    func interfere(with key: String, times: Int) { state.withLock { $0.interference[key] = times } }
-
-    func count(_ request: String) -> Int { state.withLock { $0.requests[request, default: 0] } }
-
-    func countRequest(_ request: String) { state.withLock { $0.requests[request, default: 0] += 1 } }
 
     // MARK: Writes
 
@@ -124,14 +97,15 @@ final class APIStore: Sendable {
         return object
     }
 
-    /// A write by some other client between a reader's GET and its PUT.
-    func interfereIfAsked(_ collection: Collection, key: String, in state: inout State) {
-        guard let remaining = state.interference[key], remaining > 0, let current = state.objects[collection.id]?[key] else { return }
-        state.interference[key] = remaining - 1
-        var touched = current
-        touched["metadata"]?["annotations"] = .object(
-            (current["metadata"]?["annotations"]?.objectValue ?? [:]).merging(["test/interference": .string(String(remaining))]) { $1 })
-        write(collection, key: key, type: "MODIFIED", object: touched, in: &state)
+    /// Rewrites the object under `key` with `change`, as a client's update would; false when there is none.
+    @discardableResult
+    public func modify(_ collection: Collection, key: String, _ change: (inout JSONValue) -> Void) -> Bool {
+        state.withLock { state in
+            guard var object = state.objects[collection.id]?[key] else { return false }
+            change(&object)
+            write(collection, key: key, type: "MODIFIED", object: object, in: &state)
+            return true
+        }
     }
 
     // MARK: Watches
@@ -141,7 +115,7 @@ final class APIStore: Sendable {
         case gone(ByteBuffer)
     }
 
-    func startWatch(_ collection: Collection, namespace: String?, selector: Selector, from version: Int64?) -> WatchStart {
+    func startWatch(_ collection: Collection, namespace: String?, selector: ResourceSelector, from version: Int64?) -> WatchStart {
         state.withLock { state in
             var replay: [ByteBuffer] = []
             if let version, version > 0 {
@@ -186,12 +160,12 @@ final class APIStore: Sendable {
         watcher?.continuation.finish()
     }
 
-    func watchCount(_ collection: String) -> Int {
+    public func watchCount(_ collection: String) -> Int {
         state.withLock { state in state.watchers.values.filter { $0.collection == collection }.count }
     }
 
     /// Closes every open watch, as an API server restart or a load balancer timeout would.
-    func dropWatches() {
+    public func dropWatches() {
         let watchers = state.withLock { state in
             defer { state.watchers = [:] }
             return state.watchers
@@ -200,7 +174,7 @@ final class APIStore: Sendable {
     }
 
     /// Forgets the event history, so watches from any earlier version get 410 Gone.
-    func compact() {
+    public func compact() {
         state.withLock { state in
             state.history = []
             state.compactedThrough = state.version

@@ -5,28 +5,26 @@ import Logging
 import MantaKube
 import NIOCore
 
-/// A Kubernetes API server for tests, on 127.0.0.1 with an OS-chosen port. It implements what the client
+/// A Kubernetes API server over an ``APIStore``, for `manta up` and the tests. It implements what the client
 /// and controller rely on: resource versions, list+watch with replay, 410 Gone after compaction, bookmarks,
 /// the status subresource, finalizers and deletionTimestamp, generation, 409 conflicts, merge and JSON
 /// patches, label and field selectors, and the Torrent CRD's defaults and validation.
-struct TestAPIServer: Sendable {
-    let store = APIStore()
+public struct EmbeddedAPIServer: Sendable {
+    public let store: APIStore
     /// How often each watch gets a BOOKMARK.
-    var bookmarkInterval: Duration = .milliseconds(200)
+    public var bookmarkInterval: Duration
     /// When set, watch events are written in pieces of this many bytes, so lines straddle network chunks.
-    var watchFragmentBytes: Int?
+    public var watchFragmentBytes: Int?
 
-    func respond(_ request: Request) async throws -> Response {
+    public init(store: APIStore = APIStore(), bookmarkInterval: Duration = .seconds(1), watchFragmentBytes: Int? = nil) {
+        self.store = store
+        self.bookmarkInterval = bookmarkInterval
+        self.watchFragmentBytes = watchFragmentBytes
+    }
+
+    public func respond(_ request: Request) async throws -> Response {
         let path = request.uri.path
-        if let token = store.requiredToken(), request.headers[.authorization] != "Bearer \(token)" {
-            return Self.status(401, "Unauthorized", "Unauthorized")
-        }
-        if store.takeThrottle() {
-            var response = Self.status(429, "TooManyRequests", "the server has received too many requests and has asked us to try again later")
-            response.headers[.retryAfter] = "0"
-            return response
-        }
-        guard let route = Route(path: path) else {
+        guard let route = APIRoute(path: path) else {
             return Self.status(404, "NotFound", "the server could not find the requested resource (\(path))")
         }
         var query: [String: String] = [:]
@@ -36,17 +34,15 @@ struct TestAPIServer: Sendable {
             var request = request
             body = try await request.collectBody(upTo: 16 << 20)
         }
-        store.countRequest("\(query["watch"] == nil ? request.method.rawValue : "WATCH") \(route.collection.id)\(route.name == nil ? "" : "/name")\(route.subresource.map { "/\($0)" } ?? "")")
         switch (request.method, route.name, route.subresource) {
         case (.get, nil, nil):
-            let selector: Selector
+            let selector: ResourceSelector
             do {
-                selector = try Selector(label: query["labelSelector"], field: query["fieldSelector"])
+                selector = try ResourceSelector(label: query["labelSelector"], field: query["fieldSelector"])
             } catch {
                 return Self.status(400, "BadRequest", "\(error)")
             }
             if let watch = query["watch"], watch == "true" || watch == "1" {
-                guard store.watchesAvailable() else { return Self.status(503, "ServiceUnavailable", "watches are unavailable") }
                 return watchResponse(route, selector: selector, query: query)
             }
             let (items, version) = store.list(route.collection, namespace: route.namespace, selector: selector)
@@ -71,7 +67,7 @@ struct TestAPIServer: Sendable {
                     let operations = try KubeJSON.decoder().decode([JSONPatchOperation].self, from: body)
                     return try JSONPatcher.apply(operations, to: current)
                 }
-                throw RequestError(code: 415, reason: "UnsupportedMediaType", message: "the body of the request was in an unknown format: \(contentType)")
+                throw APIRequestError(code: 415, reason: "UnsupportedMediaType", message: "the body of the request was in an unknown format: \(contentType)")
             }
         case (.delete, let name?, nil):
             return delete(route, name: name)
@@ -82,7 +78,7 @@ struct TestAPIServer: Sendable {
 
     // MARK: Handlers
 
-    private func create(_ route: Route, body: ByteBuffer) -> Response {
+    private func create(_ route: APIRoute, body: ByteBuffer) -> Response {
         var object: JSONValue
         do { object = try Self.decode(body) } catch { return Self.error(error) }
         let now = Self.timestamp(Date())
@@ -118,11 +114,10 @@ struct TestAPIServer: Sendable {
     }
 
     private func update(
-        _ route: Route, name: String, subresource: String?, isPatch: Bool = false, replacement: (JSONValue) throws -> JSONValue
+        _ route: APIRoute, name: String, subresource: String?, isPatch: Bool = false, replacement: (JSONValue) throws -> JSONValue
     ) -> Response {
         let key = route.key(name)
         return store.state.withLock { state in
-            store.interfereIfAsked(route.collection, key: key, in: &state)
             guard let current = state.objects[route.collection.id]?[key] else { return Self.notFound(route, name) }
             var incoming: JSONValue
             do { incoming = try replacement(current) } catch { return Self.error(error) }
@@ -165,7 +160,7 @@ struct TestAPIServer: Sendable {
         }
     }
 
-    private func delete(_ route: Route, name: String) -> Response {
+    private func delete(_ route: APIRoute, name: String) -> Response {
         let key = route.key(name)
         let now = Self.timestamp(Date())
         return store.state.withLock { state in
@@ -183,7 +178,7 @@ struct TestAPIServer: Sendable {
         }
     }
 
-    private func watchResponse(_ route: Route, selector: Selector, query: [String: String]) -> Response {
+    private func watchResponse(_ route: APIRoute, selector: ResourceSelector, query: [String: String]) -> Response {
         let from = query["resourceVersion"].flatMap { Int64($0) }
         let bookmarks = query["allowWatchBookmarks"] == "true"
         let timeout = query["timeoutSeconds"].flatMap { Int64($0) } ?? 300
@@ -238,81 +233,33 @@ struct TestAPIServer: Sendable {
         return old != new
     }
 
-    struct RequestError: Error {
-        var code: Int
-        var reason: String
-        var message: String
-    }
-
     static func decode(_ body: ByteBuffer) throws -> JSONValue {
         do {
             return try JSONDecoder().decode(JSONValue.self, from: body)
         } catch {
-            throw RequestError(code: 400, reason: "BadRequest", message: "the body is not JSON: \(error)")
+            throw APIRequestError(code: 400, reason: "BadRequest", message: "the body is not JSON: \(error)")
         }
     }
 
     static func error(_ error: any Error) -> Response {
-        if let error = error as? RequestError { return status(error.code, error.reason, error.message) }
+        if let error = error as? APIRequestError { return status(error.code, error.reason, error.message) }
         return status(400, "BadRequest", "\(error)")
     }
 
-    static func notFound(_ route: Route, _ name: String) -> Response {
+    static func notFound(_ route: APIRoute, _ name: String) -> Response {
         status(404, "NotFound", "\(route.collection.plural).\(route.collection.group) \"\(name)\" not found")
     }
 
-    static func status(_ code: Int, _ reason: String, _ message: String) -> Response {
+    public static func status(_ code: Int, _ reason: String, _ message: String) -> Response {
         json(code, APIStore.json(KubeStatus(message: message, reason: reason, code: code)))
     }
 
-    static func json(_ code: Int, _ value: JSONValue) -> Response {
+    public static func json(_ code: Int, _ value: JSONValue) -> Response {
         let data = (try? KubeJSON.encoder().encode(value)) ?? Data()
         return Response(status: .init(code: code), headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(data: data)))
     }
 
     static func timestamp(_ date: Date) -> String {
         date.formatted(.iso8601)
-    }
-}
-
-/// `/api/v1/[namespaces/<ns>/]<plural>[/<name>[/<sub>]]` or `/apis/<group>/<version>/...`.
-struct Route: Sendable {
-    var collection: APIStore.Collection
-    var namespace: String?
-    var name: String?
-    var subresource: String?
-
-    init?(path: String) {
-        var parts = path.split(separator: "/").map { $0.removingPercentEncoding ?? String($0) }
-        let group: String
-        if parts.first == "api", parts.count >= 3 {
-            group = ""
-            parts.removeFirst()
-        } else if parts.first == "apis", parts.count >= 4 {
-            group = parts[1]
-            parts.removeFirst(2)
-        } else {
-            return nil
-        }
-        let version = parts.removeFirst()
-        if parts.first == "namespaces", parts.count >= 3 {
-            namespace = parts[1]
-            parts.removeFirst(2)
-        }
-        guard let plural = parts.first, parts.count <= 3 else { return nil }
-        collection = APIStore.Collection(group: group, version: version, plural: plural)
-        name = parts.count > 1 ? parts[1] : nil
-        subresource = parts.count > 2 ? parts[2] : nil
-    }
-
-    func key(_ name: String) -> String {
-        namespace.map { "\($0)/\(name)" } ?? name
-    }
-}
-
-extension JSONValue {
-    var arrayCount: Int? {
-        if case .array(let items) = self { return items.count }
-        return nil
     }
 }

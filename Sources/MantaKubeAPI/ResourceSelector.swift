@@ -1,7 +1,7 @@
 import MantaKube
 
 /// Label and field selectors: `a=b`, `a==b`, `a!=b`, `a`, `!a`, comma-separated (all must hold).
-struct Selector: Sendable {
+public struct ResourceSelector: Sendable {
     enum Requirement: Sendable {
         case equals(String, String)
         case notEquals(String, String)
@@ -12,11 +12,11 @@ struct Selector: Sendable {
     var labels: [Requirement] = []
     var fields: [Requirement] = []
 
-    struct ParseError: Error, CustomStringConvertible {
-        var description: String
+    public struct ParseError: Error, CustomStringConvertible {
+        public var description: String
     }
 
-    init(label: String?, field: String?) throws {
+    public init(label: String?, field: String?) throws {
         labels = try Self.parse(label ?? "")
         fields = try Self.parse(field ?? "")
         for requirement in fields {
@@ -39,7 +39,7 @@ struct Selector: Sendable {
         }
     }
 
-    func matches(_ object: JSONValue) -> Bool {
+    public func matches(_ object: JSONValue) -> Bool {
         let objectLabels = object["metadata"]?["labels"]?.objectValue ?? [:]
         let labelsMatch = labels.allSatisfy { requirement in
             switch requirement {

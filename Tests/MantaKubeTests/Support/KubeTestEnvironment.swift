@@ -15,16 +15,14 @@ struct KubeTestEnvironment: Sendable {
     let client: KubeClient
     let port: Int
 
-    var store: APIStore { server.store }
+    /// The server's store behind the faults tests provoke.
+    var store: TestAPIServer { server }
 
     /// Starts a server on 127.0.0.1:0, runs `body` with a client, then stops both.
     static func with<T: Sendable>(
         bookmarkInterval: Duration = .milliseconds(200), watchFragmentBytes: Int? = nil, tls: TLSConfiguration? = nil, _ body: @Sendable (KubeTestEnvironment) async throws -> T
     ) async throws -> T {
-        var server = TestAPIServer()
-        server.bookmarkInterval = bookmarkInterval
-        server.watchFragmentBytes = watchFragmentBytes
-        let apiServer = server
+        let apiServer = TestAPIServer(bookmarkInterval: bookmarkInterval, watchFragmentBytes: watchFragmentBytes)
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
         var logger = Logger(label: "test-api-server")
         // Connections cut at the end of a test are not errors worth printing.

@@ -1,0 +1,8 @@
+import MantaKube
+
+extension JSONValue {
+    var arrayCount: Int? {
+        if case .array(let items) = self { return items.count }
+        return nil
+    }
+}
