@@ -8,7 +8,7 @@ import Synchronization
 /// Where the agent is with one of its node's Replications.
 enum ReplicationWork {
     case pulling(Task<Void, Never>)
-    case ready(Digest)
+    case ready
     case reclaiming(Task<Void, Never>)
     case reclaimed
 }
@@ -89,39 +89,69 @@ extension ClusterAgent {
 
     // MARK: Pulling
 
-    /// Pulls until the model is on the node, reporting progress; after a failure reports `Failed` and tries
-    /// again with backoff. Ends early when cancelled (the Replication went, or the agent stops).
+    /// Pulls (or, for a lazy Replication, registers) until the model is on the node, reporting progress; after
+    /// a failure reports `Failed`, posts a Warning Event with the reason, and tries again with backoff. Ends
+    /// early when cancelled (the Replication went, or the agent stops).
     func pullUntilReady(_ replication: Replication) async {
         let name = replication.name
         let total = replication.spec.source.totalBytes
         var backoff = configuration.retryBackoff
         while !Task.isCancelled {
             do {
-                let digest = try await pullAndPin(replication)
+                let ready = replication.isLazy ? try await registerLazily(replication) : try await pullAndPin(replication)
                 let current = work.withLock { work -> Bool in
                     guard case .pulling? = work[name] else { return false }
-                    work[name] = .ready(digest)
+                    work[name] = .ready
                     return true
                 }
                 guard current else { return }
-                logger.info("model ready", metadata: ["replication": "\(name)", "manifest": "\(digest)"])
-                await reportReliably(name, Replication.Status(phase: .ready, bytesDone: total, bytesTotal: total, manifestDigest: digest.prefixed))
+                logger.info("model ready", metadata: ["replication": "\(name)", "lazy": "\(replication.isLazy)", "manifest": "\(ready.manifestDigest ?? "")"])
+                await reportReliably(name, ready)
                 requestPublish()
                 return
             } catch {
                 guard !Task.isCancelled else { return }
                 let delay = backoff.next()
                 let source = replication.spec.source
-                let message = "pulling \(source.repoID)@\(source.revision) failed: \(error); retrying in \(delay)"
-                logger.warning("pull failed", metadata: ["replication": "\(name)", "error": "\(error)", "retry in": "\(delay)"])
+                let verb = replication.isLazy ? "registering" : "pulling"
+                let message = "\(verb) \(source.repoID)@\(source.revision) failed: \(error); retrying in \(delay)"
+                logger.warning("\(verb) failed", metadata: ["replication": "\(name)", "error": "\(error)", "retry in": "\(delay)"])
                 await reportReliably(name, Replication.Status(phase: .failed, bytesTotal: total, message: message))
+                await recordEvent(for: replication, .warning, reason: replication.isLazy ? "RegisterFailed" : "PullFailed", message: message)
                 guard (try? await Task.sleep(for: delay)) != nil else { return }
             }
         }
     }
 
-    /// The model's manifest digest once it is complete in the store and pinned for the Replication.
-    private func pullAndPin(_ replication: Replication) async throws -> Digest {
+    /// Registers the model from the hub's metadata alone (`preheat: false`): the mount shows it at once and
+    /// fetches chunks on first read. Returns the Ready status to report; a model already complete here is
+    /// pinned as a pulled one is.
+    private func registerLazily(_ replication: Replication) async throws -> Replication.Status {
+        let name = replication.name
+        let source = replication.spec.source
+        let total = source.totalBytes
+        let store = agent.store
+        let reference = try HubModelReference("\(source.repoID)@\(source.revision)")
+        await reportOnce(name, Replication.Status(phase: .replicating, bytesDone: 0, bytesTotal: total, message: "registering from the hub's metadata"))
+        let summary = try await gate.pull { try await self.agent.add(reference, filename: source.filename) }
+        guard summary.commit == source.commit else {
+            throw AgentError.revisionMoved(reference: "\(reference)", expected: source.commit, found: summary.commit)
+        }
+        if let manifest = summary.manifest {
+            try await NIOThreadPool.singleton.runIfActive { try store.pin(manifest, holder: Self.pinHolder(name)) }
+            await recordEvent(for: replication, .normal, reason: "Registered", message: "\(source.repoID)@\(source.revision) is already here complete")
+            return Replication.Status(
+                phase: .ready, bytesDone: total, bytesTotal: total, manifestDigest: manifest.prefixed, message: "registered: the model is complete here")
+        }
+        await recordEvent(
+            for: replication, .normal, reason: "Registered",
+            message: "registered \(source.repoID)@\(source.revision) lazily (\(summary.files) files, \(summary.logicalSize) bytes) from "
+                + "\(summary.bytesDownloaded) bytes of headers and small files; the rest loads on first read")
+        return Replication.Status(phase: .ready, bytesDone: 0, bytesTotal: total, message: "registered lazily: the model loads on first read")
+    }
+
+    /// The Ready status once the model is complete in the store and pinned for the Replication.
+    private func pullAndPin(_ replication: Replication) async throws -> Replication.Status {
         let name = replication.name
         let source = replication.spec.source
         let store = agent.store
@@ -133,18 +163,29 @@ extension ClusterAgent {
                 try store.pin(digest, holder: holder)
                 return true
             }
-            if kept { return digest }
+            if kept { return Self.readyStatus(source, manifest: digest) }
         }
         let reference = try HubModelReference("\(source.repoID)@\(source.revision)")
-        return try await gate.pull {
+        let digest = try await gate.pull {
             await self.reportOnce(name, Replication.Status(phase: .replicating, bytesDone: 0, bytesTotal: source.totalBytes))
+            await self.recordEvent(
+                for: replication, .normal, reason: "PullStarted",
+                message: "pulling \(source.repoID)@\(source.revision) (\(source.totalBytes) bytes), from peers first")
+            let started = ContinuousClock.now
             let summary = try await self.pullReportingProgress(name, reference: reference, filename: source.filename)
             guard summary.manifest.source.commit == source.commit else {
                 throw AgentError.revisionMoved(reference: "\(reference)", expected: source.commit, found: summary.manifest.source.commit)
             }
             try await NIOThreadPool.singleton.runIfActive { try store.pin(summary.digest, holder: holder) }
+            await self.recordEvent(
+                for: replication, .normal, reason: "Pulled", message: Self.pullDoneMessage(summary, source: source, took: ContinuousClock.now - started))
             return summary.digest
         }
+        return Self.readyStatus(source, manifest: digest)
+    }
+
+    private static func readyStatus(_ source: Replication.Source, manifest: Digest) -> Replication.Status {
+        Replication.Status(phase: .ready, bytesDone: source.totalBytes, bytesTotal: source.totalBytes, manifestDigest: manifest.prefixed)
     }
 
     /// Runs the pull; meanwhile writes its progress at most once per `progressInterval`.
@@ -186,15 +227,18 @@ extension ClusterAgent {
                     if case .reclaiming? = work[name] { work[name] = .reclaimed }
                 }
                 logger.info("reclaimed", metadata: ["replication": "\(name)", "freed bytes": "\(freed.freedBytes)"])
-                await reportReliably(
-                    name, Replication.Status(phase: .reclaimed, message: "freed \(freed.freedBytes) bytes (\(freed.chunks.count) chunks) nothing else uses"))
+                let message = "freed \(freed.freedBytes) bytes (\(freed.chunks.count) chunks) nothing else uses"
+                await reportReliably(name, Replication.Status(phase: .reclaimed, message: message))
+                await recordEvent(for: replication, .normal, reason: "Reclaimed", message: message)
                 requestPublish()
                 return
             } catch {
                 guard !Task.isCancelled else { return }
                 let delay = backoff.next()
                 logger.warning("reclaim failed", metadata: ["replication": "\(name)", "error": "\(error)", "retry in": "\(delay)"])
-                await reportReliably(name, Replication.Status(phase: .reclaiming, message: "freeing failed: \(error); retrying in \(delay)"))
+                let message = "freeing failed: \(error); retrying in \(delay)"
+                await reportReliably(name, Replication.Status(phase: .reclaiming, message: message))
+                await recordEvent(for: replication, .warning, reason: "ReclaimFailed", message: message)
                 guard (try? await Task.sleep(for: delay)) != nil else { return }
             }
         }

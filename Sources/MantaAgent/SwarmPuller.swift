@@ -57,7 +57,10 @@ struct SwarmPuller: Sendable {
                 logger.warning("could not take the revision from peers; pulling it from the hub", metadata: ["repo": "\(repo)", "error": "\(error)"])
             }
         }
-        return try await puller.pull(reference, snapshot: snapshot, filename: filename, writing: writing, progress: progress)
+        var summary = try await puller.pull(reference, snapshot: snapshot, filename: filename, writing: writing, progress: progress)
+        summary.bytesFromPeers = storedWhileFollowing.bytes
+        summary.bytesDownloaded += summary.bytesFromPeers
+        return summary
     }
 
     enum Outcome {
@@ -204,7 +207,7 @@ struct SwarmPuller: Sendable {
                 let bytes = try await peerClient.chunk(id, length: length, from: peer, priority: .preheat)
                 await followBoard.received(from: peer)
                 let new = try await NIOThreadPool.singleton.runIfActive { [store] in try bytes.withUnsafeBytes { try store.put(id, bytes: $0) } > 0 }
-                if new { stored.insert(id) }
+                if new { stored.insert(id, bytes: bytes.count) }
                 let (placements, done) = await followBoard.stored(id)
                 try await record(placements, bytes: bytes, new: new, snapshot: snapshot, digests: digests)
                 progress(PullProgress(totalBytes: total, completedBytes: min(total, done)))
@@ -283,7 +286,9 @@ struct SwarmPuller: Sendable {
         // The files were checked against the hub's sizes, so what is missing cannot exceed the total; clamped all the same.
         let done = ByteCounter(total - min(total, requests.reduce(0) { $0 + $1.length }))
         progress(PullProgress(totalBytes: total, completedBytes: done.value))
-        let fetcher = PeerChunkFetcher(peers: peers, client: peerClient, fallback: HubChunkFetcher(client: hub, logger: logger), logger: logger)
+        let fromHub = ByteCounter(0)
+        let fallback = CountingChunkFetcher(base: HubChunkFetcher(client: hub, logger: logger), counter: fromHub)
+        let fetcher = PeerChunkFetcher(peers: peers, client: peerClient, fallback: fallback, logger: logger)
         let source = Manifest.Source(kind: HubSource.kind, repo: "\(snapshot.repo)", revision: reference.revision, commit: snapshot.commit)
         // What was missing and is stored now, this pull stored: it goes again if the disk fills up.
         let written = Set(requests.map(\.id))
@@ -291,10 +296,13 @@ struct SwarmPuller: Sendable {
             try await fetcher.fetch(requests, source: source, into: store, priority: .preheat) { bytes in
                 progress(PullProgress(totalBytes: total, completedBytes: done.add(bytes)))
             }
-            return try await record(
+            let fetched = requests.reduce(0) { $0 + $1.length }
+            var summary = try await record(
                 files, snapshot: snapshot, reference: reference, filename: filename, puller: puller, digests: digests, written: written,
-                bytesDownloaded: requests.reduce(0) { $0 + $1.length }, writing: writing
+                bytesDownloaded: fetched, writing: writing
             )
+            summary.bytesFromPeers = fetched - min(fetched, fromHub.value)
+            return summary
         } catch where ModelPuller.isDiskFull(error) {
             throw await discardAfterDiskFull(error, written: written, of: snapshot, writing: writing)
         }
@@ -380,6 +388,21 @@ struct FileDigests: Sendable {
 }
 
 /// Bytes done, added to from any thread.
+/// A fetcher that counts the bytes another one stores, to tell the hub's share of a swarm pull.
+struct CountingChunkFetcher: ChunkFetcher {
+    let base: any ChunkFetcher
+    let counter: ByteCounter
+
+    func fetch(
+        _ requests: [ChunkRequest], source: Manifest.Source, into store: Store, priority: FetchPriority, progress: @escaping @Sendable (UInt64) -> Void
+    ) async throws {
+        try await base.fetch(requests, source: source, into: store, priority: priority) { [counter] bytes in
+            _ = counter.add(bytes)
+            progress(bytes)
+        }
+    }
+}
+
 final class ByteCounter: Sendable {
     private let count: Atomic<UInt64>
 
@@ -394,9 +417,15 @@ final class ByteCounter: Sendable {
 
 /// The chunks a pull stored while following its peers, journaled or not yet: what a full disk makes it remove.
 final class StoredChunks: Sendable {
-    private let stored = Mutex<Set<ChunkID>>([])
+    private let stored = Mutex<(ids: Set<ChunkID>, bytes: UInt64)>(([], 0))
 
-    func insert(_ id: ChunkID) { stored.withLock { _ = $0.insert(id) } }
+    func insert(_ id: ChunkID, bytes: Int) {
+        stored.withLock { stored in
+            if stored.ids.insert(id).inserted { stored.bytes += UInt64(bytes) }
+        }
+    }
 
-    var ids: Set<ChunkID> { stored.withLock { $0 } }
+    var ids: Set<ChunkID> { stored.withLock { $0.ids } }
+    /// What those chunks weigh: the bytes this pull took from the peers it followed.
+    var bytes: UInt64 { stored.withLock { $0.bytes } }
 }

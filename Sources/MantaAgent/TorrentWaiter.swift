@@ -15,20 +15,26 @@ public struct TorrentWaiter: Sendable {
 
     public let source: Source
     public let poll: Duration
+    /// How long a Torrent that is Ready elsewhere may have no replica here before waiting stops: time for the
+    /// controller to place one for a pod labelled `manta.io/torrent-name` that was just bound to this node.
+    public let notPlacedGrace: Duration
 
-    public init(source: Source, poll: Duration = .seconds(2)) {
+    public init(source: Source, poll: Duration = .seconds(2), notPlacedGrace: Duration = .seconds(60)) {
         self.source = source
         self.poll = poll
+        self.notPlacedGrace = notPlacedGrace
     }
 
-    /// Returns the status once the model is Ready; throws when it failed, or when `timeout` passes first.
-    /// `onChange` sees each new state, for the log.
+    /// Returns the status once the model is Ready (pulled, or registered for lazy reads); throws when it
+    /// failed, when the Torrent is Ready but not placed on this node for `notPlacedGrace` (it will not come
+    /// here), or when `timeout` passes first. `onChange` sees each new state, for the log.
     public func wait(
         torrent: String, timeout: Duration, onChange: @Sendable (LocalTorrentStatus) -> Void = { _ in }
     ) async throws(WaitError) -> LocalTorrentStatus {
         let deadline = ContinuousClock.now + timeout
         var last: LocalTorrentStatus?
         var lastProblem: String?
+        var settledElsewhereSince: ContinuousClock.Instant?
         while true {
             do {
                 let status = try await self.status(of: torrent, within: min(.seconds(10), deadline - ContinuousClock.now))
@@ -39,6 +45,13 @@ public struct TorrentWaiter: Sendable {
                 case .ready: return status
                 case .failed: throw WaitError.failed(status)
                 default: break
+                }
+                if status.state == .notPlaced, status.torrentPhase == .ready {
+                    let since = settledElsewhereSince ?? ContinuousClock.now
+                    settledElsewhereSince = since
+                    if ContinuousClock.now - since >= notPlacedGrace { throw WaitError.notPlaced(status, for: notPlacedGrace) }
+                } else {
+                    settledElsewhereSince = nil
                 }
             } catch let error as WaitError {
                 throw error
@@ -91,6 +104,8 @@ public struct TorrentWaiter: Sendable {
 /// Why `manta wait` gave up.
 public enum WaitError: Error, CustomStringConvertible {
     case failed(LocalTorrentStatus)
+    /// The Torrent is Ready on other nodes and was given none here: waiting longer changes nothing.
+    case notPlaced(LocalTorrentStatus, for: Duration)
     case timedOut(torrent: String, timeout: Duration, last: LocalTorrentStatus?, problem: String?)
     case agentAnswer(socket: String, status: Int, body: String)
     case cancelled(torrent: String)
@@ -99,6 +114,10 @@ public enum WaitError: Error, CustomStringConvertible {
         switch self {
         case .failed(let status):
             "the model of Torrent \(status.torrent) failed on node \(status.node): \(status.message ?? "no reason given")"
+        case .notPlaced(let status, let grace):
+            "Torrent \(status.torrent) is Ready, but not on node \(status.node), and none was placed here within \(grace): "
+                + "label the pod \(Torrent.nameLabel)=\(status.torrent) so that the controller places one where the pod runs, "
+                + "or schedule the pod onto a node that holds it (nodeAffinity on the node label \(Torrent.nodeLabelKey(for: status.torrent)))"
         case .timedOut(let torrent, let timeout, let last, let problem):
             "Torrent \(torrent) was not Ready on this node within \(timeout)"
                 + (last.map { "; last state \($0.state.rawValue)\($0.message.map { ": \($0)" } ?? "")" } ?? "")

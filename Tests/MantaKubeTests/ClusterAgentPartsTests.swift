@@ -33,7 +33,9 @@ import Testing
         torrent.spec.preheat = false
         torrent.status = Torrent.Status()
         torrent.status?.phase = .ready
-        #expect(LocalTorrentStatus(torrent: "t", node: "n", replication: nil, torrent: torrent).state == .ready, "preheat false: loads on first read")
+        let unregistered = LocalTorrentStatus(torrent: "t", node: "n", replication: nil, torrent: torrent)
+        #expect(unregistered.state == .notPlaced, "preheat false: only a node with a lazy registration can read it")
+        #expect(unregistered.torrentPhase == .ready)
         torrent.status?.phase = .failed
         #expect(LocalTorrentStatus(torrent: "t", node: "n", replication: nil, torrent: torrent).state == .failed)
         #expect(

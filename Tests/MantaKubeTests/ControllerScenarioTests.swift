@@ -152,12 +152,16 @@ import Testing
         try await ControllerHarness.with { harness in
             try await harness.addNode("node-a")
             _ = try await harness.client.create(Torrent.sample("lazy", preheat: false))
+            let registration = try #require(try await harness.waitForReplicas("lazy", count: 1).first)
+            #expect(registration.isLazy, "the agent registers the model, it does not pull it")
+            try await harness.report("lazy", on: "node-a", .ready)
             let registered = try await harness.waitForPhase("lazy", .ready)
             #expect(registered.status?.conditions?[type: "Ready"]?.reason == "Registered")
             #expect(registered.status?.repo?.commit != nil)
-            #expect(try await harness.replications(of: "lazy").isEmpty)
             _ = try await harness.client.mergePatch(Torrent.self, name: "lazy", patch: ["spec": ["preheat": true]])
-            _ = try await harness.waitForReplicas("lazy", count: 1)
+            try await eventually("a pulled replica replaces the registration") {
+                try await harness.replications(of: "lazy").map(\.isLazy) == [false]
+            }
             _ = try await harness.waitForPhase("lazy", .replicating)
         }
     }
@@ -219,11 +223,14 @@ import Testing
 
     @Test func deletionWorksWhilePendingFailedOrOnlyRegistered() async throws {
         try await ControllerHarness.with { harness in
-            _ = try await harness.client.create(Torrent.sample("unplaced"))
+            _ = try await harness.client.create(Torrent.sample("unplaced", nodeSelector: ["pool": "none"]))
             _ = try await harness.waitForPhase("unplaced", .pending)
             _ = try await harness.client.create(Torrent.sample("missing", repoID: "nobody/nothing"))
             _ = try await harness.waitForPhase("missing", .failed)
+            try await harness.addNode("node-a")
             _ = try await harness.client.create(Torrent.sample("registered", preheat: false))
+            _ = try await harness.waitForReplicas("registered", count: 1)
+            try await harness.report("registered", on: "node-a", .ready)
             let registered = try await harness.waitForPhase("registered", .ready)
             #expect(registered.status?.conditions?[type: "Pending"]?.reason == "Ready")
             for name in ["unplaced", "missing", "registered"] {

@@ -19,8 +19,10 @@ public struct PullSummary: Sendable {
     public var manifest: Manifest
     /// The store already had this commit complete: only the revision was checked.
     public var upToDate: Bool
-    /// Body bytes received from the hub.
+    /// Body bytes received: from the hub, and in a swarm pull also from peers.
     public var bytesDownloaded: UInt64
+    /// The part of `bytesDownloaded` that came from peers (0 for a pull from the hub alone).
+    public var bytesFromPeers: UInt64 = 0
     /// Chunks written to the store (the others were already there).
     public var chunksWritten: Int
     /// Files whose header was malformed and that were cut into fixed blocks instead.

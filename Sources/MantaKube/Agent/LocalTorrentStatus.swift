@@ -1,7 +1,7 @@
 /// Whether a Torrent's model can be read on one node: what `manta wait` asks the node's agent (or the API) for.
 public struct LocalTorrentStatus: Sendable, Hashable, Codable {
     public enum State: String, Sendable, Hashable, Codable {
-        /// Readable on this node: pulled, or registered with `preheat: false` (loads on first read).
+        /// Readable on this node: pulled, or registered lazily for `preheat: false` (loads on first read).
         case ready = "Ready"
         /// Placed on this node and on its way.
         case pending = "Pending"
@@ -23,10 +23,13 @@ public struct LocalTorrentStatus: Sendable, Hashable, Codable {
     public var bytesTotal: Int64?
     public var manifestDigest: String?
     public var message: String?
+    /// The Torrent's phase, when this node has no Replication of it: a Ready Torrent with none here will not
+    /// come here unless a pod labelled for it is bound to this node.
+    public var torrentPhase: Torrent.Phase?
 
     public init(
         torrent: String, node: String, state: State, bytesDone: Int64? = nil, bytesTotal: Int64? = nil, manifestDigest: String? = nil,
-        message: String? = nil
+        message: String? = nil, torrentPhase: Torrent.Phase? = nil
     ) {
         self.torrent = torrent
         self.node = node
@@ -35,9 +38,11 @@ public struct LocalTorrentStatus: Sendable, Hashable, Codable {
         self.bytesTotal = bytesTotal
         self.manifestDigest = manifestDigest
         self.message = message
+        self.torrentPhase = torrentPhase
     }
 
-    /// The status from this node's Replication of the Torrent, or, when it has none, from the Torrent itself.
+    /// The status from this node's Replication of the Torrent (a lazy one is Ready once registered), or, when
+    /// it has none, from the Torrent itself.
     public init(torrent name: String, node: String, replication: Replication?, torrent: Torrent?) {
         if let replication, !replication.isReclaiming {
             let state: State = switch replication.phase {
@@ -58,15 +63,14 @@ public struct LocalTorrentStatus: Sendable, Hashable, Codable {
         }
         if torrent.metadata.isDeleting || replication?.isReclaiming == true {
             self.init(torrent: name, node: node, state: .reclaiming, message: "Torrent \(name) is being deleted")
-        } else if !torrent.spec.effectivePreheat, torrent.status?.phase == .ready {
-            self.init(
-                torrent: name, node: node, state: .ready, manifestDigest: torrent.status?.manifestDigest,
-                message: "preheat is false: the model loads on first read")
         } else if torrent.status?.phase == .failed {
             let reason = torrent.status?.conditions?.first { $0.status == .true }?.message ?? "the Torrent failed"
             self.init(torrent: name, node: node, state: .failed, message: reason)
         } else {
-            self.init(torrent: name, node: node, state: .notPlaced, message: "Torrent \(name) has no replica on node \(node) (yet)")
+            let what = torrent.spec.effectivePreheat ? "replica" : "registration (preheat is false: only nodes matching its nodeSelector get one)"
+            self.init(
+                torrent: name, node: node, state: .notPlaced, message: "Torrent \(name) has no \(what) on node \(node) (yet)",
+                torrentPhase: torrent.status?.phase)
         }
     }
 

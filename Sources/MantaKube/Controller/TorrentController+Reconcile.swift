@@ -6,6 +6,7 @@ extension TorrentController {
         guard let torrent = torrents.get(name) else {
             lastPlacementShortfall.withLock { $0[name] = nil }
             try await deleteOrphans(of: name, keepingOwner: nil)
+            try await syncNodeLabels(of: name, holders: [:])
             return .done
         }
         if torrent.metadata.isDeleting {
@@ -33,21 +34,17 @@ extension TorrentController {
         }
         guard let repo = current.status?.repo else { return .done }
 
-        if !current.spec.effectivePreheat {
-            try await writeStatus(of: current) { status, generation, now in
-                status.phase = .ready
-                status.readyReplicas = 0
-                Self.setPhaseConditions(
-                    &status.conditions, active: Torrent.ConditionType.ready, reason: "Registered",
-                    message: "preheat is false: the model is registered and loads lazily on first read", generation: generation, now: now)
-            }
-            return .done
-        }
-
         let owned = replications.items.filter { $0.metadata.ownerReferences?.contains { $0.uid == current.metadata.uid } ?? false }
-        try await retireLostAndOutdated(owned, repo: repo)
-        let active = try await scale(current, repo: repo, owned: owned)
-        return try await rollUp(current, repo: repo, active: active)
+        let lazy = !current.spec.effectivePreheat
+        try await retireLostAndOutdated(owned, repo: repo, lazy: lazy)
+        let podNodes = nodesOfPods(using: current.name)
+        let placed = lazy
+            ? try await registerOnEligibleNodes(current, repo: repo, owned: owned)
+            : try await scale(current, repo: repo, owned: owned, podNodes: podNodes)
+        let forPods = try await placeForPods(current, repo: repo, owned: owned, placed: placed, podNodes: podNodes)
+        let outcome = try await rollUp(current, repo: repo, active: placed, forPods: forPods)
+        try await syncNodeLabels(of: current.name, holders: Self.holders(placed + forPods))
+        return outcome
     }
 
     // MARK: Steps
@@ -89,13 +86,14 @@ extension TorrentController {
         }
     }
 
-    /// Replications on nodes that are gone, or for an older commit, make way for new ones.
-    private func retireLostAndOutdated(_ owned: [Replication], repo: Torrent.RepoStatus) async throws {
+    /// Replications on nodes that are gone, for an older commit, or registered lazily for a Torrent now
+    /// preheated, make way for new ones.
+    private func retireLostAndOutdated(_ owned: [Replication], repo: Torrent.RepoStatus, lazy: Bool) async throws {
         for replication in owned {
             if !nodeIsPresent(replication.spec.nodeName) {
                 logger.info("node gone, re-placing", metadata: ["replication": "\(replication.name)"])
                 try await deleteIgnoringMissing(replication)
-            } else if replication.spec.source.commit != repo.commit, !replication.isReclaiming {
+            } else if replication.spec.source.commit != repo.commit || replication.isLazy != lazy, !replication.isReclaiming {
                 try await deleteIgnoringMissing(replication)
             } else if replication.isReclaiming, replication.phase == .reclaimed {
                 try await deleteIgnoringMissing(replication)
@@ -103,13 +101,16 @@ extension TorrentController {
         }
     }
 
-    /// Creates or retires Replications so `replicas` of them are active; returns the active ones.
-    private func scale(_ torrent: Torrent, repo: Torrent.RepoStatus, owned: [Replication]) async throws -> [Replication] {
-        var active = owned.filter { !$0.isReclaiming && nodeIsPresent($0.spec.nodeName) && $0.spec.source.commit == repo.commit }
+    /// Creates or retires Replications so `replicas` of them are active, apart from those placed for pods;
+    /// returns the active ones.
+    private func scale(_ torrent: Torrent, repo: Torrent.RepoStatus, owned: [Replication], podNodes: Set<String>) async throws -> [Replication] {
+        var active = owned.filter { isActive($0, repo: repo, lazy: !torrent.spec.effectivePreheat) && !$0.isForPods }
         let desired = torrent.spec.effectiveReplicas
         if active.count > desired {
-            // Keep the ones furthest along.
+            // Keep the ones pods use, then those furthest along.
             let ranked = active.sorted { lhs, rhs in
+                let leftUsed = podNodes.contains(lhs.spec.nodeName), rightUsed = podNodes.contains(rhs.spec.nodeName)
+                if leftUsed != rightUsed { return leftUsed }
                 let left = Self.progressRank(lhs), right = Self.progressRank(rhs)
                 return left != right ? left > right : lhs.spec.nodeName < rhs.spec.nodeName
             }
@@ -135,9 +136,12 @@ extension TorrentController {
         return active
     }
 
-    private func rollUp(_ torrent: Torrent, repo: Torrent.RepoStatus, active: [Replication]) async throws -> Outcome {
-        let desired = torrent.spec.effectiveReplicas
-        let progress = active.sorted { $0.spec.nodeName < $1.spec.nodeName }.map { replication in
+    /// `active` are the Replications the Torrent itself asks for (`replicas`, or every eligible node without
+    /// preheat); they make its phase. Those placed for pods only show in the per-node progress.
+    private func rollUp(_ torrent: Torrent, repo: Torrent.RepoStatus, active: [Replication], forPods: [Replication]) async throws -> Outcome {
+        let lazy = !torrent.spec.effectivePreheat
+        let desired = lazy ? active.count : torrent.spec.effectiveReplicas
+        let progress = (active + forPods).sorted { $0.spec.nodeName < $1.spec.nodeName }.map { replication in
             Torrent.NodeProgress(
                 nodeName: replication.spec.nodeName, phase: replication.phase, bytesDone: replication.status?.bytesDone ?? 0,
                 bytesTotal: replication.status?.bytesTotal ?? repo.totalBytes, message: replication.status?.message)
@@ -149,10 +153,13 @@ extension TorrentController {
             status.nodes = progress
             status.readyReplicas = Int32(ready.count)
             status.manifestDigest = ready.lazy.compactMap { $0.status?.manifestDigest }.first ?? status.manifestDigest
-            if ready.count >= desired {
+            if ready.count >= desired, !active.isEmpty || !lazy {
                 status.phase = .ready
-                Self.setPhaseConditions(&status.conditions, active: Torrent.ConditionType.ready, reason: "Replicated",
-                    message: "\(ready.count)/\(desired) replicas ready", generation: generation, now: now)
+                Self.setPhaseConditions(&status.conditions, active: Torrent.ConditionType.ready, reason: lazy ? "Registered" : "Replicated",
+                    message: lazy
+                        ? "preheat is false: registered on \(ready.count) nodes, the model loads on first read"
+                        : "\(ready.count)/\(desired) replicas ready",
+                    generation: generation, now: now)
             } else if !failed.isEmpty {
                 status.phase = .replicating
                 let detail = failed.map { "\($0.spec.nodeName): \($0.status?.message ?? "failed")" }.joined(separator: "; ")
@@ -170,7 +177,9 @@ extension TorrentController {
             }
         }
         if torrent.status?.phase != .ready, let updated, updated.status?.phase == .ready {
-            await events.record(updated, .normal, reason: "Ready", message: "\(ready.count)/\(desired) replicas hold the model")
+            await events.record(
+                updated, .normal, reason: "Ready",
+                message: lazy ? "\(ready.count) nodes have the model registered" : "\(ready.count)/\(desired) replicas hold the model")
         }
         guard let updated, updated.status?.phase == .ready, let ttl = updated.spec.ttlSecondsAfterReady,
             let readyAt = updated.status?.conditions?[type: Torrent.ConditionType.ready]?.lastTransitionTime
@@ -202,6 +211,7 @@ extension TorrentController {
             if try await retire(replication, policy: torrent.spec.effectiveReclaimPolicy) { waiting += 1 }
         }
         if waiting > 0 { return .after(configuration.reclaimRecheck) }
+        try await syncNodeLabels(of: torrent.name, holders: [:])
         try await client.modify(Torrent.self, name: torrent.name) { torrent in
             guard let index = torrent.metadata.finalizers?.firstIndex(of: Torrent.finalizer) else { return false }
             torrent.metadata.finalizers?.remove(at: index)
@@ -213,7 +223,7 @@ extension TorrentController {
 
     /// Ends one replica; true while it waits for its agent to report `Reclaimed`.
     @discardableResult
-    private func retire(_ replication: Replication, policy: Torrent.ReclaimPolicy) async throws -> Bool {
+    func retire(_ replication: Replication, policy: Torrent.ReclaimPolicy) async throws -> Bool {
         let agentGone = !nodeIsPresent(replication.spec.nodeName)
         if policy == .retain || agentGone || replication.phase == .reclaimed {
             try await deleteIgnoringMissing(replication)
@@ -231,19 +241,23 @@ extension TorrentController {
 
     // MARK: Helpers
 
-    private func createReplication(for torrent: Torrent, repo: Torrent.RepoStatus, node: String) async throws -> Replication {
-        let metadata = ObjectMeta(
-            name: Replication.name(torrent: torrent.name, node: node),
-            labels: [Torrent.nameLabel: torrent.name, Replication.nodeLabel: node],
-            ownerReferences: [torrent.ownerReference])
+    /// Creates the Replication of `torrent` on `node` (lazy for `preheat: false`), or returns the one there.
+    func createReplication(for torrent: Torrent, repo: Torrent.RepoStatus, node: String, forPods: Bool = false) async throws -> Replication {
+        var labels = [Torrent.nameLabel: torrent.name, Replication.nodeLabel: node]
+        if forPods { labels[Replication.podsLabel] = "true" }
+        let metadata = ObjectMeta(name: Replication.name(torrent: torrent.name, node: node), labels: labels, ownerReferences: [torrent.ownerReference])
         let source = Replication.Source(
             hub: torrent.spec.hub?.effectiveName ?? Torrent.Hub.huggingface, repoID: repo.repoID, revision: repo.revision,
             commit: repo.commit, filename: repo.filename, totalBytes: repo.totalBytes)
-        let replication = Replication(metadata: metadata, spec: .init(torrentName: torrent.name, nodeName: node, source: source))
+        let lazy = !torrent.spec.effectivePreheat
+        let replication = Replication(
+            metadata: metadata, spec: .init(torrentName: torrent.name, nodeName: node, source: source, lazy: lazy ? true : nil))
         do {
             let created = try await client.create(replication)
-            logger.info("placed replica", metadata: ["torrent": "\(torrent.name)", "node": "\(node)"])
-            await events.record(torrent, .normal, reason: "Scheduled", message: "replica placed on node \(node)")
+            let what = lazy ? "lazy registration" : "replica"
+            let why = forPods ? " for the pods bound there" : ""
+            logger.info("placed \(what)", metadata: ["torrent": "\(torrent.name)", "node": "\(node)", "for pods": "\(forPods)"])
+            await events.record(torrent, .normal, reason: "Scheduled", message: "\(what) placed on node \(node)\(why)")
             return created
         } catch let error as KubeError where error.isAlreadyExists {
             return try await client.get(Replication.self, name: replication.name)
@@ -258,10 +272,16 @@ extension TorrentController {
         }
     }
 
-    private func deleteIgnoringMissing(_ replication: Replication) async throws {
+    func deleteIgnoringMissing(_ replication: Replication) async throws {
         do {
             try await client.delete(Replication.self, name: replication.name)
         } catch let error as KubeError where error.isNotFound {}
+    }
+
+    /// Placed on a present node for the current commit and the Torrent's preheat, and not being reclaimed.
+    func isActive(_ replication: Replication, repo: Torrent.RepoStatus, lazy: Bool) -> Bool {
+        !replication.isReclaiming && nodeIsPresent(replication.spec.nodeName) && replication.spec.source.commit == repo.commit
+            && replication.isLazy == lazy
     }
 
     /// A node counts while both its Node object and its agent's NodeTracker exist.

@@ -34,8 +34,10 @@ public struct ControllerConfiguration: Sendable {
     }
 }
 
-/// Reconciles Torrents: resolves the revision, places Replications on nodes, rolls their progress up into the
-/// Torrent status, follows `replicas` and node loss, applies `ttlSecondsAfterReady` and releases replicas on delete.
+/// Reconciles Torrents: resolves the revision, places Replications on nodes (by `replicas`, on every eligible
+/// node for `preheat: false`, and on the nodes of pods labelled `manta.io/torrent-name`), rolls their progress
+/// up into the Torrent status, labels the nodes that hold the model, follows node loss, applies
+/// `ttlSecondsAfterReady` and releases replicas on delete.
 public final class TorrentController: Sendable {
     let client: KubeClient
     let resolver: any RevisionResolver
@@ -47,6 +49,8 @@ public final class TorrentController: Sendable {
     let replications: Informer<Replication>
     let trackers: Informer<NodeTracker>
     let nodes: Informer<Node>
+    /// Pods labelled `manta.io/torrent-name`, in every namespace.
+    let pods: Informer<Pod>
     /// Why the last placement of a Torrent found fewer nodes than it wanted, for its status.
     let lastPlacementShortfall = Mutex<[String: String]>([:])
     private let keys: AsyncStream<String>.Continuation
@@ -86,14 +90,26 @@ public final class TorrentController: Sendable {
             enqueueAll()
         }
         self.nodes = Informer<Node>(client: client, backoff: configuration.watchBackoff, logger: logger) { event in
-            if case .updated(let old, let new) = event, old.labels == new.labels, old.spec == new.spec { return }
+            // The controller's own Torrent labels on nodes change no placement.
+            if case .updated(let old, let new) = event, old.placementLabels == new.placementLabels, old.spec == new.spec { return }
             enqueueAll()
+        }
+        self.pods = Informer<Pod>(client: client, labelSelector: Torrent.nameLabel, backoff: configuration.watchBackoff, logger: logger) { event in
+            var names: Set<String> = []
+            switch event {
+            case .added(let pod), .deleted(let pod):
+                if let name = pod.torrentName { names.insert(name) }
+            case .updated(let old, let new):
+                guard old.torrentName != new.torrentName || old.nodeNeedingModel != new.nodeNeedingModel else { return }
+                for name in [old.torrentName, new.torrentName].compactMap({ $0 }) { names.insert(name) }
+            }
+            for name in names { keys.yield(name) }
         }
     }
 
     /// True once every informer has its first list.
     public var hasSynced: Bool {
-        torrents.hasSynced && replications.hasSynced && trackers.hasSynced && nodes.hasSynced
+        torrents.hasSynced && replications.hasSynced && trackers.hasSynced && nodes.hasSynced && pods.hasSynced
     }
 
     /// Runs until cancelled.
@@ -106,6 +122,7 @@ public final class TorrentController: Sendable {
                 group.addTask { await self.replications.run() }
                 group.addTask { await self.trackers.run() }
                 group.addTask { await self.nodes.run() }
+                group.addTask { await self.pods.run() }
                 group.addTask {
                     for await key in self.keyStream { await queue.add(key) }
                 }
@@ -114,6 +131,7 @@ public final class TorrentController: Sendable {
                     await self.replications.waitForSync()
                     await self.trackers.waitForSync()
                     await self.nodes.waitForSync()
+                    await self.pods.waitForSync()
                     guard !Task.isCancelled else { return }
                     self.logger.info("caches synced, reconciling")
                     await withTaskGroup(of: Void.self) { workers in

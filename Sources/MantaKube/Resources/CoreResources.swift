@@ -41,6 +41,11 @@ public struct Node: KubeResource, Hashable {
     }
 
     public var labels: [String: String] { metadata.labels ?? [:] }
+
+    /// The labels placement depends on: all but the controller's `torrent.manta.io/` ones.
+    public var placementLabels: [String: String] {
+        labels.filter { !$0.key.hasPrefix(Torrent.nodeLabelPrefix) }
+    }
 }
 
 /// A `coordination.k8s.io/v1` Lease, the lock of leader election.

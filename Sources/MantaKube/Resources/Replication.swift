@@ -4,6 +4,9 @@ public struct Replication: KubeStatusResource, Hashable {
 
     /// The label naming the node, so an agent can watch only its own Replications.
     public static let nodeLabel = "manta.io/node-name"
+    /// Marks a Replication placed because a pod labelled `manta.io/torrent-name` is bound to its node, apart
+    /// from the Torrent's `replicas`; it goes when no such pod is left there.
+    public static let podsLabel = "manta.io/placed-for-pods"
 
     public var apiVersion: String?
     public var kind: String?
@@ -25,12 +28,16 @@ public struct Replication: KubeStatusResource, Hashable {
         /// Set by the controller when the Torrent (or this replica) goes with `reclaimPolicy: Delete`:
         /// the agent unpins the model, frees the chunks nothing else uses, then reports `Reclaimed`.
         public var reclaim: Bool?
+        /// Set for a Torrent with `preheat: false`: the agent registers the model from its metadata only, so that
+        /// the mount shows it at once and fetches chunks on first read.
+        public var lazy: Bool?
 
-        public init(torrentName: String, nodeName: String, source: Source, reclaim: Bool? = nil) {
+        public init(torrentName: String, nodeName: String, source: Source, reclaim: Bool? = nil, lazy: Bool? = nil) {
             self.torrentName = torrentName
             self.nodeName = nodeName
             self.source = source
             self.reclaim = reclaim
+            self.lazy = lazy
         }
     }
 
@@ -79,6 +86,8 @@ public struct Replication: KubeStatusResource, Hashable {
     }
 
     public var isReclaiming: Bool { spec.reclaim ?? false }
+    public var isLazy: Bool { spec.lazy ?? false }
+    public var isForPods: Bool { metadata.labels?[Self.podsLabel] == "true" }
     public var phase: Phase { status?.phase ?? .pending }
 
     /// `<torrent>.<node>`, a valid object name as long as both parts are.

@@ -11,7 +11,9 @@ struct WaitCommand: AsyncParsableCommand {
         discussion: """
             Asks the node's agent over its local socket (--socket; the pod needs no API permissions), or the \
             Kubernetes API for this node's Replication (--kubeconfig or in-cluster, with --node-name). Exits 0 \
-            once the model is readable here, and non-zero when it failed or the timeout passed.
+            once the model is readable here (pulled, or registered for lazy reads with preheat: false), and \
+            non-zero when it failed, when the Torrent is Ready elsewhere but nothing was placed on this node \
+            within --not-placed-grace, or when the timeout passed.
             """
     )
 
@@ -36,6 +38,11 @@ struct WaitCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("How often to ask, e.g. 2s.", valueName: "duration"))
     var interval = DurationArgument(duration: .seconds(2))
 
+    @Option(
+        name: .customLong("not-placed-grace"),
+        help: ArgumentHelp("Give up once the Torrent is Ready elsewhere with nothing placed here for this long.", valueName: "duration"))
+    var notPlacedGrace = DurationArgument(duration: .seconds(60))
+
     func validate() throws {
         let sources = (socket == nil ? 0 : 1) + (kubeconfig == nil && !inCluster ? 0 : 1)
         guard sources == 1 else { throw ValidationError("give exactly one of --socket and --kubeconfig/--in-cluster") }
@@ -58,7 +65,7 @@ struct WaitCommand: AsyncParsableCommand {
         }
         let outcome: Result<LocalTorrentStatus, WaitError>
         do throws(WaitError) {
-            outcome = .success(try await TorrentWaiter(source: source, poll: interval.duration).wait(torrent: torrent, timeout: timeout.duration) { status in
+            outcome = .success(try await TorrentWaiter(source: source, poll: interval.duration, notPlacedGrace: notPlacedGrace.duration).wait(torrent: torrent, timeout: timeout.duration) { status in
                 let detail = status.message.map { ": \($0)" } ?? ""
                 StandardError.write("\(status.torrent) on \(status.node): \(status.state.rawValue)\(detail)\n")
             })
