@@ -1,6 +1,7 @@
 import MantaHub
 import MantaPeer
 import MantaServerLimits
+import MantaStore
 
 /// What one node's agent runs with; `manta agent` fills it from its options.
 public struct AgentConfiguration: Sendable {
@@ -31,6 +32,10 @@ public struct AgentConfiguration: Sendable {
     public var socketGroup: UInt32?
     /// Connection caps, timeouts, header and body caps of the peer server.
     public var peerLimits = ServerLimits.peer
+    /// Settings saved into the store when the agent opens it: the quota and its watermarks (`--quota`, …).
+    public var storeChanges = StoreConfigurationChanges()
+    /// How often the agent looks whether the store has passed its quota's high watermark between pulls.
+    public var quotaCheckInterval: Duration = .seconds(10)
 
     /// The socket an agent owning the store at `storeRoot` listens on unless told otherwise.
     public static func defaultSocketPath(storeRoot: String) -> String { "\(storeRoot)/agent.sock" }

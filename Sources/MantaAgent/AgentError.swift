@@ -1,3 +1,5 @@
+import MantaStore
+
 /// What the agent cannot do, and what to do about it.
 public enum AgentError: Error, CustomStringConvertible, Equatable {
     case noHub(reference: String)
@@ -7,6 +9,7 @@ public enum AgentError: Error, CustomStringConvertible, Equatable {
     case noPeerManifest(digest: String)
     case fileHashMismatch(path: String, expected: String, actual: String)
     case unauthenticatedNetwork(address: String)
+    case doesNotFit(model: String, neededBytes: UInt64, report: Store.SpaceReport)
 
     public var description: String {
         switch self {
@@ -28,6 +31,13 @@ public enum AgentError: Error, CustomStringConvertible, Equatable {
             Make one cluster token (`mkdir -p /etc/manta; head -c 32 /dev/urandom | base64 > /etc/manta/token; chmod 600 /etc/manta/token`, the same \
             file on every node) and pass --token-file /etc/manta/token (or set MANTA_TOKEN); or listen on loopback only \
             (--listen 127.0.0.1:7480); or, on a network you trust, pass --insecure-no-auth
+            """
+        case .doesNotFit(let model, let needed, let report):
+            """
+            \(model) needs \(needed) bytes, but the store's quota of \(report.quotaBytes ?? 0) bytes leaves \
+            \((report.quotaBytes ?? 0) - min(report.quotaBytes ?? 0, report.heldBytes)) bytes even with every evictable model \
+            gone: \(report.heldBytes) bytes are held by \(report.describeHolds()). Nothing was written. Release a model \
+            (`manta unpin`, delete its Torrent, stop the pod that uses it) or raise --quota, then pull again
             """
         }
     }

@@ -21,6 +21,11 @@ public final class AgentService: Service, Sendable {
     let swarmBoard: SwarmBoard
     let mount: MountRunner?
     let logger: Logger
+    /// Keeps collections (quota evictions, `manta gc`) apart from pulls.
+    let gate = ReclaimGate()
+    let quota: QuotaKeeper
+    /// Models that CSI volumes publish: never evicted while held.
+    public let holds: ModelHolds
     /// Routes other features (the cluster agent's) add to the local socket API before `run`.
     private let localRoutes = Mutex<[LocalAPIServer.Routes]>([])
 
@@ -32,13 +37,16 @@ public final class AgentService: Service, Sendable {
             guard configuration.allowsUnauthenticatedNetwork else { throw AgentError.unauthenticatedNetwork(address: address) }
             logger.warning("serving peers on \(address) WITHOUT authentication (--insecure-no-auth): anyone who reaches it can read every model in the store and make this node fetch")
         }
-        let store = try Store(root: configuration.storeRoot, logger: logger)
+        let store = try Store(root: configuration.storeRoot, changes: configuration.storeChanges, logger: logger)
         self.store = store
+        holds = ModelHolds(store: store)
         discovery = configuration.discovery ?? StaticPeerDiscovery(configuration.peers)
         peerClient = PeerClient(token: configuration.token, downloadLimiter: configuration.downloadRate.map { RateLimiter(bytesPerSecond: $0) })
         let board = SwarmBoard(store: store)
         swarmBoard = board
         let metrics = AgentMetrics(store: store)
+        quota = QuotaKeeper(
+            store: store, gate: gate, interval: configuration.quotaCheckInterval, metrics: PrometheusMetricsFactory(registry: metrics.registry), logger: logger)
         var serverConfiguration = PeerServer.Configuration(
             host: configuration.listenHost, port: configuration.listenPort, token: configuration.token,
             uploadRate: configuration.uploadRate, metrics: { metrics.render() },
@@ -60,16 +68,25 @@ public final class AgentService: Service, Sendable {
     /// The port peers reach this agent on, once it listens.
     public func boundPort() async -> Int { await peerServer.boundPort() }
 
-    /// Gets a model revision onto this node (peers first, the hub for what no peer has), records it as
-    /// `namespace/name@revision` and pins it.
+    /// Gets a model revision onto this node (peers first, the hub for what no peer has) and records it as
+    /// `namespace/name@revision`, pinned unless `pin` is false (then the quota may evict it). Under a quota, a model
+    /// that cannot fit is refused before any byte is written, and room is made for one that can.
     public func pull(
-        _ reference: HubModelReference, filename: String? = nil, progress: @escaping @Sendable (PullProgress) -> Void = { _ in }
+        _ reference: HubModelReference, filename: String? = nil, pin: Bool = true, progress: @escaping @Sendable (PullProgress) -> Void = { _ in }
     ) async throws -> PullSummary {
+        let hub = try hubClient(for: reference)
         let puller = SwarmPuller(
-            store: store, hub: try hubClient(for: reference), peerClient: peerClient, discovery: discovery, board: swarmBoard,
-            timing: configuration.swarmTiming, logger: logger
+            store: store, hub: hub, peerClient: peerClient, discovery: discovery, board: swarmBoard, timing: configuration.swarmTiming, logger: logger
         )
-        return try await puller.pull(reference, filename: filename, progress: progress)
+        let snapshot = try await hub.snapshot(of: reference, filename: filename)
+        try await admit(reference, snapshot: snapshot)
+        let summary = try await gate.pull { try await puller.pull(reference, filename: filename, progress: progress) }
+        if !pin {
+            let store = store
+            try await NIOThreadPool.singleton.runIfActive { try store.releaseImportPin(of: summary.reference) }
+        }
+        await quota.enforce()
+        return summary
     }
 
     /// Adds routes to the local socket API; call before `run`.
@@ -79,13 +96,13 @@ public final class AgentService: Service, Sendable {
 
     public func run() async throws {
         let socketPath = configuration.socketPath ?? AgentConfiguration.defaultSocketPath(storeRoot: configuration.storeRoot)
-        let routes = [LocalModelRoutes.routes(self)] + localRoutes.withLock { $0 }
+        let routes = [LocalModelRoutes.routes(self), LocalStoreRoutes.routes(self)] + localRoutes.withLock { $0 }
         // The connection caps leave room for the store's files and the mount only under a limit well above them.
         if let limit = FileDescriptorLimit.raiseToHardLimit(), limit < 4 * UInt64(configuration.peerLimits.maxConnections) {
             logger.warning("the open-file limit is \(limit): raise it (ulimit -n) to at least \(4 * configuration.peerLimits.maxConnections), or lower the connection cap")
         }
         let local = LocalAPIServer(socketPath: socketPath, group: configuration.socketGroup, routes: routes, logger: logger)
-        var services: [any Service] = [peerServer, local]
+        var services: [any Service] = [peerServer, local, quota]
         if let mount { services.append(mount) }
         let group = ServiceGroup(configuration: .init(services: services, logger: logger))
         try await group.run()
@@ -115,7 +132,9 @@ struct MountRunner: Service {
 extension AgentService {
     /// Registers a model from hub metadata alone (`manta add`): the mount shows it at once and fetches on first read.
     public func add(_ reference: HubModelReference, filename: String? = nil) async throws -> LazyRegistrationSummary {
-        try await LazyRegistrar(store: store, client: try hubClient(for: reference), logger: logger).add(reference, filename: filename)
+        let hub = try hubClient(for: reference)
+        try await admit(reference, snapshot: try await hub.snapshot(of: reference, filename: filename))
+        return try await LazyRegistrar(store: store, client: hub, logger: logger).add(reference, filename: filename)
     }
 
     /// The agent's hub, where revisions are resolved and what no peer has is fetched.

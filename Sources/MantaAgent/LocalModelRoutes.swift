@@ -7,10 +7,13 @@ import NIOCore
 public struct LocalModelRequest: Sendable, Codable {
     public var model: String
     public var file: String?
+    /// False (`manta pull --no-pin`): the model is left to the quota's eviction. Absent: pinned.
+    public var pin: Bool?
 
-    public init(model: String, file: String?) {
+    public init(model: String, file: String?, pin: Bool? = nil) {
         self.model = model
         self.file = file
+        self.pin = pin
     }
 }
 
@@ -87,7 +90,7 @@ public enum LocalModelRoutes {
                     let pulling = Task {
                         defer { continuation.finish() }
                         do {
-                            let summary = try await agent.pull(reference, filename: pull.file) { progress in
+                            let summary = try await agent.pull(reference, filename: pull.file, pin: pull.pin ?? true) { progress in
                                 continuation.yield(LocalPullEvent(totalBytes: progress.totalBytes, completedBytes: progress.completedBytes))
                             }
                             return LocalPullEvent(outcome: .init(summary))

@@ -25,6 +25,39 @@ import Testing
         #expect(placement.explanation == "1/2 nodes are available: 1 node(s) had too little free disk")
     }
 
+    /// A node with `free` bytes of disk whose agent keeps a quota, of which `used` bytes are taken and `evictable` could go.
+    static func node(_ name: String, free: Int64, quota: Int64, used: Int64, evictable: Int64) -> NodeCandidate {
+        NodeCandidate(
+            name: name,
+            tracker: .init(capacityBytes: 100 * gib, freeBytes: free, usedBytes: used, quotaBytes: quota, evictableBytes: evictable))
+    }
+
+    @Test func evictableSpaceCountsAsRoomForAModel() {
+        // 10 GiB needed, 4 GiB free: the quota's eviction frees 8 GiB more on "evicting"; "held" holds all it uses.
+        let nodes = [
+            Self.node("evicting", free: 4 * Self.gib, quota: 40 * Self.gib, used: 30 * Self.gib, evictable: 8 * Self.gib),
+            Self.node("held", free: 4 * Self.gib, quota: 40 * Self.gib, used: 30 * Self.gib, evictable: 0),
+        ]
+        let placement = Scheduler.standard().place(Self.request, on: nodes, count: 2)
+        #expect(placement.nodes == ["evicting"])
+        #expect(placement.explanation == "1/2 nodes are available: 1 node(s) had too little free disk")
+    }
+
+    @Test func theQuotaBoundsTheRoomEvenOnAnEmptyDisk() {
+        // 90 GiB free, but a 12 GiB quota of which 5 GiB are held: 7 GiB of room, too little for 10 GiB.
+        let capped = Self.node("capped", free: 90 * Self.gib, quota: 12 * Self.gib, used: 6 * Self.gib, evictable: 1 * Self.gib)
+        #expect(capped.tracker?.roomBytes == 7 * Self.gib)
+        #expect(Scheduler.standard().place(Self.request, on: [capped], count: 1).nodes.isEmpty)
+    }
+
+    @Test func theScorePrefersTheNodeWithMoreRoomAfterEviction() {
+        let nodes = [
+            Self.node("tight", free: 12 * Self.gib, quota: 80 * Self.gib, used: 60 * Self.gib, evictable: 0),
+            Self.node("evictable", free: 12 * Self.gib, quota: 80 * Self.gib, used: 60 * Self.gib, evictable: 40 * Self.gib),
+        ]
+        #expect(Scheduler.standard(cacheLocalityWeight: 0, diskAwareWeight: 1).place(Self.request, on: nodes, count: 1).nodes == ["evictable"])
+    }
+
     @Test func tiesGoToTheNodeNameSoPlacementIsStable() {
         let nodes = [Self.node("b", free: 50 * Self.gib), Self.node("a", free: 50 * Self.gib), Self.node("c", free: 50 * Self.gib)]
         #expect(Scheduler.standard().place(Self.request, on: nodes, count: 2).nodes == ["a", "b"])

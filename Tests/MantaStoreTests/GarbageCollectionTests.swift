@@ -36,13 +36,46 @@ import Testing
         let (store, references) = try Self.storeWithThreeModels(scratch)
         try store.touch([try Self.chunk(store, references[0])])
         // 300 kB stored, quota 250 kB: high 225 kB, low 200 kB: one chunk must go, the least recently used (b).
+        let chunks = try references.map { try Self.chunk(store, $0) }
         let plan = try store.collectGarbage(dryRun: true, quotaBytes: 250_000)
-        #expect(plan.chunks == [try Self.chunk(store, references[1])])
-        #expect(store.contains(try Self.chunk(store, references[1])), "a dry run deletes nothing")
+        #expect(plan.chunks == [chunks[1]])
+        #expect(store.contains(chunks[1]), "a dry run deletes nothing")
         _ = try store.collectGarbage(dryRun: false, quotaBytes: 250_000)
-        #expect(!store.contains(try Self.chunk(store, references[1])))
-        #expect(store.contains(try Self.chunk(store, references[0])))
-        #expect(store.contains(try Self.chunk(store, references[2])))
+        #expect(!store.contains(chunks[1]))
+        #expect(store.contains(chunks[0]))
+        #expect(store.contains(chunks[2]))
+    }
+
+    @Test func evictionTakesWholeModelsLeastRecentlyUsedFirstAndDropsTheirReferences() throws {
+        let scratch = try TemporaryDirectory()
+        let (store, references) = try Self.storeWithThreeModels(scratch)
+        try store.touch([try Self.chunk(store, references[0])])
+        let plan = try store.collectGarbage(dryRun: false, quotaBytes: 250_000)
+        #expect(plan.evicted.map(\.reference) == [references[1]])
+        #expect(plan.evicted.first?.freedBytes == 100_000)
+        #expect(try store.resolve(references[1]) == nil, "an evicted model's reference goes with its chunks")
+        #expect(try store.references().map(\.reference) == [references[0], references[2]])
+    }
+
+    @Test func roomReservedForAPullEvictsMore() throws {
+        let scratch = try TemporaryDirectory()
+        let (store, references) = try Self.storeWithThreeModels(scratch)
+        // 300 kB stored + 100 kB to come, quota 400 kB: over the high watermark (360 kB), down to the low one (320 kB).
+        let plan = try store.collectGarbage(dryRun: true, quotaBytes: 400_000, reserving: 100_000)
+        #expect(plan.evicted.map(\.reference) == [references[0]])
+    }
+
+    @Test func theSpaceReportSaysWhatIsHeldAndWhatEvictionCouldFree() throws {
+        let scratch = try TemporaryDirectory()
+        let (store, references) = try Self.storeWithThreeModels(scratch)
+        try store.pin(references[2])
+        let report = try store.spaceReport(quotaBytes: 250_000)
+        #expect(report.usedBytes == 300_000)
+        #expect(report.evictableBytes == 200_000)
+        #expect(report.holds.map(\.model) == [references[2].description])
+        #expect(report.holds.first?.holders == ["user:\(references[2])"])
+        #expect(report.fits(150_000))
+        #expect(!report.fits(150_001))
     }
 
     @Test func pinnedModelsAreNeverEvictedEvenWhenTheQuotaCannotBeMet() throws {
@@ -53,8 +86,9 @@ import Testing
         #expect(plan.chunks.isEmpty)
         #expect(plan.quotaUnmet)
         try store.unpin(references[2])
+        let unpinned = try Self.chunk(store, references[2])
         let second = try store.collectGarbage(dryRun: false, quotaBytes: 10_000)
-        #expect(second.chunks == [try Self.chunk(store, references[2])])
+        #expect(second.chunks == [unpinned])
     }
 
     @Test func removedModelsLoseUnsharedChunksButSharedOnesStay() throws {

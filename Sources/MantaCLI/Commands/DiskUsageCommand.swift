@@ -10,7 +10,7 @@ import MantaStore
 struct DiskUsageCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "du",
-        abstract: "Logical bytes of all models against the bytes stored, and the dedup ratio."
+        abstract: "Logical bytes of all models against the bytes stored, the dedup ratio, and the quota: what eviction could free and what is held."
     )
 
     @OptionGroup var storeOptions: StoreOptions
@@ -24,7 +24,11 @@ struct DiskUsageCommand: ParsableCommand {
         print("stored    \(ByteCount.format(usage.storedBytes))  (\(usage.storedBytes) bytes)")
         print("dedup     \(usage.dedupRatio.fixedPoint(2))x")
         if let quota = store.configuration.quotaBytes {
-            print("quota     \(ByteCount.format(quota))")
+            let space = try store.spaceReport()
+            let high = store.configuration.highWatermark, low = store.configuration.lowWatermark
+            print("quota     \(ByteCount.format(quota))  (evicting above \((high * 100).fixedPoint(0))%, down to \((low * 100).fixedPoint(0))%)")
+            print("evictable \(ByteCount.format(space.evictableBytes))  (\(space.evictableBytes) bytes: models nothing holds, and garbage)")
+            print("held      \(ByteCount.format(space.heldBytes))  (\(space.holds.count) models pinned, open, published or replicated)")
         }
     }
 }

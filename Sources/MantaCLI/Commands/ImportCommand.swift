@@ -25,6 +25,9 @@ struct ImportCommand: ParsableCommand {
     @Option(name: .customLong("chunk-size"), help: "Target chunk size for a new store, e.g. 4MiB; saved as the store's setting.")
     var chunkSize: ByteCount?
 
+    @Flag(name: .customLong("no-pin"), help: "Leave the model unpinned, so a store over its quota may evict it.")
+    var noPin = false
+
     func run() throws {
         let reference = try parseReference(repo, revision: revision)
         try ImportSource.requireFolder(directory)
@@ -34,7 +37,8 @@ struct ImportCommand: ParsableCommand {
             progressBar.set(progress.processedBytes, of: progress.totalBytes)
         }
         progressBar.finish()
-        print("imported \(summary.reference) as \(summary.digest)")
+        if noPin { try store.releaseImportPin(of: summary.reference) }
+        print("imported \(summary.reference) as \(summary.digest)\(noPin ? " (not pinned: evictable)" : "")")
         print("  \(summary.manifest.files.count) files, \(ByteCount.format(summary.manifest.logicalSize)); \(summary.chunksWritten) new chunks (\(ByteCount.format(summary.bytesWritten)) written), \(summary.chunksReused) already stored")
         for warning in summary.warnings { print("  warning: \(warning)") }
     }

@@ -130,24 +130,26 @@ public struct NodeSelectorFilter: FilterPlugin {
     }
 }
 
-/// Rules out nodes whose agent reports less free space than the part of the model they lack.
+/// Rules out nodes whose agent reports less room than the part of the model they lack: free disk plus what the
+/// agent's quota would evict, within the quota (`NodeTracker.Status.roomBytes`).
 public struct DiskAwareFilter: FilterPlugin {
     public init() {}
     public var name: String { "DiskAware" }
     public func reject(_ node: NodeCandidate, for request: SchedulingRequest) -> String? {
-        guard let free = node.tracker?.freeBytes else { return "node(s) had no disk report from the agent" }
-        return free >= node.missingBytes(of: request.repo) ? nil : "node(s) had too little free disk"
+        guard let room = node.tracker?.roomBytes else { return "node(s) had no disk report from the agent" }
+        return room >= node.missingBytes(of: request.repo) ? nil : "node(s) had too little free disk"
     }
 }
 
-/// Prefers the node with the most room left after the pull, as a share of its capacity.
+/// Prefers the node with the most room left after the pull (eviction included), as a share of its capacity (its
+/// quota, when less).
 public struct DiskAwareScore: ScorePlugin {
     public init() {}
     public var name: String { "DiskAware" }
     public func score(_ node: NodeCandidate, for request: SchedulingRequest) -> Double {
-        guard let free = node.tracker?.freeBytes else { return 0 }
-        let capacity = max(node.tracker?.capacityBytes ?? free, 1)
-        let left = free - node.missingBytes(of: request.repo)
+        guard let tracker = node.tracker, let room = tracker.roomBytes else { return 0 }
+        let capacity = max(min(tracker.capacityBytes ?? room, tracker.quotaBytes ?? .max), 1)
+        let left = room - node.missingBytes(of: request.repo)
         return max(0, min(100, Double(left) / Double(capacity) * 100))
     }
 }

@@ -26,17 +26,41 @@ public struct NodeTracker: KubeStatusResource, Hashable {
     public struct Status: Sendable, Hashable, Codable {
         public var capacityBytes: Int64?
         public var freeBytes: Int64?
+        /// Bytes the store's chunks take on disk.
         public var usedBytes: Int64?
         /// `host:port` of the agent's peer service.
         public var address: String?
         public var models: [CachedModel]?
+        /// The store's quota (`manta agent --quota`); nil: none, the agent evicts nothing.
+        public var quotaBytes: Int64?
+        /// Of `usedBytes`, what the agent would evict to make room: models nothing holds (no pin, open file, CSI
+        /// volume or Replication), and garbage.
+        public var evictableBytes: Int64?
 
-        public init(capacityBytes: Int64? = nil, freeBytes: Int64? = nil, usedBytes: Int64? = nil, address: String? = nil, models: [CachedModel]? = nil) {
+        public init(
+            capacityBytes: Int64? = nil, freeBytes: Int64? = nil, usedBytes: Int64? = nil, address: String? = nil, models: [CachedModel]? = nil,
+            quotaBytes: Int64? = nil, evictableBytes: Int64? = nil
+        ) {
             self.capacityBytes = capacityBytes
             self.freeBytes = freeBytes
             self.usedBytes = usedBytes
             self.address = address
             self.models = models
+            self.quotaBytes = quotaBytes
+            self.evictableBytes = evictableBytes
+        }
+
+        /// Bytes a pull could take on this node, eviction included: under a quota the free disk plus what eviction
+        /// frees, but no more than the quota leaves beside what is held; without one, the free disk (nothing is
+        /// evicted). Nil without a disk report.
+        public var roomBytes: Int64? {
+            guard let freeBytes else { return nil }
+            guard let quotaBytes else { return freeBytes }
+            let evictable = max(0, evictableBytes ?? 0)
+            let held = max(0, (usedBytes ?? 0) - evictable)
+            let underQuota = max(0, quotaBytes - held)
+            let (withEvicted, overflow) = freeBytes.addingReportingOverflow(evictable)
+            return min(overflow ? .max : withEvicted, underQuota)
         }
     }
 

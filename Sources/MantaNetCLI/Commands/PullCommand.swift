@@ -27,6 +27,9 @@ struct PullCommand: AsyncParsableCommand {
 
     @OptionGroup var agentSocket: AgentSocketOptions
 
+    @Flag(name: .customLong("no-pin"), help: "Leave the model unpinned, so a store over its quota may evict it (the agent's --quota).")
+    var noPin = false
+
     func validate() throws {
         guard (1...64).contains(concurrency) else { throw ValidationError("--concurrency must be 1...64, not \(concurrency)") }
     }
@@ -49,6 +52,7 @@ struct PullCommand: AsyncParsableCommand {
             bar.set(progress.completedBytes, of: progress.totalBytes)
         }
         bar.finish()
+        if noPin { try await onThread { try store.releaseImportPin(of: summary.reference) } }
         let commit = summary.manifest.source.commit
         if summary.upToDate {
             print("\(summary.reference) is up to date (commit \(commit), manifest \(summary.digest))")
@@ -68,7 +72,7 @@ struct PullCommand: AsyncParsableCommand {
     private func pull(through agent: LocalAgentClient) async throws {
         if hubOptions.endpoint != nil { print("note: --endpoint is ignored: the agent on \(agent.socketPath) pulls from the hub it was started with") }
         let bar = ProgressBar(label: "pulling \(model) through the agent")
-        let outcome = try await agent.pull(LocalModelRequest(model: model, file: file)) { done, total in bar.set(done, of: total) }
+        let outcome = try await agent.pull(LocalModelRequest(model: model, file: file, pin: !noPin)) { done, total in bar.set(done, of: total) }
         bar.finish()
         if outcome.upToDate {
             print("\(outcome.reference) is up to date (commit \(outcome.commit), manifest \(outcome.digest))")

@@ -3,7 +3,7 @@ import Glibc
 #endif
 
 extension Store {
-    public struct GCPlan: Sendable {
+    public struct GCPlan: Sendable, Codable {
         /// Manifests that no reference names and no pin holds (with those of evicted models).
         public var manifests: [Digest] = []
         /// Chunks to delete, in the order they go: unused first, then those of evicted models.

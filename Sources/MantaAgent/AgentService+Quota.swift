@@ -1,0 +1,31 @@
+import MantaHub
+import MantaStore
+import NIOPosix
+
+extension AgentService {
+    /// Refuses `snapshot` when it cannot fit under the store's quota even with every evictable model gone, and
+    /// makes room for it otherwise; a revision the store holds complete already needs no room.
+    func admit(_ reference: HubModelReference, snapshot: HubSnapshot) async throws {
+        guard quota.quotaBytes != nil else { return }
+        let store = store
+        let present = try await NIOThreadPool.singleton.runIfActive {
+            guard let storeReference = try? ModelPuller.storeReference(for: reference), let digest = try store.resolve(storeReference),
+                let manifest = try? store.manifest(digest), manifest.source.commit == snapshot.commit
+            else { return false }
+            return manifest.chunkIDs.allSatisfy(store.contains)
+        }
+        guard !present else { return }
+        try await quota.admit("\(reference)", neededBytes: UInt64(clamping: snapshot.totalSize))
+    }
+
+    /// Collects garbage as `manta gc` does, with the agent's quota, while the agent runs: alone, no pull running.
+    public func collectGarbage(dryRun: Bool) async throws -> Store.GCPlan {
+        try await quota.collect(dryRun: dryRun)
+    }
+
+    /// The quota, the bytes used, and what eviction could free or not.
+    public func spaceReport() async throws -> Store.SpaceReport {
+        let store = store
+        return try await NIOThreadPool.singleton.runIfActive { try store.spaceReport() }
+    }
+}
