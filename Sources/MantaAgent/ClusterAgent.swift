@@ -149,9 +149,11 @@ public final class ClusterAgent: Service, Sendable {
                     repoID: entry.reference.repo, revision: entry.reference.revision, commit: manifest.source.commit,
                     manifestDigest: entry.digest.prefixed, cachedBytes: cached, totalBytes: Int64(manifest.logicalSize))
             }
+            let space = try store.spaceReport()
             return NodeTracker.Status(
                 capacityBytes: Int64(disk.f_blocks) * blockSize, freeBytes: Int64(disk.f_bavail) * blockSize,
-                usedBytes: Int64(try store.usage().storedBytes), address: "\(address)", models: models)
+                usedBytes: Int64(clamping: space.usedBytes), address: "\(address)", models: models,
+                quotaBytes: space.quotaBytes.map { Int64(clamping: $0) }, evictableBytes: Int64(clamping: space.evictableBytes))
         }
     }
 }
