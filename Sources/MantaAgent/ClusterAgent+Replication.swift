@@ -245,11 +245,11 @@ extension ClusterAgent {
     }
 
     /// Unpins the Replication's model and removes its reference (unless another Replication here needs it), then
-    /// collects garbage: only chunks no remaining model, pin or open file uses go.
+    /// collects garbage through the agent (apart from its pulls, local ones included): only chunks no remaining
+    /// model, pin or open file uses go.
     private func free(_ replication: Replication) async throws -> Store.GCPlan {
         try await unpin(replication, removingReference: true)
-        let store = agent.store
-        return try await NIOThreadPool.singleton.runIfActive { try store.collectGarbage(dryRun: false) }
+        return try await agent.collectGarbage(dryRun: false)
     }
 
     /// Drops the Replication's pin; when no other Replication on this node needs the same model, also the
