@@ -22,10 +22,4 @@ extension AgentService {
     public func collectGarbage(dryRun: Bool) async throws -> Store.GCPlan {
         try await quota.collect(dryRun: dryRun)
     }
-
-    /// The quota, the bytes used, and what eviction could free or not.
-    public func spaceReport() async throws -> Store.SpaceReport {
-        let store = store
-        return try await NIOThreadPool.singleton.runIfActive { try store.spaceReport() }
-    }
 }

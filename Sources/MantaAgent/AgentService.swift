@@ -102,8 +102,10 @@ public final class AgentService: Service, Sendable {
             logger.warning("the open-file limit is \(limit): raise it (ulimit -n) to at least \(4 * configuration.peerLimits.maxConnections), or lower the connection cap")
         }
         let local = LocalAPIServer(socketPath: socketPath, group: configuration.socketGroup, routes: routes, logger: logger)
-        var services: [any Service] = [peerServer, local, quota]
+        var services: [any Service] = [peerServer, local]
         if let mount { services.append(mount) }
+        // A service that returns ends the group: the keeper runs only under a quota.
+        if quota.quotaBytes != nil { services.append(quota) }
         let group = ServiceGroup(configuration: .init(services: services, logger: logger))
         try await group.run()
     }

@@ -12,14 +12,12 @@ public struct LocalGCRequest: Sendable, Codable {
 
 /// The store routes of the agent's local socket, so an operator never stops the agent (and every pod's mount) to
 /// manage the store:
-/// - `POST /v1/local/gc` (`LocalGCRequest`): the agent collects garbage and evicts above its quota, as `manta gc`
-///   does, in between pulls; answers the `Store.GCPlan` (with `dryRun`, what would go);
-/// - `GET /v1/local/space`: the `Store.SpaceReport` (quota, used, evictable, what holds the rest).
-/// The paths are spelled out again in `AgentSocketRequest`'s callers in `manta` (MantaCLI), which does not link
-/// this module.
+/// `POST /v1/local/gc` (`LocalGCRequest`): the agent collects garbage and evicts above its quota, as `manta gc`
+/// does, in between pulls, and answers the `Store.GCPlan` (with `dryRun`, what would go).
+/// `manta gc` (MantaCLI), which does not link this module, spells the gc path and request again; QuotaEvictionTests
+/// runs the two together.
 public enum LocalStoreRoutes {
     public static let gcPath = "/v1/local/gc"
-    public static let spacePath = "/v1/local/space"
 
     public static func routes(_ agent: AgentService) -> LocalAPIServer.Routes {
         { router in
@@ -34,15 +32,8 @@ public enum LocalStoreRoutes {
                 } catch {
                     throw HTTPError(.unprocessableContent, message: "\(error)")
                 }
-                return try json(plan)
-            }
-            router.get(RouterPath(spacePath)) { _, _ -> Response in
-                try json(try await agent.spaceReport())
+                return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try JSONEncoder().encode(plan))))
             }
         }
-    }
-
-    static func json(_ value: some Encodable) throws -> Response {
-        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try JSONEncoder().encode(value))))
     }
 }

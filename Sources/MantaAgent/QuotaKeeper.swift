@@ -80,7 +80,6 @@ final class QuotaKeeper: Service, Sendable {
     }
 
     func run() async throws {
-        guard quotaBytes != nil else { return }
         await cancelWhenGracefulShutdown {
             while (try? await Task.sleep(for: self.interval)) != nil {
                 await self.enforce()

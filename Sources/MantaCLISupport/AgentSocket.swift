@@ -8,7 +8,7 @@ import Foundation
 import Glibc
 #endif
 
-/// A blocking HTTP/1.1 exchange with the agent that owns a store, over its local socket: how `manta gc` works while
+/// A blocking HTTP/1.1 POST to the agent that owns a store, over its local socket: how `manta gc` works while
 /// an agent runs without linking the network stack into `manta` (docs/architecture.md, "The command line is two
 /// executables"). One request per connection (`Connection: close`); the answer is read to the end, bounded.
 public struct AgentSocket: Sendable {
@@ -31,10 +31,6 @@ public struct AgentSocket: Sendable {
     /// Sends `body` as JSON and decodes the 200 answer as `Answer`; any other status is thrown with the agent's message.
     public func post<Answer: Decodable>(_ target: String, json body: some Encodable, as answer: Answer.Type) throws -> Answer {
         try decode(try exchange("POST", target, body: Array(try JSONEncoder().encode(body))), as: answer)
-    }
-
-    public func get<Answer: Decodable>(_ target: String, as answer: Answer.Type) throws -> Answer {
-        try decode(try exchange("GET", target, body: []), as: answer)
     }
 
     private func decode<Answer: Decodable>(_ reply: (status: Int, body: [UInt8]), as answer: Answer.Type) throws -> Answer {
