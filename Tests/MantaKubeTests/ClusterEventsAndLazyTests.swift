@@ -1,0 +1,56 @@
+import Foundation
+import MantaKube
+import Testing
+
+/// Real agents (as in `ClusterEndToEndTests`): the Events they post on Torrents, and `preheat: false`
+/// registered on every node.
+@Suite(.serialized, .timeLimit(.minutes(5))) struct ClusterEventsAndLazyTests {
+    static func agentEvents(about torrent: String, _ cluster: Cluster) async throws -> [Event] {
+        try await cluster.harness.client.list(Event.self, namespace: "default").items.filter {
+            $0.involvedObject.name == torrent && $0.source?.component == "manta-agent"
+        }
+    }
+
+    @Test func agentsPostPullEventsAndRegisterALazyTorrentOnEveryNode() async throws {
+        try await Cluster.with { cluster in
+            try await cluster.create(Torrent(name: "base", spec: .init(hub: .init(repoID: "acme/base"), replicas: 1)))
+            let ready = try await cluster.harness.waitForTorrent("base", "Ready") { $0.status?.phase == .ready }
+            let node = try #require(try await cluster.harness.nodes(of: "base").first)
+            var events: [Event] = []
+            try await eventually("the agent posted PullStarted and Pulled") {
+                events = try await Self.agentEvents(about: "base", cluster)
+                return Set(events.compactMap(\.reason)).isSuperset(of: ["PullStarted", "Pulled"])
+            }
+            let pulled = try #require(events.first { $0.reason == "Pulled" })
+            let message = pulled.message ?? ""
+            #expect(message.hasPrefix("node \(node): pulled acme/base@main in "), "\(message)")
+            #expect(message.contains(" 0 bytes from peers, "), "the only replica came from the hub: \(message)")
+            #expect(!message.contains(" 0 bytes from the hub"), "\(message)")
+            #expect(pulled.type == "Normal")
+            #expect(pulled.source?.host == node)
+            #expect(pulled.involvedObject.kind == "Torrent" && pulled.involvedObject.uid == ready.metadata.uid)
+            let started = try #require(events.first { $0.reason == "PullStarted" })
+            #expect(started.message?.hasPrefix("node \(node): pulling acme/base@main") == true, "\(started.message ?? "")")
+
+            // preheat: false: every node registers the model from its metadata; nothing is pulled.
+            try await cluster.create(Torrent(name: "lazy", spec: .init(hub: .init(repoID: "acme/extended"), preheat: false)))
+            let registered = try await cluster.harness.waitForTorrent("lazy", "registered on all three nodes") {
+                $0.status?.phase == .ready && $0.status?.readyReplicas == 3
+            }
+            #expect(registered.status?.conditions?[type: "Ready"]?.reason == "Registered")
+            for node in ClusterEndToEndTests.nodes {
+                #expect(
+                    FileManager.default.fileExists(atPath: "\(cluster.store(node))/pending/refs/acme/extended/main"),
+                    "\(node) holds the registration")
+                #expect(!cluster.references(on: node).contains("acme/extended@main"), "\(node) did not pull it")
+                #expect(try await cluster.replication("lazy", on: node).status?.message == "registered lazily: the model loads on first read")
+            }
+            try await eventually("each node posted Registered") {
+                let hosts = try await Self.agentEvents(about: "lazy", cluster).filter { $0.reason == "Registered" }.compactMap(\.source?.host)
+                return Set(hosts) == Set(ClusterEndToEndTests.nodes)
+            }
+            let waited = try await cluster.wait(torrent: "lazy", on: ClusterEndToEndTests.nodes[0], timeout: "30s").value
+            #expect(waited.status == 0, "manta wait treats a registration as ready: \(waited.standardError)")
+        }
+    }
+}
