@@ -1,209 +1,242 @@
 import CFuse
 import Logging
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// The libfuse low-level callbacks: each finds the `ModelFileSystem` in the request's user data and answers.
-/// Everything that writes answers EROFS.
-enum FuseOperations {
-    static func table() -> fuse_lowlevel_ops {
-        var operations = fuse_lowlevel_ops()
-        operations.`init` = { userData, connection in
-            guard let connection else { return }
-            // Must equal the max_read mount option (libfuse checks).
-            connection.pointee.max_read = UInt32(MountService.maximumRead)
-        }
-        operations.lookup = { request, parent, name in
-            guard let name else { return FuseOperations.reply(request, error: ENOENT) }
-            switch FuseOperations.fileSystem(request).lookup(parent: parent, name: String(cString: name)) {
-            case .success(let entry):
-                var parameters = fuse_entry_param()
-                parameters.ino = entry.inode
-                parameters.attr = entry.attributes
-                parameters.attr_timeout = entry.attributeTimeout
-                parameters.entry_timeout = entry.entryTimeout
-                fuse_reply_entry(request, &parameters)
-            case .failure(let error):
-                FuseOperations.reply(request, error: error.rawValue)
-            }
-        }
-        operations.forget = { request, inode, count in
-            FuseOperations.fileSystem(request).forget(inode, count: count)
-            fuse_reply_none(request)
-        }
-        operations.forget_multi = { request, count, forgets in
-            let fileSystem = FuseOperations.fileSystem(request)
-            for index in 0..<count {
-                guard let forget = forgets?[index] else { continue }
-                fileSystem.forget(forget.ino, count: forget.nlookup)
-            }
-            fuse_reply_none(request)
-        }
-        operations.getattr = { request, inode, _ in
-            guard let (attributes, timeout) = FuseOperations.fileSystem(request).attributes(of: inode) else { return FuseOperations.reply(request, error: ENOENT) }
-            var copy = attributes
-            fuse_reply_attr(request, &copy, timeout)
-        }
-        operations.opendir = { request, inode, info in
-            guard let info else { return FuseOperations.reply(request, error: EIO) }
-            switch FuseOperations.fileSystem(request).openDirectory(inode) {
-            case .success(let handle):
-                info.pointee.fh = UInt64(UInt(bitPattern: Unmanaged.passRetained(handle).toOpaque()))
-                cfuse_file_info_set_cache_readdir(info, handle.cacheable ? 1 : 0)
-                cfuse_file_info_set_cached(info, handle.cacheable ? 1 : 0)
-                fuse_reply_open(request, info)
-            case .failure(let error):
-                FuseOperations.reply(request, error: error.rawValue)
-            }
-        }
-        operations.readdir = { request, _, size, offset, info in
-            guard let info, let handle = FuseOperations.directoryHandle(info) else { return FuseOperations.reply(request, error: EBADF) }
-            FuseOperations.readDirectory(request, handle.takeUnretainedValue(), size: size, offset: offset)
-        }
-        operations.releasedir = { request, _, info in
-            if let info { FuseOperations.directoryHandle(info)?.release() }
-            FuseOperations.reply(request, error: 0)
-        }
-        operations.open = { request, inode, info in
-            guard let info else { return FuseOperations.reply(request, error: EIO) }
-            switch FuseOperations.fileSystem(request).open(inode, flags: info.pointee.flags) {
-            case .success(let file):
-                info.pointee.fh = UInt64(UInt(bitPattern: Unmanaged.passRetained(file).toOpaque()))
-                cfuse_file_info_set_cached(info, 1)
-                fuse_reply_open(request, info)
-            case .failure(let error):
-                FuseOperations.reply(request, error: error.rawValue)
-            }
-        }
-        operations.read = { request, _, size, offset, info in
-            guard let info, let file = FuseOperations.openFile(info)?.takeUnretainedValue() else { return FuseOperations.reply(request, error: EBADF) }
-            if case .text(let bytes) = file.content {
-                return FuseOperations.replyText(request, bytes, size: size, offset: offset)
-            }
-            let box = RequestBox(request: request)
-            FuseOperations.fileSystem(request).read(file, offset: UInt64(max(0, offset)), size: size) { result in
-                switch result {
-                case .success(let slices): FuseReadReply.send(box.request, slices)
-                case .failure(let error): FuseOperations.reply(box.request, error: error.errno)
-                }
-            }
-        }
-        operations.release = { request, _, info in
-            if let info, let file = FuseOperations.openFile(info) {
-                FuseOperations.fileSystem(request).release(file.takeUnretainedValue())
-                file.release()
-            }
-            FuseOperations.reply(request, error: 0)
-        }
-        operations.statfs = { request, _ in
-            var statistics = FuseOperations.fileSystem(request).statistics()
-            fuse_reply_statfs(request, &statistics)
-        }
-        operations.setattr = { request, _, _, _, _ in FuseOperations.reply(request, error: EROFS) }
-        operations.mknod = { request, _, _, _, _ in FuseOperations.reply(request, error: EROFS) }
-        operations.mkdir = { request, _, _, _ in FuseOperations.reply(request, error: EROFS) }
-        operations.unlink = { request, _, _ in FuseOperations.reply(request, error: EROFS) }
-        operations.rmdir = { request, _, _ in FuseOperations.reply(request, error: EROFS) }
-        operations.symlink = { request, _, _, _ in FuseOperations.reply(request, error: EROFS) }
-        operations.rename = { request, _, _, _, _, _ in FuseOperations.reply(request, error: EROFS) }
-        operations.link = { request, _, _, _ in FuseOperations.reply(request, error: EROFS) }
-        operations.write = { request, _, _, _, _, _ in FuseOperations.reply(request, error: EROFS) }
-        operations.create = { request, _, _, _, _ in FuseOperations.reply(request, error: EROFS) }
-        operations.setxattr = { request, _, _, _, _, _ in FuseOperations.reply(request, error: EROFS) }
-        operations.removexattr = { request, _, _ in FuseOperations.reply(request, error: EROFS) }
-        operations.fallocate = { request, _, _, _, _, _ in FuseOperations.reply(request, error: EROFS) }
-        return operations
+/// Answers each FUSE request from the `ModelFileSystem`. Everything that writes answers EROFS, operations the
+/// mount does not implement ENOSYS (the kernel then stops asking, or does the work itself).
+final class FuseOperations: Sendable {
+    private struct Settings {
+        var maxRead = Int(FuseWishes.basicPages) * 4096
+        var passthrough = false
+        var channel: FuseChannel?
     }
 
-    /// Carries a request pointer to the thread that completes it (libfuse allows replying from any thread).
-    struct RequestBox: @unchecked Sendable {
-        let request: OpaquePointer?
+    let fileSystem: ModelFileSystem
+    private let files = HandleTable<OpenFile>()
+    private let directories = HandleTable<DirectoryHandle>()
+    private let backings: PassthroughBackings?
+    private let settings = Mutex(Settings())
+    private let logger: Logger
+
+    init(fileSystem: ModelFileSystem, backings: PassthroughBackings?, logger: Logger) {
+        self.fileSystem = fileSystem
+        self.backings = backings
+        self.logger = logger
     }
 
-    private static func fileSystem(_ request: OpaquePointer?) -> ModelFileSystem {
-        // libfuse hands every request the user data given to fuse_session_new: the retained ModelFileSystem.
-        Unmanaged<ModelFileSystem>.fromOpaque(fuse_req_userdata(request)!).takeUnretainedValue()
+    /// Applies what INIT agreed on; `channel` carries the connection's ioctls (backing files).
+    func configure(_ negotiation: FuseNegotiation, channel: FuseChannel) {
+        settings.withLock { settings in
+            settings.maxRead = Int(negotiation.maxPages) * Int(getpagesize())
+            settings.passthrough = negotiation.passthrough
+            settings.channel = channel
+        }
     }
 
-    private static func openFile(_ info: UnsafeMutablePointer<fuse_file_info>) -> Unmanaged<OpenFile>? {
-        guard let pointer = UnsafeRawPointer(bitPattern: UInt(info.pointee.fh)) else { return nil }
-        return Unmanaged<OpenFile>.fromOpaque(pointer)
+    private static let writingOpcodes: Set<UInt32> = [
+        FUSE_SETATTR, FUSE_SYMLINK, FUSE_MKNOD, FUSE_MKDIR, FUSE_UNLINK, FUSE_RMDIR, FUSE_RENAME, FUSE_LINK, FUSE_WRITE,
+        FUSE_SETXATTR, FUSE_REMOVEXATTR, FUSE_CREATE, FUSE_FALLOCATE, FUSE_RENAME2, FUSE_COPY_FILE_RANGE, FUSE_TMPFILE,
+    ].reduce(into: []) { $0.insert($1.rawValue) }
+
+    func handle(_ request: FuseRequest, _ reply: FuseReply) {
+        var arguments = request.arguments
+        switch fuse_opcode(rawValue: request.opcode) {
+        case FUSE_LOOKUP:
+            guard let name = arguments.takeName() else { return reply.fail(ENOENT) }
+            lookup(parent: request.node, name: name, reply)
+        case FUSE_FORGET:
+            // No answer: the kernel does not wait for forgets.
+            if let forget = arguments.take(fuse_forget_in.self) { fileSystem.forget(request.node, count: forget.nlookup) }
+        case FUSE_BATCH_FORGET:
+            guard let batch = arguments.take(fuse_batch_forget_in.self) else { return }
+            for _ in 0..<batch.count {
+                guard let forget = arguments.take(fuse_forget_one.self) else { break }
+                fileSystem.forget(forget.nodeid, count: forget.nlookup)
+            }
+        case FUSE_GETATTR:
+            guard let (attributes, timeout) = fileSystem.attributes(of: request.node) else { return reply.fail(ENOENT) }
+            var output = fuse_attr_out()
+            (output.attr_valid, output.attr_valid_nsec) = Self.split(timeout)
+            output.attr = Self.attributes(attributes)
+            reply.send(output)
+        case FUSE_OPEN:
+            guard let input = arguments.take(fuse_open_in.self) else { return reply.fail(EINVAL) }
+            open(request.node, flags: Int32(bitPattern: input.flags), reply)
+        case FUSE_READ:
+            guard let input = arguments.take(fuse_read_in.self) else { return reply.fail(EINVAL) }
+            read(input, reply)
+        case FUSE_RELEASE:
+            if let input = arguments.take(fuse_release_in.self), let file = files.remove(input.fh) {
+                fileSystem.release(file)
+                if settings.withLock({ $0.passthrough }) { backings?.release(file) }
+            }
+            reply.succeed()
+        case FUSE_OPENDIR:
+            openDirectory(request.node, reply)
+        case FUSE_READDIR:
+            guard let input = arguments.take(fuse_read_in.self) else { return reply.fail(EINVAL) }
+            guard let handle = directories.value(input.fh) else { return reply.fail(EBADF) }
+            readDirectory(handle, offset: input.offset, size: min(Int(input.size), settings.withLock { $0.maxRead }), reply)
+        case FUSE_RELEASEDIR:
+            if let input = arguments.take(fuse_release_in.self) { _ = directories.remove(input.fh) }
+            reply.succeed()
+        case FUSE_STATFS:
+            reply.send(fuse_statfs_out(st: Self.statistics(fileSystem.statistics())))
+        case FUSE_ACCESS:
+            guard let input = arguments.take(fuse_access_in.self) else { return reply.fail(EINVAL) }
+            if input.mask & UInt32(W_OK) != 0 { reply.fail(EROFS) } else { reply.succeed() }
+        case FUSE_FLUSH, FUSE_DESTROY:
+            reply.succeed()
+        case FUSE_LSEEK:
+            guard let input = arguments.take(fuse_lseek_in.self) else { return reply.fail(EINVAL) }
+            seek(input, reply)
+        case FUSE_INTERRUPT:
+            // Reads are not abandoned half-way; ENOSYS tells the kernel to stop sending interrupts.
+            reply.fail(ENOSYS)
+        case FUSE_GETXATTR, FUSE_LISTXATTR:
+            reply.fail(ENOSYS)
+        default:
+            reply.fail(Self.writingOpcodes.contains(request.opcode) ? EROFS : ENOSYS)
+        }
     }
 
-    private static func directoryHandle(_ info: UnsafeMutablePointer<fuse_file_info>) -> Unmanaged<DirectoryHandle>? {
-        guard let pointer = UnsafeRawPointer(bitPattern: UInt(info.pointee.fh)) else { return nil }
-        return Unmanaged<DirectoryHandle>.fromOpaque(pointer)
+    // MARK: Names and attributes
+
+    private func lookup(parent: UInt64, name: String, _ reply: FuseReply) {
+        switch fileSystem.lookup(parent: parent, name: name) {
+        case .success(let entry):
+            var output = fuse_entry_out()
+            output.nodeid = entry.inode
+            (output.entry_valid, output.entry_valid_nsec) = Self.split(entry.entryTimeout)
+            (output.attr_valid, output.attr_valid_nsec) = Self.split(entry.attributeTimeout)
+            output.attr = Self.attributes(entry.attributes)
+            reply.send(output)
+        case .failure(let error):
+            reply.fail(error.rawValue)
+        }
     }
 
-    private static func reply(_ request: OpaquePointer?, error: Int32) {
-        fuse_reply_err(request, error)
+    static func split(_ seconds: Double) -> (UInt64, UInt32) {
+        let bounded = min(max(seconds, 0), Double(UInt32.max))
+        let whole = bounded.rounded(.down)
+        return (UInt64(whole), UInt32(min(999_999_999, (bounded - whole) * 1e9)))
     }
 
-    private static func readDirectory(_ request: OpaquePointer?, _ handle: DirectoryHandle, size: Int, offset: off_t) {
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(size, 1), alignment: 8)
-        defer { buffer.deallocate() }
-        var used = 0
-        var index = max(0, Int(offset))
+    static func attributes(_ information: stat) -> fuse_attr {
+        var attributes = fuse_attr()
+        attributes.ino = UInt64(information.st_ino)
+        attributes.size = UInt64(information.st_size)
+        attributes.blocks = UInt64(information.st_blocks)
+        attributes.atime = UInt64(information.st_atim.tv_sec)
+        attributes.atimensec = UInt32(information.st_atim.tv_nsec)
+        attributes.mtime = UInt64(information.st_mtim.tv_sec)
+        attributes.mtimensec = UInt32(information.st_mtim.tv_nsec)
+        attributes.ctime = UInt64(information.st_ctim.tv_sec)
+        attributes.ctimensec = UInt32(information.st_ctim.tv_nsec)
+        attributes.mode = information.st_mode
+        attributes.nlink = UInt32(information.st_nlink)
+        attributes.uid = information.st_uid
+        attributes.gid = information.st_gid
+        attributes.blksize = UInt32(information.st_blksize)
+        return attributes
+    }
+
+    private static func statistics(_ statistics: statvfs) -> fuse_kstatfs {
+        var output = fuse_kstatfs()
+        output.blocks = UInt64(statistics.f_blocks)
+        output.files = UInt64(statistics.f_files)
+        output.bsize = UInt32(statistics.f_bsize)
+        output.frsize = UInt32(statistics.f_frsize)
+        output.namelen = UInt32(statistics.f_namemax)
+        return output
+    }
+
+    // MARK: Files
+
+    private func open(_ inode: UInt64, flags: Int32, _ reply: FuseReply) {
+        switch fileSystem.open(inode, flags: flags) {
+        case .success(let file):
+            let (passthrough, channel) = settings.withLock { ($0.passthrough, $0.channel) }
+            var output = cfuse_open_out()
+            if passthrough, let channel, let backings, let backingID = backings.open(file, channel: channel) {
+                output.open_flags = CFUSE_FOPEN_PASSTHROUGH
+                output.backing_id = backingID
+            } else {
+                output.open_flags = UInt32(FOPEN_KEEP_CACHE)
+            }
+            output.fh = files.insert(file)
+            reply.send(output)
+        case .failure(let error):
+            reply.fail(error.rawValue)
+        }
+    }
+
+    private func read(_ input: fuse_read_in, _ reply: FuseReply) {
+        guard let file = files.value(input.fh) else { return reply.fail(EBADF) }
+        let size = min(Int(input.size), settings.withLock { $0.maxRead })
+        if case .text(let bytes) = file.content {
+            let start = Int(min(UInt64(bytes.count), input.offset))
+            let end = min(bytes.count, start + size)
+            return bytes[start..<end].withUnsafeBytes { reply.send(bytes: $0) }
+        }
+        fileSystem.read(file, offset: input.offset, size: size) { result in
+            switch result {
+            case .success(let slices): FuseReadReply.send(reply, slices)
+            case .failure(let error): reply.fail(error.errno)
+            }
+        }
+    }
+
+    /// Files have no holes: data runs from 0 to the end.
+    private func seek(_ input: fuse_lseek_in, _ reply: FuseReply) {
+        guard let file = files.value(input.fh) else { return reply.fail(EBADF) }
+        let size = fileSystem.node(file.inode)?.size ?? 0
+        guard input.offset < size else { return reply.fail(ENXIO) }
+        switch Int32(bitPattern: input.whence) {
+        case CFUSE_SEEK_DATA: reply.send(fuse_lseek_out(offset: input.offset))
+        case CFUSE_SEEK_HOLE: reply.send(fuse_lseek_out(offset: size))
+        default: reply.fail(EINVAL)
+        }
+    }
+
+    // MARK: Folders
+
+    private func openDirectory(_ inode: UInt64, _ reply: FuseReply) {
+        switch fileSystem.openDirectory(inode) {
+        case .success(let handle):
+            var output = cfuse_open_out()
+            output.fh = directories.insert(handle)
+            if handle.cacheable { output.open_flags = UInt32(FOPEN_CACHE_DIR | FOPEN_KEEP_CACHE) }
+            reply.send(output)
+        case .failure(let error):
+            reply.fail(error.rawValue)
+        }
+    }
+
+    /// Entries from `offset` (an index into the folder as opened) that fit in `size` bytes.
+    private func readDirectory(_ handle: DirectoryHandle, offset: UInt64, size: Int, _ reply: FuseReply) {
+        var buffer: [UInt8] = []
+        var index = Int(min(offset, UInt64(handle.entries.count)))
         while index < handle.entries.count {
             let entry = handle.entries[index]
-            var attributes = stat()
-            attributes.st_ino = ino_t(entry.inode)
-            attributes.st_mode = entry.isDirectory ? S_IFDIR : S_IFREG
-            let needed = entry.name.withCString { name in
-                fuse_add_direntry(request, buffer.baseAddress!.assumingMemoryBound(to: CChar.self) + used, size - used, name, &attributes, off_t(index + 1))
-            }
-            guard used + needed <= size else { break }
-            used += needed
+            let name = Array(entry.name.utf8)
+            let nameOffset = MemoryLayout<fuse_dirent>.size
+            let recordLength = (nameOffset + name.count + 7) & ~7
+            guard buffer.count + recordLength <= size else { break }
+            var dirent = fuse_dirent()
+            dirent.ino = entry.inode
+            dirent.off = UInt64(index + 1)
+            dirent.namelen = UInt32(name.count)
+            dirent.type = UInt32(entry.isDirectory ? DT_DIR : DT_REG)
+            withUnsafeBytes(of: &dirent) { buffer.append(contentsOf: $0.prefix(nameOffset)) }
+            buffer.append(contentsOf: name)
+            buffer.append(contentsOf: repeatElement(0, count: recordLength - nameOffset - name.count))
             index += 1
         }
-        fuse_reply_buf(request, buffer.baseAddress!.assumingMemoryBound(to: CChar.self), used)
-    }
-
-    private static func replyText(_ request: OpaquePointer?, _ bytes: [UInt8], size: Int, offset: off_t) {
-        let start = min(bytes.count, max(0, Int(offset)))
-        let end = min(bytes.count, start + size)
-        bytes[start..<end].withUnsafeBytes { slice in
-            _ = fuse_reply_buf(request, slice.baseAddress?.assumingMemoryBound(to: CChar.self), slice.count)
-        }
-    }
-}
-
-/// Sends the bytes of a read in one `writev` to the FUSE device, straight from the chunks' mappings and decoded
-/// buffers: the kernel copies each byte once, into the mount's page cache. (Splicing the chunk files through a
-/// pipe costs the same copy, but a pipe holds at most `/proc/sys/fs/pipe-max-size`, 1 MiB by default, which caps
-/// reads below the 1 MiB a FUSE request can carry; and replies of exactly that size spliced slower than these.)
-enum FuseReadReply {
-    static func send(_ request: OpaquePointer?, _ slices: [ModelFileSystem.ReadSlice]) {
-        var vectors: [iovec] = []
-        vectors.reserveCapacity(slices.count)
-        withVectors(slices[...], &vectors) { vectors in
-            _ = fuse_reply_iov(request, vectors, Int32(vectors.count))
-        }
-    }
-
-    /// Calls `body` with an iovec per slice, each valid only inside the call.
-    private static func withVectors(_ slices: ArraySlice<ModelFileSystem.ReadSlice>, _ vectors: inout [iovec], _ body: ([iovec]) -> Void) {
-        guard let slice = slices.first else { return body(vectors) }
-        let rest = slices.dropFirst()
-        switch slice.data {
-        case .file(let file):
-            withExtendedLifetime(file) {
-                vectors.append(iovec(slice, in: file.bytes))
-                withVectors(rest, &vectors, body)
-            }
-        case .memory(let decoded):
-            decoded.bytes.withUnsafeBytes { bytes in
-                vectors.append(iovec(slice, in: bytes))
-                withVectors(rest, &vectors, body)
-            }
-        }
-    }
-}
-
-private extension iovec {
-    init(_ slice: ModelFileSystem.ReadSlice, in bytes: UnsafeRawBufferPointer) {
-        self.init(iov_base: UnsafeMutableRawPointer(mutating: bytes.baseAddress.map { $0 + Int(slice.offset) }), iov_len: slice.count)
+        buffer.withUnsafeBytes { reply.send(bytes: $0) }
     }
 }

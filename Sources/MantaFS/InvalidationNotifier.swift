@@ -2,34 +2,39 @@ import CFuse
 import Dispatch
 import Synchronization
 
-/// Tells the kernel to forget names that changed (a model removed or moved to another manifest). Runs on its own
-/// queue: the kernel may need the folder lock held by the very request that noticed the change.
-final class InvalidationNotifier: Sendable {
-    private struct Session: @unchecked Sendable {
-        let pointer: OpaquePointer
-    }
+#if canImport(Glibc)
+import Glibc
+#endif
 
-    private let session = Mutex<Session?>(nil)
+/// Tells the kernel to forget names that changed (a model removed or moved to another manifest): notifications,
+/// written to the connection with unique 0. Runs on its own queue: the kernel may need the folder lock held by the
+/// very request that noticed the change.
+final class InvalidationNotifier: Sendable {
+    private let channel = Mutex<FuseChannel?>(nil)
     private let queue = DispatchQueue(label: "manta.fs.invalidate")
 
-    func attach(_ pointer: OpaquePointer) {
-        session.withLock { $0 = Session(pointer: pointer) }
+    func attach(_ channel: FuseChannel) {
+        self.channel.withLock { $0 = channel }
     }
 
     /// After this returns no notification is in flight and none will be sent.
     func detach() {
-        session.withLock { $0 = nil }
+        channel.withLock { $0 = nil }
         queue.sync {}
     }
 
     func invalidate(_ invalidations: [InodeTable.Invalidation]) {
         guard !invalidations.isEmpty else { return }
         queue.async { [self] in
-            session.withLock { session in
-                guard let session else { return }
-                for invalidation in invalidations {
-                    _ = invalidation.name.withCString { name in
-                        fuse_lowlevel_notify_inval_entry(session.pointer, invalidation.parent, name, invalidation.name.utf8.count)
+            guard let channel = channel.withLock({ $0 }) else { return }
+            for invalidation in invalidations {
+                var name = Array(invalidation.name.utf8)
+                var output = fuse_notify_inval_entry_out(parent: invalidation.parent, namelen: UInt32(name.count), flags: 0)
+                name.append(0)
+                withUnsafeMutableBytes(of: &output) { header in
+                    name.withUnsafeMutableBytes { name in
+                        // ENOENT: the kernel had not cached the name; nothing to forget.
+                        notify(channel, FUSE_NOTIFY_INVAL_ENTRY, [iovec(iov_base: header.baseAddress, iov_len: header.count), iovec(iov_base: name.baseAddress, iov_len: name.count)])
                     }
                 }
             }
@@ -39,10 +44,15 @@ final class InvalidationNotifier: Sendable {
     /// Has the kernel drop the cached pages of `inode` (bytes that turned out not to be the file's).
     func invalidateContent(of inode: UInt64) {
         queue.async { [self] in
-            session.withLock { session in
-                guard let session else { return }
-                _ = fuse_lowlevel_notify_inval_inode(session.pointer, inode, 0, 0)
+            guard let channel = channel.withLock({ $0 }) else { return }
+            var output = fuse_notify_inval_inode_out(ino: inode, off: 0, len: 0)
+            withUnsafeMutableBytes(of: &output) { bytes in
+                notify(channel, FUSE_NOTIFY_INVAL_INODE, [iovec(iov_base: bytes.baseAddress, iov_len: bytes.count)])
             }
         }
+    }
+
+    private func notify(_ channel: FuseChannel, _ code: fuse_notify_code, _ payload: [iovec]) {
+        channel.send(unique: 0, error: Int32(code.rawValue), payload: payload)
     }
 }

@@ -107,6 +107,13 @@ public final class ModelFileSystem: Sendable {
         }
     }
 
+    var storeRoot: String { store.root }
+
+    /// The SHA-256 of every file of the complete models mounted now.
+    func fileDigests() -> Set<Digest> {
+        scan.withLock { scan in Set(scan.manifests.values.flatMap { $0.files.map(\.sha256) }) }
+    }
+
     func node(_ inode: UInt64) -> Node? {
         table.withLock { $0.node(inode) }
     }

@@ -27,8 +27,11 @@ public struct MountConfiguration: Sendable {
     public var pendingPrefetchAfterBytes: UInt64
     /// Chunks of registered models fetched at the same time.
     public var fetchConcurrency: Int
-    /// libfuse worker threads kept idle before they exit.
-    public var maxIdleThreads: Int
+    /// Whether the mount uses the kernel features it finds: requests up to `fs.fuse.max_pages_limit`, a cloned
+    /// descriptor per reader thread and passthrough of complete files. Off (`--no-passthrough`, or
+    /// `MANTA_FUSE_FEATURES=none` in the environment) it behaves as on a kernel without them: 1 MiB requests, one
+    /// descriptor, every byte through the mount.
+    public var kernelFeatures: Bool
 
     public init(
         allowOther: Bool = geteuid() == 0,
@@ -42,7 +45,7 @@ public struct MountConfiguration: Sendable {
         prefetchChunks: Int = 4,
         pendingPrefetchAfterBytes: UInt64 = 8 << 20,
         fetchConcurrency: Int = 8,
-        maxIdleThreads: Int = 16
+        kernelFeatures: Bool = true
     ) {
         self.allowOther = allowOther
         self.immutableTimeout = immutableTimeout
@@ -55,6 +58,6 @@ public struct MountConfiguration: Sendable {
         self.prefetchChunks = prefetchChunks
         self.pendingPrefetchAfterBytes = pendingPrefetchAfterBytes
         self.fetchConcurrency = fetchConcurrency
-        self.maxIdleThreads = maxIdleThreads
+        self.kernelFeatures = kernelFeatures
     }
 }

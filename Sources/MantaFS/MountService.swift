@@ -4,7 +4,8 @@ import Logging
 import MantaStore
 import Synchronization
 
-/// A read-only FUSE mount of the store's models, served by libfuse's own threads.
+/// A read-only FUSE mount of the store's models. libfuse mounts it (`fusermount3` when not root); `FuseServer`
+/// speaks the kernel protocol on the connection's descriptors.
 ///
 /// `start()` mounts and returns; `stop()` unmounts and waits for the session to end; `run()` does both for a
 /// task (it returns when the mount ends, and stops the mount when the task is cancelled).
@@ -14,11 +15,13 @@ public final class MountService: Sendable {
     private let configuration: MountConfiguration
     private let logger: Logger
     private let ownedSource: StoreChunkSource?
+    private let copies: PassthroughCopies
     private let state = Mutex(State())
     private let finished = DispatchSemaphore(value: 0)
 
     private struct State {
         var session: Session?
+        var server: FuseServer?
         var started = false
         var unmounted = false
         /// `stop()` came while `start()` was still mounting.
@@ -33,8 +36,6 @@ public final class MountService: Sendable {
     }
 
     private let refresherStop = DispatchSemaphore(value: 0)
-    /// The largest read the kernel sends: 1 MiB, the most a FUSE request carries with libfuse's 256-page buffers.
-    static let maximumRead = 1 << 20
 
     /// `source` defaults to the store itself (the chunk files on this node).
     public init(store: Store, mountPoint: String, configuration: MountConfiguration = MountConfiguration(),
@@ -45,7 +46,11 @@ public final class MountService: Sendable {
         let storeSource = source == nil ? StoreChunkSource(store: store, configuration: configuration, logger: logger) : nil
         ownedSource = storeSource
         fileSystem = ModelFileSystem(store: store, source: source ?? storeSource!, configuration: configuration, logger: logger)
+        copies = PassthroughCopies(store: store, source: fileSystem.source, logger: logger)
     }
+
+    /// What the kernel agreed to at INIT; nil until the mount is started.
+    public var negotiation: FuseNegotiation? { state.withLock { $0.server?.negotiation } }
 
     /// Mounts and starts serving; returns once the kernel routes requests to this process. Blocks: call it from a
     /// thread, or use `run()` from a task.
@@ -56,17 +61,36 @@ public final class MountService: Sendable {
         }
         try checkMountPoint()
         fileSystem.pins.removeStalePins()
-        let session = try makeSession()
+        let wishes = FuseWishes(kernelFeatures: FuseWishes.kernelFeaturesEnabled(configuration: configuration))
+        if wishes.passthrough { copies.prune(keeping: fileSystem.fileDigests()) }
+        let session = try makeSession(maxRead: wishes.maxRead)
         guard fuse_session_mount(session, mountPoint) == 0 else {
             fuse_session_destroy(session)
-            Unmanaged.passUnretained(fileSystem).release()
             state.withLock { $0.ended = true }
             throw MountError.mountFailed(mountPoint)
         }
-        state.withLock { $0.session = Session(pointer: session) }
-        fileSystem.notifier.attach(session)
-        startLoop(Session(pointer: session))
-        // The first stat waits for the kernel's INIT handshake, which the loop answers; read-ahead set before it
+        // Our own descriptor of the connection: libfuse closes its one when unmounting, while replies may still
+        // be on their way to ours.
+        let descriptor = fcntl(fuse_session_fd(session), F_DUPFD_CLOEXEC, 0)
+        guard descriptor >= 0 else {
+            fuse_session_unmount(session)
+            fuse_session_destroy(session)
+            state.withLock { $0.ended = true }
+            throw MountError.mountFailed(mountPoint)
+        }
+        let master = FuseChannel(descriptor: descriptor)
+        let operations = FuseOperations(fileSystem: fileSystem, backings: wishes.passthrough ? PassthroughBackings(copies: copies, logger: logger) : nil, logger: logger)
+        let mounted = Session(pointer: session)
+        let server = FuseServer(master: master, operations: operations, wishes: wishes, storeRoot: fileSystem.storeRoot, logger: logger) { [self] in
+            finishSession(mounted)
+        }
+        state.withLock { state in
+            state.session = Session(pointer: session)
+            state.server = server
+        }
+        fileSystem.notifier.attach(master)
+        server.start()
+        // The first stat waits for the kernel's INIT handshake, which the first reader answers; read-ahead set before it
         // would be lowered again by INIT.
         let connection = connectionNumber()
         state.withLock { $0.connection = connection }
@@ -87,10 +111,9 @@ public final class MountService: Sendable {
         guard session != nil else { return }
         refresherStop.signal()
         fileSystem.notifier.detach()
-        // The loop may end (and destroy the session) at any moment: only touch the session under the lock.
+        // The readers may end (and destroy the session) at any moment: only touch the session under the lock.
         state.withLock { state in
             guard let session = state.session else { return }
-            fuse_session_exit(session.pointer)
             Self.unmountOnce(session, &state)
         }
         // Open files keep the kernel connection alive after a lazy unmount; abort it if the loop does not end.
@@ -140,38 +163,24 @@ public final class MountService: Sendable {
         guard information.st_mode & S_IFMT == S_IFDIR else { throw MountError.mountPointNotADirectory(mountPoint) }
     }
 
-    private func makeSession() throws -> OpaquePointer {
-        var options = ["ro", "fsname=manta", "subtype=manta", "default_permissions", "max_read=\(Self.maximumRead)"]
+    private func makeSession(maxRead: Int) throws -> OpaquePointer {
+        var options = ["ro", "fsname=manta", "subtype=manta", "default_permissions", "max_read=\(maxRead)"]
         if configuration.allowOther { options.append("allow_other") }
         let arguments = ["manta", "-o", options.joined(separator: ",")]
         var pointers = arguments.map { strdup($0) }
         defer { pointers.forEach { free($0) } }
-        var operations = FuseOperations.table()
-        let userData = Unmanaged.passRetained(fileSystem).toOpaque()
+        // libfuse only mounts: the session's operations are never called.
+        var operations = fuse_lowlevel_ops()
         let session = pointers.withUnsafeMutableBufferPointer { argv -> OpaquePointer? in
             var fuseArguments = fuse_args(argc: Int32(argv.count), argv: argv.baseAddress, allocated: 0)
             defer { fuse_opt_free_args(&fuseArguments) }
-            return cfuse_session_new(&fuseArguments, &operations, MemoryLayout<fuse_lowlevel_ops>.size, userData)
+            return cfuse_session_new(&fuseArguments, &operations, MemoryLayout<fuse_lowlevel_ops>.size, nil)
         }
-        guard let session else {
-            Unmanaged<ModelFileSystem>.fromOpaque(userData).release()
-            throw MountError.sessionCreationFailed(mountPoint)
-        }
+        guard let session else { throw MountError.sessionCreationFailed(mountPoint) }
         return session
     }
 
-    private func startLoop(_ session: Session) {
-        let maxIdle = UInt32(configuration.maxIdleThreads)
-        let thread = Thread { [self] in
-            let status = cfuse_session_loop_mt(session.pointer, 0, maxIdle)
-            if status < 0 { logger.error("the FUSE session ended with an error", metadata: ["errno": "\(-status)"]) }
-            finishSession(session)
-        }
-        thread.name = "manta-fuse-loop"
-        thread.start()
-    }
-
-    /// Runs once the loop returned: the kernel no longer sends requests.
+    /// Runs once every reader returned: the kernel no longer sends requests.
     private func finishSession(_ session: Session) {
         refresherStop.signal()
         fileSystem.notifier.detach()
@@ -180,6 +189,7 @@ public final class MountService: Sendable {
             fuse_session_destroy(session.pointer)
             state.session = nil
         }
+        copies.shutdown()
         ownedSource?.shutdown()
         fileSystem.source.flushAccessLog()
         fileSystem.pins.releaseAll()
@@ -188,8 +198,6 @@ public final class MountService: Sendable {
             defer { state.waiters.removeAll() }
             return state.waiters
         }
-        // libfuse no longer uses the user data.
-        Unmanaged.passUnretained(fileSystem).release()
         logger.notice("unmounted", metadata: ["mountpoint": "\(mountPoint)"])
         finished.signal()
         for waiter in waiters { waiter.resume() }

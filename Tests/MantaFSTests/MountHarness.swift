@@ -50,9 +50,11 @@ final class MountHarness: @unchecked Sendable {
     }
 
     /// Starts `manta mount` and waits (at most 15 s) until the kernel lists the mount.
-    func mount() throws {
+    func mount(environment: [String: String] = [:]) throws {
         FileManager.default.createFile(atPath: logPath, contents: nil)
-        let process = try MantaProcess.process(["mount", mountPoint, "--store", storePath], environment: ["MANTA_LOG_LEVEL": "info"])
+        let process = try MantaProcess.process(
+            ["mount", mountPoint, "--store", storePath], environment: environment.merging(["MANTA_LOG_LEVEL": "info"]) { old, _ in old }
+        )
         process.standardOutput = FileHandle(forWritingAtPath: logPath)
         process.standardError = FileHandle(forWritingAtPath: logPath)
         try process.run()
@@ -120,10 +122,10 @@ final class MountHarness: @unchecked Sendable {
 
 /// Runs `body` with a mounted harness and always unmounts.
 func withMount(_ models: [MountHarness.Model], compression: StoreConfiguration.Compression = .none, chunkSize: UInt64? = nil,
-               _ body: (MountHarness) throws -> Void) throws {
+               environment: [String: String] = [:], _ body: (MountHarness) throws -> Void) throws {
     let harness = try MountHarness(models, compression: compression, chunkSize: chunkSize)
     defer { harness.cleanUp() }
-    try harness.mount()
+    try harness.mount(environment: environment)
     try body(harness)
 }
 

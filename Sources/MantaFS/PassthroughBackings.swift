@@ -1,0 +1,73 @@
+import CFuse
+import Logging
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Decides, per open, whether the kernel reads a file itself from its passthrough copy, and keeps the backing
+/// ids the kernel was given (`FUSE_DEV_IOC_BACKING_OPEN`) while files opened with them are open.
+///
+/// The kernel refuses to mix passthrough and cached opens of one inode (ETXTBSY), so an inode keeps the mode of
+/// its first open until its last open file is released: a file opened while its copy was still being built stays
+/// on the chunk path until every reader closed it.
+final class PassthroughBackings: Sendable {
+    private struct Opens {
+        var count = 0
+        /// Nil while the inode is open through the chunk path.
+        var backingID: Int32?
+        var channel: FuseChannel?
+    }
+
+    private let copies: PassthroughCopies
+    private let logger: Logger
+    private let opens = Mutex<[UInt64: Opens]>([:])
+
+    init(copies: PassthroughCopies, logger: Logger) {
+        self.copies = copies
+        self.logger = logger
+    }
+
+    /// The backing id to open `file` with, or nil for the chunk path. Every call is matched by one `release`.
+    func open(_ file: OpenFile, channel: FuseChannel) -> Int32? {
+        opens.withLock { opens in
+            var entry = opens[file.inode] ?? Opens()
+            defer { opens[file.inode] = entry }
+            if entry.count == 0 {
+                entry.backingID = backingID(file, channel: channel)
+                entry.channel = channel
+            }
+            entry.count += 1
+            return entry.backingID
+        }
+    }
+
+    /// Matches one `open` of the file.
+    func release(_ file: OpenFile) {
+        opens.withLock { opens in
+            guard var entry = opens[file.inode] else { return }
+            entry.count -= 1
+            guard entry.count <= 0 else {
+                opens[file.inode] = entry
+                return
+            }
+            opens[file.inode] = nil
+            if let id = entry.backingID, let channel = entry.channel { _ = cfuse_backing_close(channel.descriptor, UInt32(id)) }
+        }
+    }
+
+    private func backingID(_ file: OpenFile, channel: FuseChannel) -> Int32? {
+        guard case .modelFile(let model) = file.content, let descriptor = copies.descriptor(for: model) else { return nil }
+        // The kernel takes its own reference to the copy.
+        defer { close(descriptor) }
+        let id = cfuse_backing_open(channel.descriptor, descriptor)
+        guard id > 0 else {
+            logger.warning("the kernel refused a passthrough backing file: the file is read through the mount", metadata: [
+                "file": "\(model.file.path)", "error": "\(String(cString: strerror(-id)))",
+            ])
+            return nil
+        }
+        return id
+    }
+}
