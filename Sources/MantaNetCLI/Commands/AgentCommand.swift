@@ -59,6 +59,8 @@ struct AgentCommand: AsyncParsableCommand {
         help: ArgumentHelp("Peer connections from one IP address at once (agents on one host share one).", valueName: "n"))
     var maxConnectionsPerClient = ServerLimits.peer.maxConnectionsPerClient
 
+    @OptionGroup(title: "Quota") var quota: QuotaOptions
+
     @OptionGroup(title: "Kubernetes") var cluster: ClusterOptions
 
     @OptionGroup(title: "CSI") var csi: CSIOptions
@@ -82,6 +84,8 @@ struct AgentCommand: AsyncParsableCommand {
         configuration.socketPath = socket
         configuration.socketGroup = try socketGroup.map(Self.groupID)
         configuration.allowsUnauthenticatedNetwork = insecureNoAuth
+        configuration.storeChanges = quota.storeChanges
+        configuration.quotaCheckInterval = quota.interval.duration
         guard (1...1_000_000).contains(maxConnections) else { throw ValidationError("--max-connections \(maxConnections) is not between 1 and 1000000") }
         guard idleTimeout.duration > .zero, idleTimeout.duration <= .seconds(86_400) else {
             throw ValidationError("--idle-timeout must be longer than 0s and at most 24h")
