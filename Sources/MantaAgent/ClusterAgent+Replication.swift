@@ -253,7 +253,7 @@ extension ClusterAgent {
     }
 
     /// Drops the Replication's pin; when no other Replication on this node needs the same model, also the
-    /// pins of its reference (or, with `removingReference`, the reference itself).
+    /// pins of its reference (or, with `removingReference`, the reference itself and a lazy registration of it).
     private func unpin(_ replication: Replication, removingReference: Bool) async throws {
         let store = agent.store
         let holder = Self.pinHolder(replication.name)
@@ -265,7 +265,11 @@ extension ClusterAgent {
             for pin in try store.pins() where pin.holder == holder {
                 try store.unpin(pin.manifest, holder: holder)
             }
-            guard let reference, !neededElsewhere, try store.resolve(reference) != nil else { return }
+            guard let reference, !neededElsewhere else { return }
+            if removingReference, try store.registrations().contains(where: { $0.reference == reference }) {
+                try store.removeRegistration(reference)
+            }
+            guard try store.resolve(reference) != nil else { return }
             if removingReference {
                 try store.removeReference(reference)
             } else {

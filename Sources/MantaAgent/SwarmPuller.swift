@@ -46,10 +46,10 @@ struct SwarmPuller: Sendable {
         }
         if case .complete(let files, let peers) = outcome {
             do {
-                return try await finish(
+                return Self.counting(storedWhileFollowing, in: try await finish(
                     files, peers: peers, snapshot: snapshot, reference: reference, filename: filename, puller: puller, digests: digests,
                     writing: writing, progress: progress
-                )
+                ))
             } catch where ModelPuller.isDiskFull(error) {
                 // `finish` removed what the pull stored; the hub would need the same space.
                 throw error
@@ -57,9 +57,15 @@ struct SwarmPuller: Sendable {
                 logger.warning("could not take the revision from peers; pulling it from the hub", metadata: ["repo": "\(repo)", "error": "\(error)"])
             }
         }
-        var summary = try await puller.pull(reference, snapshot: snapshot, filename: filename, writing: writing, progress: progress)
-        summary.bytesFromPeers = storedWhileFollowing.bytes
-        summary.bytesDownloaded += summary.bytesFromPeers
+        return Self.counting(
+            storedWhileFollowing, in: try await puller.pull(reference, snapshot: snapshot, filename: filename, writing: writing, progress: progress))
+    }
+
+    /// Adds the chunks taken from followed peers to a summary's bytes, as bytes from peers.
+    private static func counting(_ storedWhileFollowing: StoredChunks, in summary: PullSummary) -> PullSummary {
+        var summary = summary
+        summary.bytesFromPeers += storedWhileFollowing.bytes
+        summary.bytesDownloaded += storedWhileFollowing.bytes
         return summary
     }
 

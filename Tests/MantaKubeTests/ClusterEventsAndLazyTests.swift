@@ -32,8 +32,20 @@ import Testing
             let started = try #require(events.first { $0.reason == "PullStarted" })
             #expect(started.message?.hasPrefix("node \(node): pulling acme/base@main") == true, "\(started.message ?? "")")
 
+            // A second replica comes from the first: its Pulled Event says so.
+            _ = try await cluster.harness.client.mergePatch(Torrent.self, name: "base", patch: ["spec": ["replicas": 2]])
+            _ = try await cluster.harness.waitForTorrent("base", "2 ready") { $0.status?.readyReplicas == 2 }
+            let second = try #require(try await cluster.harness.nodes(of: "base").first { $0 != node })
+            var fromPeers: Event?
+            try await eventually("\(second) posted Pulled") {
+                fromPeers = try await Self.agentEvents(about: "base", cluster).first { $0.reason == "Pulled" && $0.source?.host == second }
+                return fromPeers != nil
+            }
+            let peerMessage = fromPeers?.message ?? ""
+            #expect(!peerMessage.contains(" 0 bytes from peers"), "\(peerMessage)")
+
             // preheat: false: every node registers the model from its metadata; nothing is pulled.
-            try await cluster.create(Torrent(name: "lazy", spec: .init(hub: .init(repoID: "acme/extended"), preheat: false)))
+            try await cluster.create(Torrent(name: "lazy", spec: .init(hub: .init(repoID: "acme/extended"), preheat: false, reclaimPolicy: .delete)))
             let registered = try await cluster.harness.waitForTorrent("lazy", "registered on all three nodes") {
                 $0.status?.phase == .ready && $0.status?.readyReplicas == 3
             }
@@ -51,6 +63,15 @@ import Testing
             }
             let waited = try await cluster.wait(torrent: "lazy", on: ClusterEndToEndTests.nodes[0], timeout: "30s").value
             #expect(waited.status == 0, "manta wait treats a registration as ready: \(waited.standardError)")
+
+            // reclaimPolicy: Delete: each node forgets the registration and says so.
+            try await cluster.harness.client.delete(Torrent.self, name: "lazy")
+            try await cluster.harness.waitForGone("lazy")
+            for node in ClusterEndToEndTests.nodes {
+                #expect(!FileManager.default.fileExists(atPath: "\(cluster.store(node))/pending/refs/acme/extended/main"), "\(node) forgot it")
+            }
+            let reclaimed = try await Self.agentEvents(about: "lazy", cluster).filter { $0.reason == "Reclaimed" }.compactMap(\.source?.host)
+            #expect(Set(reclaimed) == Set(ClusterEndToEndTests.nodes))
         }
     }
 }
