@@ -7,12 +7,14 @@ struct CSITargetPath: Sendable, Hashable, CustomStringConvertible {
 
     init(_ text: String) throws(RPCError) {
         guard !text.isEmpty else { throw CSIPublishRequest.invalid("target_path is required") }
-        guard text.utf8.count <= CSIPublishRequest.maximumPathLength, text.hasPrefix("/"), !text.utf8.contains(0),
-              !text.split(separator: "/").contains(where: { $0 == "." || $0 == ".." }), text != "/"
+        let parts = text.split(separator: "/")
+        guard text.utf8.count <= CSIPublishRequest.maximumPathLength, text.hasPrefix("/"), !text.utf8.contains(0), !parts.isEmpty,
+              !parts.contains(where: { $0 == "." || $0 == ".." })
         else {
             throw CSIPublishRequest.invalid("target_path must be an absolute path below / without '.' or '..' parts, at most \(CSIPublishRequest.maximumPathLength) bytes")
         }
-        path = text.count > 1 && text.hasSuffix("/") ? String(text.dropLast()) : text
+        // As the kernel writes mount points (mountinfo), which is how a published target is recognised.
+        path = "/" + parts.joined(separator: "/")
     }
 
     var description: String { path }

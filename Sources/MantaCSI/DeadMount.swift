@@ -3,10 +3,13 @@ import Glibc
 /// A FUSE mount, or a bind of one, whose server is gone: a crashed agent leaves one at its mount point and at every
 /// volume it published. Every stat of it fails with ENOTCONN and nothing can be mounted on it until it is detached.
 public enum DeadMount {
-    /// Whether `path` is such a mount. Stats `path`: call it off the cooperative threads.
+    /// Whether `path` is such a mount. Asks the file system (statvfs: the kernel caches a FUSE inode's attributes, so
+    /// a stat can still succeed on a dead mount; statvfs always reaches the server): call it off the cooperative threads.
     public static func isDead(_ path: String) -> Bool {
         var information = stat()
-        return stat(path, &information) != 0 && errno == ENOTCONN
+        if stat(path, &information) != 0 { return errno == ENOTCONN }
+        var fileSystem = statvfs()
+        return statvfs(path, &fileSystem) != 0 && errno == ENOTCONN
     }
 
     /// Lazily unmounts a dead mount at `path` (MNT_DETACH: processes holding files in it keep them until they

@@ -1,0 +1,292 @@
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import MantaCSI
+import MantaHub
+import MantaStore
+import MantaTestSupport
+import Testing
+
+/// The agent's CSI node plugin driven as kubelet drives it: a gRPC client on its unix socket, real read-only bind
+/// mounts of the agent's FUSE mount into target folders.
+@Suite struct CSINodePluginTests {
+    /// A `manta agent --csi-socket` over a store holding the GGUF fixture as `acme/gguf`, mounted.
+    struct PluginNode {
+        let node: AgentProcessTests.GGUFNode
+        let agent: Process
+        let socket: String
+        var scratch: TemporaryDirectory { node.scratch }
+
+        init(options: [String] = [], node: AgentProcessTests.GGUFNode? = nil) async throws {
+            let node = try node ?? AgentProcessTests.GGUFNode()
+            self.node = node
+            socket = node.scratch.appending("csi/csi.sock")
+            (agent, _) = try await AgentProcessTests.startAgent(
+                store: node.store, mount: node.mount, tokenFile: node.tokenFile, options: ["--csi-socket", socket] + options,
+                errorLog: node.scratch.appending("agent.log"))
+            try await CSIClient.waitForSocket(socket)
+        }
+
+        func target(_ name: String) -> String { scratch.appending("pods/\(name)/volumes/models") }
+
+        func stop() {
+            guard agent.isRunning else { return }
+            kill(agent.processIdentifier, SIGTERM)
+            agent.waitUntilExit()
+        }
+    }
+
+    @Test func identityAndNodeInfoNameTheDriverTheNodeAndNoOtherServices() async throws {
+        let plugin = try await PluginNode()
+        defer { plugin.stop() }
+        try await CSIClient.with(plugin.socket) { client in
+            let info = try await client.identity.getPluginInfo(Csi_V1_GetPluginInfoRequest())
+            #expect(info.name == "csi.manta.io")
+            #expect(!info.vendorVersion.isEmpty)
+            #expect(try await client.identity.probe(Csi_V1_ProbeRequest()).ready.value)
+            #expect(try await client.identity.getPluginCapabilities(Csi_V1_GetPluginCapabilitiesRequest()).capabilities.isEmpty)
+            #expect(try await client.node.nodeGetCapabilities(Csi_V1_NodeGetCapabilitiesRequest()).capabilities.isEmpty)
+            #expect(try await client.node.nodeGetInfo(Csi_V1_NodeGetInfoRequest()).nodeID == ProcessInfo.processInfo.hostName)
+        }
+        var information = stat()
+        try #require(stat(plugin.socket, &information) == 0)
+        #expect(information.st_mode & 0o777 == 0o600, "only root (kubelet) may use the socket")
+    }
+
+    @Test func aPublishedModelReadsBackByteIdenticalRefusesWritesAndPublishAndUnpublishAreIdempotent() async throws {
+        let plugin = try await PluginNode()
+        defer { plugin.stop() }
+        let target = plugin.target("reader")
+        let original = try Data(contentsOf: URL(fileURLWithPath: "\(try Fixtures.gguf())/model.gguf"))
+        try await CSIClient.with(plugin.socket) { client in
+            try await client.publish(target: target, attributes: ["model": "acme/gguf", "csi.storage.k8s.io/ephemeral": "true"])
+            #expect(try Data(contentsOf: URL(fileURLWithPath: "\(target)/model.gguf")) == original)
+
+            #expect(open("\(target)/model.gguf", O_WRONLY) == -1 && errno == EROFS, "writing a model file through the bind fails with EROFS")
+            #expect(open("\(target)/new-file", O_WRONLY | O_CREAT, 0o644) == -1 && errno == EROFS, "creating a file in the bind fails with EROFS")
+            #expect(mkdir("\(target)/folder", 0o755) == -1 && errno == EROFS)
+
+            try await client.publish(target: target, attributes: ["model": "acme/gguf", "csi.storage.k8s.io/ephemeral": "true"])
+            #expect(Self.mountCount(at: target) == 1, "a second publish of the same target mounts nothing more")
+            #expect(try Data(contentsOf: URL(fileURLWithPath: "\(target)/model.gguf")) == original)
+
+            try await client.unpublish(target: target)
+            #expect(Self.mountCount(at: target) == 0)
+            #expect(!FileManager.default.fileExists(atPath: target), "unpublish removes the target folder")
+            try await client.unpublish(target: target)
+        }
+    }
+
+    @Test func aStaticVolumeNamesItsModelInTheVolumeHandle() async throws {
+        let plugin = try await PluginNode()
+        defer { plugin.stop() }
+        let target = plugin.target("static")
+        try await CSIClient.with(plugin.socket) { client in
+            try await client.publish(target: target, volumeID: "acme/gguf@main", attributes: [:])
+            #expect(FileManager.default.fileExists(atPath: "\(target)/model.gguf"))
+            try await client.unpublish(target: target)
+        }
+    }
+
+    @Test func unpublishWhileAReaderHoldsAFileDetachesTheBindAndTheReaderKeepsReading() async throws {
+        let plugin = try await PluginNode()
+        defer { plugin.stop() }
+        let target = plugin.target("busy")
+        let original = try Data(contentsOf: URL(fileURLWithPath: "\(try Fixtures.gguf())/model.gguf"))
+        try await CSIClient.with(plugin.socket) { client in
+            try await client.publish(target: target, attributes: ["model": "acme/gguf"])
+            let reader = try FileHandle(forReadingFrom: URL(fileURLWithPath: "\(target)/model.gguf"))
+            defer { try? reader.close() }
+            let head = try #require(try reader.read(upToCount: 4096))
+
+            try await client.unpublish(target: target)
+            #expect(Self.mountCount(at: target) == 0)
+            #expect(!FileManager.default.fileExists(atPath: target))
+            let rest = try reader.readToEnd() ?? Data()
+            #expect(head + rest == original, "the reader that held the file reads it to the end after the unpublish")
+        }
+    }
+
+    @Test func badRequestsAreRefusedWithInvalidArgumentNamingTheField() async throws {
+        let plugin = try await PluginNode()
+        defer { plugin.stop() }
+        let target = plugin.target("refused")
+        let refusals: [(attributes: [String: String], readonly: Bool, names: [String])] = [
+            (["modle": "acme/gguf"], true, ["'modle'"]),
+            (["model": "acme/gguf", "mode": "eager"], true, ["'mode'", "eager"]),
+            (["model": "acme/gguf", "torrent": "t"], true, ["'torrent'", "'model'"]),
+            (["torrent": "t", "revision": "v1"], true, ["'revision'"]),
+            (["model": "not-a-model"], true, ["'model'"]),
+            (["model": "acme/gguf", "revision": "../x"], true, ["'revision'"]),
+            (["model": "acme/gguf", "csi.storage.k8s.io/ephemeral": "true"], false, ["readonly"]),
+            (["csi.storage.k8s.io/ephemeral": "true"], true, ["'model'", "'torrent'"]),
+        ]
+        try await CSIClient.with(plugin.socket) { client in
+            for refusal in refusals {
+                let error = await #expect(throws: RPCError.self) {
+                    try await client.publish(target: target, attributes: refusal.attributes, readonly: refusal.readonly)
+                }
+                #expect(error?.code == .invalidArgument, "\(refusal.attributes)")
+                for name in refusal.names { #expect(error?.message.contains(name) == true, "\(error?.message ?? "") names \(name)") }
+            }
+            var block = Csi_V1_VolumeCapability()
+            block.block = Csi_V1_VolumeCapability.BlockVolume()
+            let blockError = await #expect(throws: RPCError.self) {
+                try await client.publish(target: target, attributes: ["model": "acme/gguf"], capability: block)
+            }
+            #expect(blockError?.code == .invalidArgument && blockError?.message.contains("block") == true)
+            let pathError = await #expect(throws: RPCError.self) {
+                try await client.publish(target: "relative/path", attributes: ["model": "acme/gguf"])
+            }
+            #expect(pathError?.code == .invalidArgument && pathError?.message.contains("target_path") == true)
+            let torrentError = await #expect(throws: RPCError.self) {
+                try await client.publish(target: target, attributes: ["torrent": "some-torrent"])
+            }
+            #expect(torrentError?.code == .failedPrecondition, "an agent outside a cluster knows no Torrents")
+        }
+        #expect(Self.mountCount(at: target) == 0)
+    }
+
+    @Test func aWaitVolumeIsUnavailableWithProgressUntilThePullEndsAndAModelTheHubLacksIsNotFound() async throws {
+        let scratch = try TemporaryDirectory()
+        _ = try Fixtures.copy(try Fixtures.gguf(), to: scratch.appending("hub/acme/pulled"))
+        let original = try Data(contentsOf: URL(fileURLWithPath: "\(try Fixtures.gguf())/model.gguf"))
+        let hub = HubServer(configuration: try HubServerConfiguration(root: scratch.appending("hub")))
+        try await hub.withRunning { address in
+            let plugin = try await PluginNode(options: ["--endpoint", address.endpoint])
+            defer { plugin.stop() }
+            try await CSIClient.with(plugin.socket) { client in
+                let target = plugin.target("pulled")
+                let first = await #expect(throws: RPCError.self) { try await client.publish(target: target, attributes: ["model": "acme/pulled"]) }
+                #expect(first?.code == .unavailable && first?.message.contains("acme/pulled") == true, "\(first?.message ?? "")")
+                try await client.publishRetryingWhileUnavailable(target: target, attributes: ["model": "acme/pulled"])
+                #expect(try Data(contentsOf: URL(fileURLWithPath: "\(target)/model.gguf")) == original)
+                try await client.unpublish(target: target)
+
+                let missing = plugin.target("missing")
+                let waited = await #expect(throws: RPCError.self) {
+                    try await client.publishRetryingWhileUnavailable(target: missing, attributes: ["model": "acme/missing"])
+                }
+                #expect(waited?.code == .notFound, "\(waited?.message ?? "")")
+                let lazy = await #expect(throws: RPCError.self) {
+                    try await client.publish(target: missing, attributes: ["model": "acme/missing", "mode": "lazy"])
+                }
+                #expect(lazy?.code == .notFound, "\(lazy?.message ?? "")")
+            }
+        }
+    }
+
+    @Test func aLazyVolumeIsPublishedAtOnceAndReadsFetchFromTheHub() async throws {
+        let scratch = try TemporaryDirectory()
+        _ = try Fixtures.copy(try Fixtures.gguf(), to: scratch.appending("hub/acme/lazy"))
+        let original = try Data(contentsOf: URL(fileURLWithPath: "\(try Fixtures.gguf())/model.gguf"))
+        let hub = HubServer(configuration: try HubServerConfiguration(root: scratch.appending("hub")))
+        try await hub.withRunning { address in
+            let plugin = try await PluginNode(options: ["--endpoint", address.endpoint])
+            defer { plugin.stop() }
+            try await CSIClient.with(plugin.socket) { client in
+                let target = plugin.target("lazy")
+                try await client.publish(target: target, attributes: ["model": "acme/lazy", "mode": "lazy"])
+                #expect(try Data(contentsOf: URL(fileURLWithPath: "\(target)/model.gguf")) == original)
+                try await client.unpublish(target: target)
+            }
+        }
+    }
+
+    @Test func anAgentKilledWithItsMountMountsAgainAfterARestartAndPublishReplacesDeadBinds() async throws {
+        let first = try await PluginNode()
+        let target = first.target("survivor")
+        let original = try Data(contentsOf: URL(fileURLWithPath: "\(try Fixtures.gguf())/model.gguf"))
+        try await CSIClient.with(first.socket) { client in
+            try await client.publish(target: target, attributes: ["model": "acme/gguf"])
+        }
+        kill(first.agent.processIdentifier, SIGKILL)
+        first.agent.waitUntilExit()
+        for _ in 0..<50 where !DeadMount.isDead(first.node.mount) { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(DeadMount.isDead(first.node.mount), "a killed agent leaves its mount dead")
+        #expect(DeadMount.isDead(target), "and the binds of it")
+
+        let second = try await PluginNode(node: first.node)
+        defer { second.stop() }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: "\(first.node.mount)/models/acme/gguf/model.gguf")) == original)
+        try await CSIClient.with(second.socket) { client in
+            try await client.publish(target: target, attributes: ["model": "acme/gguf"])
+            #expect(try Data(contentsOf: URL(fileURLWithPath: "\(target)/model.gguf")) == original, "kubelet's next publish replaces the dead bind")
+            try await client.unpublish(target: target)
+        }
+    }
+
+    /// Mounts at exactly `path`, from /proc/self/mountinfo.
+    static func mountCount(at path: String) -> Int {
+        let path = "/" + path.split(separator: "/").joined(separator: "/")
+        // procfs files have no size: read to the end.
+        let table = String(decoding: FileHandle(forReadingAtPath: "/proc/self/mountinfo")?.readDataToEndOfFile() ?? Data(), as: UTF8.self)
+        return table.split(separator: "\n").filter { $0.split(separator: " ").dropFirst(4).first.map(String.init) == path }.count
+    }
+}
+
+/// A gRPC client of the plugin's socket, as kubelet is one.
+struct CSIClient {
+    let identity: Csi_V1_Identity.Client<HTTP2ClientTransport.Posix>
+    let node: Csi_V1_Node.Client<HTTP2ClientTransport.Posix>
+
+    static func with(_ socket: String, _ body: (CSIClient) async throws -> Void) async throws {
+        try await withGRPCClient(transport: .http2NIOPosix(target: .unixDomainSocket(path: socket), transportSecurity: .plaintext)) { client in
+            try await body(CSIClient(identity: Csi_V1_Identity.Client(wrapping: client), node: Csi_V1_Node.Client(wrapping: client)))
+        }
+    }
+
+    /// The agent announces its peer port before the plugin listens: wait (bounded) for the socket.
+    static func waitForSocket(_ path: String) async throws {
+        for _ in 0..<200 {
+            if FileManager.default.fileExists(atPath: path) { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw SocketDidNotAppear(path: path)
+    }
+
+    struct SocketDidNotAppear: Error, CustomStringConvertible {
+        let path: String
+        var description: String { "the CSI socket \(path) did not appear within 10 s" }
+    }
+
+    /// A mount volume with the access mode kubelet sends for inline volumes.
+    static var mountCapability: Csi_V1_VolumeCapability {
+        var capability = Csi_V1_VolumeCapability()
+        capability.mount = Csi_V1_VolumeCapability.MountVolume()
+        capability.accessMode.mode = .singleNodeWriter
+        return capability
+    }
+
+    func publish(
+        target: String, volumeID: String = "csi-0123456789abcdef", attributes: [String: String], readonly: Bool = true,
+        capability: Csi_V1_VolumeCapability = CSIClient.mountCapability
+    ) async throws {
+        var request = Csi_V1_NodePublishVolumeRequest()
+        request.volumeID = volumeID
+        request.targetPath = target
+        request.readonly = readonly
+        request.volumeContext = attributes
+        request.volumeCapability = capability
+        _ = try await node.nodePublishVolume(request)
+    }
+
+    /// Publishes as kubelet does for a volume still being pulled: again after each UNAVAILABLE, bounded.
+    func publishRetryingWhileUnavailable(target: String, attributes: [String: String]) async throws {
+        for _ in 0..<300 {
+            do {
+                return try await publish(target: target, attributes: attributes)
+            } catch let error as RPCError where error.code == .unavailable {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        try await publish(target: target, attributes: attributes)
+    }
+
+    func unpublish(target: String) async throws {
+        var request = Csi_V1_NodeUnpublishVolumeRequest()
+        request.volumeID = "csi-0123456789abcdef"
+        request.targetPath = target
+        _ = try await node.nodeUnpublishVolume(request)
+    }
+}
