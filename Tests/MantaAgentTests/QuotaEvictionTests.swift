@@ -146,4 +146,22 @@ import Testing
             #expect(verified.succeeded, "verify is clean: \(verified.standardOutput) \(verified.standardError)")
         }
     }
+
+    @Test func theAgentEvictsOnItsOwnWhenTheStoreGrowsBesideIt() async throws {
+        let node = try QuotaNode()
+        let (agent, _) = try await AgentProcessTests.startAgent(
+            store: node.store, tokenFile: nil, options: ["--quota", "\(Self.quota)", "--quota-interval", "200ms"],
+            errorLog: node.scratch.appending("agent.log"))
+        defer { if agent.isRunning { agent.terminate() } }
+        // Four models imported beside the agent, unpinned: 4 MB passes the high watermark (3.42 MB); the oldest goes.
+        for name in ["m1", "m2", "m3", "m4"] {
+            let imported = try await node.run(["import", "\(node.hubRoot)/acme/\(name)", "--repo", "acme/\(name)", "--no-pin"])
+            try #require(imported.succeeded, "\(imported.standardError)")
+        }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while try await node.models().contains("m1"), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        try await node.expectModels(["m2", "m3", "m4"])
+    }
 }
