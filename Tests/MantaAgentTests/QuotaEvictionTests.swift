@@ -131,6 +131,9 @@ import Testing
             #expect(refused.standardError.contains("acme/big@main needs 5000000 bytes"), "\(refused.standardError)")
             #expect(refused.standardError.contains("held by acme/pinned@main"), "\(refused.standardError)")
             #expect(hub.statistics.bytesServed(repo: try HubRepoID("acme/big"), path: "weights.bin") == 0)
+            let lazy = try await node.run(["add", "acme/big"])
+            #expect(!lazy.succeeded, "a lazy registration is held to the quota too")
+            #expect(lazy.standardError.contains("acme/big@main needs 5000000 bytes"), "\(lazy.standardError)")
             #expect(node.chunkFileCount() == chunksBefore)
             try await node.expectModels(["pinned", "m4", "m5"])
             for name in ["pinned", "m4", "m5"] { #expect(try await node.readThroughMount(name), "acme/\(name) through the mount") }
@@ -138,7 +141,7 @@ import Testing
             let metrics = try await RawMetrics.get(port: port)
             #expect(metrics.contains("manta_evictions_total 3"), "\(metrics)")
             #expect(metrics.contains("manta_evicted_bytes_total 3000000"), "\(metrics)")
-            #expect(metrics.contains("manta_refused_pulls_total 1"), "\(metrics)")
+            #expect(metrics.contains("manta_refused_pulls_total 2"), "\(metrics)")
 
             agent.terminate()
             agent.waitUntilExit()
