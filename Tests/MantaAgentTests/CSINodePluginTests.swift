@@ -147,49 +147,46 @@ import Testing
         #expect(Self.mountCount(at: target) == 0)
     }
 
-    @Test func aWaitVolumeIsUnavailableWithProgressUntilThePullEndsAndAModelTheHubLacksIsNotFound() async throws {
+    /// A local hub serving the GGUF fixture as `acme/<name>`, and a plugin node whose agent uses it.
+    static func withHubServing(_ name: String, _ body: (PluginNode, CSIClient, _ original: Data) async throws -> Void) async throws {
         let scratch = try TemporaryDirectory()
-        _ = try Fixtures.copy(try Fixtures.gguf(), to: scratch.appending("hub/acme/pulled"))
+        _ = try Fixtures.copy(try Fixtures.gguf(), to: scratch.appending("hub/acme/\(name)"))
         let original = try Data(contentsOf: URL(fileURLWithPath: "\(try Fixtures.gguf())/model.gguf"))
         let hub = HubServer(configuration: try HubServerConfiguration(root: scratch.appending("hub")))
         try await hub.withRunning { address in
             let plugin = try await PluginNode(options: ["--endpoint", address.endpoint])
             defer { plugin.stop() }
-            try await CSIClient.with(plugin.socket) { client in
-                let target = plugin.target("pulled")
-                let first = await #expect(throws: RPCError.self) { try await client.publish(target: target, attributes: ["model": "acme/pulled"]) }
-                #expect(first?.code == .unavailable && first?.message.contains("acme/pulled") == true, "\(first?.message ?? "")")
-                try await client.publishRetryingWhileUnavailable(target: target, attributes: ["model": "acme/pulled"])
-                #expect(try Data(contentsOf: URL(fileURLWithPath: "\(target)/model.gguf")) == original)
-                try await client.unpublish(target: target)
+            try await CSIClient.with(plugin.socket) { client in try await body(plugin, client, original) }
+        }
+    }
 
-                let missing = plugin.target("missing")
-                let waited = await #expect(throws: RPCError.self) {
-                    try await client.publishRetryingWhileUnavailable(target: missing, attributes: ["model": "acme/missing"])
-                }
-                #expect(waited?.code == .notFound, "\(waited?.message ?? "")")
-                let lazy = await #expect(throws: RPCError.self) {
-                    try await client.publish(target: missing, attributes: ["model": "acme/missing", "mode": "lazy"])
-                }
-                #expect(lazy?.code == .notFound, "\(lazy?.message ?? "")")
+    @Test func aWaitVolumeIsUnavailableWithProgressUntilThePullEndsAndAModelTheHubLacksIsNotFound() async throws {
+        try await Self.withHubServing("pulled") { plugin, client, original in
+            let target = plugin.target("pulled")
+            let first = await #expect(throws: RPCError.self) { try await client.publish(target: target, attributes: ["model": "acme/pulled"]) }
+            #expect(first?.code == .unavailable && first?.message.contains("acme/pulled") == true && first?.message.contains("pull") == true, "\(first?.message ?? "")")
+            try await client.publishRetryingWhileUnavailable(target: target, attributes: ["model": "acme/pulled"])
+            #expect(try Data(contentsOf: URL(fileURLWithPath: "\(target)/model.gguf")) == original)
+            try await client.unpublish(target: target)
+
+            let missing = plugin.target("missing")
+            let waited = await #expect(throws: RPCError.self) {
+                try await client.publishRetryingWhileUnavailable(target: missing, attributes: ["model": "acme/missing"])
             }
+            #expect(waited?.code == .notFound, "\(waited?.message ?? "")")
+            let lazy = await #expect(throws: RPCError.self) {
+                try await client.publish(target: missing, attributes: ["model": "acme/missing", "mode": "lazy"])
+            }
+            #expect(lazy?.code == .notFound, "\(lazy?.message ?? "")")
         }
     }
 
     @Test func aLazyVolumeIsPublishedAtOnceAndReadsFetchFromTheHub() async throws {
-        let scratch = try TemporaryDirectory()
-        _ = try Fixtures.copy(try Fixtures.gguf(), to: scratch.appending("hub/acme/lazy"))
-        let original = try Data(contentsOf: URL(fileURLWithPath: "\(try Fixtures.gguf())/model.gguf"))
-        let hub = HubServer(configuration: try HubServerConfiguration(root: scratch.appending("hub")))
-        try await hub.withRunning { address in
-            let plugin = try await PluginNode(options: ["--endpoint", address.endpoint])
-            defer { plugin.stop() }
-            try await CSIClient.with(plugin.socket) { client in
-                let target = plugin.target("lazy")
-                try await client.publish(target: target, attributes: ["model": "acme/lazy", "mode": "lazy"])
-                #expect(try Data(contentsOf: URL(fileURLWithPath: "\(target)/model.gguf")) == original)
-                try await client.unpublish(target: target)
-            }
+        try await Self.withHubServing("lazy") { plugin, client, original in
+            let target = plugin.target("lazy")
+            try await client.publish(target: target, attributes: ["model": "acme/lazy", "mode": "lazy"])
+            #expect(try Data(contentsOf: URL(fileURLWithPath: "\(target)/model.gguf")) == original)
+            try await client.unpublish(target: target)
         }
     }
 
