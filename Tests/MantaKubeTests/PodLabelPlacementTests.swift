@@ -168,3 +168,19 @@ import Testing
         #expect(key != Torrent.nodeLabelKey(for: other), "names sharing a prefix get different keys")
     }
 }
+
+extension PodLabelPlacementTests {
+    @Test func aPodDecodesFromWhatTheAPIServerSendsAndAnUnknownPhaseIsUnknown() throws {
+        let json = """
+            {"apiVersion":"v1","kind":"Pod","metadata":{"name":"llm-0","namespace":"inference","labels":{"manta.io/torrent-name":"qwen"}},
+             "spec":{"nodeName":"node-a","containers":[{"name":"server","image":"vllm"}]},"status":{"phase":"Hibernating","podIP":"10.0.0.7"}}
+            """
+        let pod = try KubeJSON.decoder().decode(Pod.self, from: Data(json.utf8))
+        #expect(pod.torrentName == "qwen")
+        #expect(pod.status?.phase == .unknown)
+        #expect(pod.nodeNeedingModel == "node-a")
+        var finished = pod
+        finished.status?.phase = .succeeded
+        #expect(finished.nodeNeedingModel == nil)
+    }
+}

@@ -42,6 +42,11 @@ public struct Pod: KubeResource, Hashable {
         case succeeded = "Succeeded"
         case failed = "Failed"
         case unknown = "Unknown"
+
+        /// A phase this client does not know reads as `Unknown`, so one odd pod cannot break the list.
+        public init(from decoder: any Decoder) throws {
+            self = Phase(rawValue: try decoder.singleValueContainer().decode(String.self)) ?? .unknown
+        }
     }
 
     /// The Torrent named by the pod's `manta.io/torrent-name` label.
