@@ -138,6 +138,7 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .target(
@@ -174,11 +175,12 @@ let package = Package(
         .executableTarget(
             name: "MantaNetCLI",
             dependencies: [
-                "MantaServerLimits", "MantaCLISupport", "MantaStore", "MantaFS", "MantaHub", "MantaPeer", "MantaKube", "MantaAgent",
+                "MantaServerLimits", "MantaCLISupport", "MantaStore", "MantaFS", "MantaHub", "MantaPeer", "MantaKube", "MantaAgent", "MantaKubeAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
 

@@ -21,7 +21,9 @@ extension NetworkCommand {
         [
             NetworkCommandEntry<PullName>.self, NetworkCommandEntry<AddName>.self, NetworkCommandEntry<HubName>.self,
             NetworkCommandEntry<MountName>.self, NetworkCommandEntry<AgentName>.self,
-            NetworkCommandEntry<ControllerName>.self, NetworkCommandEntry<WaitName>.self,
+            NetworkCommandEntry<ControllerName>.self, NetworkCommandEntry<WaitName>.self, NetworkCommandEntry<UpName>.self,
+            NetworkCommandEntry<ApplyName>.self, NetworkCommandEntry<GetName>.self, NetworkCommandEntry<DescribeName>.self,
+            NetworkCommandEntry<DeleteName>.self,
         ]
     }
 }
@@ -35,3 +37,8 @@ enum MountName: NetworkCommandName { static var command: NetworkCommand { .mount
 enum AgentName: NetworkCommandName { static var command: NetworkCommand { .agent } }
 enum ControllerName: NetworkCommandName { static var command: NetworkCommand { .controller } }
 enum WaitName: NetworkCommandName { static var command: NetworkCommand { .wait } }
+enum UpName: NetworkCommandName { static var command: NetworkCommand { .up } }
+enum ApplyName: NetworkCommandName { static var command: NetworkCommand { .apply } }
+enum GetName: NetworkCommandName { static var command: NetworkCommand { .get } }
+enum DescribeName: NetworkCommandName { static var command: NetworkCommand { .describe } }
+enum DeleteName: NetworkCommandName { static var command: NetworkCommand { .delete } }

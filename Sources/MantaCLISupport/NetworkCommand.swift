@@ -3,7 +3,7 @@
 /// every local store command (`import`, `ls`, `export`, ...) 4-5 ms of start-up (relocations and the runtime's
 /// conformance scans over a binary twice the size).
 public enum NetworkCommand: String, CaseIterable, Sendable {
-    case pull, add, hub, mount, agent, controller, wait
+    case pull, add, hub, mount, agent, controller, wait, up, apply, get, describe, delete
 
     /// The executable, beside `manta`, that runs these commands.
     public static let executableName = "manta-net"
@@ -19,6 +19,11 @@ public enum NetworkCommand: String, CaseIterable, Sendable {
         case .agent: "Run the node agent: serve the store to peers over HTTP and mount it read-only; SIGTERM stops it gracefully."
         case .controller: "Reconcile Torrents: resolve hub revisions, place Replications on nodes, roll up their progress."
         case .wait: "Wait until a Torrent's model is Ready on this node (for an inference pod's init container)."
+        case .up: "Run everything on this machine without Kubernetes: the API for Torrents, the controller and the agent."
+        case .apply: "Create or update Torrents in `manta up` from manifests (the original Manta's samples apply unchanged)."
+        case .get: "List the Torrents of `manta up` with their phase and progress."
+        case .describe: "Show a Torrent of `manta up`: status, conditions, each node's progress and its events."
+        case .delete: "Delete Torrents from `manta up`; their reclaimPolicy decides whether the model's files go too."
         }
     }
 }

@@ -1,10 +1,12 @@
 import Foundation
+import Logging
 import MantaKube
 import NIOCore
 import Synchronization
 
 /// The state of the embedded API server: objects as JSON, a monotonic resource version, the event history that
-/// watches replay from, and the live watches.
+/// watches replay from, and the live watches. In memory only, or persisted in a folder so that objects and the
+/// resource version outlive a restart (the history does not: watches from before a restart get 410 Gone and relist).
 public final class APIStore: Sendable {
     public struct Collection: Hashable, Sendable {
         public var group: String
@@ -53,9 +55,34 @@ public final class APIStore: Sendable {
     /// Collections with a status subresource: the main endpoint ignores status, `/status` ignores the rest.
     static let statusCollections: Set<String> = ["manta.io/torrents", "manta.io/replications", "manta.io/nodetrackers", "/nodes"]
 
-    let state = Mutex(State())
+    /// Changes remembered for watches to resume from; older ones are compacted away (410 Gone, then a relist).
+    static let historyLimit = 10_000
 
-    public init() {}
+    let state = Mutex(State())
+    private let snapshots: APISnapshotFile?
+
+    /// A store in memory only.
+    public init() {
+        snapshots = nil
+    }
+
+    /// A store persisted in `directory`: what was saved there is loaded, and every change is saved (see ``flush()``).
+    public init(persistingIn directory: String, logger: Logger) throws(APIStoreError) {
+        let file = try APISnapshotFile(directory: directory, logger: logger)
+        if let saved = try file.load() {
+            state.withLock { state in
+                state.version = saved.resourceVersion
+                state.compactedThrough = saved.resourceVersion
+                state.objects = saved.objects
+            }
+        }
+        snapshots = file
+    }
+
+    /// Returns once every change so far is saved (immediately for a store in memory).
+    public func flush() async {
+        await snapshots?.flush()
+    }
 
     // MARK: Reads
 
@@ -89,6 +116,14 @@ public final class APIStore: Sendable {
         }
         let entry = HistoryEntry(version: state.version, collection: collection.id, type: type, object: object)
         state.history.append(entry)
+        if state.history.count > Self.historyLimit {
+            let dropped = state.history.count - Self.historyLimit / 2
+            state.compactedThrough = state.history[dropped - 1].version
+            state.history.removeFirst(dropped)
+        }
+        snapshots?.schedule { [self] in
+            self.state.withLock { APISnapshotFile.Snapshot(resourceVersion: $0.version, objects: $0.objects) }
+        }
         for watcher in state.watchers.values where watcher.collection == collection.id {
             if Self.inNamespace(object, watcher.namespace), watcher.selector.matches(object) {
                 watcher.continuation.yield(Self.eventLine(type: type, object: object))

@@ -12,7 +12,8 @@ struct MantaNet: AsyncParsableCommand {
         version: MantaVersion.current,
         subcommands: [
             PullCommand.self, AddCommand.self, HubCommand.self, MountCommand.self, AgentCommand.self,
-            ControllerCommand.self, WaitCommand.self,
+            ControllerCommand.self, WaitCommand.self, UpCommand.self, ApplyCommand.self, GetCommand.self, DescribeCommand.self,
+            DeleteCommand.self,
         ]
     )
 

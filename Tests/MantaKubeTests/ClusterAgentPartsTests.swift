@@ -122,8 +122,8 @@ import Testing
         (["agent", "--listen", "127.0.0.1:0", "--node-name", "n", "--advertise", "nowhere"], "--advertise 'nowhere' is not host:port"),
         (["agent", "--listen", "127.0.0.1:0", "--kubeconfig", "/x"], "need --node-name"),
         (["agent", "--listen", "127.0.0.1:0", "--node-name", "n", "--kubeconfig", "/nonexistent/kubeconfig"], "/nonexistent/kubeconfig"),
-        (["wait", "--torrent", "t"], "give exactly one of --socket and --kubeconfig/--in-cluster"),
-        (["wait", "--torrent", "t", "--socket", "/s", "--in-cluster"], "give exactly one of --socket and --kubeconfig/--in-cluster"),
+        (["wait", "--torrent", "t", "--timeout", "300ms", "--interval", "100ms"], "was not Ready on this node"),
+        (["wait", "--torrent", "t", "--socket", "/s", "--in-cluster"], "give at most one of --socket and --kubeconfig/--in-cluster"),
         (["wait", "--torrent", "t", "--socket", "/s", "--timeout", "5x"], "--timeout"),
         (["wait", "--torrent", "t", "--in-cluster"], "pass --node-name or set NODE_NAME"),
     ])

@@ -9,7 +9,8 @@ struct WaitCommand: AsyncParsableCommand {
         commandName: NetworkCommand.wait.rawValue,
         abstract: NetworkCommand.wait.abstract,
         discussion: """
-            Asks the node's agent over its local socket (--socket; the pod needs no API permissions), or the \
+            Asks the node's agent over its local socket (--socket, default: the local `manta up`'s agent; the pod \
+            needs no API permissions), or the \
             Kubernetes API for this node's Replication (--kubeconfig or in-cluster, with --node-name). Exits 0 \
             once the model is readable here (pulled, or registered for lazy reads with preheat: false), and \
             non-zero when it failed, when the Torrent is Ready elsewhere but nothing was placed on this node \
@@ -45,15 +46,15 @@ struct WaitCommand: AsyncParsableCommand {
 
     func validate() throws {
         let sources = (socket == nil ? 0 : 1) + (kubeconfig == nil && !inCluster ? 0 : 1)
-        guard sources == 1 else { throw ValidationError("give exactly one of --socket and --kubeconfig/--in-cluster") }
+        guard sources <= 1 else { throw ValidationError("give at most one of --socket and --kubeconfig/--in-cluster (neither: the local `manta up`)") }
         guard !torrent.isEmpty else { throw ValidationError("--torrent must name a Torrent") }
     }
 
     func run() async throws {
         let source: TorrentWaiter.Source
         var client: KubeClient?
-        if let socket {
-            source = .agentSocket(socket)
+        if socket != nil || (kubeconfig == nil && !inCluster) {
+            source = .agentSocket(socket ?? AgentConfiguration.defaultSocketPath(storeRoot: UpInstance(directory: nil).storeRoot))
         } else {
             guard let node = nodeName ?? ProcessInfo.processInfo.environment["NODE_NAME"], !node.isEmpty else {
                 throw ValidationError("asking the API needs this node's name: pass --node-name or set NODE_NAME")

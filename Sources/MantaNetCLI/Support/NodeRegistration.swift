@@ -1,0 +1,39 @@
+import Logging
+import MantaKube
+import ServiceLifecycle
+
+/// `manta up`'s stand-in for the kubelet: it writes this machine's Node object, with the labels Torrents'
+/// nodeSelectors match, into the embedded API once it answers, and keeps it until shutdown.
+struct NodeRegistration: Service {
+    let client: KubeClient
+    let nodeName: String
+    let labels: [String: String]
+    let logger: Logger
+
+    func run() async throws {
+        var backoff = Backoff(initial: .milliseconds(50), maximum: .seconds(2))
+        while !Task.isCancelled {
+            do {
+                try await register()
+                break
+            } catch {
+                logger.debug("the embedded API does not answer yet", metadata: ["error": "\(error)"])
+                try await Task.sleep(for: backoff.next())
+            }
+        }
+        try? await gracefulShutdown()
+    }
+
+    private func register() async throws {
+        let modified = try await client.modify(Node.self, name: nodeName) { node in
+            let merged = node.labels.merging(labels) { $1 }
+            guard merged != node.labels else { return false }
+            node.metadata.labels = merged
+            return true
+        }
+        if modified == nil {
+            _ = try await client.create(Node(name: nodeName, labels: labels))
+        }
+        logger.info("registered this machine as a node", metadata: ["node": "\(nodeName)", "labels": "\(labels)"])
+    }
+}
