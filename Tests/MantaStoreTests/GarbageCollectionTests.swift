@@ -78,6 +78,29 @@ import Testing
         #expect(!report.fits(150_001))
     }
 
+    @Test func aLazilyRegisteredModelNothingHoldsIsEvictedWithItsRegistration() throws {
+        let scratch = try TemporaryDirectory()
+        let (store, references) = try Self.storeWithThreeModels(scratch)
+        let bytes = [UInt8](repeating: 9, count: 100_000)
+        let id = SHA256Hasher.hash(bytes)
+        let lazy = try RepoReference(parsing: "acme/lazy")
+        let digest = try store.register(Registration(
+            reference: lazy, source: Manifest.Source(kind: "hub", repo: "acme/lazy", revision: "main", commit: "c0ffee"), chunkSize: 4 << 20,
+            files: [.init(path: "weights.bin", size: 100_000, sha256: id, scheme: .fixed, spans: [ChunkSpan(offset: 0, length: 100_000)])]))
+        _ = try bytes.withUnsafeBytes { try store.put(id, bytes: $0) }
+        try store.recordPendingChunk(id, file: 0, span: 0, of: digest)
+        // Read after the lazy model's first chunk came: it is the least recently used.
+        try store.touch(try references.map { try Self.chunk(store, $0) })
+        #expect(try store.spaceReport().evictableBytes == 400_000)
+
+        // 400 kB stored, quota 250 kB: down to 200 kB, the lazy model first, then a.
+        let plan = try store.collectGarbage(dryRun: false, quotaBytes: 250_000)
+        #expect(plan.evicted.map(\.reference) == [lazy, references[0]])
+        #expect(plan.evicted.map(\.lazy) == [true, false])
+        #expect(try store.registrations().isEmpty)
+        #expect(!store.contains(id))
+    }
+
     @Test func pinnedModelsAreNeverEvictedEvenWhenTheQuotaCannotBeMet() throws {
         let scratch = try TemporaryDirectory()
         let (store, references) = try Self.storeWithThreeModels(scratch)
