@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The main job on the embedded default (no Kubernetes), end to end on this machine:
-#   1. a local Hugging Face compatible hub (`manta hub serve`) serves the real model and a sharded synthetic one;
-#   2. a node agent (`manta agent`) owns a fresh store, serves peers and mounts the models read-only;
-#   3. `manta pull` hands each pull to the agent (peers first, then the hub: parallel, verified); the models appear in the mount;
-#   4. every file read through the mount, in both views, equals the original; `manta ls`, `du`, `verify`.
+#   1. a local Hugging Face compatible hub (`manta hub serve`) serves the real model under the name the original
+#      Manta's sample Torrent asks for;
+#   2. `manta up` runs the API for Torrents (persisted in its folder), the controller and the agent with its mount;
+#   3. `manta apply -f deploy/samples/torrent-sample.yaml`, unchanged; `manta wait` until it is Ready on this node;
+#   4. the model is read from the mount as huggingface_hub and safetensors read it, every file byte-identical;
+#      `manta get torrents` and `manta describe torrent` show it; `manta delete torrent` releases it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,33 +24,38 @@ cleanup() {
 trap cleanup EXIT
 
 real=".fixtures/real/sentence-transformers/all-MiniLM-L6-v2"
-mkdir -p "$work/repos/sentence-transformers" "$work/repos/acme" "$work/mnt"
-ln -s "$PWD/$real" "$work/repos/sentence-transformers/all-MiniLM-L6-v2"
-ln -s "$PWD/.fixtures/synthetic-48m" "$work/repos/acme/llama-synthetic"
+repo="Qwen/Qwen2.5-0.5B-Instruct"   # the repository deploy/samples/torrent-sample.yaml names
+mkdir -p "$work/repos/Qwen" "$work/mnt"
+ln -s "$PWD/$real" "$work/repos/$repo"
 
 "$manta" hub serve "$work/repos" --addr 127.0.0.1:0 > "$work/hub.out" &
 pids+=($!)
 for _ in $(seq 100); do grep -q HF_ENDPOINT= "$work/hub.out" && break; sleep 0.1; done
 export HF_ENDPOINT; HF_ENDPOINT="$(sed -n 's/^HF_ENDPOINT=//p' "$work/hub.out")"
-"$manta" agent --store "$work/store" --mount "$work/mnt" --listen 127.0.0.1:0 --endpoint "$HF_ENDPOINT" > "$work/agent.out" &
+
+# One process: the API (on <dir>/api.sock), the controller, and the agent with its store in <dir>/store.
+"$manta" up --dir "$work/up" --mount "$work/mnt" --listen 127.0.0.1:0 > "$work/up.out" &
 pids+=($!)
-for _ in $(seq 100); do grep -q "listening on" "$work/agent.out" && [ -S "$work/store/agent.sock" ] && break; sleep 0.1; done
-echo "hub at $HF_ENDPOINT; $(cat "$work/agent.out")"
+for _ in $(seq 100); do grep -q "agent on" "$work/up.out" && [ -S "$work/up/api.sock" ] && break; sleep 0.1; done
+echo "hub at $HF_ENDPOINT; $(cat "$work/up.out")"
 
-# The agent owns the store: `manta pull --store` hands the pull to it over <store>/agent.sock.
-"$manta" pull sentence-transformers/all-MiniLM-L6-v2 --store "$work/store"
-"$manta" pull acme/llama-synthetic --store "$work/store"
-"$manta" ls --store "$work/store"
-"$manta" du --store "$work/store"
+"$manta" apply -f deploy/samples/torrent-sample.yaml --dir "$work/up"
+"$manta" wait --torrent torrent-sample --socket "$work/up/store/agent.sock" --timeout 5m
+"$manta" get torrents --dir "$work/up"
+"$manta" describe torrent torrent-sample --dir "$work/up"
 
-for _ in $(seq 50); do [ -e "$work/mnt/models/acme/llama-synthetic/config.json" ] && break; sleep 0.1; done
-diff -r "$real" "$work/mnt/models/sentence-transformers/all-MiniLM-L6-v2"
-diff -r .fixtures/synthetic-48m "$work/mnt/models/acme/llama-synthetic"
-commit="$(cat "$work/mnt/hub/models--acme--llama-synthetic/refs/main")"
-diff -r .fixtures/synthetic-48m "$work/mnt/hub/models--acme--llama-synthetic/snapshots/$commit"
+diff -r "$real" "$work/mnt/models/$repo"
+commit="$(cat "$work/mnt/hub/models--Qwen--Qwen2.5-0.5B-Instruct/refs/main")"
+diff -r "$real" "$work/mnt/hub/models--Qwen--Qwen2.5-0.5B-Instruct/snapshots/$commit"
 HF_HUB_CACHE="$work/mnt/hub" HF_HUB_OFFLINE=1 python3 -c "
+import os
 from huggingface_hub import snapshot_download
-print('huggingface_hub offline snapshot:', snapshot_download('sentence-transformers/all-MiniLM-L6-v2'))"
-kill -TERM "${pids[1]}" && wait "${pids[1]}"   # the agent unmounts; verify needs the store to itself
-"$manta" verify --store "$work/store"
-echo "demo: hub → pull → agent mount: every file is byte-identical through both views"
+from safetensors.numpy import load_file
+folder = snapshot_download('$repo')
+tensors = load_file(os.path.join(folder, 'model.safetensors'))
+print('huggingface_hub offline snapshot:', folder, '-', len(tensors), 'tensors loaded from the mount')"
+
+"$manta" delete torrent torrent-sample --dir "$work/up"   # reclaimPolicy Retain: the files stay, unpinned
+kill -TERM "${pids[1]}" && wait "${pids[1]}"   # manta up unmounts; verify needs the store to itself
+"$manta" verify --store "$work/up/store"
+echo "demo: hub → manta up → manta apply (the original's sample) → Ready → every file byte-identical through the mount"
