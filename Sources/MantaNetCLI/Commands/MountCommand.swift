@@ -27,6 +27,9 @@ struct MountCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Kernel read-ahead of the mount, in KiB (raising it needs root).", valueName: "KiB"))
     var readAhead: Int = 4096
 
+    @Flag(help: "Use none of the kernel's newer FUSE features (passthrough, cloned descriptors, requests above 1 MiB), as on an old kernel; MANTA_FUSE_FEATURES=none does the same.")
+    var noPassthrough = false
+
     func validate() throws {
         guard (0...(1 << 20)).contains(readAhead) else { throw ValidationError("--read-ahead must be 0...1048576 KiB, not \(readAhead)") }
     }
@@ -36,7 +39,7 @@ struct MountCommand: AsyncParsableCommand {
         let logger = Logger(label: "manta.mount")
         let overridesEndpoint = endpoint != nil || !(ProcessInfo.processInfo.environment["HF_ENDPOINT"] ?? "").isEmpty
         let hub = try await HubOptions.configuration(endpoint: endpoint)
-        let configuration = MountConfiguration(readAheadKiB: readAhead)
+        let configuration = MountConfiguration(readAheadKiB: readAhead, kernelFeatures: !noPassthrough)
         let source = LazyChunkSource(
             store: store, fetcher: HubSpanFetcher(configuration: hub, overridesEndpoint: overridesEndpoint), configuration: configuration, logger: logger
         )
