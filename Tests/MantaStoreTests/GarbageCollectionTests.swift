@@ -101,6 +101,19 @@ import Testing
         #expect(!store.contains(id))
     }
 
+    @Test func aManifestOnlyAPinHoldsKeepsItsFileAndChunks() throws {
+        let scratch = try TemporaryDirectory()
+        let (store, references) = try Self.storeWithThreeModels(scratch)
+        let (digest, _) = try store.requireManifest(references[0])
+        let chunk = try Self.chunk(store, references[0])
+        try store.pin(digest, holder: "open:1")
+        try store.removeReference(references[0])
+        let plan = try store.collectGarbage(dryRun: false, quotaBytes: 10_000)
+        #expect(!plan.manifests.contains(digest))
+        #expect((try? store.manifest(digest)) != nil, "a file open through a mount still reads its manifest")
+        #expect(store.contains(chunk))
+    }
+
     @Test func pinnedModelsAreNeverEvictedEvenWhenTheQuotaCannotBeMet() throws {
         let scratch = try TemporaryDirectory()
         let (store, references) = try Self.storeWithThreeModels(scratch)

@@ -54,7 +54,7 @@ extension Store {
         let holdings = try holdings()
         var users = holdings.chunkUsers
         let manifests = try database.manifestDigests()
-        let kept = Set(holdings.models.filter { !$0.lazy }.map(\.digest))
+        let kept = Set(holdings.models.filter { !$0.lazy }.map(\.digest)).union(holdings.pinnedManifests)
         plan.manifests = manifests.filter { !kept.contains($0) }.sorted()
 
         plan.storedBytesBefore = holdings.storedBytes

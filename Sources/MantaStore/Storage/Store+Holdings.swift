@@ -21,6 +21,8 @@ extension Store {
         var chunkUsers: [ChunkID: Int]
         /// Chunks of held models and of pinned manifests: never evicted.
         var heldChunks: Set<ChunkID>
+        /// Manifests some pin holds, named by a reference or not (an open file keeps a manifest its reference moved off).
+        var pinnedManifests: Set<Digest>
         var storedBytes: UInt64
 
         /// Models nothing holds, least recently used first (ties by name, so the order is the same every time).
@@ -56,6 +58,6 @@ extension Store {
         }
         return Holdings(
             models: models, records: records, storedSizes: storedSizes, chunkUsers: chunkUsers, heldChunks: heldChunks,
-            storedBytes: records.reduce(0) { $0 + $1.storedSize })
+            pinnedManifests: Set(holders.keys), storedBytes: records.reduce(0) { $0 + $1.storedSize })
     }
 }
