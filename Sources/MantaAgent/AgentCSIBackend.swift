@@ -30,7 +30,7 @@ final class AgentCSIBackend: CSIVolumeBackend {
         self.logger = logger
     }
 
-    func prepare(_ volume: CSIVolumeSource) async throws(CSIBackendError) -> CSIVolumeState {
+    func prepare(_ volume: CSIVolumeSource, for publication: String) async throws(CSIBackendError) -> CSIVolumeState {
         guard let mount = agent.mount?.mount else {
             throw .failedPrecondition("the agent runs without a mount (--mount): it has no model folder to publish")
         }
@@ -50,14 +50,30 @@ final class AgentCSIBackend: CSIVolumeBackend {
             case .waiting(let progress): return .pulling(progress: progress)
             }
         }
-        return .ready(folder: try await folder(of: reference, in: mount))
+        let folder = try await folder(of: reference, in: mount)
+        do {
+            try await agent.holds.hold(reference, volume: publication)
+        } catch {
+            throw .unavailable("could not hold \(reference) in the store for the volume: \(error)")
+        }
+        return .ready(folder: folder)
+    }
+
+    /// The quota may evict the model again once no volume holds it.
+    func release(_ publication: String) async throws(CSIBackendError) {
+        do {
+            try await agent.holds.release(volume: publication)
+        } catch {
+            throw .unavailable("\(error)")
+        }
     }
 
     // MARK: Models
 
+    /// Pulled, or registered for lazy reads.
     private func isStored(_ reference: RepoReference) throws(CSIBackendError) -> Bool {
         do {
-            return try agent.store.resolve(reference) != nil
+            return try agent.store.resolve(reference) != nil || agent.store.registrations().contains { $0.reference == reference }
         } catch {
             throw .unavailable("could not read the store's references: \(error)")
         }

@@ -35,7 +35,7 @@ final class CSINodeService: Csi_V1_Node.SimpleServiceProtocol {
             }
             let folder: String
             do {
-                switch try await backend.prepare(publish.source) {
+                switch try await backend.prepare(publish.source, for: target) {
                 case .ready(let ready): folder = ready
                 case .pulling(let progress):
                     throw RPCError(code: .unavailable, message: "\(publish.source) is not on this node yet: \(progress); kubelet retries")
@@ -53,6 +53,11 @@ final class CSINodeService: Csi_V1_Node.SimpleServiceProtocol {
         let target = try CSITargetPath(request.targetPath).path
         return try await exclusively(target) {
             try await onThreadPool { () throws(BindMountError) in try BindMount.unpublish(target) }
+            do {
+                try await backend.release(target)
+            } catch {
+                throw RPCError(code: .unavailable, message: "the volume at \(target) is unmounted but its model is still held: \(error)")
+            }
             logger.info("unpublished", metadata: ["volume": "\(request.volumeID)", "target": "\(target)"])
             return Csi_V1_NodeUnpublishVolumeResponse()
         }

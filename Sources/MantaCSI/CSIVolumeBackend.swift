@@ -4,8 +4,12 @@
 public protocol CSIVolumeBackend: Sendable {
     /// Makes sure the volume's model is on this node, as its mode asks, and returns where it can be read, or how
     /// far the pull has come. Called again by kubelet's retries until it answers `.ready`, so it must not start a
-    /// second pull of what is already being pulled.
-    func prepare(_ volume: CSIVolumeSource) async throws(CSIBackendError) -> CSIVolumeState
+    /// second pull of what is already being pulled. Once ready, the model is held for `publication` (the target
+    /// folder: a PersistentVolume's id is shared by every pod of the node that uses it) until `release`.
+    func prepare(_ volume: CSIVolumeSource, for publication: String) async throws(CSIBackendError) -> CSIVolumeState
+
+    /// Lets go of what `prepare` held for `publication` (nothing, when it holds nothing).
+    func release(_ publication: String) async throws(CSIBackendError)
 }
 
 /// What a volume names: a model revision directly, or a Torrent the cluster agent knows.

@@ -61,6 +61,7 @@ import Testing
         try await CSIClient.with(plugin.socket) { client in
             try await client.publish(target: target, attributes: ["model": "acme/gguf", "csi.storage.k8s.io/ephemeral": "true"])
             #expect(try Data(contentsOf: URL(fileURLWithPath: "\(target)/model.gguf")) == original)
+            #expect(try Self.volumeHolders(plugin) == ["volume:" + Self.normalized(target)], "the published model is held, so the quota cannot evict it")
 
             #expect(open("\(target)/model.gguf", O_WRONLY) == -1 && errno == EROFS, "writing a model file through the bind fails with EROFS")
             #expect(open("\(target)/new-file", O_WRONLY | O_CREAT, 0o644) == -1 && errno == EROFS, "creating a file in the bind fails with EROFS")
@@ -73,6 +74,7 @@ import Testing
             try await client.unpublish(target: target)
             #expect(Self.mountCount(at: target) == 0)
             #expect(!FileManager.default.fileExists(atPath: target), "unpublish removes the target folder")
+            #expect(try Self.volumeHolders(plugin).isEmpty, "unpublish releases the hold")
             try await client.unpublish(target: target)
         }
     }
@@ -213,9 +215,17 @@ import Testing
         }
     }
 
+    /// The store's pins that CSI volumes hold (the store is shared: the agent keeps it open meanwhile).
+    static func volumeHolders(_ plugin: PluginNode) throws -> [String] {
+        try Store(root: plugin.node.store).pins().map(\.holder).filter { $0.hasPrefix("volume:") }
+    }
+
+    /// `path` as the kernel writes mount points.
+    static func normalized(_ path: String) -> String { "/" + path.split(separator: "/").joined(separator: "/") }
+
     /// Mounts at exactly `path`, from /proc/self/mountinfo.
     static func mountCount(at path: String) -> Int {
-        let path = "/" + path.split(separator: "/").joined(separator: "/")
+        let path = normalized(path)
         // procfs files have no size: read to the end.
         let table = String(decoding: FileHandle(forReadingAtPath: "/proc/self/mountinfo")?.readDataToEndOfFile() ?? Data(), as: UTF8.self)
         return table.split(separator: "\n").filter { $0.split(separator: " ").dropFirst(4).first.map(String.init) == path }.count
