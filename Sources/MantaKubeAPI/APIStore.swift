@@ -57,6 +57,8 @@ public final class APIStore: Sendable {
 
     /// Changes remembered for watches to resume from; older ones are compacted away (410 Gone, then a relist).
     static let historyLimit = 10_000
+    /// Events kept; past it the oldest go, as the API server lets Events expire, so a long-running store stays small.
+    public static let eventLimit = 1_000
 
     let state = Mutex(State())
     private let snapshots: APISnapshotFile?
@@ -120,6 +122,10 @@ public final class APIStore: Sendable {
             let dropped = state.history.count - Self.historyLimit / 2
             state.compactedThrough = state.history[dropped - 1].version
             state.history.removeFirst(dropped)
+        }
+        if collection.id == "/events", type == "ADDED", let events = state.objects[collection.id], events.count > Self.eventLimit {
+            let oldest = events.min { Self.version(of: $0.value) < Self.version(of: $1.value) }
+            if let oldest { write(collection, key: oldest.key, type: "DELETED", object: oldest.value, remove: true, in: &state) }
         }
         snapshots?.schedule { [self] in
             self.state.withLock { APISnapshotFile.Snapshot(resourceVersion: $0.version, objects: $0.objects) }
@@ -217,6 +223,10 @@ public final class APIStore: Sendable {
     }
 
     // MARK: Encoding
+
+    static func version(of object: JSONValue) -> Int64 {
+        object["metadata"]?["resourceVersion"]?.stringValue.flatMap { Int64($0) } ?? 0
+    }
 
     static func inNamespace(_ object: JSONValue, _ namespace: String?) -> Bool {
         guard let namespace else { return true }

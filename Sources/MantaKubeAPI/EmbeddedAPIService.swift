@@ -46,9 +46,12 @@ public struct EmbeddedAPIService: Service {
                     responder: CallbackResponder { (request: Request, _: BasicRequestContext) in try await server.respond(request) },
                     configuration: .init(address: address),
                     onServerRunning: { channel in
-                        if case .tcp(let host, _) = listener {
+                        switch listener {
+                        case .tcp(let host, _):
                             onListening(.tcp(host: host, port: channel.localAddress?.port ?? 0))
-                        } else {
+                        case .unixSocket(let path):
+                            // The API has no authentication: only this user may connect.
+                            chmod(path, 0o600)
                             onListening(listener)
                         }
                     },

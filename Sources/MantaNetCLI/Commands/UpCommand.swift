@@ -111,6 +111,10 @@ struct UpCommand: AsyncParsableCommand {
         guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
             throw ValidationError("--api-listen '\(text)' is not host:port")
         }
-        return .tcp(host: String(text[..<colon]), port: port)
+        let host = String(text[..<colon])
+        guard ["127.0.0.1", "::1", "[::1]", "localhost"].contains(host) else {
+            throw ValidationError("--api-listen '\(text)': the embedded API has no authentication, so it listens on loopback only (127.0.0.1 or ::1)")
+        }
+        return .tcp(host: host == "[::1]" ? "::1" : host, port: port)
     }
 }
