@@ -40,8 +40,10 @@ public final class AgentService: Service, Sendable {
         let store = try Store(root: configuration.storeRoot, changes: configuration.storeChanges, logger: logger)
         self.store = store
         holds = ModelHolds(store: store)
-        discovery = configuration.discovery ?? StaticPeerDiscovery(configuration.peers)
-        peerClient = PeerClient(token: configuration.token, downloadLimiter: configuration.downloadRate.map { RateLimiter(bytesPerSecond: $0) })
+        let discovery = configuration.discovery ?? StaticPeerDiscovery(configuration.peers)
+        self.discovery = discovery
+        let peerClient = PeerClient(token: configuration.token, downloadLimiter: configuration.downloadRate.map { RateLimiter(bytesPerSecond: $0) })
+        self.peerClient = peerClient
         let board = SwarmBoard(store: store)
         swarmBoard = board
         let metrics = AgentMetrics(store: store)
@@ -56,10 +58,13 @@ public final class AgentService: Service, Sendable {
         let server = PeerServer(store: store, configuration: serverConfiguration, logger: logger)
         metrics.peerServer.withLock { $0 = server }
         peerServer = server
-        // Models added from hub metadata alone are fetched on first read, from the hub they were added from.
+        // Models added from hub metadata alone are fetched on first read: from peers holding them, else from the hub they were added from.
         mount = configuration.mountPoint.map { mountPoint in
             let lazySource = configuration.hub.map {
-                LazyChunkSource(store: store, fetcher: HubSpanFetcher(configuration: $0, overridesEndpoint: false), logger: logger)
+                let fetcher = PeerFirstSpanFetcher.lazyFetcher(
+                    hub: HubSpanFetcher(configuration: $0, overridesEndpoint: false), configuration: configuration, store: store, peerClient: peerClient,
+                    discovery: discovery, logger: logger)
+                return LazyChunkSource(store: store, fetcher: fetcher, logger: logger)
             }
             return MountRunner(mount: MountService(store: store, mountPoint: mountPoint, source: lazySource, logger: logger), lazySource: lazySource)
         }
