@@ -47,6 +47,7 @@ public struct EmbeddedAPIServer: Sendable {
                 return watchResponse(route, selector: selector, query: query)
             }
             let (items, version) = store.list(route.collection, namespace: route.namespace, selector: selector)
+            if route.collection.id == Self.torrents.id, Self.wantsTable(request) { return Self.torrentTable(items, resourceVersion: version) }
             let list: JSONValue = [
                 "apiVersion": .string(route.collection.apiVersion), "kind": .string((APIStore.kinds[route.collection.id] ?? "") + "List"),
                 "metadata": ["resourceVersion": .string(String(version))], "items": .array(items),
@@ -54,6 +55,9 @@ public struct EmbeddedAPIServer: Sendable {
             return Self.json(200, list)
         case (.get, let name?, _):
             guard let object = store.object(route.collection, key: route.key(name)) else { return Self.notFound(route, name) }
+            if route.collection.id == Self.torrents.id, route.subresource == nil, Self.wantsTable(request) {
+                return Self.torrentTable([object], resourceVersion: store.currentVersion())
+            }
             return Self.json(200, object)
         case (.post, nil, nil):
             return create(route, body: body)

@@ -1,5 +1,6 @@
 import Foundation
 import MantaKube
+import MantaKubeAPI
 
 /// Torrents as `manta get torrents` prints them: one aligned row each, with the bytes the nodes hold so far.
 enum TorrentTable {
@@ -34,14 +35,7 @@ enum TorrentTable {
     }
 
     static func age(_ created: Date?, now: Date) -> String {
-        guard let created else { return "<unknown>" }
-        let seconds = max(0, Int(now.timeIntervalSince(created)))
-        switch seconds {
-        case ..<120: return "\(seconds)s"
-        case ..<7200: return "\(seconds / 60)m"
-        case ..<172_800: return "\(seconds / 3600)h"
-        default: return "\(seconds / 86400)d"
-        }
+        ObjectAge.text(since: created, now: now)
     }
 
     /// Columns padded to their widest cell, three spaces apart, as kubectl prints them.

@@ -200,6 +200,7 @@ import Testing
                 #expect(again.succeeded, "\(again.standardError)")
                 let listed = try await kubectlRun(["get", "torrents"])
                 #expect(listed.standardOutput.contains("qwen3-0-6b"), "\(listed.standardOutput) \(listed.standardError)")
+                #expect(listed.standardOutput.contains("PHASE") && listed.standardOutput.contains("Ready"), "the CRD's printer columns: \(listed.standardOutput)")
                 let yaml = try await kubectlRun(["get", "torrent", "qwen3-0-6b", "-o", "yaml"])
                 #expect(yaml.standardOutput.contains("phase: Ready"), "\(yaml.standardOutput)")
                 let deleted = try await kubectlRun(["delete", "torrent", "qwen3-0-6b", "--timeout=60s"])
