@@ -71,7 +71,7 @@ final class QuotaKeeper: Service, Sendable {
         guard let quotaBytes else { return }
         let store = store
         do {
-            let used = try await NIOThreadPool.singleton.runIfActive { try store.usage().storedBytes }
+            let used = try await NIOThreadPool.singleton.runIfActive { try store.storedBytes() }
             guard Double(used) > Double(quotaBytes) * store.configuration.highWatermark else { return }
             _ = try await collect(dryRun: false)
         } catch {

@@ -221,6 +221,11 @@ final class MetadataDatabase: Sendable {
         }
     }
 
+    /// Bytes every chunk file takes, summed by SQLite (cheap enough to ask every few seconds).
+    func storedBytes() throws -> UInt64 {
+        try withConnection { db in UInt64(clamping: try db.query("SELECT COALESCE(SUM(stored_size), 0) FROM chunks").first?[0].integer ?? 0) }
+    }
+
     // MARK: Manifests
 
     func recordManifest(_ digest: Digest, _ manifest: Manifest) throws {

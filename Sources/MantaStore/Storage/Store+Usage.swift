@@ -29,6 +29,9 @@ extension Store {
         )
     }
 
+    /// Bytes the chunk files take on disk, what a quota counts; without reading a manifest.
+    public func storedBytes() throws -> UInt64 { try database.storedBytes() }
+
     /// Bytes on disk of every chunk the store has, compressed or not.
     public func storedSizes() throws -> [ChunkID: UInt64] {
         Dictionary(try database.chunkRecords().map { ($0.id, $0.storedSize) }, uniquingKeysWith: { first, _ in first })
