@@ -50,10 +50,10 @@ final class MountHarness: @unchecked Sendable {
     }
 
     /// Starts `manta mount` and waits (at most 15 s) until the kernel lists the mount.
-    func mount(environment: [String: String] = [:]) throws {
+    func mount(environment: [String: String] = [:], options: [String] = []) throws {
         FileManager.default.createFile(atPath: logPath, contents: nil)
         let process = try MantaProcess.process(
-            ["mount", mountPoint, "--store", storePath], environment: environment.merging(["MANTA_LOG_LEVEL": "info"]) { old, _ in old }
+            ["mount", mountPoint, "--store", storePath] + options, environment: environment.merging(["MANTA_LOG_LEVEL": "info"]) { old, _ in old }
         )
         process.standardOutput = FileHandle(forWritingAtPath: logPath)
         process.standardError = FileHandle(forWritingAtPath: logPath)
@@ -99,7 +99,10 @@ final class MountHarness: @unchecked Sendable {
     }
 
     static func isMounted(_ path: String) -> Bool {
-        guard let table = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return false }
+        // Read to its end: /proc files report size 0, and String(contentsOfFile:) stops after the first 4 KiB, which a
+        // machine with a few dozen mounts exceeds.
+        guard let data = FileHandle(forReadingAtPath: "/proc/self/mountinfo")?.readDataToEndOfFile() else { return false }
+        let table = String(decoding: data, as: UTF8.self)
         return table.split(separator: "\n").contains { line in
             let fields = line.split(separator: " ")
             return fields.count > 4 && fields[4] == path
@@ -122,10 +125,10 @@ final class MountHarness: @unchecked Sendable {
 
 /// Runs `body` with a mounted harness and always unmounts.
 func withMount(_ models: [MountHarness.Model], compression: StoreConfiguration.Compression = .none, chunkSize: UInt64? = nil,
-               environment: [String: String] = [:], _ body: (MountHarness) throws -> Void) throws {
+               environment: [String: String] = [:], options: [String] = [], _ body: (MountHarness) throws -> Void) throws {
     let harness = try MountHarness(models, compression: compression, chunkSize: chunkSize)
     defer { harness.cleanUp() }
-    try harness.mount(environment: environment)
+    try harness.mount(environment: environment, options: options)
     try body(harness)
 }
 

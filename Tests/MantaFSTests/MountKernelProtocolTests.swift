@@ -74,12 +74,25 @@ struct MountKernelProtocolTests {
         }
     }
 
-    @Test("INIT takes requests up to fs.fuse.max_pages_limit, a cloned descriptor per reader and passthrough; MANTA_FUSE_FEATURES=none takes 1 MiB requests on one descriptor",
-          arguments: [true, false])
-    func initNegotiatesKernelFeatures(featuresOn: Bool) throws {
+    /// How a mount is told to use the kernel's features, or not.
+    enum FeatureSwitch: String, CaseIterable, CustomTestStringConvertible, Sendable {
+        case on
+        case environmentNone = "MANTA_FUSE_FEATURES=none"
+        case flag = "--no-passthrough"
+
+        var testDescription: String { rawValue }
+    }
+
+    @Test("INIT takes requests up to fs.fuse.max_pages_limit, a cloned descriptor per reader and passthrough; MANTA_FUSE_FEATURES=none and --no-passthrough take 1 MiB requests on one descriptor",
+          arguments: FeatureSwitch.allCases)
+    func initNegotiatesKernelFeatures(features: FeatureSwitch) throws {
         let limit = (try? String(contentsOfFile: "/proc/sys/fs/fuse/max_pages_limit", encoding: .utf8))
             .flatMap { UInt32($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 256
-        try withMount([try TestModels.shards()], environment: featuresOn ? [:] : ["MANTA_FUSE_FEATURES": "none"]) { mount in
+        let featuresOn = features == .on
+        try withMount(
+            [try TestModels.shards()], environment: features == .environmentNone ? ["MANTA_FUSE_FEATURES": "none"] : [:],
+            options: features == .flag ? ["--no-passthrough"] : []
+        ) { mount in
             let line = try #require(mount.log.split(separator: "\n").first { $0.contains("FUSE connection initialised") }, "\(mount.log)")
             let fields = Self.fields(of: String(line))
             #expect(fields["max_pages"] == "\(min(limit, featuresOn ? 1024 : 256))", "\(line)")

@@ -95,7 +95,9 @@ func withLazyMount(_ models: [String: String], _ body: @escaping @Sendable (Lazy
 }
 
 func isMounted(_ path: String) -> Bool {
-    guard let table = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return false }
+    // Read to its end: /proc files report size 0, and String(contentsOfFile:) stops after the first 4 KiB.
+    guard let data = FileHandle(forReadingAtPath: "/proc/self/mountinfo")?.readDataToEndOfFile() else { return false }
+    let table = String(decoding: data, as: UTF8.self)
     return table.split(separator: "\n").contains { line in
         let fields = line.split(separator: " ")
         return fields.count > 4 && fields[4] == path
