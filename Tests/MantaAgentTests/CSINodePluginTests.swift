@@ -215,6 +215,52 @@ import Testing
         }
     }
 
+    @Test func aTorrentVolumePublishesItsModelOnceReadyOnTheNodeAndAnAbsentTorrentIsNotFound() async throws {
+        let scratch = try TemporaryDirectory()
+        _ = try Fixtures.copy(try Fixtures.gguf(), to: scratch.appending("hub/acme/torrent-model"))
+        let original = try Data(contentsOf: URL(fileURLWithPath: "\(try Fixtures.gguf())/model.gguf"))
+        let torrent = scratch.appending("torrent.yaml")
+        try """
+            apiVersion: manta.io/v1alpha1
+            kind: Torrent
+            metadata:
+              name: csi-torrent
+            spec:
+              hub:
+                repoID: acme/torrent-model
+            """.write(toFile: torrent, atomically: true, encoding: .utf8)
+        let hub = HubServer(configuration: try HubServerConfiguration(root: scratch.appending("hub")))
+        try await hub.withRunning { address in
+            // `manta up`: the embedded API, the controller and the agent as this machine's node.
+            let up = scratch.appending("up"), mount = scratch.appending("mnt"), socket = scratch.appending("csi/csi.sock")
+            try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: true)
+            let process = try MantaProcess.process(
+                ["up", "--dir", up, "--listen", "127.0.0.1:0", "--mount", mount, "--csi-socket", socket],
+                environment: ["HF_ENDPOINT": address.endpoint, "HF_TOKEN": ""])
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            defer {
+                kill(process.processIdentifier, SIGTERM)
+                process.waitUntilExit()
+            }
+            try await CSIClient.waitForSocket(socket)
+            try await CSIClient.with(socket) { client in
+                let absent = await #expect(throws: RPCError.self) {
+                    try await client.publishRetryingWhileUnavailable(target: scratch.appending("pods/absent/volumes/model"), attributes: ["torrent": "absent"])
+                }
+                #expect(absent?.code == .notFound, "\(absent?.message ?? "")")
+
+                let applied = try await MantaProcess.runDetached(["apply", "-f", torrent, "--dir", up])
+                try #require(applied.succeeded, "\(applied.standardError)")
+                let target = scratch.appending("pods/reader/volumes/model")
+                try await client.publishRetryingWhileUnavailable(target: target, attributes: ["torrent": "csi-torrent"], for: .seconds(90))
+                #expect(try Data(contentsOf: URL(fileURLWithPath: "\(target)/model.gguf")) == original)
+                try await client.unpublish(target: target)
+            }
+        }
+    }
+
     /// The store's pins that CSI volumes hold (the store is shared: the agent keeps it open meanwhile).
     static func volumeHolders(_ plugin: PluginNode) throws -> [String] {
         try Store(root: plugin.node.store).pins().map(\.holder).filter { $0.hasPrefix("volume:") }
@@ -279,8 +325,9 @@ struct CSIClient {
     }
 
     /// Publishes as kubelet does for a volume still being pulled: again after each UNAVAILABLE, bounded.
-    func publishRetryingWhileUnavailable(target: String, attributes: [String: String]) async throws {
-        for _ in 0..<300 {
+    func publishRetryingWhileUnavailable(target: String, attributes: [String: String], for timeout: Duration = .seconds(30)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
             do {
                 return try await publish(target: target, attributes: attributes)
             } catch let error as RPCError where error.code == .unavailable {

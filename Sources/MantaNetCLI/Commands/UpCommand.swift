@@ -37,6 +37,8 @@ struct UpCommand: AsyncParsableCommand {
 
     @OptionGroup(title: "Agent") var agent: AgentOptions
 
+    @OptionGroup(title: "CSI") var csi: CSIOptions
+
     func run() async throws {
         let instance = UpInstance(directory: dir)
         let labels = try Self.labels(nodeLabels)
@@ -82,9 +84,9 @@ struct UpCommand: AsyncParsableCommand {
         }
         defer { announce.cancel() }
         // Shut down in reverse: the agent and the controller stop before the API they talk to.
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [api, registration, controller, agentService, clusterAgent], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        var services: [any Service] = [api, registration, controller, agentService, clusterAgent]
+        if let plugin = csi.service(agent: agentService, cluster: clusterAgent, nodeName: nodeName, logger: logger) { services.append(plugin) }
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         defer { agentService.store.endSession() }
         var failure: (any Error)?
         do {
