@@ -22,6 +22,7 @@ public final class MountService: Sendable {
     private struct State {
         var session: Session?
         var server: FuseServer?
+        var negotiation: FuseNegotiation?
         var started = false
         var unmounted = false
         /// `stop()` came while `start()` was still mounting.
@@ -50,7 +51,7 @@ public final class MountService: Sendable {
     }
 
     /// What the kernel agreed to at INIT; nil until the mount is started.
-    public var negotiation: FuseNegotiation? { state.withLock { $0.server?.negotiation } }
+    public var negotiation: FuseNegotiation? { state.withLock { $0.negotiation ?? $0.server?.negotiation } }
 
     /// Mounts and starts serving; returns once the kernel routes requests to this process. Blocks: call it from a
     /// thread, or use `run()` from a task.
@@ -188,6 +189,9 @@ public final class MountService: Sendable {
             Self.unmountOnce(session, &state)
             fuse_session_destroy(session.pointer)
             state.session = nil
+            // The server (and with it the connection's descriptors) goes; what it negotiated stays on record.
+            state.negotiation = state.server?.negotiation
+            state.server = nil
         }
         copies.shutdown()
         ownedSource?.shutdown()
