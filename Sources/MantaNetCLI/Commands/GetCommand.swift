@@ -55,6 +55,8 @@ struct GetCommand: AsyncParsableCommand {
     }
 
     private func printAll(_ torrents: [Torrent], header: Bool) throws {
+        // A watch's lines go out as they come, into a pipe or a file too.
+        defer { fflush(nil) }
         switch output {
         case .json, .yaml:
             let objects = try torrents.map { try JSONDecoder().decode(JSONValue.self, from: try KubeJSON.encoder().encode($0)) }

@@ -111,6 +111,31 @@ import Testing
         }
     }
 
+    @Test func getWatchPrintsEachChangeUntilReady() async throws {
+        try await Self.withHub { hub, scratch in
+            let up = try await UpProcess.start(scratch.appending("up"), hub: hub)
+            let output = scratch.appending("watch.out")
+            guard FileManager.default.createFile(atPath: output, contents: nil) else { throw TestFailure("cannot create \(output)") }
+            let watch = try MantaProcess.process(["get", "torrents", "-w", "--dir", up.directory])
+            watch.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+            try watch.run()
+            do {
+                try await eventually("the watch prints its empty listing") { (try String(contentsOfFile: output, encoding: .utf8)).contains("No torrents found.") }
+                _ = try await up.run(["apply", "-f", Self.samples + "/torrent-minimal.yaml"])
+                try await eventually("the watch prints the Torrent reaching Ready") {
+                    let lines = try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n")
+                    return lines.contains { $0.hasPrefix("qwen3-0-6b") && $0.contains("Pending") } && lines.contains { $0.hasPrefix("qwen3-0-6b") && $0.contains("Ready") && $0.contains("100%") }
+                }
+            } catch {
+                await Cluster.stop([watch])
+                await up.stop()
+                throw error
+            }
+            await Cluster.stop([watch])
+            await up.stop()
+        }
+    }
+
     @Test func invalidYAMLAndInvalidTorrentsAreRefusedWithTheSchemasMessageAndNothingIsStored() async throws {
         try await Self.withHub { hub, scratch in
             let up = try await UpProcess.start(scratch.appending("up"), hub: hub)
