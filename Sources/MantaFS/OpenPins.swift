@@ -39,7 +39,18 @@ final class OpenPins: Sendable {
             guard let count = counts[manifest] else { return }
             counts[manifest] = count > 1 ? count - 1 : nil
             guard count == 1 else { return }
+            markUsed(manifest)
             unpin(manifest)
+        }
+    }
+
+    /// Records the model as used now, as its last file closes: reads the kernel serves itself (passthrough, page
+    /// cache) never reach the mount, and a quota evicts the least recently used models first.
+    private func markUsed(_ manifest: Digest) {
+        do {
+            try store.touch(try store.manifest(manifest).chunkIDs)
+        } catch {
+            logger.warning("could not record the use of a closed file's model", metadata: ["manifest": "\(manifest)", "error": "\(error)"])
         }
     }
 
