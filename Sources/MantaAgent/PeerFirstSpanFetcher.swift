@@ -27,6 +27,9 @@ final class PeerFirstSpanFetcher: SpanFetcher {
     private let holders = Mutex<[String: (lookup: Task<[String: HeldFile], Never>, at: ContinuousClock.Instant)]>([:])
     /// Spreads chunk requests over the peers holding a file.
     private let turn = Atomic<Int>(0)
+    /// Peers that recently failed to give a chunk, and when: a node gone away costs one request timeout, not one per chunk.
+    private let failedPeers = Mutex<[PeerAddress: ContinuousClock.Instant]>([:])
+    static let failedPeerPause: Duration = .seconds(30)
 
     /// Long enough that reading a model asks the peers a few times at most, short enough that a peer that just
     /// finished a pull (or went away) is noticed soon.
@@ -109,18 +112,29 @@ final class PeerFirstSpanFetcher: SpanFetcher {
 
     /// One chunk from the first of the peers (taken in turn) that gives it, checked against its id by the client.
     private func chunk(_ chunk: Manifest.Chunk, from peers: [PeerAddress], path: String, priority: FetchPriority) async -> [UInt8]? {
+        let peers = reachable(peers)
         let start = turn.add(1, ordering: .relaxed).oldValue
         for step in peers.indices {
             let peer = peers[(start &+ step) % peers.count]
             do {
                 return try await peerClient.chunk(chunk.id, length: chunk.length, from: peer, priority: priority)
             } catch {
+                failedPeers.withLock { $0[peer] = ContinuousClock.now }
                 logger.notice("a peer could not give a chunk of a lazily read file; it is fetched elsewhere", metadata: [
                     "peer": "\(peer)", "file": "\(path)", "offset": "\(chunk.offset)", "error": "\(error)",
                 ])
             }
         }
         return nil
+    }
+
+    /// `peers` less those that failed within `failedPeerPause`.
+    private func reachable(_ peers: [PeerAddress]) -> [PeerAddress] {
+        let now = ContinuousClock.now
+        return failedPeers.withLock { failed in
+            failed = failed.filter { now - $0.value < Self.failedPeerPause }
+            return peers.filter { failed[$0] == nil }
+        }
     }
 
     /// The registered files of `source` that peers hold complete, by path.
@@ -141,7 +155,7 @@ final class PeerFirstSpanFetcher: SpanFetcher {
     /// checked against its digest) and keeps each file whose entry matches this node's registration of it.
     private func findHeldFiles(of source: Manifest.Source) async -> [String: HeldFile] {
         guard source.kind == HubSource.kind else { return [:] }
-        let peers = await discovery.peers()
+        let peers = reachable(await discovery.peers())
         guard !peers.isEmpty else { return [:] }
         let files: [Registration.File]
         do {

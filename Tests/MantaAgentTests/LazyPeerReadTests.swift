@@ -36,7 +36,8 @@ import Testing
             }
             #expect(hub.statistics.totalBytesServed == 0, "every lazily read chunk came from A")
 
-            agentA.terminate()
+            // Killed, as a node that crashes: a graceful stop would wait for B's idle connections to it.
+            kill(agentA.processIdentifier, SIGKILL)
             agentA.waitUntilExit()
             #expect(try await Self.readsAsTheHubsFile(second, mount: mount, repo: repo), "\(second) read through B's mount with A gone")
             #expect(hub.statistics.bytesServed(repo: try HubRepoID("acme/shards"), path: second) >= 20_000_000, "A gone, the hub gave the rest")
