@@ -37,6 +37,9 @@ public final class ModelFileSystem: Sendable {
     private let logger: Logger
     private let table = Mutex(InodeTable())
     private let scan = Mutex(ScanState())
+    /// Told the file digests of the complete models each time the mounted models change (the passthrough copies
+    /// of files no model has any more are removed then, so eviction frees their disk too).
+    private let modelsChangedHandler = Mutex<(@Sendable (Set<Digest>) -> Void)?>(nil)
     private let owner: (uid: uid_t, gid: gid_t)
     private let creationTime: timespec
 
@@ -104,7 +107,12 @@ public final class ModelFileSystem: Sendable {
             let invalidations = table.withLock { $0.install(tree) }
             logger.debug("installed the store's models", metadata: ["models": "\(models.count)", "invalidated": "\(invalidations.count)"])
             notifier.invalidate(invalidations)
+            if let handler = modelsChangedHandler.withLock({ $0 }) { handler(Set(manifests.values.flatMap { $0.files.map(\.sha256) })) }
         }
+    }
+
+    func whenModelsChange(_ handler: @escaping @Sendable (Set<Digest>) -> Void) {
+        modelsChangedHandler.withLock { $0 = handler }
     }
 
     var storeRoot: String { store.root }

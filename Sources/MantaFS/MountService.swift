@@ -63,7 +63,10 @@ public final class MountService: Sendable {
         try checkMountPoint()
         fileSystem.pins.removeStalePins()
         let wishes = FuseWishes(kernelFeatures: FuseWishes.kernelFeaturesEnabled(configuration: configuration))
-        if wishes.passthrough { copies.prune(keeping: fileSystem.fileDigests()) }
+        if wishes.passthrough {
+            fileSystem.whenModelsChange { [copies] in copies.prune(keeping: $0) }
+            copies.prune(keeping: fileSystem.fileDigests())
+        }
         let session = try makeSession(maxRead: wishes.maxRead)
         guard fuse_session_mount(session, mountPoint) == 0 else {
             fuse_session_destroy(session)

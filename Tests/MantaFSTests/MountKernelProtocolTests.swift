@@ -108,6 +108,24 @@ struct MountKernelProtocolTests {
         }
     }
 
+    @Test("a model removed from the store loses its passthrough copies once the mount sees it gone, so eviction frees their disk")
+    func removedModelsLoseTheirCopies() throws {
+        let kept = try TestModels.real()
+        let removed = try TestModels.shards()
+        try withMount([kept, removed]) { mount in
+            let copies = "\(mount.storePath)/passthrough"
+            let name = "model-00001-of-00002.safetensors"
+            let digest = try #require(try Self.nonEmptyFileDigest(mount, removed, name))
+            close(open("\(mount.modelPath(removed))/\(name)", O_RDONLY))
+            try Self.waitForCopies([digest], in: copies, mount: mount)
+            try mount.store.removeReference(try removed.reference)
+            // Listing the models makes the mount look at the store again.
+            _ = try FileManager.default.contentsOfDirectory(atPath: "\(mount.mountPoint)/hub")
+            let remaining = Set((try? FileManager.default.contentsOfDirectory(atPath: copies)) ?? [])
+            #expect(!remaining.contains(digest) && !remaining.contains("\(digest).seal"), "\(remaining.sorted())")
+        }
+    }
+
     // MARK: Helpers
 
     private static func nonEmptyFileDigest(_ mount: MountHarness, _ model: MountHarness.Model, _ file: String) throws -> String? {
