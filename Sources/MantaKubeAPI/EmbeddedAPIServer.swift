@@ -24,7 +24,7 @@ public struct EmbeddedAPIServer: Sendable {
 
     public func respond(_ request: Request) async throws -> Response {
         let path = request.uri.path
-        if request.method == .get, let answer = discovery(path) { return answer }
+        if request.method == .get, let answer = discovery(path) ?? openAPI(path) { return answer }
         guard let route = APIRoute(path: path) else {
             return Self.status(404, "NotFound", "the server could not find the requested resource (\(path))")
         }

@@ -217,11 +217,18 @@ import Testing
                 func kubectlRun(_ arguments: [String]) async throws -> MantaProcess.Result {
                     try await blocking { try MantaProcess.run(["--server", address] + arguments, executable: kubectl) }
                 }
-                // Without --validate=false kubectl wants the OpenAPI document, which the embedded API does not serve.
-                let applied = try await kubectlRun(["apply", "--validate=false", "-f", Self.samples + "/torrent-minimal.yaml"])
+                // kubectl validates by default: it reads /openapi/v3 and leaves the checks to the server's Torrent schema.
+                let applied = try await kubectlRun(["apply", "-f", Self.samples + "/torrent-minimal.yaml"])
                 #expect(applied.succeeded && applied.standardOutput.contains("created"), "\(applied.standardError)")
+                let invalid = scratch.appending("invalid-torrent.yaml")
+                try Data("apiVersion: manta.io/v1alpha1\nkind: Torrent\nmetadata:\n  name: no-replicas\nspec:\n  replicas: 0\n  hub:\n    repoID: a/b\n".utf8)
+                    .write(to: URL(fileURLWithPath: invalid))
+                let refused = try await kubectlRun(["apply", "-f", invalid])
+                #expect(!refused.succeeded, "\(refused.standardOutput)")
+                #expect(refused.standardError.contains("spec.replicas in body should be greater than or equal to 1"), "\(refused.standardError)")
+                #expect(try await up.torrent("no-replicas") == nil)
                 _ = try await up.waitForPhase("qwen3-0-6b", .ready)
-                let again = try await kubectlRun(["apply", "--validate=false", "-f", Self.samples + "/torrent-minimal.yaml"])
+                let again = try await kubectlRun(["apply", "-f", Self.samples + "/torrent-minimal.yaml"])
                 #expect(again.succeeded, "\(again.standardError)")
                 let listed = try await kubectlRun(["get", "torrents"])
                 #expect(listed.standardOutput.contains("qwen3-0-6b"), "\(listed.standardOutput) \(listed.standardError)")
