@@ -1,7 +1,7 @@
 import MantaKube
 
 /// The Torrent's OpenAPI v3 schema (deploy/crds/manta.io_torrents.yaml's `openAPIV3Schema`, less descriptions and the
-/// status's detail). ``TorrentSchema/admit(_:old:name:)`` takes its defaults, enums and minimums from here, and the
+/// status's detail; TorrentOpenAPISchemaTests holds the two equal). ``TorrentSchema/admit(_:old:name:)`` takes its defaults, enums and minimums from here, and the
 /// embedded API serves it at `/openapi/v3`, so what kubectl is told and what the server enforces cannot drift apart.
 extension TorrentSchema {
     public static let openAPI: JSONValue = [

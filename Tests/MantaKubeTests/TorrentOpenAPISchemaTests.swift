@@ -1,0 +1,33 @@
+import Foundation
+import MantaKube
+import MantaKubeAPI
+import MantaTestSupport
+import Testing
+import Yams
+
+/// The Torrent schema the embedded API validates with and serves at `/openapi/v3` is the CRD's, so `manta up`
+/// and a cluster refuse the same Torrents.
+@Suite(.timeLimit(.minutes(1))) struct TorrentOpenAPISchemaTests {
+    @Test func theServedSpecSchemaIsTheCRDsLessDescriptionsAndCELRules() throws {
+        let yaml = try String(contentsOfFile: PackageFolder.path + "/deploy/crds/manta.io_torrents.yaml", encoding: .utf8)
+        let crd = try YAMLDecoder().decode(JSONValue.self, from: yaml)
+        guard case .array(let versions)? = crd["spec"]?["versions"] else {
+            Issue.record("the CRD lists no versions")
+            return
+        }
+        let crdSpec = try #require(versions.first?["schema"]?["openAPIV3Schema"]?["properties"]?["spec"])
+        #expect(Self.withoutProse(crdSpec) == TorrentSchema.openAPI["properties"]?["spec"])
+    }
+
+    /// `schema` without `description` and `x-kubernetes-validations` (CEL rules the server checks in code).
+    static func withoutProse(_ schema: JSONValue) -> JSONValue {
+        switch schema {
+        case .object(let fields):
+            .object(fields.filter { !["description", "x-kubernetes-validations"].contains($0.key) }.mapValues(withoutProse))
+        case .array(let items):
+            .array(items.map(withoutProse))
+        default:
+            schema
+        }
+    }
+}
