@@ -30,6 +30,8 @@ public struct EmbeddedAPIServer: Sendable {
         }
         var query: [String: String] = [:]
         for (key, value) in request.uri.queryParameters { query[String(key)] = String(value) }
+        // kubectl asks for this (it validates by default); a strict server refuses fields the schema does not declare.
+        let strict = query["fieldValidation"] == "Strict"
         var body = ByteBuffer()
         if request.method != .get {
             var request = request
@@ -60,12 +62,12 @@ public struct EmbeddedAPIServer: Sendable {
             }
             return Self.json(200, object)
         case (.post, nil, nil):
-            return create(route, body: body)
+            return create(route, body: body, strict: strict)
         case (.put, let name?, let subresource):
-            return update(route, name: name, subresource: subresource, replacement: { _ in try Self.decode(body) })
+            return update(route, name: name, subresource: subresource, strict: strict, replacement: { _ in try Self.decode(body) })
         case (.patch, let name?, let subresource):
             let contentType = request.headers[.contentType] ?? ""
-            return update(route, name: name, subresource: subresource, isPatch: true) { current in
+            return update(route, name: name, subresource: subresource, strict: strict, isPatch: true) { current in
                 if contentType.hasPrefix("application/merge-patch+json") {
                     return current.merging(patch: try Self.decode(body))
                 } else if contentType.hasPrefix("application/json-patch+json") {
@@ -83,7 +85,7 @@ public struct EmbeddedAPIServer: Sendable {
 
     // MARK: Handlers
 
-    private func create(_ route: APIRoute, body: ByteBuffer) -> Response {
+    private func create(_ route: APIRoute, body: ByteBuffer, strict: Bool) -> Response {
         var object: JSONValue
         do { object = try Self.decode(body) } catch { return Self.error(error) }
         let now = Self.timestamp(Date())
@@ -95,7 +97,7 @@ public struct EmbeddedAPIServer: Sendable {
                 return Self.status(422, "Invalid", "metadata.name: Required value: name or generateName is required")
             }
             if route.collection.group == "manta.io", route.collection.plural == "torrents" {
-                do { object = try TorrentSchema.admit(object, old: nil, name: name) } catch { return Self.error(error) }
+                do { object = try TorrentSchema.admit(object, old: nil, name: name, strict: strict) } catch { return Self.error(error) }
             }
             if route.collection.id == "/events" {
                 // As the API server's legacy Event validation: an object without a namespace means `default`.
@@ -119,7 +121,7 @@ public struct EmbeddedAPIServer: Sendable {
     }
 
     private func update(
-        _ route: APIRoute, name: String, subresource: String?, isPatch: Bool = false, replacement: (JSONValue) throws -> JSONValue
+        _ route: APIRoute, name: String, subresource: String?, strict: Bool, isPatch: Bool = false, replacement: (JSONValue) throws -> JSONValue
     ) -> Response {
         let key = route.key(name)
         return store.state.withLock { state in
@@ -148,7 +150,7 @@ public struct EmbeddedAPIServer: Sendable {
                 }
                 updated["metadata"]?["name"] = .string(name)
                 if route.collection.group == "manta.io", route.collection.plural == "torrents" {
-                    do { updated = try TorrentSchema.admit(updated, old: current, name: name) } catch { return Self.error(error) }
+                    do { updated = try TorrentSchema.admit(updated, old: current, name: name, strict: strict) } catch { return Self.error(error) }
                 }
                 if Self.specChanged(current, updated) {
                     updated["metadata"]?["generation"] = .int((current["metadata"]?["generation"]?.intValue ?? 1) + 1)

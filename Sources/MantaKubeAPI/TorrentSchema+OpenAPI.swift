@@ -49,6 +49,25 @@ extension TorrentSchema {
         return object
     }
 
+    /// The paths of the fields in `value` that `schema` does not declare; objects without `properties` (metadata,
+    /// status, maps) take any field.
+    static func unknownFields(in value: JSONValue, schema: JSONValue, path: String = "") -> [String] {
+        switch value {
+        case .object(let fields):
+            guard let properties = schema["properties"]?.objectValue else { return [] }
+            return fields.keys.sorted().flatMap { name in
+                let fieldPath = path.isEmpty ? name : "\(path).\(name)"
+                guard let property = properties[name], let field = fields[name] else { return [fieldPath] }
+                return unknownFields(in: field, schema: property, path: fieldPath)
+            }
+        case .array(let items):
+            guard let itemSchema = schema["items"] else { return [] }
+            return items.enumerated().flatMap { index, item in unknownFields(in: item, schema: itemSchema, path: "\(path)[\(index)]") }
+        default:
+            return []
+        }
+    }
+
     /// The error for `value` at `spec.<path>` when the schema's enum does not list it.
     static func unsupported(_ value: JSONValue?, at path: String...) -> String? {
         guard let value = value?.stringValue, case .array(let allowed)? = specField(path)?["enum"], !allowed.contains(.string(value)) else { return nil }

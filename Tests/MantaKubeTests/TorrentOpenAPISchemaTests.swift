@@ -19,6 +19,18 @@ import Yams
         #expect(Self.withoutProse(crdSpec) == TorrentSchema.openAPI["properties"]?["spec"])
     }
 
+    @Test func strictAdmissionRefusesFieldsTheSchemaDoesNotDeclareAndKeepsMapsAndStatusOpen() throws {
+        let torrent: JSONValue = [
+            "metadata": ["name": "t", "labels": ["a": "b"]],
+            "spec": ["hub": ["repoID": "a/b", "revison": "v1"], "replica": 2, "nodeSelector": ["zone": "a"]],
+            "status": ["phase": "Ready", "anything": 1],
+        ]
+        let error = #expect(throws: APIRequestError.self) { try TorrentSchema.admit(torrent, old: nil, name: "t", strict: true) }
+        #expect(error?.code == 400)
+        #expect(error?.message.hasSuffix("strict decoding error: unknown field \"spec.hub.revison\", unknown field \"spec.replica\"") == true, "\(String(describing: error?.message))")
+        #expect(try TorrentSchema.admit(torrent, old: nil, name: "t")["spec"]?["replica"] == 2, "without strict, unknown fields stay")
+    }
+
     /// `schema` without `description` and `x-kubernetes-validations` (CEL rules the server checks in code).
     static func withoutProse(_ schema: JSONValue) -> JSONValue {
         switch schema {
