@@ -32,6 +32,10 @@ public struct EmbeddedAPIServer: Sendable {
         for (key, value) in request.uri.queryParameters { query[String(key)] = String(value) }
         // kubectl asks for this (it validates by default); a strict server refuses fields the schema does not declare.
         let strict = query["fieldValidation"] == "Strict"
+        // Refused, not ignored: a server dry run that wrote would create or delete what the user only meant to try.
+        if request.method != .get, query["dryRun"] != nil {
+            return Self.status(400, "BadRequest", "dry runs are not supported by manta up's API: nothing was changed; use kubectl's --dry-run=client")
+        }
         var body = ByteBuffer()
         if request.method != .get {
             var request = request
