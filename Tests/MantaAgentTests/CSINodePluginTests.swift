@@ -205,9 +205,14 @@ import Testing
         #expect(DeadMount.isDead(first.node.mount), "a killed agent leaves its mount dead")
         #expect(DeadMount.isDead(target), "and the binds of it")
 
+        // The killed agent's socket file stays behind: without removing it, the wait below would not wait for the new one.
+        unlink(first.socket)
         let second = try await PluginNode(node: first.node)
         defer { second.stop() }
-        #expect(try Data(contentsOf: URL(fileURLWithPath: "\(first.node.mount)/models/acme/gguf/model.gguf")) == original)
+        // The new agent detaches the dead mount and mounts again after it starts listening.
+        let remounted = "\(first.node.mount)/models/acme/gguf/model.gguf"
+        for _ in 0..<100 where !FileManager.default.fileExists(atPath: remounted) { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: remounted)) == original)
         try await CSIClient.with(second.socket) { client in
             try await client.publish(target: target, attributes: ["model": "acme/gguf"])
             #expect(try Data(contentsOf: URL(fileURLWithPath: "\(target)/model.gguf")) == original, "kubelet's next publish replaces the dead bind")
