@@ -22,7 +22,7 @@ struct FuseReply: Sendable {
     func send<Value>(_ value: Value) {
         var copy = value
         withUnsafeMutableBytes(of: &copy) { bytes in
-            channel.send(unique: unique, error: 0, payload: [iovec(iov_base: bytes.baseAddress, iov_len: bytes.count)])
+            _ = channel.send(unique: unique, error: 0, payload: [iovec(iov_base: bytes.baseAddress, iov_len: bytes.count)])
         }
     }
 

@@ -15,7 +15,7 @@ public final class MountService: Sendable {
     private let configuration: MountConfiguration
     private let logger: Logger
     private let ownedSource: StoreChunkSource?
-    private let copies: PassthroughCopies
+    let copies: PassthroughCopies
     private let state = Mutex(State())
     private let finished = DispatchSemaphore(value: 0)
 
