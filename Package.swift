@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.34.1"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.36.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.3.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
@@ -43,7 +44,6 @@ let package = Package(
             dependencies: [
                 "CZstd", "COpenSSL", "CSQLite", "CLinux", "CSHA256",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Collections", package: "swift-collections"),
             ]
         ),
         // Formats that arrive from outside (HTTP byte ranges, swarm answers, hub JSON): decoded and bounded, no I/O, so
@@ -103,11 +103,13 @@ let package = Package(
             dependencies: [
                 "MantaServerLimits", "MantaStore",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -185,20 +187,29 @@ let package = Package(
         ),
 
         .target(name: "MantaTestSupport", dependencies: ["MantaStore"], path: "Tests/MantaTestSupport"),
-        .testTarget(name: "MantaCLITests", dependencies: ["MantaCLISupport", "MantaTestSupport"]),
+        .testTarget(name: "MantaCLITests", dependencies: ["MantaCLISupport", "MantaStore", "MantaTestSupport"]),
         .testTarget(name: "MantaWireTests", dependencies: ["MantaWire", "MantaStore", "MantaFuzz"]),
-        .testTarget(name: "MantaStoreTests", dependencies: ["MantaStore", "MantaTestSupport"]),
-        .testTarget(name: "MantaFSTests", dependencies: ["MantaFS", "MantaStore", "MantaTestSupport"]),
+        .testTarget(name: "MantaStoreTests", dependencies: ["CLinux", "MantaStore", "MantaTestSupport"]),
+        // Mounts through the built `manta` executable, so it imports no MantaFS.
+        .testTarget(name: "MantaFSTests", dependencies: ["MantaStore", "MantaTestSupport"]),
         .testTarget(
             name: "MantaHubTests",
             dependencies: [
-                "MantaHub", "MantaStore", "MantaTestSupport",
+                "MantaHub", "MantaStore", "MantaTestSupport", "MantaWire",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "MantaPeerTests", dependencies: ["MantaPeer", "MantaWire", "MantaStore", "MantaTestSupport"]),
+        .testTarget(
+            name: "MantaPeerTests",
+            dependencies: [
+                "MantaPeer", "MantaWire", "MantaStore", "MantaTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .testTarget(
             name: "MantaAgentTests",
             dependencies: [
@@ -210,11 +221,14 @@ let package = Package(
         .testTarget(
             name: "MantaKubeTests",
             dependencies: [
-                "MantaKube", "MantaKubeAPI", "MantaAgent", "MantaHub", "MantaStore", "MantaTestSupport",
+                "MantaKube", "MantaKubeAPI", "MantaAgent", "MantaHub", "MantaPeer", "MantaStore", "MantaTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
