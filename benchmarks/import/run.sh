@@ -8,13 +8,16 @@
 # Usage: benchmarks/import/run.sh [runs]   (needs: scripts/make-fixtures.py --synthetic-mib 1024 --out /tmp/bench-fixtures)
 #   BENCH_DATASETS="real" runs only the real model (default "synthetic real"); "fixed" adds the synthetic shards
 #   under .bin names (hard links), which the import cuts in fixed blocks, as any format it does not parse.
+#   MANTA_BIN uses an already built binary.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 runs="${1:-3}"
 fixtures="${BENCH_FIXTURES:-/tmp/bench-fixtures}"
 work="${BENCH_WORK:-/var/tmp/manta-bench-import}"
-swift build -c release --static-swift-stdlib --product manta >/dev/null
-manta="$(swift build -c release --show-bin-path)/manta"
+if [ -n "${MANTA_BIN:-}" ]; then manta="$MANTA_BIN"; else
+    swift build -c release --static-swift-stdlib --product manta >/dev/null
+    manta="$(swift build -c release --show-bin-path)/manta"
+fi
 command -v casync >/dev/null || apt-get install -y casync >/dev/null
 [ -x /usr/bin/time ] || apt-get install -y time >/dev/null
 
