@@ -35,4 +35,47 @@ static inline int clinux_set_direct(int fd, int on) {
     if (flags < 0) return -1;
     return fcntl(fd, F_SETFL, on ? (flags | O_DIRECT) : (flags & ~O_DIRECT));
 }
+
+// Passthrough copies under a quota (MantaStore `Store+PassthroughCopies`).
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <linux/fiemap.h>
+#define CLINUX_F_SETSIG 10
+#define CLINUX_F_SETLEASE 1024
+#define CLINUX_FS_IOC_FIEMAP _IOWR('f', 11, struct fiemap)
+
+/// Takes a write lease on `fd`, which the kernel grants only while no other open file refers to the inode, the
+/// files the kernel itself holds for a FUSE passthrough included: 0, or -errno (EAGAIN: open elsewhere). Closing
+/// `fd` ends the lease. An open that breaks it is signalled with SIGURG (ignored unless handled), not SIGIO (which
+/// would end the process).
+static inline int clinux_take_write_lease(int fd) {
+    if (fcntl(fd, CLINUX_F_SETSIG, SIGURG) != 0) return -errno;
+    return fcntl(fd, CLINUX_F_SETLEASE, F_WRLCK) == 0 ? 0 : -errno;
+}
+
+/// Bytes of the file's extents that other files share too (reflinks, FICLONERANGE), by FIEMAP; 0 where the file
+/// system cannot tell.
+static inline uint64_t clinux_shared_extent_bytes(int fd) {
+    enum { batch = 64 };
+    struct { struct fiemap map; struct fiemap_extent extents[batch]; } request;
+    uint64_t shared = 0, start = 0;
+    for (;;) {
+        memset(&request, 0, sizeof request);
+        request.map.fm_start = start;
+        request.map.fm_length = FIEMAP_MAX_OFFSET - start;
+        request.map.fm_extent_count = batch;
+        if (ioctl(fd, CLINUX_FS_IOC_FIEMAP, &request.map) != 0 || request.map.fm_mapped_extents == 0) return shared;
+        uint32_t mapped = request.map.fm_mapped_extents < batch ? request.map.fm_mapped_extents : batch;
+        for (uint32_t index = 0; index < mapped; index++) {
+            struct fiemap_extent *extent = &request.extents[index];
+            if (extent->fe_flags & FIEMAP_EXTENT_SHARED) shared += extent->fe_length;
+            if (extent->fe_flags & FIEMAP_EXTENT_LAST) return shared;
+        }
+        struct fiemap_extent *last = &request.extents[mapped - 1];
+        if (last->fe_logical + last->fe_length <= start) return shared;
+        start = last->fe_logical + last->fe_length;
+    }
+}
 #endif

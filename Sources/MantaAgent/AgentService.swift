@@ -85,7 +85,7 @@ public final class AgentService: Service, Sendable {
         )
         let snapshot = try await hub.snapshot(of: reference, filename: filename)
         try await admit(reference, snapshot: snapshot)
-        let summary = try await gate.pull { try await puller.pull(reference, filename: filename, progress: progress) }
+        let summary = try await gate.pull { try await puller.pull(reference, snapshot: snapshot, filename: filename, progress: progress) }
         if !pin {
             let store = store
             try await NIOThreadPool.singleton.runIfActive { try store.releaseImportPin(of: summary.reference) }
@@ -161,14 +161,21 @@ final class AgentMetrics: Sendable {
     private let chunks: Gauge
     private let models: Gauge
     private let servedBytes: Gauge
+    private let passthroughBytes: Gauge
 
     init(store: Store) {
         self.store = store
-        storedBytes = registry.makeGauge(name: "manta_store_stored_bytes", help: "Bytes the chunk files take on disk.")
-        logicalBytes = registry.makeGauge(name: "manta_store_logical_bytes", help: "Bytes of all files of all models in the store.")
-        chunks = registry.makeGauge(name: "manta_store_chunks", help: "Distinct chunks in the store.")
-        models = registry.makeGauge(name: "manta_store_models", help: "Model references in the store.")
-        servedBytes = registry.makeGauge(name: "manta_peer_served_bytes", help: "Chunk and manifest bytes sent to peers since start.")
+        func gauge(_ subsystem: String, _ name: String, unit: String = "", help: String) -> Gauge {
+            registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "manta", subsystem: subsystem, metricName: name, unitName: unit, helpText: help))
+        }
+        storedBytes = gauge("store", "stored", unit: "bytes", help: "Bytes the chunk files take on disk.")
+        logicalBytes = gauge("store", "logical", unit: "bytes", help: "Bytes of all files of all models in the store.")
+        chunks = gauge("store", "chunks", help: "Distinct chunks in the store.")
+        models = gauge("store", "models", help: "Model references in the store.")
+        servedBytes = gauge("peer", "served", unit: "bytes", help: "Chunk and manifest bytes sent to peers since start.")
+        passthroughBytes = gauge(
+            "store", "passthrough", unit: "bytes",
+            help: "Bytes the mount's passthrough copies take beside the chunks; counted against the quota, and evicted first.")
     }
 
     func render() -> [UInt8] {
@@ -178,6 +185,7 @@ final class AgentMetrics: Sendable {
             chunks.set(Double(usage.chunkCount))
             models.set(Double(usage.modelCount))
         }
+        passthroughBytes.set(Double(store.passthroughBytes()))
         if let server = peerServer.withLock({ $0 }) { servedBytes.set(Double(server.totalBytesServed)) }
         var buffer: [UInt8] = []
         registry.emit(into: &buffer)

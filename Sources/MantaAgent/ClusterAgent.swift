@@ -153,7 +153,8 @@ public final class ClusterAgent: Service, Sendable {
             return NodeTracker.Status(
                 capacityBytes: Int64(disk.f_blocks) * blockSize, freeBytes: Int64(disk.f_bavail) * blockSize,
                 usedBytes: Int64(clamping: space.usedBytes), address: "\(address)", models: models,
-                quotaBytes: space.quotaBytes.map { Int64(clamping: $0) }, evictableBytes: Int64(clamping: space.evictableBytes))
+                quotaBytes: space.quotaBytes.map { Int64(clamping: $0) }, evictableBytes: Int64(clamping: space.evictableBytes),
+                passthroughBytes: Int64(clamping: space.passthroughBytes))
         }
     }
 }

@@ -21,9 +21,12 @@ struct SwarmPuller: Sendable {
     let timing: AgentConfiguration.SwarmTiming
     let logger: Logger
 
-    func pull(_ reference: HubModelReference, filename: String?, progress: @escaping @Sendable (PullProgress) -> Void) async throws -> PullSummary {
+    /// Pulls the files of `snapshot`, the hub's metadata of `reference` (and `filename`), which the caller read
+    /// once: for the quota's admission, and for this pull.
+    func pull(
+        _ reference: HubModelReference, snapshot: HubSnapshot, filename: String?, progress: @escaping @Sendable (PullProgress) -> Void
+    ) async throws -> PullSummary {
         _ = try ModelPuller.storeReference(for: reference)
-        let snapshot = try await hub.snapshot(of: reference, filename: filename)
         let puller = ModelPuller(store: store, client: hub, logger: logger)
         if let summary = try await NIOThreadPool.singleton.runIfActive({ try puller.alreadyPulled(reference, snapshot: snapshot) }) {
             progress(PullProgress(totalBytes: UInt64(snapshot.totalSize), completedBytes: UInt64(snapshot.totalSize)))

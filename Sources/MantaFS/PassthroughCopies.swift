@@ -37,7 +37,7 @@ final class PassthroughCopies: Sendable {
     private let state = Mutex(State())
 
     init(store: Store, source: any ChunkSource, logger: Logger) {
-        directory = "\(store.root)/passthrough"
+        directory = store.passthroughDirectory
         self.store = store
         self.source = source
         self.logger = logger
@@ -66,6 +66,11 @@ final class PassthroughCopies: Sendable {
             unlink(path(file))
             unlink("\(path(file)).seal")
             state.withLock { $0.records[file.sha256] = nil }
+        } else if state.withLock({ $0.records.removeValue(forKey: file.sha256) }) != nil {
+            // The store's quota deleted it (`Store.collectGarbage`), which it does only while no file is open on it.
+            logger.info("a passthrough copy was evicted to meet the quota: the file is read through the mount while the copy is built again", metadata: [
+                "file": "\(file.path)", "copy": "\(path(file))",
+            ])
         }
         build(model)
         return nil

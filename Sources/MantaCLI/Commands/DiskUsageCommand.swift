@@ -23,6 +23,9 @@ struct DiskUsageCommand: ParsableCommand {
         print("unique    \(ByteCount.format(usage.uniqueBytes))  (\(usage.uniqueBytes) bytes in \(usage.chunkCount) chunks)")
         print("stored    \(ByteCount.format(usage.storedBytes))  (\(usage.storedBytes) bytes)")
         print("dedup     \(usage.dedupRatio.fixedPoint(2))x")
+        let copies = store.passthroughCopies()
+        let copyBytes = copies.reduce(0) { $0 + $1.bytes }
+        print("passthrough \(ByteCount.format(copyBytes))  (\(copyBytes) bytes in \(copies.count) copies the mount reads complete files from; counted against the quota, evicted first)")
         if let quota = store.configuration.quotaBytes {
             let space = try store.spaceReport()
             let high = store.configuration.highWatermark, low = store.configuration.lowWatermark

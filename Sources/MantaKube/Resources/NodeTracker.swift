@@ -36,10 +36,13 @@ public struct NodeTracker: KubeStatusResource, Hashable {
         /// Of `usedBytes`, what the agent would evict to make room: models nothing holds (no pin, open file, CSI
         /// volume or Replication), and garbage.
         public var evictableBytes: Int64?
+        /// Bytes the mount's passthrough copies take beside `usedBytes`: counted against the quota, and all of them
+        /// evictable (a cache the mount builds again; a copy open through the mount goes once it closes).
+        public var passthroughBytes: Int64?
 
         public init(
             capacityBytes: Int64? = nil, freeBytes: Int64? = nil, usedBytes: Int64? = nil, address: String? = nil, models: [CachedModel]? = nil,
-            quotaBytes: Int64? = nil, evictableBytes: Int64? = nil
+            quotaBytes: Int64? = nil, evictableBytes: Int64? = nil, passthroughBytes: Int64? = nil
         ) {
             self.capacityBytes = capacityBytes
             self.freeBytes = freeBytes
@@ -48,6 +51,7 @@ public struct NodeTracker: KubeStatusResource, Hashable {
             self.models = models
             self.quotaBytes = quotaBytes
             self.evictableBytes = evictableBytes
+            self.passthroughBytes = passthroughBytes
         }
 
         /// Bytes a pull could take on this node, eviction included: under a quota the free disk plus what eviction
@@ -58,8 +62,9 @@ public struct NodeTracker: KubeStatusResource, Hashable {
             guard let quotaBytes else { return freeBytes }
             let evictable = max(0, evictableBytes ?? 0)
             let held = max(0, (usedBytes ?? 0) - evictable)
+            let (freedByEviction, copiesOverflow) = evictable.addingReportingOverflow(max(0, passthroughBytes ?? 0))
             let underQuota = max(0, quotaBytes - held)
-            let (withEvicted, overflow) = freeBytes.addingReportingOverflow(evictable)
+            let (withEvicted, overflow) = freeBytes.addingReportingOverflow(copiesOverflow ? .max : freedByEviction)
             return min(overflow ? .max : withEvicted, underQuota)
         }
     }

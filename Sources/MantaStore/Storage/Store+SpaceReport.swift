@@ -4,6 +4,9 @@ extension Store {
         public var quotaBytes: UInt64?
         /// Bytes the chunk files take on disk.
         public var usedBytes: UInt64
+        /// Bytes the mounts' passthrough copies take beside the chunks (`Store.passthroughCopies()`): counted against
+        /// the quota and evicted before any model, but never held (a copy open through a mount goes once it closes).
+        public var passthroughBytes: UInt64
         /// Bytes that evicting every model nothing holds would free (garbage included).
         public var evictableBytes: UInt64
         /// The held models, the biggest first.
@@ -20,6 +23,9 @@ extension Store {
 
         /// Bytes no eviction frees.
         public var heldBytes: UInt64 { usedBytes - evictableBytes }
+
+        /// Bytes the quota's watermarks are compared with: the chunks and the passthrough copies.
+        public var quotaUsedBytes: UInt64 { usedBytes + passthroughBytes }
 
         /// Whether `neededBytes` more fit under the quota once everything evictable is gone (always, without a quota).
         public func fits(_ neededBytes: UInt64) -> Bool {
@@ -52,6 +58,7 @@ extension Store {
         }
         holds.sort { ($0.storedBytes, $1.model) > ($1.storedBytes, $0.model) }
         return SpaceReport(
-            quotaBytes: quotaBytes ?? configuration.quotaBytes, usedBytes: holdings.storedBytes, evictableBytes: evictable, holds: holds)
+            quotaBytes: quotaBytes ?? configuration.quotaBytes, usedBytes: holdings.storedBytes, passthroughBytes: passthroughBytes(),
+            evictableBytes: evictable, holds: holds)
     }
 }
