@@ -13,13 +13,22 @@ import Glibc
 /// executables"). One request per connection (`Connection: close`); the answer is read to the end, bounded.
 public struct AgentSocket: Sendable {
     public let path: String
+    /// The biggest answer read (`defaultMaximumAnswerBytes` unless a test asks for less).
+    let maximumAnswerBytes: Int
+
+    init(path: String, maximumAnswerBytes: Int = Self.defaultMaximumAnswerBytes) {
+        self.path = path
+        self.maximumAnswerBytes = maximumAnswerBytes
+    }
 
     /// Where an agent owning the store at `storeRoot` listens unless told otherwise; the same as the agent's
     /// `AgentConfiguration.defaultSocketPath` (MantaAgent), which `manta` does not link.
     public static func defaultPath(storeRoot: String) -> String { "\(storeRoot)/agent.sock" }
 
     /// The biggest answer read: a GC plan lists every chunk it frees (about 80 bytes each).
-    static let maximumAnswerBytes = 256 << 20
+    static let defaultMaximumAnswerBytes = 256 << 20
+    /// The most of an error answer's text repeated in the error.
+    static let maximumMessageCharacters = 2000
 
     /// The agent listening on `path`, or nil when none does (no socket, or one left by an agent that is gone).
     public static func listening(at path: String) -> AgentSocket? {
@@ -36,7 +45,7 @@ public struct AgentSocket: Sendable {
     private func decode<Answer: Decodable>(_ reply: (status: Int, body: [UInt8]), as answer: Answer.Type) throws -> Answer {
         guard reply.status == 200 else {
             let message = (try? JSONDecoder().decode(ErrorBody.self, from: Data(reply.body)))?.error.message ?? String(decoding: reply.body, as: UTF8.self)
-            throw AgentSocketError.refused(socket: path, status: reply.status, message: message)
+            throw AgentSocketError.refused(socket: path, status: reply.status, message: String(message.prefix(Self.maximumMessageCharacters)))
         }
         do {
             return try JSONDecoder().decode(answer, from: Data(reply.body))
@@ -59,40 +68,70 @@ public struct AgentSocket: Sendable {
             guard count >= 0 else { throw AgentSocketError.failed(socket: path, reason: String(cString: strerror(errno))) }
             guard count > 0 else { break }
             answer += buffer[..<count]
-            guard answer.count <= Self.maximumAnswerBytes else {
-                throw AgentSocketError.malformed(socket: path, reason: "the answer is longer than \(Self.maximumAnswerBytes) bytes")
+            guard answer.count <= maximumAnswerBytes else {
+                throw AgentSocketError.malformed(socket: path, reason: "the answer is longer than \(maximumAnswerBytes) bytes")
             }
         }
         return try parse(answer)
     }
 
-    /// The status line's code and the body (de-chunked when the agent sent it in chunks).
+    /// The status line's code and the body: de-chunked when the agent sent it in chunks, else exactly as long as its
+    /// `Content-Length` says (or everything up to the end without one).
     private func parse(_ answer: [UInt8]) throws -> (status: Int, body: [UInt8]) {
         let separator = Array("\r\n\r\n".utf8)
         guard let end = answer.indices.first(where: { answer[$0...].starts(with: separator) }) else {
-            throw AgentSocketError.malformed(socket: path, reason: "no complete HTTP header")
+            throw AgentSocketError.malformed(socket: path, reason: answer.isEmpty ? "the agent closed the connection without answering" : "no complete HTTP header")
         }
-        let lines = String(decoding: answer[..<end], as: UTF8.self).split(separator: "\r\n")
-        let statusFields = lines.first?.split(separator: " ") ?? []
-        guard statusFields.count >= 2, let status = Int(statusFields[1]) else {
+        let lines = String(decoding: answer[..<end], as: UTF8.self).split(separator: "\r\n", omittingEmptySubsequences: false)
+        let statusFields = lines[0].split(separator: " ", maxSplits: 2)
+        guard statusFields.count >= 2, statusFields[0].hasPrefix("HTTP/1."), statusFields[1].count == 3, let status = Int(statusFields[1]), (100...599).contains(status)
+        else {
             throw AgentSocketError.malformed(socket: path, reason: "no HTTP status line")
         }
         let body = Array(answer[(end + separator.count)...])
-        let chunked = lines.dropFirst().contains { $0.lowercased().hasPrefix("transfer-encoding:") && $0.lowercased().contains("chunked") }
-        return (status, chunked ? try dechunk(body) : body)
+        var chunked = false
+        var declaredLength: Int?
+        for line in lines.dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { throw AgentSocketError.malformed(socket: path, reason: "a header line without a colon") }
+            let name = line[..<colon].lowercased(), value = String(line[line.index(after: colon)...]).trimmingWhitespace
+            if name == "transfer-encoding" { chunked = chunked || value.lowercased().contains("chunked") }
+            guard name == "content-length" else { continue }
+            guard value.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }), let length = Int(value), declaredLength == nil || declaredLength == length else {
+                throw AgentSocketError.malformed(socket: path, reason: "a bad Content-Length (\(value.prefix(40)))")
+            }
+            declaredLength = length
+        }
+        if chunked { return (status, try dechunk(body)) }
+        guard let declaredLength else { return (status, body) }
+        guard declaredLength <= maximumAnswerBytes else {
+            throw AgentSocketError.malformed(socket: path, reason: "the answer is longer than \(maximumAnswerBytes) bytes")
+        }
+        guard body.count == declaredLength else {
+            throw AgentSocketError.malformed(
+                socket: path,
+                reason: body.count < declaredLength
+                    ? "the answer ended after \(body.count) of its \(declaredLength) bytes" : "the answer has more than its \(declaredLength) bytes")
+        }
+        return (status, body)
     }
 
+    /// The body of a chunked answer: each chunk a hexadecimal size line, that many bytes and CRLF, up to a chunk of size 0.
     private func dechunk(_ body: [UInt8]) throws -> [UInt8] {
         var output: [UInt8] = []
         var position = 0
         while let lineEnd = body[position...].firstIndex(of: UInt8(ascii: "\n")) {
-            let sizeText = String(decoding: body[position..<lineEnd], as: UTF8.self).split(separator: ";").first.map { String($0).trimmingWhitespace } ?? ""
-            guard let size = Int(sizeText, radix: 16), size >= 0, size <= body.count - lineEnd - 1 else {
+            let sizeText = String(String(decoding: body[position..<lineEnd], as: UTF8.self).split(separator: ";", omittingEmptySubsequences: false)[0]).trimmingWhitespace
+            guard !sizeText.isEmpty, sizeText.count <= 16, sizeText.allSatisfy({ $0.isHexDigit }), let size = Int(sizeText, radix: 16), size <= body.count - lineEnd - 1
+            else {
                 throw AgentSocketError.malformed(socket: path, reason: "a bad chunk size in the answer")
             }
             guard size > 0 else { return output }
-            output += body[(lineEnd + 1)..<(lineEnd + 1 + size)]
-            position = min(body.count, lineEnd + 1 + size + 2)
+            let dataEnd = lineEnd + 1 + size
+            output += body[(lineEnd + 1)..<dataEnd]
+            guard body[dataEnd...].starts(with: Array("\r\n".utf8)) else {
+                throw AgentSocketError.malformed(socket: path, reason: "a chunk of the answer is longer than its size")
+            }
+            position = dataEnd + 2
         }
         throw AgentSocketError.malformed(socket: path, reason: "the chunked answer ended early")
     }
