@@ -225,7 +225,10 @@ def run_swarm(args, scenario, nodes, size, rate_bytes):
         while len(finished) + len(failed) < nodes:
             now = time.time() - started
             if time.time() > deadline:
-                raise RuntimeError(f"{scenario} N={nodes}: not done after {now:.0f} s; finished {sorted(finished)}")
+                print(f"{scenario:5} N={nodes:3}: not done after {now:.0f} s; finished {sorted(finished.values())}", flush=True)
+                return {"scenario": scenario, "nodes": nodes, "timed_out_after": round(now, 1), "slow_node": slow, "killed_node": killed,
+                        "killed_at": failed.get(killed) if killed is not None else None, "late_nodes": sorted(late),
+                        "started_at": started_at, "finished_at": finished, "hub_bytes": hub_served_bytes() - hub_before}
             if late and now >= late_at and not (late & pulls.keys()):
                 for index in sorted(late):
                     start_pull(index)
@@ -270,9 +273,10 @@ def run_swarm(args, scenario, nodes, size, rate_bytes):
         for process in processes:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
+        stop_by = time.time() + 15
         for process in processes:
             try:
-                process.wait(timeout=15)
+                process.wait(timeout=max(0.1, stop_by - time.time()))
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
@@ -290,6 +294,7 @@ def plot(result, path):
     runs = result["runs"]
     ideal = result["size"] / result["rate"]
     figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    runs = [r for r in runs if "timed_out_after" not in r]   # listed in the JSON, not plotted
     labels = [f"{r['scenario']}\nN={r['nodes']}" for r in runs]
     for x, run in enumerate(runs):
         times = sorted(run["finished_at"].values())
