@@ -1,7 +1,8 @@
 import Synchronization
 
-/// Misbehaviour a test can make a `HubServer` show, to prove that clients cope.
-public enum HubFault: Sendable, Hashable {
+/// Misbehaviour a test can make a `HubServer` show, to prove that clients cope. Package access: the tests of this
+/// package reach it, a program built on MantaHub does not.
+package enum HubFault: Sendable, Hashable {
     /// Answer with this status (e.g. 500, 503, 404) instead of the real answer; 429/503 may carry `Retry-After`.
     case status(Int, retryAfterSeconds: Int? = nil)
     /// Answer 401 with `X-Error-Code: GatedRepo`, as the hub does for a gated repository without access.
@@ -23,7 +24,7 @@ public enum HubFault: Sendable, Hashable {
 }
 
 /// Which requests a fault applies to.
-public enum HubFaultScope: Sendable, Hashable {
+package enum HubFaultScope: Sendable, Hashable {
     /// `/api/...` metadata requests.
     case api
     /// `/{repo}/resolve/...` file requests.
@@ -32,7 +33,7 @@ public enum HubFaultScope: Sendable, Hashable {
 }
 
 /// Faults waiting to be served: each rule applies to the next `times` matching requests, in the order added.
-public final class HubFaults: Sendable {
+package final class HubFaults: Sendable {
     private struct Rule {
         var fault: HubFault
         var scope: HubFaultScope
@@ -42,17 +43,17 @@ public final class HubFaults: Sendable {
 
     private let rules = Mutex<[Rule]>([])
 
-    public init() {}
+    package init() {}
 
     /// Makes the next `times` requests in `scope` whose URL path ends with `pathSuffix` (any, if nil) show `fault`.
-    public func inject(_ fault: HubFault, times: Int = 1, on scope: HubFaultScope = .any, pathSuffix: String? = nil) {
+    package func inject(_ fault: HubFault, times: Int = 1, on scope: HubFaultScope = .any, pathSuffix: String? = nil) {
         rules.withLock { $0.append(Rule(fault: fault, scope: scope, pathSuffix: pathSuffix, remaining: max(0, times))) }
     }
 
-    public func removeAll() { rules.withLock { $0.removeAll() } }
+    package func removeAll() { rules.withLock { $0.removeAll() } }
 
     /// Rules not yet used up.
-    public var pendingCount: Int { rules.withLock { $0.reduce(0) { $0 + $1.remaining } } }
+    package var pendingCount: Int { rules.withLock { $0.reduce(0) { $0 + $1.remaining } } }
 
     /// Takes one use of the first rule that matches; body faults are taken only where a body is sent.
     func take(path: String, scope: HubFaultScope, forBody: Bool) -> HubFault? {

@@ -10,16 +10,15 @@ import ServiceLifecycle
 /// See docs/hub.md for the folder layout, endpoints and headers.
 public final class HubServer: Sendable {
     public let configuration: HubServerConfiguration
-    /// Faults to show to clients (tests only; empty by default).
-    public let faults: HubFaults
+    /// Faults to show to clients: empty unless this package's tests inject some.
+    package let faults = HubFaults()
     public let statistics: HubServerStatistics
     let catalog: RepositoryCatalog
     let rateLimit: RateLimiter?
     let logger: Logger
 
-    public init(configuration: HubServerConfiguration, faults: HubFaults = HubFaults(), logger: Logger = Logger(label: "manta.hub.server")) {
+    public init(configuration: HubServerConfiguration, logger: Logger = Logger(label: "manta.hub.server")) {
         self.configuration = configuration
-        self.faults = faults
         statistics = HubServerStatistics()
         catalog = RepositoryCatalog(root: configuration.root, lfsThreshold: configuration.lfsThreshold, logger: logger)
         rateLimit = configuration.maximumBytesPerSecond.map { RateLimiter(bytesPerSecond: UInt64($0), burst: .milliseconds(50)) }
