@@ -17,9 +17,8 @@ enum ChunkPairHasher {
     /// With `sixteenFrom`, sixteen ranges are held at once and hashed together while at least `sixteenFrom` are
     /// left, else two at a time. Only `verify` asks for it. The sixteen finish together, so a caller that writes
     /// what it hashes gets its first digests late; and each range keeps the page-cache folio it is in mapped
-    /// (Linux 6.18 maps a whole 2 MiB folio on one byte's fault), so a lane holds 32–64 MiB: a 1 GiB re-import
-    /// hashing sixteen at once peaked at 100 MiB, over the import's 64 MiB (benchmarks/RESULTS.md, Import,
-    /// session 12).
+    /// (Linux maps a whole 2 MiB folio on one byte's fault), so a lane holds 32–64 MiB, more than an import's
+    /// memory budget allows (benchmarks/RESULTS.md, Import).
     static func hashAll<Item>(
         interleaving: Bool = interleaves,
         sixteenFrom: Int? = nil,

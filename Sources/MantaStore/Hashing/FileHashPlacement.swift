@@ -2,10 +2,10 @@
 /// in one pass per file on one core, or each on a thread of its own while the lanes hash the chunks.
 ///
 /// One pass costs the least CPU, but a file's pass is as long as pairing two hashes over it; its own thread is
-/// one hash long, and the chunk ids then cost a second. Which finishes first depends on the core: two messages on
-/// one core take 1.17 times one's time on AMD Zen, whose SHA unit waits on each round's latency, and 1.75 times
-/// on Intel Emerald Rapids (benchmarks/RESULTS.md, Import, session 11), so a model of one large file finishes
-/// 17% sooner there with its hash on a thread of its own.
+/// one hash long, and the chunk ids then cost a second. Which finishes first depends on what a pair costs on the
+/// core (`HashCosts`): where the SHA unit waits on each round's latency a pair is nearly free and one pass wins;
+/// where it does not, a large file finishes sooner with its hash on a thread of its own (benchmarks/RESULTS.md,
+/// Import).
 enum FileHashPlacement: Equatable, Sendable {
     case onePass
     case ownThread
@@ -31,6 +31,6 @@ enum FileHashPlacement: Equatable, Sendable {
     }
 
     /// Copying a new chunk into a writer's buffer and writing it, in hashes of the same bytes: the writes' share of
-    /// the real model's import CPU against the hashes' (benchmarks/RESULTS.md, Import, session 11).
+    /// the real model's import CPU against the hashes' (measured: benchmarks/RESULTS.md, Import).
     static let writeCost = 0.5
 }

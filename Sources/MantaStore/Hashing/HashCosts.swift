@@ -8,8 +8,8 @@ import Glibc
 /// blocks of each: it decides where an import's whole-file hashes go (`FileHashPlacement`) and whether `verify`
 /// hashes sixteen chunks at once (`ChunkPairHasher.hashAll`). Measured once per process, over a buffer in cache.
 ///
-/// Two messages on the SHA extensions take 1.17 times one's time on AMD Zen and 1.75 times on Intel Emerald
-/// Rapids; sixteen in AVX-512's lanes take about 8 times one there (benchmarks/RESULTS.md, Import, session 12).
+/// The costs differ by core (the SHA unit's round latency, AVX-512's width), so they are measured, not assumed;
+/// the figures per CPU are in benchmarks/RESULTS.md, Import.
 struct HashCosts: Equatable, Sendable {
     /// Two messages hashed together: 2 without the SHA extensions, whose OpenSSL path hashes one after the other.
     let pair: Double
