@@ -165,6 +165,7 @@ final class AgentMetrics: Sendable {
 
     init(store: Store) {
         self.store = store
+        let registry = registry
         func gauge(_ subsystem: String, _ name: String, unit: String = "", help: String) -> Gauge {
             registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "manta", subsystem: subsystem, metricName: name, unitName: unit, helpText: help))
         }

@@ -144,7 +144,7 @@ final class ScriptedUnixListener: Sendable {
             close(listener)
             throw CannotListen(errno: error)
         }
-        Thread { [received, requestBytes] in
+        Thread { [self] in
             defer {
                 close(listener)
                 received.signal()
@@ -152,7 +152,8 @@ final class ScriptedUnixListener: Sendable {
             let connection = accept(listener, nil, nil)
             guard connection >= 0 else { return }
             defer { close(connection) }
-            requestBytes.withLock { $0 = Self.readRequest(connection) }
+            let request = Self.readRequest(connection)
+            requestBytes.withLock { $0 = request }
             var sent = 0
             while sent < answer.count {
                 // MSG_NOSIGNAL: a client that gave up early must not end the test process with SIGPIPE.
