@@ -139,10 +139,19 @@ final class PassthroughCopies: Sendable {
         posix_fadvise(target, 0, 0, POSIX_FADV_DONTNEED)
         guard rename(temporary, path(file)) == 0 else { throw FuseDeviceError(operation: "rename \(temporary)", code: errno) }
         placed = true
-        // Sealed after the rename, which changes the copy's change time.
-        guard let seal = ChunkSeal(descriptor: target) else { throw FuseDeviceError(operation: "stat \(path(file))", code: errno) }
-        let record = Record(copy: seal, chunks: chunkSeals)
-        try record.recordedText.write(toFile: "\(path(file)).seal", atomically: true, encoding: .utf8)
+        let record: Record
+        do {
+            // Sealed after the rename, which changes the copy's change time. The seal's temporary file goes in the
+            // store's own folder for them: `prune` deletes every name in this one it does not know.
+            guard let seal = ChunkSeal(descriptor: target) else { throw FuseDeviceError(operation: "stat \(path(file))", code: errno) }
+            record = Record(copy: seal, chunks: chunkSeals)
+            try FileSystem.writeAtomically(
+                Array(record.recordedText.utf8), to: "\(path(file)).seal", temporaryDirectory: store.temporaryDirectory, durable: false)
+        } catch {
+            // An unsealed copy is never served; left here, it would only take space.
+            unlink(path(file))
+            throw error
+        }
         logger.info("built a passthrough copy", metadata: ["file": "\(file.path)", "bytes": "\(file.size)", "shared_extents_bytes": "\(shared)"])
         return record
     }

@@ -33,7 +33,7 @@ public final class StoreChunkSource: ChunkSource {
         var mappedFiles: LeastRecentlyUsed<ChunkID, CheckedFile>
         var decoded: LeastRecentlyUsed<ChunkID, DecodedChunk>
         var waiting: [ChunkID: [Completion]] = [:]
-        var accessed: Set<ChunkID> = []
+        var accessed: [ChunkID: Int64] = [:]
 
         /// Queues `completion` behind a load of `id`, starting one if none runs.
         mutating func awaitLoad(of id: ChunkID, _ completion: @escaping Completion) -> Step {
@@ -76,8 +76,10 @@ public final class StoreChunkSource: ChunkSource {
 
     public func chunk(_ request: ChunkRequest, completion: @escaping Completion) {
         let id = request.id
+        // Stamped now, not when the log is flushed: reads a second apart must keep their order for eviction.
+        let now = Store.accessTime()
         let step: Step = state.withLock { state in
-            state.accessed.insert(id)
+            state.accessed[id] = now
             if let checked = state.mappedFiles.value(for: id) { return .mapped(checked) }
             if let decoded = state.decoded.value(for: id) { return .ready(.memory(decoded)) }
             if state.waiting[id] == nil, let seal = state.checkedSeals[id] { return .reopen(seal) }

@@ -46,6 +46,19 @@ import Testing
         #expect(store.contains(chunks[2]))
     }
 
+    @Test func readsRecordedLateKeepTheirOwnTimesAndNeverMoveAnAccessBack() throws {
+        let scratch = try TemporaryDirectory()
+        let (store, references) = try Self.storeWithThreeModels(scratch)
+        let chunks = try references.map { try Self.chunk(store, $0) }
+        let earlier = Store.accessTime()
+        try store.touch([chunks[0]])
+        // b was read before a, c before b; the mount records both later, in one batch.
+        try store.touch([chunks[2]: earlier - 2, chunks[1]: earlier - 1])
+        try store.touch([chunks[0]: earlier - 10])
+        let plan = try store.collectGarbage(dryRun: true, quotaBytes: 250_000)
+        #expect(plan.chunks == [chunks[2]], "c was read least recently; a's older record does not undo its newer read")
+    }
+
     @Test func evictionTakesWholeModelsLeastRecentlyUsedFirstAndDropsTheirReferences() throws {
         let scratch = try TemporaryDirectory()
         let (store, references) = try Self.storeWithThreeModels(scratch)

@@ -205,9 +205,15 @@ final class MetadataDatabase: Sendable {
 
     func touch(_ ids: some Sequence<ChunkID>) throws {
         let now = Self.now()
+        try touch(ids.lazy.map { (id: $0, time: now) })
+    }
+
+    func touch(_ accesses: some Sequence<(id: ChunkID, time: Int64)>) throws {
         try withConnection { db in
             try db.transaction {
-                for id in ids { try db.query("UPDATE chunks SET last_access = ? WHERE id = ?", [.integer(now), .text(id.hex)]) }
+                for access in accesses {
+                    try db.query("UPDATE chunks SET last_access = max(last_access, ?) WHERE id = ?", [.integer(access.time), .text(access.id.hex)])
+                }
             }
         }
     }

@@ -41,7 +41,9 @@ public final class Store: Sendable {
     var chunksDirectory: String { root + "/chunks" }
     var manifestsDirectory: String { root + "/manifests" }
     var refsDirectory: String { root + "/refs" }
-    var temporaryDirectory: String { root + "/tmp" }
+    /// Where files are written before they are renamed into place: on the store's filesystem, and emptied by
+    /// recovery, so a crash mid-write leaves nothing behind elsewhere.
+    public var temporaryDirectory: String { root + "/tmp" }
     var quarantineDirectory: String { root + "/quarantine" }
 
     /// Opens (creating if needed) the store at `root`, and recovers from any crash when no other process uses it.
@@ -283,10 +285,19 @@ public final class Store: Sendable {
         try database.forgetManifest(digest)
     }
 
-    /// Records that these chunks were read, for least-recently-used eviction.
+    /// Records that these chunks were read now, for least-recently-used eviction.
     public func touch(_ ids: some Sequence<ChunkID>) throws {
         try database.touch(ids)
     }
+
+    /// Records when each of these chunks was read (times from `accessTime()`); an older time never replaces a
+    /// newer one.
+    public func touch(_ accesses: [ChunkID: Int64]) throws {
+        try database.touch(accesses.lazy.map { (id: $0.key, time: $0.value) })
+    }
+
+    /// The time `touch` records for a read now.
+    public static func accessTime() -> Int64 { MetadataDatabase.now() }
 
     // MARK: Manifests
 
