@@ -1,3 +1,4 @@
+import MantaFS
 import MantaHub
 import MantaPeer
 import MantaServerLimits
@@ -36,6 +37,8 @@ public struct AgentConfiguration: Sendable {
     public var storeChanges = StoreConfigurationChanges()
     /// How often the agent looks whether the store has passed its quota's high watermark between pulls.
     public var quotaCheckInterval: Duration = .seconds(10)
+    /// Whether the mount outlives the agent (a crash or a restart resumes it); nil: it ends with the agent.
+    public var mountHandover: MountHandover?
 
     /// The socket an agent owning the store at `storeRoot` listens on unless told otherwise.
     public static func defaultSocketPath(storeRoot: String) -> String { "\(storeRoot)/agent.sock" }

@@ -66,7 +66,10 @@ public final class AgentService: Service, Sendable {
                     discovery: discovery, logger: logger)
                 return LazyChunkSource(store: store, fetcher: fetcher, logger: logger)
             }
-            return MountRunner(mount: MountService(store: store, mountPoint: mountPoint, source: lazySource, logger: logger), lazySource: lazySource)
+            let mountConfiguration = MountConfiguration(handover: configuration.mountHandover)
+            return MountRunner(
+                mount: MountService(store: store, mountPoint: mountPoint, configuration: mountConfiguration, source: lazySource, logger: logger),
+                handover: configuration.mountHandover, lazySource: lazySource)
         }
     }
 
@@ -119,12 +122,15 @@ public final class AgentService: Service, Sendable {
 /// Runs a mount as a service: graceful shutdown unmounts, then the lazy source's fetch workers stop.
 struct MountRunner: Service {
     let mount: MountService
+    let handover: MountHandover?
     let lazySource: LazyChunkSource?
 
     func run() async throws {
-        // A crashed agent leaves its FUSE mount with no server behind (every stat: ENOTCONN), and nothing mounts on it.
+        // A crashed agent leaves its FUSE mount with no server behind (every stat: ENOTCONN), and nothing mounts on it;
+        // unless a holder keeps it for this agent, and then a stat would wait for this agent to serve it.
         let mountPoint = mount.mountPoint
-        if try await NIOThreadPool.singleton.runIfActive({ try DeadMount.detachIfDead(mountPoint) }) {
+        let held = handover?.holderListens ?? false
+        if try await NIOThreadPool.singleton.runIfActive({ try !held && DeadMount.detachIfDead(mountPoint) }) {
             Logger(label: "manta.agent").notice("detached a dead mount a previous agent left", metadata: ["mountpoint": "\(mountPoint)"])
         }
         try await withGracefulShutdownHandler {

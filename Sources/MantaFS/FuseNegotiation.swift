@@ -34,7 +34,7 @@ struct FuseWishes: Sendable {
 }
 
 /// What the kernel and the mount agreed on at INIT, recorded for the log, the tests and the benchmarks.
-public struct FuseNegotiation: Sendable, Equatable, CustomStringConvertible {
+public struct FuseNegotiation: Sendable, Equatable, Codable, CustomStringConvertible {
     public var kernelMinor: UInt32
     public var maxPages: UInt32
     public var maxWrite: UInt32

@@ -37,6 +37,24 @@ final class FuseOperations: Sendable {
         }
     }
 
+    /// Opens again what a previous server of the kernel connection had open, under the same handles.
+    func adopt(_ journal: MountJournal, channel: FuseChannel) {
+        var opened: [UInt64: Int] = [:]
+        for (handle, record) in journal.files {
+            switch fileSystem.open(record.inode, flags: record.flags) {
+            case .success(let file):
+                files.restore(file, at: handle)
+                opened[record.inode, default: 0] += 1
+            case .failure(let error):
+                logger.warning("a file open in the previous server is gone: its reads fail", metadata: ["inode": "\(record.inode)", "errno": "\(error.rawValue)"])
+            }
+        }
+        for (handle, inode) in journal.directories {
+            if case .success(let directory) = fileSystem.openDirectory(inode) { directories.restore(directory, at: handle) }
+        }
+        backings?.adopt(journal.backings, openCounts: opened, channel: channel)
+    }
+
     private static let writingOpcodes: Set<UInt32> = [
         FUSE_SETATTR, FUSE_SYMLINK, FUSE_MKNOD, FUSE_MKDIR, FUSE_UNLINK, FUSE_RMDIR, FUSE_RENAME, FUSE_LINK, FUSE_WRITE,
         FUSE_SETXATTR, FUSE_REMOVEXATTR, FUSE_CREATE, FUSE_FALLOCATE, FUSE_RENAME2, FUSE_COPY_FILE_RANGE, FUSE_TMPFILE,
@@ -71,6 +89,7 @@ final class FuseOperations: Sendable {
             read(input, reply)
         case FUSE_RELEASE:
             if let input = arguments.take(fuse_release_in.self), let file = files.remove(input.fh) {
+                fileSystem.journal.record(.released(handle: input.fh))
                 fileSystem.release(file)
                 if settings.withLock({ $0.passthrough }) { backings?.release(file) }
             }
@@ -82,7 +101,9 @@ final class FuseOperations: Sendable {
             guard let handle = directories.value(input.fh) else { return reply.fail(EBADF) }
             readDirectory(handle, offset: input.offset, size: min(Int(input.size), settings.withLock { $0.maxRead }), reply)
         case FUSE_RELEASEDIR:
-            if let input = arguments.take(fuse_release_in.self) { _ = directories.remove(input.fh) }
+            if let input = arguments.take(fuse_release_in.self), directories.remove(input.fh) != nil {
+                fileSystem.journal.record(.releasedDirectory(handle: input.fh))
+            }
             reply.succeed()
         case FUSE_STATFS:
             reply.send(fuse_statfs_out(st: Self.statistics(fileSystem.statistics())))
@@ -169,6 +190,7 @@ final class FuseOperations: Sendable {
                 output.open_flags = UInt32(FOPEN_KEEP_CACHE)
             }
             output.fh = files.insert(file)
+            fileSystem.journal.record(.opened(handle: output.fh, file: .init(inode: inode, flags: flags)))
             reply.send(output)
         case .failure(let error):
             reply.fail(error.rawValue)
@@ -210,6 +232,7 @@ final class FuseOperations: Sendable {
         case .success(let handle):
             var output = cfuse_open_out()
             output.fh = directories.insert(handle)
+            fileSystem.journal.record(.openedDirectory(handle: output.fh, inode: inode))
             if handle.cacheable { output.open_flags = UInt32(FOPEN_CACHE_DIR | FOPEN_KEEP_CACHE) }
             reply.send(output)
         case .failure(let error):

@@ -26,13 +26,18 @@ final class FuseServer: Sendable {
     private let logger: Logger
     private let state = Mutex(State())
     private let onEnd: @Sendable () -> Void
+    private let onReady: @Sendable ([FuseChannel], FuseNegotiation) -> Void
 
-    /// `onEnd` runs once, on the last reader thread, after the connection ended.
-    init(master: FuseChannel, operations: FuseOperations, wishes: FuseWishes, storeRoot: String, logger: Logger, onEnd: @escaping @Sendable () -> Void) {
+    /// `onEnd` runs once, on the last reader thread, after the connection ended; `onReady` once every reader runs.
+    init(
+        master: FuseChannel, operations: FuseOperations, wishes: FuseWishes, storeRoot: String, logger: Logger,
+        onReady: @escaping @Sendable ([FuseChannel], FuseNegotiation) -> Void = { _, _ in }, onEnd: @escaping @Sendable () -> Void
+    ) {
         self.master = master
         self.operations = operations
         self.wishes = wishes
         self.logger = logger
+        self.onReady = onReady
         self.onEnd = onEnd
         readers = max(2, ProcessInfo.processInfo.activeProcessorCount)
         backingStackDepth = cfuse_backing_stack_depth(storeRoot)
@@ -43,6 +48,23 @@ final class FuseServer: Sendable {
     /// Starts the first reader, which answers INIT and then starts the others.
     func start() {
         startReader(master, answersInit: true, index: 0)
+    }
+
+    /// Goes on serving a connection another process initialised (`channels` from its holder, the master first):
+    /// a reader per descriptor (or per core on a shared one), then the kernel resends what the dead server had
+    /// read and not answered.
+    func resume(channels: [FuseChannel], negotiation: FuseNegotiation) {
+        operations.configure(negotiation, channel: master)
+        state.withLock { $0.negotiation = negotiation }
+        let readerChannels = channels.count > 1 ? channels : Array(repeating: master, count: readers)
+        for (index, channel) in readerChannels.enumerated() { startReader(channel, answersInit: false, index: index) }
+        let status = master.send(unique: 0, error: CFUSE_NOTIFY_RESEND, payload: [])
+        if status != 0 {
+            logger.warning("the kernel cannot resend the requests the previous server took (FUSE_NOTIFY_RESEND needs Linux 6.9): their readers wait for ever", metadata: [
+                "error": "\(String(cString: strerror(status)))",
+            ])
+        }
+        logger.notice("FUSE connection resumed", metadata: ["negotiated": "\(negotiation)"])
     }
 
     private func startReader(_ channel: FuseChannel, answersInit: Bool, index: Int) {
@@ -135,6 +157,7 @@ final class FuseServer: Sendable {
     /// Gives every further reader a descriptor of its own; all read from the first where cloning fails.
     private func startClonedReaders() {
         var cloned = wishes.cloneDescriptors
+        var channels = [master]
         for index in 1..<readers {
             var channel = master
             if cloned {
@@ -145,6 +168,7 @@ final class FuseServer: Sendable {
                     cloned = false
                 }
             }
+            if channel !== master { channels.append(channel) }
             startReader(channel, answersInit: false, index: index)
         }
         let negotiation = state.withLock { state in
@@ -152,6 +176,9 @@ final class FuseServer: Sendable {
             state.negotiation?.clonedDescriptors = cloned
             return state.negotiation
         }
-        if let negotiation { logger.notice("FUSE connection initialised", metadata: ["negotiated": "\(negotiation)"]) }
+        if let negotiation {
+            logger.notice("FUSE connection initialised", metadata: ["negotiated": "\(negotiation)"])
+            onReady(channels, negotiation)
+        }
     }
 }

@@ -19,6 +19,14 @@ final class HandleTable<Value: Sendable>: Sendable {
         }
     }
 
+    /// Puts back a handle a previous server of the kernel connection gave (`MountHandover`).
+    func restore(_ value: Value, at handle: UInt64) {
+        table.withLock { table in
+            table.values[handle] = value
+            table.next = max(table.next, handle &+ 1)
+        }
+    }
+
     func value(_ handle: UInt64) -> Value? {
         table.withLock { $0.values[handle] }
     }

@@ -21,9 +21,20 @@ struct InodeTable {
 
     private(set) var fileCount = 0
     private(set) var totalBytes: UInt64 = 0
+    /// Numbers given since the last `takeAssignments()`, for the mount's journal.
+    private var assigned: [MountJournal.Change] = []
 
-    init() {
+    /// `known`: the numbers a previous server of the same kernel connection gave (`MountHandover`); the same
+    /// names keep them, and new names get numbers it never gave.
+    init(known: [String: UInt64] = [:]) {
+        inodeByKey.merge(known) { current, _ in current }
+        nextInode = max(nextInode, (known.values.max() ?? 0) + 1)
         install(MountLayout.tree(of: []))
+    }
+
+    mutating func takeAssignments() -> [MountJournal.Change] {
+        defer { assigned.removeAll() }
+        return assigned
     }
 
     func node(_ inode: UInt64) -> Node? { entries[inode]?.node }
@@ -92,6 +103,7 @@ struct InodeTable {
         let inode = nextInode
         nextInode += 1
         inodeByKey[key] = inode
+        assigned.append(.assigned(key: key, inode: inode))
         return inode
     }
 

@@ -33,6 +33,8 @@ public final class ModelFileSystem: Sendable {
     let source: any ChunkSource
     let pins: OpenPins
     let notifier = InvalidationNotifier()
+    /// What a next server of this mount's kernel connection needs (`MountHandover`).
+    let journal = MountJournalRecorder()
     private let store: Store
     private let logger: Logger
     private let table = Mutex(InodeTable())
@@ -104,11 +106,20 @@ public final class ModelFileSystem: Sendable {
             scan.registrations = registrations
             scan.signature = complete ? signature : nil
             let tree = MountLayout.tree(of: models)
-            let invalidations = table.withLock { $0.install(tree) }
+            let (invalidations, assignments) = table.withLock { table in (table.install(tree), table.takeAssignments()) }
+            journal.record(assignments)
             logger.debug("installed the store's models", metadata: ["models": "\(models.count)", "invalidated": "\(invalidations.count)"])
             notifier.invalidate(invalidations)
             if let handler = modelsChangedHandler.withLock({ $0 }) { handler(Set(manifests.values.flatMap { $0.files.map(\.sha256) })) }
         }
+    }
+
+    /// Takes the inode numbers a previous server of the kernel connection gave, before serving any request.
+    func adopt(_ previous: MountJournal) {
+        journal.adopt(previous)
+        scan.withLock { $0.signature = nil }
+        table.withLock { $0 = InodeTable(known: previous.inodes) }
+        refresh()
     }
 
     func whenModelsChange(_ handler: @escaping @Sendable (Set<Digest>) -> Void) {

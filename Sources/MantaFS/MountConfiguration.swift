@@ -32,6 +32,8 @@ public struct MountConfiguration: Sendable {
     /// `MANTA_FUSE_FEATURES=none` in the environment) it behaves as on a kernel without them: 1 MiB requests, one
     /// descriptor, every byte through the mount.
     public var kernelFeatures: Bool
+    /// Whether the mount outlives this process (`MountHandover`); nil: it ends when the process does.
+    public var handover: MountHandover?
 
     public init(
         allowOther: Bool = geteuid() == 0,
@@ -45,7 +47,8 @@ public struct MountConfiguration: Sendable {
         prefetchChunks: Int = 4,
         pendingPrefetchAfterBytes: UInt64 = 8 << 20,
         fetchConcurrency: Int = 8,
-        kernelFeatures: Bool = true
+        kernelFeatures: Bool = true,
+        handover: MountHandover? = nil
     ) {
         self.allowOther = allowOther
         self.immutableTimeout = immutableTimeout
@@ -59,5 +62,6 @@ public struct MountConfiguration: Sendable {
         self.pendingPrefetchAfterBytes = pendingPrefetchAfterBytes
         self.fetchConcurrency = fetchConcurrency
         self.kernelFeatures = kernelFeatures
+        self.handover = handover
     }
 }

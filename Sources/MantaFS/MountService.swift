@@ -20,7 +20,10 @@ public final class MountService: Sendable {
     private let finished = DispatchSemaphore(value: 0)
 
     private struct State {
+        /// libfuse's session of a mount this process made; nil for one taken over from a holder.
         var session: Session?
+        var adopted = false
+        var holder: MountHandover.Connection?
         var server: FuseServer?
         var negotiation: FuseNegotiation?
         var started = false
@@ -60,13 +63,16 @@ public final class MountService: Sendable {
             guard !state.started else { throw MountError.alreadyStarted(mountPoint) }
             state.started = true
         }
+        // Before anything looks at the mount point: one a holder keeps for a dead server blocks every stat.
+        let held = connectToHolder()
+        if case .resume(let descriptors, let journal) = held?.greeting, let holder = held?.connection {
+            fileSystem.pins.removeStalePins()
+            let wishes = wishes()
+            return resume(descriptors: descriptors, journal: journal, holder: holder, passthrough: wishes.passthrough)
+        }
         try checkMountPoint()
         fileSystem.pins.removeStalePins()
-        let wishes = FuseWishes(kernelFeatures: FuseWishes.kernelFeaturesEnabled(configuration: configuration))
-        if wishes.passthrough {
-            fileSystem.whenModelsChange { [copies] in copies.prune(keeping: $0) }
-            copies.prune(keeping: fileSystem.fileDigests())
-        }
+        let wishes = wishes()
         let session = try makeSession(maxRead: wishes.maxRead)
         guard fuse_session_mount(session, mountPoint) == 0 else {
             fuse_session_destroy(session)
@@ -83,11 +89,14 @@ public final class MountService: Sendable {
             throw MountError.mountFailed(mountPoint)
         }
         let master = FuseChannel(descriptor: descriptor)
-        let operations = FuseOperations(fileSystem: fileSystem, backings: wishes.passthrough ? PassthroughBackings(copies: copies, logger: logger) : nil, logger: logger)
+        let operations = makeOperations(passthrough: wishes.passthrough)
         let mounted = Session(pointer: session)
-        let server = FuseServer(master: master, operations: operations, wishes: wishes, storeRoot: fileSystem.storeRoot, logger: logger) { [self] in
-            finishSession(mounted)
-        }
+        let server = FuseServer(
+            master: master, operations: operations, wishes: wishes, storeRoot: fileSystem.storeRoot, logger: logger,
+            onReady: { [self] channels, negotiation in
+                if let holder = held?.connection { handOver(channels, negotiation, to: holder) }
+            }, onEnd: { [self] in finishSession(mounted) }
+        )
         state.withLock { state in
             state.session = Session(pointer: session)
             state.server = server
@@ -104,22 +113,101 @@ public final class MountService: Sendable {
         if state.withLock({ $0.stopRequested }) { stop() }
     }
 
+    private func wishes() -> FuseWishes {
+        let wishes = FuseWishes(kernelFeatures: FuseWishes.kernelFeaturesEnabled(configuration: configuration))
+        if wishes.passthrough {
+            fileSystem.whenModelsChange { [copies] in copies.prune(keeping: $0) }
+            copies.prune(keeping: fileSystem.fileDigests())
+        }
+        return wishes
+    }
+
+    private func makeOperations(passthrough: Bool) -> FuseOperations {
+        FuseOperations(
+            fileSystem: fileSystem, backings: passthrough ? PassthroughBackings(copies: copies, journal: fileSystem.journal, logger: logger) : nil,
+            logger: logger)
+    }
+
+    // MARK: Handover
+
+    private struct Held {
+        let connection: MountHandover.Connection
+        let greeting: MountHandover.Greeting
+    }
+
+    /// The holder's greeting; nil (the mount then ends with this process) without a handover or a holder.
+    private func connectToHolder() -> Held? {
+        guard let handover = configuration.handover else { return nil }
+        do {
+            let (connection, greeting) = try handover.connect(logger: logger)
+            state.withLock { $0.holder = connection }
+            connection.whenAskedToYield { [logger, fileSystem] in
+                logger.notice("a new server takes the mount over: this one exits without unmounting", metadata: ["mountpoint": "\(self.mountPoint)"])
+                fileSystem.source.flushAccessLog()
+                handover.yield()
+            }
+            return Held(connection: connection, greeting: greeting)
+        } catch {
+            logger.warning("the mount ends with this process: no holder keeps it for the next one", metadata: ["error": "\(error)"])
+            return nil
+        }
+    }
+
+    private func handOver(_ channels: [FuseChannel], _ negotiation: FuseNegotiation, to holder: MountHandover.Connection) {
+        do {
+            fileSystem.journal.record(.negotiated(negotiation))
+            try fileSystem.journal.attach(holder) { journal throws(HandoverError) in
+                try holder.hold(descriptors: channels.map(\.descriptor), journal: journal)
+            }
+            logger.info("the mount's holder keeps its connection for a next server", metadata: ["descriptors": "\(channels.count)"])
+        } catch {
+            logger.warning("the mount ends with this process: its holder refused the connection", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Goes on serving the kernel connection a previous server of this mount point left with the holder.
+    private func resume(descriptors: [Int32], journal: MountJournal, holder: MountHandover.Connection, passthrough: Bool) {
+        let channels = descriptors.map { FuseChannel(descriptor: $0) }
+        let master = channels[0]
+        // Attached first: the names the adopted tree adds reach the holder's journal too.
+        fileSystem.journal.attach(holder) { _ in }
+        fileSystem.adopt(journal)
+        let negotiation = journal.negotiation!
+        let operations = makeOperations(passthrough: negotiation.passthrough)
+        operations.adopt(journal, channel: master)
+        let server = FuseServer(
+            master: master, operations: operations, wishes: FuseWishes(kernelFeatures: passthrough), storeRoot: fileSystem.storeRoot, logger: logger,
+            onEnd: { [self] in finishSession(nil) }
+        )
+        state.withLock { state in
+            state.adopted = true
+            state.server = server
+            state.negotiation = negotiation
+        }
+        fileSystem.notifier.attach(master)
+        server.resume(channels: channels, negotiation: negotiation)
+        state.withLock { $0.connection = connectionNumber() }
+        startRefresher()
+        logger.notice("resumed the mount a previous server left", metadata: [
+            "mountpoint": "\(mountPoint)", "open_files": "\(journal.files.count)", "inodes": "\(journal.inodes.count)",
+        ])
+        if state.withLock({ $0.stopRequested }) { stop() }
+    }
+
     /// Unmounts and waits until the session ended. Safe to call more than once and from any thread (not from a
     /// Swift task: it blocks).
     public func stop() {
-        let session: Session? = state.withLock { state in
-            guard state.started, !state.ended else { return nil }
-            if state.session == nil { state.stopRequested = true }
-            return state.session
+        let serving = state.withLock { state in
+            guard state.started, !state.ended else { return false }
+            if state.server == nil { state.stopRequested = true }
+            return state.server != nil
         }
-        guard session != nil else { return }
+        guard serving else { return }
         refresherStop.signal()
         fileSystem.notifier.detach()
+        endHandover()
         // The readers may end (and destroy the session) at any moment: only touch the session under the lock.
-        state.withLock { state in
-            guard let session = state.session else { return }
-            Self.unmountOnce(session, &state)
-        }
+        state.withLock { state in unmountOnce(&state) }
         // Open files keep the kernel connection alive after a lazy unmount; abort it if the loop does not end.
         if finished.wait(timeout: .now() + 5) == .timedOut {
             abortConnection()
@@ -185,12 +273,13 @@ public final class MountService: Sendable {
     }
 
     /// Runs once every reader returned: the kernel no longer sends requests.
-    private func finishSession(_ session: Session) {
+    private func finishSession(_ session: Session?) {
         refresherStop.signal()
         fileSystem.notifier.detach()
+        endHandover()
         state.withLock { state in
-            Self.unmountOnce(session, &state)
-            fuse_session_destroy(session.pointer)
+            unmountOnce(&state)
+            if let session { fuse_session_destroy(session.pointer) }
             state.session = nil
             // The server (and with it the connection's descriptors) goes; what it negotiated stays on record.
             state.negotiation = state.server?.negotiation
@@ -210,10 +299,29 @@ public final class MountService: Sendable {
         for waiter in waiters { waiter.resume() }
     }
 
-    private static func unmountOnce(_ session: Session, _ state: inout State) {
+    private func unmountOnce(_ state: inout State) {
         guard !state.unmounted else { return }
         state.unmounted = true
-        fuse_session_unmount(session.pointer)
+        if let session = state.session {
+            fuse_session_unmount(session.pointer)
+        } else if state.adopted, umount2(mountPoint, Int32(MNT_DETACH)) != 0 {
+            // Not root: the setuid helper unmounts what the user mounted.
+            let helper = Process()
+            helper.executableURL = URL(fileURLWithPath: "/bin/fusermount3")
+            helper.arguments = ["-u", "-z", mountPoint]
+            try? helper.run()
+            helper.waitUntilExit()
+        }
+    }
+
+    /// The mount ends with this process: the holder lets its connection go.
+    private func endHandover() {
+        let holder = state.withLock { state in
+            defer { state.holder = nil }
+            return state.holder
+        }
+        fileSystem.journal.detach()
+        holder?.end()
     }
 
     private func startRefresher() {

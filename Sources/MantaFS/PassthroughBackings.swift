@@ -21,12 +21,31 @@ final class PassthroughBackings: Sendable {
     }
 
     private let copies: PassthroughCopies
+    private let journal: MountJournalRecorder
     private let logger: Logger
     private let opens = Mutex<[UInt64: Opens]>([:])
 
-    init(copies: PassthroughCopies, logger: Logger) {
+    init(copies: PassthroughCopies, journal: MountJournalRecorder, logger: Logger) {
         self.copies = copies
+        self.journal = journal
         self.logger = logger
+    }
+
+    /// Takes over the backing ids a previous server of the kernel connection registered, for the files it had open
+    /// (`openCounts` by inode); ids of inodes nothing has open any more are closed.
+    func adopt(_ backings: [UInt64: Int32], openCounts: [UInt64: Int], channel: FuseChannel) {
+        opens.withLock { opens in
+            for (inode, id) in backings {
+                guard let count = openCounts[inode], count > 0 else {
+                    _ = cfuse_backing_close(channel.descriptor, UInt32(bitPattern: id))
+                    journal.record(.unbacked(inode: inode))
+                    continue
+                }
+                opens[inode] = Opens(count: count, backingID: id, channel: channel)
+            }
+            // Files open on the chunk path keep it until their last release.
+            for (inode, count) in openCounts where opens[inode] == nil { opens[inode] = Opens(count: count, backingID: nil, channel: channel) }
+        }
     }
 
     /// The backing id to open `file` with, or nil for the chunk path. Every call is matched by one `release`.
@@ -37,6 +56,7 @@ final class PassthroughBackings: Sendable {
             if entry.count == 0 {
                 entry.backingID = backingID(file, channel: channel)
                 entry.channel = channel
+                if let id = entry.backingID { journal.record(.backed(inode: file.inode, id: id)) }
             }
             entry.count += 1
             return entry.backingID
@@ -53,7 +73,10 @@ final class PassthroughBackings: Sendable {
                 return
             }
             opens[file.inode] = nil
-            if let id = entry.backingID, let channel = entry.channel { _ = cfuse_backing_close(channel.descriptor, UInt32(id)) }
+            if let id = entry.backingID, let channel = entry.channel {
+                _ = cfuse_backing_close(channel.descriptor, UInt32(id))
+                journal.record(.unbacked(inode: file.inode))
+            }
         }
     }
 

@@ -30,6 +30,8 @@ struct MountCommand: AsyncParsableCommand {
     @Flag(help: "Use none of the kernel's newer FUSE features (passthrough, cloned descriptors, requests above 1 MiB), as on an old kernel; MANTA_FUSE_FEATURES=none does the same.")
     var noPassthrough = false
 
+    @OptionGroup var handoverOptions: HandoverOptions
+
     func validate() throws {
         guard (0...(1 << 20)).contains(readAhead) else { throw ValidationError("--read-ahead must be 0...1048576 KiB, not \(readAhead)") }
     }
@@ -39,7 +41,8 @@ struct MountCommand: AsyncParsableCommand {
         let logger = Logger(label: "manta.mount")
         let overridesEndpoint = endpoint != nil || !(ProcessInfo.processInfo.environment["HF_ENDPOINT"] ?? "").isEmpty
         let hub = try await HubOptions.configuration(endpoint: endpoint)
-        let configuration = MountConfiguration(readAheadKiB: readAhead, kernelFeatures: !noPassthrough)
+        let configuration = MountConfiguration(
+            readAheadKiB: readAhead, kernelFeatures: !noPassthrough, handover: handoverOptions.handover(storeRoot: store.root, mountPoint: mountPoint))
         let source = LazyChunkSource(
             store: store, fetcher: HubSpanFetcher(configuration: hub, overridesEndpoint: overridesEndpoint), configuration: configuration, logger: logger
         )

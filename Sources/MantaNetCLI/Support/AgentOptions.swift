@@ -54,6 +54,8 @@ struct AgentOptions: ParsableArguments {
 
     @OptionGroup(title: "Quota") var quota: QuotaOptions
 
+    @OptionGroup var handoverOptions: HandoverOptions
+
     /// The agent's configuration from these options, and the address it listens on (`manta up` runs its agent with them).
     func agentConfiguration(defaultStoreRoot: String) async throws -> (configuration: AgentConfiguration, listen: PeerAddress) {
         guard let address = PeerAddress(parsing: listen) ?? (listen.hasSuffix(":0") ? PeerAddress(host: String(listen.dropLast(2)), port: 0) : nil) else {
@@ -76,6 +78,7 @@ struct AgentOptions: ParsableArguments {
         configuration.allowsUnauthenticatedNetwork = insecureNoAuth
         configuration.storeChanges = quota.storeChanges
         configuration.quotaCheckInterval = quota.interval.duration
+        configuration.mountHandover = mount.flatMap { handoverOptions.handover(storeRoot: configuration.storeRoot, mountPoint: $0) }
         guard (1...1_000_000).contains(maxConnections) else { throw ValidationError("--max-connections \(maxConnections) is not between 1 and 1000000") }
         guard idleTimeout.duration > .zero, idleTimeout.duration <= .seconds(86_400) else {
             throw ValidationError("--idle-timeout must be longer than 0s and at most 24h")

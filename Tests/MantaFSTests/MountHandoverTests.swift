@@ -1,0 +1,160 @@
+import Foundation
+import MantaStore
+import MantaTestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A mount outlives the process serving it: a holder keeps its kernel connection, and the next `manta mount` with
+/// the same store and mount point goes on serving it (`MountHandover`). Readers run as a pod would: in a mount
+/// namespace of their own, a model file kept open and read again and again.
+@Suite("Mount handover", .serialized)
+struct MountHandoverTests {
+    static let file = "model-00001-of-00002.safetensors"
+
+    /// Reads `path` whole, again and again for `seconds`, dropping its cached pages before each pass so that every
+    /// pass reaches the mount; prints `passes= errors= mismatches= max_pause=`.
+    static let reader = """
+        import hashlib, os, sys, time
+        path, seconds, expected = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+        fd = os.open(path, os.O_RDONLY)
+        passes = errors = mismatches = 0
+        max_pause = 0.0
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            digest, offset = hashlib.sha256(), 0
+            while True:
+                started = time.monotonic()
+                try:
+                    block = os.pread(fd, 1 << 20, offset)
+                except OSError as error:
+                    errors += 1
+                    print("error", error, flush=True)
+                    time.sleep(0.05)
+                    continue
+                max_pause = max(max_pause, time.monotonic() - started)
+                if not block:
+                    break
+                digest.update(block)
+                offset += len(block)
+            passes += 1
+            mismatches += digest.hexdigest() != expected
+        print(f"passes={passes} errors={errors} mismatches={mismatches} max_pause={max_pause:.3f}", flush=True)
+        """
+
+    struct ReaderReport {
+        var passes = 0
+        var errors = -1
+        var mismatches = -1
+        var maxPause = Double.infinity
+        var output: String
+    }
+
+    /// Starts the reader in a mount namespace of its own (`unshare -m`), as a pod's process.
+    static func startReader(_ harness: MountHarness, seconds: Double) throws -> (Process, Pipe) {
+        let script = harness.directory.appending("reader.py")
+        try reader.write(toFile: script, atomically: true, encoding: .utf8)
+        let original = "\(try Fixtures.syntheticShards())/\(file)"
+        let expected = SHA256Hasher.hash(Array(try Data(contentsOf: URL(fileURLWithPath: original)))).hex
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
+        process.arguments = ["-m", "--propagation", "unchanged", "python3", script, "\(try harness.modelPath(TestModels.shards()))/\(file)", "\(seconds)", expected]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        return (process, pipe)
+    }
+
+    static func report(_ reader: (Process, Pipe)) -> ReaderReport {
+        let output = String(decoding: reader.1.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        reader.0.waitUntilExit()
+        var report = ReaderReport(output: output)
+        guard let line = output.split(separator: "\n").last(where: { $0.hasPrefix("passes=") }) else { return report }
+        let fields = Dictionary(uniqueKeysWithValues: line.split(separator: " ").compactMap { field -> (String, String)? in
+            let parts = field.split(separator: "=", maxSplits: 1)
+            return parts.count == 2 ? (String(parts[0]), String(parts[1])) : nil
+        })
+        report.passes = Int(fields["passes"] ?? "") ?? 0
+        report.errors = Int(fields["errors"] ?? "") ?? -1
+        report.mismatches = Int(fields["mismatches"] ?? "") ?? -1
+        report.maxPause = Double(fields["max_pause"] ?? "") ?? .infinity
+        return report
+    }
+
+    static func inodes(_ harness: MountHarness) throws -> [String: UInt64] {
+        let folder = try harness.modelPath(TestModels.shards())
+        var numbers: [String: UInt64] = [:]
+        for name in try FileManager.default.contentsOfDirectory(atPath: folder) {
+            var information = stat()
+            guard stat("\(folder)/\(name)", &information) == 0 else { continue }
+            numbers[name] = UInt64(information.st_ino)
+        }
+        return numbers
+    }
+
+    static func waitForExit(_ process: Process, seconds: Double = 15) {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning, Date() < deadline { usleep(20_000) }
+    }
+
+    @Test("kill -9 of the server, then a restart: the reader sees a pause, never an error, and the inodes stay",
+          arguments: [["--no-passthrough"], []])
+    func aKilledServerIsResumedByTheNext(options: [String]) throws {
+        let harness = try MountHarness([try TestModels.shards()])
+        defer { harness.cleanUp() }
+        try harness.mount(options: options)
+        let before = try Self.inodes(harness)
+        let reader = try Self.startReader(harness, seconds: 8)
+        usleep(1_500_000)
+        let killed = try #require(harness.process)
+        kill(killed.processIdentifier, SIGKILL)
+        killed.waitUntilExit()
+        usleep(500_000)
+        try harness.mount(options: options)
+        let report = Self.report(reader)
+        #expect(report.errors == 0, "\(report.output)")
+        #expect(report.mismatches == 0, "\(report.output)")
+        #expect(report.passes > 1, "\(report.output)")
+        // The target is 2 s with the restart's 0.5 s in it; machines here are shared, so the test allows more.
+        #expect(report.maxPause < 10, "\(report.output)")
+        #expect(try Self.inodes(harness) == before)
+        #expect(harness.log.contains("resumed the mount a previous server left"), "\(harness.log)")
+        #expect(try harness.terminate() == 0)
+        #expect(!MountHarness.isMounted(harness.mountPoint), "a clean stop ends the mount: the holder lets it go")
+    }
+
+    @Test("a second server takes over while reads are in flight; the first exits without unmounting")
+    func aNewServerTakesOverWhileReadsAreInFlight() throws {
+        let harness = try MountHarness([try TestModels.shards()])
+        defer { harness.cleanUp() }
+        try harness.mount(options: ["--no-passthrough"])
+        let first = try #require(harness.process)
+        let reader = try Self.startReader(harness, seconds: 6)
+        usleep(1_500_000)
+        try harness.mount(options: ["--no-passthrough"])
+        Self.waitForExit(first)
+        #expect(!first.isRunning && first.terminationStatus == 0, "the first server makes way")
+        let report = Self.report(reader)
+        #expect(report.errors == 0 && report.mismatches == 0 && report.passes > 1, "\(report.output)")
+        #expect(report.maxPause < 10, "\(report.output)")
+        #expect(try harness.terminate() == 0)
+        #expect(!MountHarness.isMounted(harness.mountPoint))
+    }
+
+    @Test("without a holder (--no-handover) a killed server leaves the mount dead, as before")
+    func withoutAHolderAKilledServerLeavesADeadMount() throws {
+        let harness = try MountHarness([try TestModels.shards()])
+        defer { harness.cleanUp() }
+        try harness.mount(options: ["--no-handover"])
+        let killed = try #require(harness.process)
+        kill(killed.processIdentifier, SIGKILL)
+        killed.waitUntilExit()
+        var information = statvfs()
+        #expect(statvfs(harness.mountPoint, &information) == -1 && errno == ENOTCONN)
+        #expect(!FileManager.default.fileExists(atPath: "\(harness.storePath)/run"), "no holder was started")
+    }
+}
