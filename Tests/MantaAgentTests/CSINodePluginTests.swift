@@ -192,8 +192,8 @@ import Testing
         }
     }
 
-    @Test func anAgentKilledWithItsMountMountsAgainAfterARestartAndPublishReplacesDeadBinds() async throws {
-        let first = try await PluginNode()
+    @Test func anAgentKilledWithoutAHolderMountsAgainAfterARestartAndPublishReplacesDeadBinds() async throws {
+        let first = try await PluginNode(options: ["--no-handover"])
         let target = first.target("survivor")
         let original = try Data(contentsOf: URL(fileURLWithPath: "\(try Fixtures.gguf())/model.gguf"))
         try await CSIClient.with(first.socket) { client in
@@ -207,7 +207,7 @@ import Testing
 
         // The killed agent's socket file stays behind: without removing it, the wait below would not wait for the new one.
         unlink(first.socket)
-        let second = try await PluginNode(node: first.node)
+        let second = try await PluginNode(options: ["--no-handover"], node: first.node)
         defer { second.stop() }
         // The new agent detaches the dead mount and mounts again after it starts listening.
         let remounted = "\(first.node.mount)/models/acme/gguf/model.gguf"
@@ -216,6 +216,43 @@ import Testing
         try await CSIClient.with(second.socket) { client in
             try await client.publish(target: target, attributes: ["model": "acme/gguf"])
             #expect(try Data(contentsOf: URL(fileURLWithPath: "\(target)/model.gguf")) == original, "kubelet's next publish replaces the dead bind")
+            try await client.unpublish(target: target)
+        }
+    }
+
+    @Test func anAgentKilledWithItsMountIsResumedByTheNextAndPublishedVolumesKeepWorking() async throws {
+        let first = try await PluginNode()
+        let target = first.target("survivor")
+        let original = try Data(contentsOf: URL(fileURLWithPath: "\(try Fixtures.gguf())/model.gguf"))
+        try await CSIClient.with(first.socket) { client in
+            try await client.publish(target: target, attributes: ["model": "acme/gguf"])
+        }
+        // A pod's process opens its model file before the crash and reads it after. It is not this process: a file this
+        // process held open on the mount would be closed (and flushed, which waits for a server) in every child it
+        // spawns, the next agent included.
+        let reader = Process()
+        reader.executableURL = URL(fileURLWithPath: "/bin/sh")
+        reader.arguments = ["-c", "exec 3< \"$1\" && echo open && read go && cat <&3", "reader", "\(target)/model.gguf"]
+        let (input, output) = (Pipe(), Pipe())
+        (reader.standardInput, reader.standardOutput) = (input, output)
+        try reader.run()
+        let opened = try await blocking { output.fileHandleForReading.readData(ofLength: 5) }
+        try #require(opened == Data("open\n".utf8))
+        kill(first.agent.processIdentifier, SIGKILL)
+        first.agent.waitUntilExit()
+        // Nothing looks at the mount until the next agent serves it: its holder keeps it, and a look would wait.
+        unlink(first.socket)
+        let second = try await PluginNode(node: first.node)
+        defer { second.stop() }
+        try input.fileHandleForWriting.write(contentsOf: Data("go\n".utf8))
+        let bytes = try await blocking { output.fileHandleForReading.readDataToEndOfFile() }
+        reader.waitUntilExit()
+        #expect(reader.terminationStatus == 0 && bytes == original, "a file open across the crash reads on")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: "\(target)/model.gguf")) == original, "the bind still shows the mount")
+        #expect(!DeadMount.isDead(first.node.mount))
+        try await CSIClient.with(second.socket) { client in
+            try await client.publish(target: target, attributes: ["model": "acme/gguf"])
+            #expect(try Data(contentsOf: URL(fileURLWithPath: "\(target)/model.gguf")) == original, "publishing again changes nothing")
             try await client.unpublish(target: target)
         }
     }

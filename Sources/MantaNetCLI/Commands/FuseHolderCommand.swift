@@ -37,10 +37,17 @@ struct HandoverOptions: ParsableArguments {
     /// The handover of a mount at `mountPoint` (resolved to its real path), served with the store at `storeRoot`.
     func handover(storeRoot: String, mountPoint: String) -> MountHandover? {
         guard !noHandover else { return nil }
-        let canonical = realpath(mountPoint, nil).map { pointer in
+        // Only the folder holding the mount point is resolved, by its text: a look at the mount point itself (a stat,
+        // which even URL(fileURLWithPath:) makes) waits on a mount that its holder keeps for this very process.
+        let trimmed = mountPoint.count > 1 && mountPoint.hasSuffix("/") ? String(mountPoint.dropLast()) : mountPoint
+        let slash = trimmed.lastIndex(of: "/")
+        let folder = slash.map { $0 == trimmed.startIndex ? "/" : String(trimmed[..<$0]) } ?? "."
+        let name = slash.map { String(trimmed[trimmed.index(after: $0)...]) } ?? trimmed
+        let resolved = realpath(folder, nil).map { pointer in
             defer { free(pointer) }
             return String(cString: pointer)
-        } ?? mountPoint
+        } ?? folder
+        let canonical = (resolved == "/" ? "" : resolved) + "/" + name
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         return MountHandover(
             socketPath: MountHandover.defaultSocketPath(storeRoot: storeRoot, mountPoint: canonical),
