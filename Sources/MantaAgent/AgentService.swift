@@ -69,7 +69,7 @@ public final class AgentService: Service, Sendable {
             let mountConfiguration = MountConfiguration(handover: configuration.mountHandover)
             return MountRunner(
                 mount: MountService(store: store, mountPoint: mountPoint, configuration: mountConfiguration, source: lazySource, logger: logger),
-                handover: configuration.mountHandover, lazySource: lazySource)
+                lazySource: lazySource)
         }
     }
 
@@ -122,17 +122,11 @@ public final class AgentService: Service, Sendable {
 /// Runs a mount as a service: graceful shutdown unmounts, then the lazy source's fetch workers stop.
 struct MountRunner: Service {
     let mount: MountService
-    let handover: MountHandover?
     let lazySource: LazyChunkSource?
 
     func run() async throws {
-        // A crashed agent leaves its FUSE mount with no server behind (every stat: ENOTCONN), and nothing mounts on it;
-        // unless a holder keeps it for this agent, and then a stat would wait for this agent to serve it.
-        let mountPoint = mount.mountPoint
-        let held = handover?.holderListens ?? false
-        if try await NIOThreadPool.singleton.runIfActive({ try !held && DeadMount.detachIfDead(mountPoint) }) {
-            Logger(label: "manta.agent").notice("detached a dead mount a previous agent left", metadata: ["mountpoint": "\(mountPoint)"])
-        }
+        // A mount a crashed agent left dead is detached by the mount itself, after asking the holder (a stat here
+        // would wait on a mount the holder keeps for this agent).
         try await withGracefulShutdownHandler {
             try await mount.run()
         } onGracefulShutdown: {

@@ -24,6 +24,8 @@ public final class MountService: Sendable {
         var session: Session?
         var adopted = false
         var holder: MountHandover.Connection?
+        /// The holder keeps this mount's connection (and journal) for a next server.
+        var held = false
         var server: FuseServer?
         var negotiation: FuseNegotiation?
         var started = false
@@ -141,10 +143,8 @@ public final class MountService: Sendable {
         do {
             let (connection, greeting) = try handover.connect(logger: logger)
             state.withLock { $0.holder = connection }
-            connection.whenAskedToYield { [logger, fileSystem] in
-                logger.notice("a new server takes the mount over: this one exits without unmounting", metadata: ["mountpoint": "\(self.mountPoint)"])
-                fileSystem.source.flushAccessLog()
-                handover.yield()
+            connection.whenAskedToYield { [self] in
+                leave(to: handover, because: "a new server takes the mount over")
             }
             return Held(connection: connection, greeting: greeting)
         } catch {
@@ -153,12 +153,20 @@ public final class MountService: Sendable {
         }
     }
 
+    /// Ends this process without unmounting; the requests it had taken are resent to the next server.
+    private func leave(to handover: MountHandover, because reason: String) {
+        logger.notice("\(reason): this server exits without unmounting", metadata: ["mountpoint": "\(mountPoint)"])
+        fileSystem.source.flushAccessLog()
+        handover.yield()
+    }
+
     private func handOver(_ channels: [FuseChannel], _ negotiation: FuseNegotiation, to holder: MountHandover.Connection) {
         do {
             fileSystem.journal.record(.negotiated(negotiation))
             try fileSystem.journal.attach(holder) { journal throws(HandoverError) in
                 try holder.hold(descriptors: channels.map(\.descriptor), journal: journal)
             }
+            state.withLock { $0.held = true }
             logger.info("the mount's holder keeps its connection for a next server", metadata: ["descriptors": "\(channels.count)"])
         } catch {
             logger.warning("the mount ends with this process: its holder refused the connection", metadata: ["error": "\(error)"])
@@ -181,6 +189,7 @@ public final class MountService: Sendable {
         )
         state.withLock { state in
             state.adopted = true
+            state.held = true
             state.server = server
             state.negotiation = negotiation
         }
@@ -197,6 +206,9 @@ public final class MountService: Sendable {
     /// Unmounts and waits until the session ended. Safe to call more than once and from any thread (not from a
     /// Swift task: it blocks).
     public func stop() {
+        if let handover = configuration.handover, handover.leavesMountOnStop, state.withLock({ $0.held }) {
+            leave(to: handover, because: "stopped: the holder keeps the mount for the next server")
+        }
         let serving = state.withLock { state in
             guard state.started, !state.ended else { return false }
             if state.server == nil { state.stopRequested = true }
@@ -246,11 +258,13 @@ public final class MountService: Sendable {
 
     private func checkMountPoint() throws {
         var information = stat()
+        // A server that died with no holder (or whose holder let go) leaves a dead mount, maybe several stacked.
+        for _ in 0..<8 where stat(mountPoint, &information) != 0 && errno == ENOTCONN {
+            guard detach() else { throw MountError.staleMount(mountPoint) }
+            logger.notice("detached a dead mount a previous server left", metadata: ["mountpoint": "\(mountPoint)"])
+        }
         if stat(mountPoint, &information) != 0 {
-            switch errno {
-            case ENOTCONN: throw MountError.staleMount(mountPoint)
-            default: throw MountError.mountPointMissing(mountPoint)
-            }
+            throw errno == ENOTCONN ? MountError.staleMount(mountPoint) : MountError.mountPointMissing(mountPoint)
         }
         guard information.st_mode & S_IFMT == S_IFDIR else { throw MountError.mountPointNotADirectory(mountPoint) }
     }
@@ -304,20 +318,28 @@ public final class MountService: Sendable {
         state.unmounted = true
         if let session = state.session {
             fuse_session_unmount(session.pointer)
-        } else if state.adopted, umount2(mountPoint, Int32(MNT_DETACH)) != 0 {
-            // Not root: the setuid helper unmounts what the user mounted.
-            let helper = Process()
-            helper.executableURL = URL(fileURLWithPath: "/bin/fusermount3")
-            helper.arguments = ["-u", "-z", mountPoint]
-            try? helper.run()
-            helper.waitUntilExit()
+        } else if state.adopted {
+            _ = detach()
         }
+    }
+
+    /// Detaches the mount at the mount point (lazily: open files keep it until closed).
+    private func detach() -> Bool {
+        if umount2(mountPoint, Int32(MNT_DETACH)) == 0 { return true }
+        // Not root: the setuid helper unmounts what the user mounted.
+        let helper = Process()
+        helper.executableURL = URL(fileURLWithPath: "/bin/fusermount3")
+        helper.arguments = ["-u", "-z", mountPoint]
+        helper.standardError = FileHandle.nullDevice
+        guard (try? helper.run()) != nil else { return false }
+        helper.waitUntilExit()
+        return helper.terminationStatus == 0
     }
 
     /// The mount ends with this process: the holder lets its connection go.
     private func endHandover() {
         let holder = state.withLock { state in
-            defer { state.holder = nil }
+            defer { (state.holder, state.held) = (nil, false) }
             return state.holder
         }
         fileSystem.journal.detach()

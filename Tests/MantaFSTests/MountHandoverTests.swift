@@ -145,6 +145,49 @@ struct MountHandoverTests {
         #expect(!MountHarness.isMounted(harness.mountPoint))
     }
 
+    @Test("a holder run on its own (--stay) keeps the mount when a server stops with --leave-mount-on-stop, and keeps the next mount after a clean stop")
+    func aHolderOfItsOwnOutlivesStoppedServersAndStaysForTheNextMount() throws {
+        let harness = try MountHarness([try TestModels.shards()])
+        defer { harness.cleanUp() }
+        let holderLog = harness.directory.appending("holder.log")
+        FileManager.default.createFile(atPath: holderLog, contents: nil)
+        let holder = try MantaProcess.process(
+            ["fuse-holder", "--store", harness.storePath, "--mount", harness.mountPoint, "--stay"], environment: ["MANTA_LOG_LEVEL": "info"],
+            executable: URL(fileURLWithPath: try MantaProcess.binaryPath()).deletingLastPathComponent().appendingPathComponent("manta-net").path)
+        holder.standardError = FileHandle(forWritingAtPath: holderLog)
+        try holder.run()
+        defer {
+            kill(holder.processIdentifier, SIGTERM)
+            holder.waitUntilExit()
+        }
+        let sockets = { (try? FileManager.default.contentsOfDirectory(atPath: "\(harness.storePath)/run"))?.filter { $0.hasSuffix(".sock") } ?? [] }
+        for _ in 0..<500 where sockets().isEmpty { usleep(20_000) }
+        try #require(!sockets().isEmpty, "the holder listens")
+
+        try harness.mount(options: ["--no-passthrough", "--leave-mount-on-stop"])
+        #expect(!harness.log.contains("started the mount's descriptor holder"), "the holder that listens is used: \(harness.log)")
+        let reader = try Self.startReader(harness, seconds: 6)
+        usleep(1_500_000)
+        #expect(try harness.terminate() == 0)
+        #expect(harness.log.contains("this server exits without unmounting"), "\(harness.log)")
+        #expect(MountHarness.isMounted(harness.mountPoint), "the stopped server left the mount to the holder")
+        try harness.mount(options: ["--no-passthrough"])
+        let report = Self.report(reader)
+        #expect(report.errors == 0 && report.mismatches == 0 && report.passes > 1, "\(report.output)")
+        #expect(harness.log.contains("resumed the mount a previous server left"), "\(harness.log)")
+
+        #expect(try harness.terminate() == 0)
+        #expect(!MountHarness.isMounted(harness.mountPoint), "a stop without --leave-mount-on-stop ends the mount")
+        #expect(holder.isRunning, "the holder stays for the next mount")
+        try harness.mount(options: ["--no-passthrough"])
+        let original = "\(try Fixtures.syntheticShards())/\(Self.file)"
+        #expect(try runProgram("/usr/bin/cmp", [original, "\(try harness.modelPath(TestModels.shards()))/\(Self.file)"]).status == 0)
+        #expect(harness.log.contains("the mount's holder keeps its connection"), "the staying holder keeps the new mount: \(harness.log)")
+        #expect(try harness.terminate() == 0)
+        let held = (try? String(contentsOfFile: holderLog, encoding: .utf8)) ?? ""
+        #expect(held.contains("waiting for the next mount"), "\(held)")
+    }
+
     @Test("without a holder (--no-handover) a killed server leaves the mount dead, as before")
     func withoutAHolderAKilledServerLeavesADeadMount() throws {
         let harness = try MountHarness([try TestModels.shards()])

@@ -9,10 +9,12 @@ import Glibc
 /// The process that keeps a mount's kernel connection open while its server is gone (`MountHandover`): it holds a
 /// reference to each of the connection's descriptors, never reads from them, and keeps the server's journal.
 /// It lets go (and the mount ends, as it would have without a holder) when the server ends the mount, when the
-/// connection ends (an unmount), or when no server came back within the grace period.
+/// connection ends (an unmount), or when no server came back within the grace period; then it exits, or, when it
+/// `stays` (run on its own, as a DaemonSet of its own), waits for the next mount.
 public struct FuseHolder {
     private let socketPath: String
     private let grace: Duration
+    private let stays: Bool
     private let logger: Logger
     /// How long a server asked to yield has to exit before the new one gets the connection anyway.
     private let yieldTimeout: Duration = .seconds(10)
@@ -26,16 +28,26 @@ public struct FuseHolder {
     private var journal: MountJournal?
     private var serverlessSince: ContinuousClock.Instant? = .now
 
-    public init(socketPath: String, grace: Duration, logger: Logger) {
+    public init(socketPath: String, grace: Duration, stays: Bool = false, logger: Logger) {
         self.socketPath = socketPath
         self.grace = grace
+        self.stays = stays
         self.logger = logger
     }
 
     /// Serves until there is nothing left to hold.
     public mutating func run() throws(HandoverError) {
-        let listening = cfuse_listen_unix(socketPath)
-        guard listening >= 0 else { throw .socket(operation: "listen on \(socketPath)", code: -listening) }
+        var listening = cfuse_listen_unix(socketPath)
+        if -listening == EADDRINUSE {
+            // A holder killed before it could remove its socket leaves the file; a live one answers on it.
+            let probe = cfuse_connect_unix(socketPath)
+            if probe >= 0 { close(probe) }
+            if -probe == ECONNREFUSED {
+                unlink(socketPath)
+                listening = cfuse_listen_unix(socketPath)
+            }
+        }
+        guard listening >= 0 else { throw .socket(operation: "listen on \(socketPath) (is another holder there?)", code: -listening) }
         listener = listening
         chmod(socketPath, 0o600)
         defer {
@@ -43,7 +55,7 @@ public struct FuseHolder {
             unlink(socketPath)
             descriptors.forEach { close($0) }
         }
-        logger.info("holding mount descriptors", metadata: ["socket": "\(socketPath)", "grace": "\(grace)"])
+        logger.info("holding mount descriptors", metadata: ["socket": "\(socketPath)", "grace": "\(grace)", "stays": "\(stays)"])
         while step() {}
     }
 
@@ -60,10 +72,10 @@ public struct FuseHolder {
         }
         if let connection = descriptors.first, let entry = watched.first(where: { $0.fd == connection }), entry.revents & Int16(POLLERR | POLLHUP | POLLNVAL) != 0 {
             logger.info("the mount's connection ended: nothing left to hold")
-            return false
+            return letGo()
         }
         if let server, let entry = watched.first(where: { $0.fd == server.descriptor }), entry.revents != 0 {
-            guard serveMessage(from: server) else { return false }
+            guard serveMessage(from: server) else { return letGo() }
         }
         if watched[0].revents & Int16(POLLIN) != 0 { accept() }
         if let deadline = successorDeadline, ContinuousClock.now >= deadline, let successor {
@@ -71,10 +83,33 @@ public struct FuseHolder {
             server = nil
             resume(successor)
         }
-        if server == nil, successor == nil, let since = serverlessSince, ContinuousClock.now - since >= grace {
-            logger.notice("no server came back within the grace period: letting the mount go", metadata: ["grace": "\(grace)"])
+        // A holder started for a server that went before handing anything over has nothing to keep.
+        if server == nil, successor == nil, !stays, descriptors.isEmpty, let since = serverlessSince, ContinuousClock.now - since >= .seconds(10) {
+            logger.info("no server handed a connection over: nothing to hold")
             return false
         }
+        if server == nil, successor == nil, !(stays && descriptors.isEmpty), let since = serverlessSince, ContinuousClock.now - since >= grace {
+            logger.notice("no server came back within the grace period: letting the mount go", metadata: ["grace": "\(grace)"])
+            return letGo()
+        }
+        return true
+    }
+
+    /// Closes what it held; false (the holder ends) unless it stays for the next mount.
+    private mutating func letGo() -> Bool {
+        guard stays else { return false }
+        descriptors.forEach { close($0) }
+        descriptors = []
+        journal = nil
+        server = nil
+        serverlessSince = nil
+        if let successor {
+            // It came to take over a mount that is gone now: it mounts afresh.
+            (self.successor, successorDeadline) = (nil, nil)
+            try? successor.send(.empty)
+            server = successor
+        }
+        logger.info("waiting for the next mount")
         return true
     }
 

@@ -26,10 +26,16 @@ public struct MountHandover: Sendable {
     /// Runs when a newer server takes the mount over; it must end this process without unmounting (the default
     /// exits at once: the requests it had taken are resent to the new server).
     public var yield: @Sendable () -> Void
+    /// A stop (SIGTERM) leaves the mount to the holder for the next server, as a yield does, instead of unmounting:
+    /// for a holder that runs on its own (a DaemonSet of its own) while the agent's pods are replaced.
+    public var leavesMountOnStop: Bool
 
-    public init(socketPath: String, holderCommand: [String]?, yield: @escaping @Sendable () -> Void = { _exit(0) }) {
+    public init(
+        socketPath: String, holderCommand: [String]?, leavesMountOnStop: Bool = false, yield: @escaping @Sendable () -> Void = { _exit(0) }
+    ) {
         self.socketPath = socketPath
         self.holderCommand = holderCommand
+        self.leavesMountOnStop = leavesMountOnStop
         self.yield = yield
     }
 
