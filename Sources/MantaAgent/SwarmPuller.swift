@@ -215,7 +215,11 @@ struct SwarmPuller: Sendable {
             do {
                 let bytes = try await peerClient.chunk(id, length: length, from: peer, priority: .preheat)
                 await followBoard.received(from: peer)
-                let new = try await NIOThreadPool.singleton.runIfActive { [store] in try bytes.withUnsafeBytes { try store.put(id, bytes: $0) } > 0 }
+                let new = try await NIOThreadPool.singleton.runIfActive { [store] in
+                    // Counted before the write: a full disk can fail it after the chunk's file landed.
+                    if store.location(of: id) == nil { stored.writing(id) }
+                    return try bytes.withUnsafeBytes { try store.put(id, bytes: $0) } > 0
+                }
                 if new { stored.insert(id, bytes: bytes.count) }
                 let (placements, done) = await followBoard.stored(id)
                 try await record(placements, bytes: bytes, new: new, snapshot: snapshot, digests: digests)
@@ -426,7 +430,7 @@ final class ByteCounter: Sendable {
 
 /// The chunks a pull stored while following its peers, journaled or not yet: what a full disk makes it remove.
 final class StoredChunks: Sendable {
-    private let stored = Mutex<(ids: Set<ChunkID>, bytes: UInt64)>(([], 0))
+    private let stored = Mutex<(ids: Set<ChunkID>, bytes: UInt64, writing: Set<ChunkID>)>(([], 0, []))
 
     func insert(_ id: ChunkID, bytes: Int) {
         stored.withLock { stored in
@@ -434,7 +438,13 @@ final class StoredChunks: Sendable {
         }
     }
 
-    var ids: Set<ChunkID> { stored.withLock { $0.ids } }
+    /// A chunk the store lacked, about to be written.
+    func writing(_ id: ChunkID) {
+        stored.withLock { _ = $0.writing.insert(id) }
+    }
+
+    /// The chunks stored, and those whose write began and may have left a file.
+    var ids: Set<ChunkID> { stored.withLock { $0.ids.union($0.writing) } }
     /// What those chunks weigh: the bytes this pull took from the peers it followed.
     var bytes: UInt64 { stored.withLock { $0.bytes } }
 }
