@@ -133,7 +133,7 @@ extension HubClient {
         guard let header = response.headers.first(name: "Content-Length") else {
             throw HubError.invalidResponse(repo: location.repo, url: url, reason: "no Content-Length or Content-Range: the file's size is unknown")
         }
-        guard let length = Int64(header.trimmingWhitespace()), length >= 0 else {
+        guard let length = Int64(header.trimmingWhitespace), length >= 0 else {
             throw HubError.invalidResponse(repo: location.repo, url: url, reason: "header 'Content-Length' is not a byte count: '\(header.prefix(40))'")
         }
         guard response.status == .partialContent else { return length }

@@ -101,7 +101,7 @@ extension HubClient {
     /// The `rel="next"` target of an RFC 8288 `Link` header.
     static func nextPageURL(_ link: String) -> String? {
         for part in link.split(separator: ",") {
-            let fields = part.split(separator: ";").map { String($0).trimmingWhitespace() }
+            let fields = part.split(separator: ";").map { String($0).trimmingWhitespace }
             guard let first = fields.first, first.hasPrefix("<"), first.hasSuffix(">") else { continue }
             if fields.dropFirst().contains(where: { $0.replacingOccurrences(of: " ", with: "") == "rel=\"next\"" || $0 == "rel=next" }) {
                 return String(first.dropFirst().dropLast())

@@ -76,7 +76,7 @@ public struct HubClient: Sendable {
     private static func errorMessage(of response: HTTPClientResponse) async -> String? {
         if let header = response.headers.first(name: "X-Error-Message"), !header.isEmpty { return header }
         guard let body = try? await response.body.collect(upTo: 16 * 1024), body.readableBytes > 0 else { return nil }
-        let text = String(buffer: body).trimmingWhitespace()
+        let text = String(buffer: body).trimmingWhitespace
         if let decoded = try? JSONDecoding.decode(ErrorBody.self, from: body) { return decoded.error }
         return text.count <= 300 && !text.isEmpty ? text : nil
     }

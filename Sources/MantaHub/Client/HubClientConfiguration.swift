@@ -80,20 +80,12 @@ public struct HubClientConfiguration: Sendable {
             let buffer = try await FileSystem.shared.withFileHandle(forReadingAt: FilePath(path)) { handle in
                 try await handle.readToEnd(maximumSizeAllowed: .kibibytes(64))
             }
-            let token = String(buffer: buffer).trimmingWhitespace()
+            let token = String(buffer: buffer).trimmingWhitespace
             return token.isEmpty ? nil : token
         } catch let error as FileSystemError where error.code == .notFound {
             return nil
         } catch {
             throw HubError.tokenFileUnreadable(path: path, reason: "\(error)")
         }
-    }
-}
-
-extension String {
-    func trimmingWhitespace() -> String {
-        let isSpace: (Character) -> Bool = { $0.isWhitespace }
-        guard let first = firstIndex(where: { !isSpace($0) }), let last = lastIndex(where: { !isSpace($0) }) else { return "" }
-        return String(self[first...last])
     }
 }

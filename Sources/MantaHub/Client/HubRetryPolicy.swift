@@ -41,7 +41,7 @@ public struct HubRetryPolicy: Sendable, Hashable {
 
     /// `Retry-After` as delta-seconds or as an HTTP date, at most `longestRetryAfter`.
     static func parseRetryAfter(_ value: String, now: Date = Date()) -> TimeAmount? {
-        let trimmed = value.trimmingWhitespace()
+        let trimmed = value.trimmingWhitespace
         guard trimmed.utf8.count <= 64 else { return nil }
         if !trimmed.isEmpty, trimmed.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) {
             // All digits but too long for Int64: as far off as any other absurd wait.

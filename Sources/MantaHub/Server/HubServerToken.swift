@@ -51,7 +51,7 @@ public struct HubServerToken: Sendable, Equatable {
             count += got
         }
         guard count <= maximumFileSize else { throw .tokenFileUnreadable(path: path, reason: "it is longer than \(maximumFileSize) bytes") }
-        let token = String(decoding: bytes[..<count], as: UTF8.self).trimmingWhitespace()
+        let token = String(decoding: bytes[..<count], as: UTF8.self).trimmingWhitespace
         guard !token.isEmpty else { throw .tokenFileUnreadable(path: path, reason: "it is empty") }
         guard !token.utf8.contains(where: { $0 < 0x21 || $0 == 0x7f }) else {
             throw .tokenFileUnreadable(path: path, reason: "the token holds spaces or control characters, which no Authorization header can carry")
