@@ -1,6 +1,7 @@
-import _NIOFileSystem
+import MantaStore
 import MantaWire
 import NIOCore
+import NIOPosix
 
 /// Where the hub is, who we are, and how hard to try.
 public struct HubClientConfiguration: Sendable {
@@ -75,17 +76,26 @@ public struct HubClientConfiguration: Sendable {
         return nil
     }
 
+    /// The token in the Hugging Face token file (`TokenFile`); none when there is no such file or it is empty.
     static func readTokenFile(at path: String) async throws(HubError) -> String? {
+        let outcome: Result<String?, TokenFile.Problem>
         do {
-            let buffer = try await FileSystem.shared.withFileHandle(forReadingAt: FilePath(path)) { handle in
-                try await handle.readToEnd(maximumSizeAllowed: .kibibytes(64))
+            outcome = try await NIOThreadPool.singleton.runIfActive { () -> Result<String?, TokenFile.Problem> in
+                do throws(TokenFile.Problem) {
+                    return .success(try TokenFile.read(path))
+                } catch .missing, .empty {
+                    return .success(nil)
+                } catch {
+                    return .failure(error)
+                }
             }
-            let token = String(buffer: buffer).trimmingWhitespace
-            return token.isEmpty ? nil : token
-        } catch let error as FileSystemError where error.code == .notFound {
-            return nil
         } catch {
-            throw HubError.tokenFileUnreadable(path: path, reason: "\(error)")
+            throw .tokenFileUnreadable(path: path, reason: "\(error)")
+        }
+        do {
+            return try outcome.get()
+        } catch {
+            throw .tokenFileUnreadable(path: path, reason: "it \(error)")
         }
     }
 }

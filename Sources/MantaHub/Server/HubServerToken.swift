@@ -1,14 +1,12 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import MantaStore
 
 /// Where `manta hub serve` takes the token clients must send: a file (`--token-file`), else `MANTA_HUB_TOKEN`, else
 /// `--token`, which other users of the machine can read in `/proc/<pid>/cmdline` and so earns a warning.
 public struct HubServerToken: Sendable, Equatable {
     public static let environmentVariable = "MANTA_HUB_TOKEN"
-    /// A token file is a few dozen bytes; anything much longer is not one.
-    static let maximumFileSize = 4096
-
     public var token: String?
     /// Said once at start-up when the token came from the command line.
     public var warning: String?
@@ -33,29 +31,12 @@ public struct HubServerToken: Sendable, Equatable {
         return HubServerToken(token: environment[environmentVariable].flatMap { $0.isEmpty ? nil : $0 }, warning: nil)
     }
 
-    /// The file's text without surrounding white space; it must not be empty.
+    /// The file's token (`TokenFile`).
     static func contents(ofTokenFile path: String) throws(HubServerError) -> String {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw .tokenFileUnreadable(path: path, reason: String(cString: strerror(errno))) }
-        defer { close(descriptor) }
-        var bytes = [UInt8](repeating: 0, count: maximumFileSize + 1)
-        var count = 0
-        while count < bytes.count {
-            let got = bytes.withUnsafeMutableBytes { buffer in
-                let rest = UnsafeMutableRawBufferPointer(rebasing: buffer[count...])
-                return Glibc.read(descriptor, rest.baseAddress, rest.count)
-            }
-            if got < 0, errno == EINTR { continue }
-            guard got >= 0 else { throw .tokenFileUnreadable(path: path, reason: String(cString: strerror(errno))) }
-            if got == 0 { break }
-            count += got
+        do {
+            return try TokenFile.read(path)
+        } catch {
+            throw .tokenFileUnreadable(path: path, reason: "it \(error)")
         }
-        guard count <= maximumFileSize else { throw .tokenFileUnreadable(path: path, reason: "it is longer than \(maximumFileSize) bytes") }
-        let token = String(decoding: bytes[..<count], as: UTF8.self).trimmingWhitespace
-        guard !token.isEmpty else { throw .tokenFileUnreadable(path: path, reason: "it is empty") }
-        guard !token.utf8.contains(where: { $0 < 0x21 || $0 == 0x7f }) else {
-            throw .tokenFileUnreadable(path: path, reason: "the token holds spaces or control characters, which no Authorization header can carry")
-        }
-        return token
     }
 }

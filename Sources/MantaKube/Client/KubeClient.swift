@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import Logging
+import MantaStore
 import NIOCore
 import NIOFoundationCompat
 import NIOHTTP1
@@ -311,10 +312,12 @@ final class TokenSource: Sendable {
     }
 
     private static func read(_ path: String) async throws -> String {
-        let contents = try await NIOThreadPool.singleton.runIfActive { FileManager.default.contents(atPath: path) }
-        guard let contents else {
-            throw KubeError.configuration("token file \(path) cannot be read")
+        try await NIOThreadPool.singleton.runIfActive {
+            do {
+                return try TokenFile.read(path)
+            } catch {
+                throw KubeError.configuration("token file \(path) \(error)")
+            }
         }
-        return String(decoding: contents, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

@@ -94,12 +94,13 @@ struct AgentOptions: ParsableArguments {
 
     private func readToken() throws -> String? {
         guard let tokenFile else { return ProcessInfo.processInfo.environment["MANTA_TOKEN"].flatMap { $0.isEmpty ? nil : $0 } }
-        guard let text = try? String(contentsOfFile: tokenFile, encoding: .utf8) else {
+        do throws(TokenFile.Problem) {
+            return try TokenFile.read(tokenFile)
+        } catch .missing, .unreadable {
             throw ValidationError("cannot read the token file \(tokenFile): mount the cluster token Secret there, or leave --token-file out")
+        } catch {
+            throw ValidationError("the token file \(tokenFile) \(error)")
         }
-        let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !token.isEmpty else { throw ValidationError("the token file \(tokenFile) is empty") }
-        return token
     }
 
     /// A group named or numbered as on the command line.
