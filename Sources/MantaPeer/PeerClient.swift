@@ -12,12 +12,20 @@ public struct PeerClient: Sendable {
     public let token: String?
     public let downloadLimiter: RateLimiter?
     public let timeout: TimeAmount
+    /// How long a peer may send nothing (no answer yet, or no next part of its body; waits for the download limit
+    /// not counted) before the request is given up: a peer whose host died sends no reset, and would hold every
+    /// request it had to `timeout`.
+    public let stallTimeout: Duration
 
-    public init(httpClient: HTTPClient = .shared, token: String?, downloadLimiter: RateLimiter? = nil, timeout: TimeAmount = .seconds(30)) {
+    public init(
+        httpClient: HTTPClient = .shared, token: String?, downloadLimiter: RateLimiter? = nil, timeout: TimeAmount = .seconds(30),
+        stallTimeout: Duration = .seconds(10)
+    ) {
         self.httpClient = httpClient
         self.token = token
         self.downloadLimiter = downloadLimiter
         self.timeout = timeout
+        self.stallTimeout = stallTimeout
     }
 
     /// A chunk's bytes, checked against its id.
@@ -81,6 +89,17 @@ public struct PeerClient: Sendable {
     private func getWithHeaders(
         _ peer: PeerAddress, _ path: String, what: String, limit: Int, body: [UInt8]? = nil, priority: FetchPriority = .read
     ) async throws -> ([UInt8], HTTPHeaders) {
+        let watch = StallWatch()
+        return try await watch.guarding(stallTimeout) {
+            try await exchange(peer, path, what: what, limit: limit, body: body, priority: priority, watch: watch)
+        } stalled: {
+            PeerError.unreachable(peer: peer.description, reason: "it sent nothing for \(stallTimeout) in answer to the request for \(what)")
+        }
+    }
+
+    private func exchange(
+        _ peer: PeerAddress, _ path: String, what: String, limit: Int, body: [UInt8]?, priority: FetchPriority, watch: StallWatch
+    ) async throws -> ([UInt8], HTTPHeaders) {
         var request = HTTPClientRequest(url: peer.baseURL + path)
         if let body {
             request.method = .POST
@@ -93,6 +112,7 @@ public struct PeerClient: Sendable {
         } catch {
             throw PeerError.unreachable(peer: peer.description, reason: "\(error)")
         }
+        watch.progressed()
         switch response.status.code {
         case 200: break
         case 401: throw PeerError.unauthorized(peer: peer.description)
@@ -113,8 +133,11 @@ public struct PeerClient: Sendable {
                 guard collected.count + part.readableBytes <= limit else {
                     throw PeerError.garbage(peer: peer.description, what: "\(what): more than \(limit) bytes")
                 }
-                try await downloadLimiter?.acquire(part.readableBytes, priority: priority)
+                if let downloadLimiter {
+                    try await watch.paused { try await downloadLimiter.acquire(part.readableBytes, priority: priority) }
+                }
                 collected += part.readableBytesView
+                watch.progressed()
             }
         } catch let error as PeerError {
             throw error

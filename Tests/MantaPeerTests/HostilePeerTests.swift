@@ -44,6 +44,24 @@ import Testing
         }
     }
 
+    /// A peer whose host died sends no reset: the client gives up once it has been silent for the stall timeout,
+    /// long before the request's own timeout, whether the silence comes before the answer or inside its body.
+    @Test(arguments: [true, false])
+    func aPeerThatFallsSilentIsGivenUpAfterTheStallTimeout(midBody: Bool) async throws {
+        let bytes: [UInt8] = Array(repeating: 7, count: 100)
+        let client = PeerClient(token: "cluster-secret", timeout: .seconds(60), stallTimeout: .seconds(1))
+        try await Self.withHostilePeer({ _ in
+            midBody
+                ? .init(headers: [("Content-Length", "100")], body: Array(bytes[..<10]), silenceAfter: .seconds(20))
+                : { Thread.sleep(forTimeInterval: 20); return .init(body: bytes) }()
+        }) { peer, _ in
+            let started = ContinuousClock.now
+            let message = await Self.refusal(from: peer) { _ = try await client.chunk(SHA256Hasher.hash(bytes), length: 100, from: peer) }
+            #expect(message.contains("sent nothing for 1.0 seconds"), "\(message)")
+            #expect(ContinuousClock.now - started < .seconds(10), "given up long before the 60 s request timeout")
+        }
+    }
+
     @Test func aChunkLengthAboveTheLargestChunkIsRefusedWithoutAskingThePeer() async throws {
         try await Self.withHostilePeer({ _ in .init(body: [1]) }) { peer, server in
             let message = await Self.refusal(from: peer) { _ = try await client.chunk(SHA256Hasher.hash([1]), length: .max, from: peer) }

@@ -23,11 +23,14 @@ public final class ScriptedHTTPServer: Sendable {
         /// Sent as given; `Content-Length` is added from the body unless given here.
         public var headers: [(name: String, value: String)]
         public var body: [UInt8]
+        /// How long the connection stays open, silent, after the answer: a peer whose host died mid-answer.
+        public var silenceAfter: Duration
 
-        public init(status: Int = 200, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
+        public init(status: Int = 200, headers: [(name: String, value: String)] = [], body: [UInt8] = [], silenceAfter: Duration = .zero) {
             self.status = status
             self.headers = headers
             self.body = body
+            self.silenceAfter = silenceAfter
         }
 
         public static func json(_ text: String) -> Answer {
@@ -86,7 +89,9 @@ public final class ScriptedHTTPServer: Sendable {
             setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
             if let request = Self.read(connection) {
                 received.withLock { $0.append(request) }
-                Self.write(answer(request), to: connection)
+                let answer = answer(request)
+                Self.write(answer, to: connection)
+                Self.waitQuietly(answer.silenceAfter, unlessStopped: stopped)
             }
             close(connection)
         }
@@ -120,6 +125,11 @@ public final class ScriptedHTTPServer: Sendable {
             method: parts.first.map(String.init) ?? "", path: parts.dropFirst().first.map(String.init) ?? "", headers: headers,
             body: Array(bytes[head.end..<head.end + bodyLength])
         )
+    }
+
+    private static func waitQuietly(_ duration: Duration, unlessStopped stopped: borrowing Atomic<Bool>) {
+        let end = ContinuousClock.now + duration
+        while ContinuousClock.now < end, !stopped.load(ordering: .relaxed) { usleep(20_000) }
     }
 
     private static func write(_ answer: Answer, to connection: Int32) {
