@@ -16,6 +16,10 @@ public struct PeerClient: Sendable {
     /// not counted) before the request is given up: a peer whose host died sends no reset, and would hold every
     /// request it had to `timeout`.
     public let stallTimeout: Duration
+    /// A swarm answer is small and made from memory, and every round of a pull waits for all of them: a peer that
+    /// has not answered within this is left out of the round. (A refused connection, as to a killed agent, is not
+    /// an answer: the HTTP client tries to connect again until the request's timeout.)
+    static let swarmStallTimeout: Duration = .seconds(3)
 
     public init(
         httpClient: HTTPClient = .shared, token: String?, downloadLimiter: RateLimiter? = nil, timeout: TimeAmount = .seconds(30),
@@ -74,7 +78,8 @@ public struct PeerClient: Sendable {
     public func swarm(_ query: SwarmQuery, fileSizes: [String: UInt64]? = nil, from peer: PeerAddress) async throws -> SwarmStatus {
         let body = try JSONEncoder().encode(query)
         let what = "swarm status of \(query.repo)@\(query.commit)"
-        let (bytes, _) = try await getWithHeaders(peer, "/v1/swarm", what: what, limit: SwarmStatus.maximumEncodedSize, body: Array(body))
+        let (bytes, _) = try await getWithHeaders(
+            peer, "/v1/swarm", what: what, limit: SwarmStatus.maximumEncodedSize, body: Array(body), stallTimeout: min(stallTimeout, Self.swarmStallTimeout))
         do {
             return try SwarmStatus.decode(bytes, answering: query, maximumChunkSize: UInt64(ChunkEncoding.maximumChunkSize), fileSizes: fileSizes)
         } catch {
@@ -87,9 +92,11 @@ public struct PeerClient: Sendable {
     }
 
     private func getWithHeaders(
-        _ peer: PeerAddress, _ path: String, what: String, limit: Int, body: [UInt8]? = nil, priority: FetchPriority = .read
+        _ peer: PeerAddress, _ path: String, what: String, limit: Int, body: [UInt8]? = nil, priority: FetchPriority = .read,
+        stallTimeout: Duration? = nil
     ) async throws -> ([UInt8], HTTPHeaders) {
         let watch = StallWatch()
+        let stallTimeout = stallTimeout ?? self.stallTimeout
         return try await watch.guarding(stallTimeout) {
             try await exchange(peer, path, what: what, limit: limit, body: body, priority: priority, watch: watch)
         } stalled: {

@@ -62,6 +62,18 @@ import Testing
         }
     }
 
+    /// A killed agent's port refuses connections, which the HTTP client tries again until the request's timeout;
+    /// a pull's swarm round waits for every peer's answer, so a swarm query gives up after a few seconds instead.
+    @Test func aSwarmQueryToAKilledPeerGivesUpWithinSeconds() async throws {
+        let server = try ScriptedHTTPServer { _ in .init() }
+        let peer = PeerAddress(host: "127.0.0.1", port: server.port)
+        server.stop()
+        let started = ContinuousClock.now
+        let query = SwarmQuery(repo: "acme/x", commit: String(repeating: "c", count: 40), chunkSize: 4 << 20, files: ["model.bin"])
+        _ = await Self.refusal(from: peer) { _ = try await client.swarm(query, from: peer) }
+        #expect(ContinuousClock.now - started < .seconds(10), "not the 30 s request timeout")
+    }
+
     @Test func aChunkLengthAboveTheLargestChunkIsRefusedWithoutAskingThePeer() async throws {
         try await Self.withHostilePeer({ _ in .init(body: [1]) }) { peer, server in
             let message = await Self.refusal(from: peer) { _ = try await client.chunk(SHA256Hasher.hash([1]), length: .max, from: peer) }
