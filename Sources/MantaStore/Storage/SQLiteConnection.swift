@@ -85,10 +85,12 @@ final class SQLiteConnection: @unchecked Sendable {
     }
 
     /// A file that is not a database, or one whose pages contradict each other, is damaged: the store can rebuild
-    /// it from its files. Any other failure (a full disk, a lock held too long) is not.
+    /// it from its files. A full disk is the store's full disk, whoever met it first (a pull then removes what it
+    /// stored). Any other failure (a lock held too long) is the database's own.
     private static func error(_ status: Int32, path: String, _ message: String) -> StoreError {
         switch status & 0xff {
         case SQLITE_CORRUPT, SQLITE_NOTADB: .databaseDamaged(path: path, message)
+        case SQLITE_FULL: .diskFull(path: path)
         default: .database(path: path, message)
         }
     }
