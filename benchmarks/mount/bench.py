@@ -53,6 +53,25 @@ def unmount(path, process=None):
         time.sleep(0.02)
 
 
+class MantaMount:
+    """`manta mount` of `store` at `mountpoint`, for the suites in this folder."""
+
+    def __init__(self, manta, store, mountpoint, options=(), environment=None):
+        self.manta, self.store, self.mountpoint = manta, store, mountpoint
+        self.options, self.environment = list(options), environment or {}
+        self.process = None
+
+    def start(self, wait=True):
+        """Starts the mount; with `wait`, returns once the kernel routes requests to it."""
+        self.process = subprocess.Popen([self.manta, "mount", self.mountpoint, "--store", self.store, *self.options],
+                                        env={**os.environ, **self.environment}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if wait:
+            wait_mounted(self.mountpoint, self.process)
+
+    def stop(self):
+        unmount(self.mountpoint, self.process)
+
+
 def files_below(root):
     return sorted(os.path.relpath(os.path.join(folder, name), root)
                   for folder, _, names in os.walk(root) for name in names)
@@ -146,14 +165,7 @@ def main():
 
     processes = {}
 
-    def start_manta():
-        path = f"{work}/mnt/manta"
-        process = subprocess.Popen([manta, "mount", path, "--store", store], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        processes["manta"] = process
-        wait_mounted(path, process)
-
-    def stop_manta():
-        unmount(f"{work}/mnt/manta", processes.pop("manta", None))
+    manta_mount = MantaMount(manta, store, f"{work}/mnt/manta")
 
     def start_passthrough(read_ahead_kib=None):
         path = f"{work}/mnt/passthrough"
@@ -194,7 +206,7 @@ def main():
 
     systems = [
         System("native", lambda folder, repo: f"{arguments.fixtures}/{folder}"),
-        System("manta", lambda folder, repo: f"{work}/mnt/manta/models/{repo}", start_manta, stop_manta),
+        System("manta", lambda folder, repo: f"{work}/mnt/manta/models/{repo}", manta_mount.start, manta_mount.stop),
         System("passthrough_ll", lambda folder, repo: f"{work}/mnt/passthrough/{folder}", start_passthrough, stop_passthrough),
         System("passthrough_ll, 4 MiB read-ahead", lambda folder, repo: f"{work}/mnt/passthrough/{folder}",
                lambda: start_passthrough(4096), stop_passthrough),

@@ -11,9 +11,9 @@ Usage: python3 benchmarks/mount/kernel.py --manta .build/release/manta --model /
            [--work /tmp/manta-kernel-bench] [--rounds 3]
 Prints a markdown section for benchmarks/RESULTS.md.
 """
-import argparse, glob, os, shutil, signal, statistics, subprocess, sys, time
+import argparse, glob, os, shutil, statistics, subprocess, sys, time
 
-from bench import drop_caches, mmap_touch, mounted  # benchmarks/mount/bench.py, beside this script
+from bench import MantaMount, drop_caches, mmap_touch  # benchmarks/mount/bench.py, beside this script
 
 
 def resident_bytes(paths):
@@ -57,29 +57,6 @@ def disk_bytes(path):
     return int(subprocess.check_output(["du", "-s", "--block-size=1", path], text=True).split()[0])
 
 
-class Manta:
-    def __init__(self, manta, store, mountpoint, environment):
-        self.manta, self.store, self.mountpoint, self.environment = manta, store, mountpoint, environment
-        self.process = None
-
-    def start(self):
-        self.process = subprocess.Popen([self.manta, "mount", self.mountpoint, "--store", self.store],
-                                        env={**os.environ, **self.environment}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 30
-        while not mounted(self.mountpoint):
-            if self.process.poll() is not None or time.time() > deadline:
-                sys.exit(f"manta mount on {self.mountpoint} failed")
-            time.sleep(0.02)
-        os.stat(self.mountpoint)
-
-    def stop(self):
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            self.process.wait(timeout=30)
-        if mounted(self.mountpoint):
-            subprocess.run(["fusermount3", "-u", "-z", self.mountpoint])
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--manta", required=True)
@@ -98,8 +75,8 @@ def main():
     mount_root = f"{work}/mnt/models/{repo}"
     mounted_paths = [os.path.join(mount_root, os.path.relpath(path, arguments.model)) for path in originals]
 
-    passthrough = Manta(manta, store, f"{work}/mnt", {})
-    chunks = Manta(manta, store, f"{work}/mnt", {"MANTA_FUSE_FEATURES": "none"})
+    passthrough = MantaMount(manta, store, f"{work}/mnt")
+    chunks = MantaMount(manta, store, f"{work}/mnt", environment={"MANTA_FUSE_FEATURES": "none"})
     # The passthrough copies are built on first open: open every file once and wait for them.
     passthrough.start()
     for path in mounted_paths:

@@ -10,7 +10,7 @@ Needs root (mounts, unshare). Prints a markdown section for benchmarks/RESULTS.m
 """
 import argparse, json, os, shutil, signal, statistics, subprocess, sys, time
 
-from bench import mounted  # benchmarks/mount/bench.py, beside this script
+from bench import MantaMount  # benchmarks/mount/bench.py, beside this script
 
 # Reads `path` whole, again and again, until a line arrives on stdin; prints one JSON line: passes, errors,
 # mismatched passes and every read's duration above 50 ms.
@@ -47,28 +47,6 @@ while not select.select([sys.stdin], [], [], 0)[0]:
     mismatches += digest.hexdigest() != expected
 print(json.dumps({"passes": passes, "errors": errors, "mismatches": mismatches, "pauses": pauses}), flush=True)
 """
-
-
-class Mount:
-    def __init__(self, manta, store, mountpoint, options):
-        self.manta, self.store, self.mountpoint, self.options = manta, store, mountpoint, options
-        self.process = None
-
-    def start(self, wait_mounted=True):
-        self.process = subprocess.Popen([self.manta, "mount", self.mountpoint, "--store", self.store, *self.options],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 30
-        while wait_mounted and not mounted(self.mountpoint):
-            if self.process.poll() is not None or time.time() > deadline:
-                sys.exit(f"manta mount on {self.mountpoint} failed")
-            time.sleep(0.02)
-
-    def stop(self):
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            self.process.wait(timeout=30)
-        if mounted(self.mountpoint):
-            subprocess.run(["fusermount3", "-u", "-z", self.mountpoint])
 
 
 def start_reader(script, path, expected):
@@ -108,7 +86,7 @@ def main():
 
     results = {}
     for label, options in [("handover, passthrough", []), ("handover, chunk path", ["--no-passthrough"])]:
-        mount = Mount(manta, store, mountpoint, options)
+        mount = MantaMount(manta, store, mountpoint, options)
         mount.start()
         reader = start_reader(script, path, expected)
         time.sleep(1)
@@ -127,14 +105,14 @@ def main():
         mount.stop()
 
     # On the chunk path: a file opened with a passthrough backing is read by the kernel from its copy, server or not.
-    mount = Mount(manta, store, mountpoint, ["--no-handover", "--no-passthrough"])
+    mount = MantaMount(manta, store, mountpoint, ["--no-handover", "--no-passthrough"])
     mount.start()
     reader = start_reader(script, path, expected)
     time.sleep(1)
     mount.process.send_signal(signal.SIGKILL)
     mount.process.wait()
     time.sleep(arguments.gap)
-    mount.start(wait_mounted=False)
+    mount.start(wait=False)
     time.sleep(2)
     results["no holder (--no-handover), chunk path, one kill"] = finish_reader(reader)
     mount.stop()
