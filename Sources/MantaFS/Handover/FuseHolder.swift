@@ -37,6 +37,7 @@ public struct FuseHolder {
 
     /// Serves until there is nothing left to hold.
     public mutating func run() throws(HandoverError) {
+        MountHandover.makeFolder(for: socketPath)
         var listening = cfuse_listen_unix(socketPath)
         if -listening == EADDRINUSE {
             // A holder killed before it could remove its socket leaves the file; a live one answers on it.

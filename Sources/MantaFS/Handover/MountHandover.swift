@@ -80,14 +80,19 @@ public struct MountHandover: Sendable {
         }
     }
 
+    /// Creates the socket's folder where it is missing, 0700: only its user reaches the socket.
+    static func makeFolder(for socketPath: String) {
+        try? FileManager.default.createDirectory(
+            atPath: FileSystem.parent(of: socketPath), withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    }
+
     private func openSocket(logger: Logger) throws(HandoverError) -> HandoverSocket {
         let first = cfuse_connect_unix(socketPath)
         if first >= 0 { return HandoverSocket(descriptor: first) }
         guard let holderCommand, let executable = holderCommand.first, -first == ENOENT || -first == ECONNREFUSED else {
             throw .noHolder(socket: socketPath, reason: String(cString: strerror(-first)))
         }
-        let folder = FileSystem.parent(of: socketPath)
-        try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        Self.makeFolder(for: socketPath)
         unlink(socketPath)
         let arguments = holderCommand + ["--socket", socketPath]
         var pointers: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import MantaFS
+import MantaStore
 
 /// The process that keeps a mount's kernel connection open across restarts of its server (`MountHandover`).
 /// `manta mount` and `manta agent` start it themselves; run it yourself with `--stay` (as a DaemonSet of its own,
@@ -47,8 +48,6 @@ struct FuseHolderCommand: ParsableCommand {
             signal(number) { _ in _exit(0) }
         }
         pthread_sigmask(SIG_UNBLOCK, &endingSignals, nil)
-        try? FileManager.default.createDirectory(
-            atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         var holder = FuseHolder(socketPath: path, grace: grace.duration, stays: stay, logger: Logger(label: "manta.fuse-holder"))
         do {
             try holder.run()
@@ -81,9 +80,8 @@ struct HandoverOptions: ParsableArguments {
     /// URL(fileURLWithPath:) makes) waits on a mount that its holder keeps for the very process looking.
     static func canonicalMountPoint(_ mountPoint: String) -> String {
         let trimmed = mountPoint.count > 1 && mountPoint.hasSuffix("/") ? String(mountPoint.dropLast()) : mountPoint
-        let slash = trimmed.lastIndex(of: "/")
-        let folder = slash.map { $0 == trimmed.startIndex ? "/" : String(trimmed[..<$0]) } ?? "."
-        let name = slash.map { String(trimmed[trimmed.index(after: $0)...]) } ?? trimmed
+        let folder = FileSystem.parent(of: trimmed)
+        let name = trimmed.lastIndex(of: "/").map { String(trimmed[trimmed.index(after: $0)...]) } ?? trimmed
         let resolved = realpath(folder, nil).map { pointer in
             defer { free(pointer) }
             return String(cString: pointer)
