@@ -14,3 +14,22 @@ public struct StaticPeerDiscovery: PeerDiscovery {
 
     public func peers() async -> [PeerAddress] { addresses }
 }
+
+/// The peers of several sources at once (a `manta up` instance's `--peers` and the NodeTrackers of the API it
+/// shares), each address once.
+public struct CombinedPeerDiscovery: PeerDiscovery {
+    public let sources: [any PeerDiscovery]
+
+    public init(_ sources: [any PeerDiscovery]) {
+        self.sources = sources
+    }
+
+    public func peers() async -> [PeerAddress] {
+        var seen = Set<PeerAddress>()
+        var addresses: [PeerAddress] = []
+        for source in sources {
+            for address in await source.peers() where seen.insert(address).inserted { addresses.append(address) }
+        }
+        return addresses
+    }
+}

@@ -54,6 +54,7 @@ public struct KubeClient: Sendable {
                 tls.certificateVerification = .none
             } else if let ca = config.certificateAuthorityPEM {
                 tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(ca))
+                if !config.verifiesHostname { tls.certificateVerification = .noHostnameVerification }
             }
             if case .clientCertificate(let certificate, let key) = config.credentials {
                 tls.certificateChain = try NIOSSLCertificate.fromPEMBytes(certificate).map { .certificate($0) }
@@ -66,6 +67,11 @@ public struct KubeClient: Sendable {
     }
 
     // MARK: Typed operations
+
+    /// A JSON answer outside the resource paths, such as the certificate a `manta up` instance serves for pinning.
+    public func get<T: Decodable>(path: String, as type: T.Type) async throws -> T {
+        try await send(.GET, path, as: type)
+    }
 
     public func get<R: KubeResource>(_ type: R.Type, name: String, namespace: String? = nil) async throws -> R {
         try await send(.GET, R.resourceType.path(namespace: namespace, name: name), as: R.self)

@@ -20,6 +20,9 @@ public struct KubeConfig: Sendable {
     /// PEM bundle of the CAs that sign the server certificate; nil uses the system roots.
     public var certificateAuthorityPEM: [UInt8]?
     public var insecureSkipTLSVerify: Bool
+    /// False when the CA is the server's own certificate, pinned by its hash: the pin names the server, whatever
+    /// address it was dialled by.
+    public var verifiesHostname = true
     /// The namespace for namespaced objects the controller writes (Leases, Events).
     public var namespace: String
 

@@ -27,6 +27,10 @@ public struct Node: KubeResource, Hashable {
 
     public struct Status: Sendable, Hashable, Codable {
         public var addresses: [Address]?
+
+        public init(addresses: [Address]?) {
+            self.addresses = addresses
+        }
     }
 
     /// One of `status.addresses`: `InternalIP`, `ExternalIP`, `Hostname`, `InternalDNS` or `ExternalDNS`.

@@ -3,11 +3,13 @@ import MantaKube
 import ServiceLifecycle
 
 /// `manta up`'s stand-in for the kubelet: it writes this machine's Node object, with the labels Torrents'
-/// nodeSelectors match, into the embedded API once it answers, and keeps it until shutdown.
+/// nodeSelectors match and the addresses its agent is reached at, into the API once it answers, and keeps it until
+/// shutdown. Other instances sharing the API believe a NodeTracker's address only when its Node lists it.
 struct NodeRegistration: Service {
     let client: KubeClient
     let nodeName: String
     let labels: [String: String]
+    let addresses: [String]
     let logger: Logger
 
     func run() async throws {
@@ -33,6 +35,12 @@ struct NodeRegistration: Service {
         }
         if modified == nil {
             _ = try await client.create(Node(name: nodeName, labels: labels))
+        }
+        let published = addresses.map { Node.Address(type: "InternalIP", address: $0) }
+        try await client.modify(Node.self, name: nodeName, status: true) { node in
+            guard node.status?.addresses != published else { return false }
+            node.status = Node.Status(addresses: published)
+            return true
         }
         logger.info("registered this machine as a node", metadata: ["node": "\(nodeName)", "labels": "\(labels)"])
     }

@@ -12,8 +12,9 @@ struct UpProcess: Sendable {
     var apiSocket: String { directory + "/api.sock" }
     var storeRoot: String { directory + "/store" }
 
-    /// Starts `manta up --dir <directory> --listen 127.0.0.1:0` with `arguments`, and waits until its API answers.
-    static func start(_ directory: String, hub: String, _ arguments: [String] = []) async throws -> UpProcess {
+    /// Starts `manta up --dir <directory> --listen 127.0.0.1:0` with `arguments`, and waits until its API answers and
+    /// it registered its node (`node`, or any). `api` is the API it joins; by default its own socket.
+    static func start(_ directory: String, hub: String, _ arguments: [String] = [], node: String? = nil, api: KubeConfig? = nil) async throws -> UpProcess {
         let process = try MantaProcess.process(
             ["up", "--dir", directory, "--listen", "127.0.0.1:0"] + arguments, environment: ["HF_ENDPOINT": hub, "HF_TOKEN": ""])
         for (suffix, handle) in [(".out", \Process.standardOutput), (".log", \Process.standardError)] as [(String, ReferenceWritableKeyPath<Process, Any?>)] {
@@ -22,12 +23,13 @@ struct UpProcess: Sendable {
         }
         try process.run()
         let socket = (directory + "/api.sock").addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
-        let client = try KubeClient(config: KubeConfig(server: "http+unix://" + socket), logger: quietLogger)
+        let client = try KubeClient(config: api ?? KubeConfig(server: "http+unix://" + socket), logger: quietLogger)
         let up = UpProcess(directory: directory, process: process, client: client)
         do {
             try await eventually("manta up in \(directory) registers its node (log: \(up.logTail()))") {
                 guard process.isRunning else { throw TestFailure("manta up exited: \(up.logTail())") }
-                return (try? await client.list(NodeTracker.self).items.first?.status?.address) != nil
+                let trackers = (try? await client.list(NodeTracker.self).items) ?? []
+                return trackers.contains { $0.status?.address != nil && (node == nil || $0.name == node) }
             }
         } catch {
             await up.stop()
