@@ -1,6 +1,8 @@
 import Foundation
 import Hummingbird
 import MantaKube
+import NIOCore
+import NIOFoundationCompat
 
 /// Torrents as a `meta.k8s.io/v1` Table, the form `kubectl get` asks for (`Accept: …;as=Table`), with the CRD's
 /// printer columns (Phase, Ready, Age), so kubectl prints what it prints against a cluster.
@@ -12,6 +14,22 @@ extension EmbeddedAPIServer {
     }
 
     static func torrentTable(_ objects: [JSONValue], resourceVersion: Int64, now: Date = Date()) -> Response {
+        json(200, torrentTableValue(objects, resourceVersion: resourceVersion, now: now))
+    }
+
+    /// A watch event line with its Torrent as a one-row Table, as `kubectl get -w` asks; bookmarks and errors as they are.
+    static func torrentTableEvent(_ line: ByteBuffer) -> ByteBuffer {
+        guard var event = try? JSONDecoder().decode(JSONValue.self, from: line), let object = event["object"],
+            ["ADDED", "MODIFIED", "DELETED"].contains(event["type"]?.stringValue ?? ""),
+            let version = object["metadata"]?["resourceVersion"]?.stringValue.flatMap({ Int64($0) }),
+            let data = try? KubeJSON.encoder().encode({ event["object"] = torrentTableValue([object], resourceVersion: version); return event }())
+        else { return line }
+        var buffer = ByteBuffer(data: data)
+        buffer.writeString("\n")
+        return buffer
+    }
+
+    static func torrentTableValue(_ objects: [JSONValue], resourceVersion: Int64, now: Date = Date()) -> JSONValue {
         let columns: [JSONValue] = [
             ["name": "Name", "type": "string", "format": "name", "description": "Name of the Torrent.", "priority": 0],
             ["name": "Phase", "type": "string", "format": "", "description": "The Torrent's phase.", "priority": 0],
@@ -26,9 +44,9 @@ extension EmbeddedAPIServer {
             ]
             return ["cells": .array(cells), "object": ["kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": metadata]]
         }
-        return json(200, [
+        return [
             "kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": ["resourceVersion": .string(String(resourceVersion))],
             "columnDefinitions": .array(columns), "rows": .array(rows),
-        ])
+        ]
     }
 }

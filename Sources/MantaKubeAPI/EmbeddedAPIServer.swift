@@ -30,17 +30,13 @@ public struct EmbeddedAPIServer: Sendable {
         }
         var query: [String: String] = [:]
         for (key, value) in request.uri.queryParameters { query[String(key)] = String(value) }
-        // kubectl asks for this (it validates by default); a strict server refuses fields the schema does not declare.
-        let strict = query["fieldValidation"] == "Strict"
-        // Refused, not ignored: a server dry run that wrote would create or delete what the user only meant to try.
-        if request.method != .get, query["dryRun"] != nil {
-            return Self.status(400, "BadRequest", "dry runs are not supported by manta up's API: nothing was changed; use kubectl's --dry-run=client")
-        }
         var body = ByteBuffer()
         if request.method != .get {
             var request = request
             body = try await request.collectBody(upTo: 16 << 20)
         }
+        let options: WriteOptions
+        do { options = try WriteOptions(query: query, body: body) } catch { return Self.error(error) }
         switch (request.method, route.name, route.subresource) {
         case (.get, nil, nil):
             let selector: ResourceSelector
@@ -50,7 +46,7 @@ public struct EmbeddedAPIServer: Sendable {
                 return Self.status(400, "BadRequest", "\(error)")
             }
             if let watch = query["watch"], watch == "true" || watch == "1" {
-                return watchResponse(route, selector: selector, query: query)
+                return watchResponse(route, selector: selector, query: query, table: route.collection.id == Self.torrents.id && Self.wantsTable(request))
             }
             let (items, version) = store.list(route.collection, namespace: route.namespace, selector: selector)
             if route.collection.id == Self.torrents.id, Self.wantsTable(request) { return Self.torrentTable(items, resourceVersion: version) }
@@ -66,12 +62,12 @@ public struct EmbeddedAPIServer: Sendable {
             }
             return Self.json(200, object)
         case (.post, nil, nil):
-            return create(route, body: body, strict: strict)
+            return create(route, body: body, options: options)
         case (.put, let name?, let subresource):
-            return update(route, name: name, subresource: subresource, strict: strict, replacement: { _ in try Self.decode(body) })
+            return update(route, name: name, subresource: subresource, options: options, replacement: { _ in try Self.decode(body) })
         case (.patch, let name?, let subresource):
             let contentType = request.headers[.contentType] ?? ""
-            return update(route, name: name, subresource: subresource, strict: strict, isPatch: true) { current in
+            return update(route, name: name, subresource: subresource, options: options, isPatch: true) { current in
                 if contentType.hasPrefix("application/merge-patch+json") {
                     return current.merging(patch: try Self.decode(body))
                 } else if contentType.hasPrefix("application/json-patch+json") {
@@ -81,7 +77,7 @@ public struct EmbeddedAPIServer: Sendable {
                 throw APIRequestError(code: 415, reason: "UnsupportedMediaType", message: "the body of the request was in an unknown format: \(contentType)")
             }
         case (.delete, let name?, nil):
-            return delete(route, name: name)
+            return delete(route, name: name, options: options)
         default:
             return Self.status(405, "MethodNotAllowed", "\(request.method) is not supported on \(path)")
         }
@@ -89,9 +85,10 @@ public struct EmbeddedAPIServer: Sendable {
 
     // MARK: Handlers
 
-    private func create(_ route: APIRoute, body: ByteBuffer, strict: Bool) -> Response {
+    private func create(_ route: APIRoute, body: ByteBuffer, options: WriteOptions) -> Response {
         var object: JSONValue
         do { object = try Self.decode(body) } catch { return Self.error(error) }
+        let warnings = Self.warnings(route, object, options)
         let now = Self.timestamp(Date())
         return store.state.withLock { state in
             if object["metadata"]?["name"]?.stringValue == nil, let prefix = object["metadata"]?["generateName"]?.stringValue {
@@ -101,7 +98,7 @@ public struct EmbeddedAPIServer: Sendable {
                 return Self.status(422, "Invalid", "metadata.name: Required value: name or generateName is required")
             }
             if route.collection.group == "manta.io", route.collection.plural == "torrents" {
-                do { object = try TorrentSchema.admit(object, old: nil, name: name, strict: strict) } catch { return Self.error(error) }
+                do { object = try TorrentSchema.admit(object, old: nil, name: name, strict: options.fieldValidation == .strict) } catch { return Self.error(error) }
             }
             if route.collection.id == "/events" {
                 // As the API server's legacy Event validation: an object without a namespace means `default`.
@@ -120,18 +117,20 @@ public struct EmbeddedAPIServer: Sendable {
             object["metadata"]?["creationTimestamp"] = .string(now)
             object["metadata"]?["deletionTimestamp"] = nil
             if let namespace = route.namespace { object["metadata"]?["namespace"] = .string(namespace) }
-            return Self.json(201, store.write(route.collection, key: key, type: "ADDED", object: object, in: &state))
+            return Self.warning(Self.json(201, commit(route, key: key, type: "ADDED", object: object, options: options, in: &state)), warnings)
         }
     }
 
     private func update(
-        _ route: APIRoute, name: String, subresource: String?, strict: Bool, isPatch: Bool = false, replacement: (JSONValue) throws -> JSONValue
+        _ route: APIRoute, name: String, subresource: String?, options: WriteOptions, isPatch: Bool = false, replacement: (JSONValue) throws -> JSONValue
     ) -> Response {
         let key = route.key(name)
-        return store.state.withLock { state in
+        var warnings: [String] = []
+        let response = store.state.withLock { state in
             guard let current = state.objects[route.collection.id]?[key] else { return Self.notFound(route, name) }
             var incoming: JSONValue
             do { incoming = try replacement(current) } catch { return Self.error(error) }
+            if subresource == nil { warnings = Self.warnings(route, incoming, options) }
             let currentVersion = current["metadata"]?["resourceVersion"]?.stringValue
             if let requested = incoming["metadata"]?["resourceVersion"]?.stringValue, requested != currentVersion, !(isPatch && requested == "") {
                 return Self.status(
@@ -154,7 +153,7 @@ public struct EmbeddedAPIServer: Sendable {
                 }
                 updated["metadata"]?["name"] = .string(name)
                 if route.collection.group == "manta.io", route.collection.plural == "torrents" {
-                    do { updated = try TorrentSchema.admit(updated, old: current, name: name, strict: strict) } catch { return Self.error(error) }
+                    do { updated = try TorrentSchema.admit(updated, old: current, name: name, strict: options.fieldValidation == .strict) } catch { return Self.error(error) }
                 }
                 if Self.specChanged(current, updated) {
                     updated["metadata"]?["generation"] = .int((current["metadata"]?["generation"]?.intValue ?? 1) + 1)
@@ -165,13 +164,14 @@ public struct EmbeddedAPIServer: Sendable {
             let deleting = updated["metadata"]?["deletionTimestamp"].map { $0 != .null } ?? false
             let finalizers = updated["metadata"]?["finalizers"]?.arrayCount ?? 0
             if deleting, finalizers == 0 {
-                return Self.json(200, store.write(route.collection, key: key, type: "DELETED", object: updated, remove: true, in: &state))
+                return Self.json(200, commit(route, key: key, type: "DELETED", object: updated, remove: true, options: options, in: &state))
             }
-            return Self.json(200, store.write(route.collection, key: key, type: "MODIFIED", object: updated, in: &state))
+            return Self.json(200, commit(route, key: key, type: "MODIFIED", object: updated, options: options, in: &state))
         }
+        return Self.warning(response, warnings)
     }
 
-    private func delete(_ route: APIRoute, name: String) -> Response {
+    private func delete(_ route: APIRoute, name: String, options: WriteOptions) -> Response {
         let key = route.key(name)
         let now = Self.timestamp(Date())
         return store.state.withLock { state in
@@ -181,15 +181,29 @@ public struct EmbeddedAPIServer: Sendable {
                     object["metadata"]?["deletionTimestamp"] = .string(now)
                     let generation = object["metadata"]?["generation"]?.intValue ?? 1
                     object["metadata"]?["generation"] = .int(generation + 1)
-                    object = store.write(route.collection, key: key, type: "MODIFIED", object: object, in: &state)
+                    object = commit(route, key: key, type: "MODIFIED", object: object, options: options, in: &state)
                 }
                 return Self.json(200, object)
             }
-            return Self.json(200, store.write(route.collection, key: key, type: "DELETED", object: object, remove: true, in: &state))
+            return Self.json(200, commit(route, key: key, type: "DELETED", object: object, remove: true, options: options, in: &state))
         }
     }
 
-    private func watchResponse(_ route: APIRoute, selector: ResourceSelector, query: [String: String]) -> Response {
+    /// Stores a change, or with a dry run only answers what it would store.
+    private func commit(
+        _ route: APIRoute, key: String, type: String, object: JSONValue, remove: Bool = false, options: WriteOptions, in state: inout APIStore.State
+    ) -> JSONValue {
+        options.dryRun ? object : store.write(route.collection, key: key, type: type, object: object, remove: remove, in: &state)
+    }
+
+    /// The unknown fields of a Torrent written with `fieldValidation=Warn`, as the API server words them.
+    private static func warnings(_ route: APIRoute, _ object: JSONValue, _ options: WriteOptions) -> [String] {
+        guard options.fieldValidation == .warn, route.collection.id == torrents.id else { return [] }
+        return TorrentSchema.unknownFields(in: object, schema: TorrentSchema.openAPI).map { "unknown field \"\($0)\"" }
+    }
+
+    /// `table`: each event's object as a Table (`kubectl get -w`).
+    private func watchResponse(_ route: APIRoute, selector: ResourceSelector, query: [String: String], table: Bool) -> Response {
         let from = query["resourceVersion"].flatMap { Int64($0) }
         let bookmarks = query["allowWatchBookmarks"] == "true"
         let timeout = query["timeoutSeconds"].flatMap { Int64($0) } ?? 300
@@ -215,7 +229,8 @@ public struct EmbeddedAPIServer: Sendable {
                             }
                         }
                     }
-                    for await line in stream {
+                    for await event in stream {
+                        let line = table ? Self.torrentTableEvent(event) : event
                         guard let fragment else {
                             try await writer.write(line)
                             continue

@@ -51,20 +51,33 @@ extension TorrentSchema {
 
     /// The paths of the fields in `value` that `schema` does not declare; objects without `properties` (metadata,
     /// status, maps) take any field.
-    static func unknownFields(in value: JSONValue, schema: JSONValue, path: String = "") -> [String] {
+    static func unknownFields(in value: JSONValue, schema: JSONValue) -> [String] {
+        var unknown: [String] = []
+        _ = pruned(value, schema: schema, removing: &unknown)
+        return unknown
+    }
+
+    /// `value` without the fields `schema` does not declare, as the API server prunes a structural schema's object;
+    /// `removed` gets their paths.
+    static func pruned(_ value: JSONValue, schema: JSONValue, path: String = "", removing removed: inout [String]) -> JSONValue {
         switch value {
         case .object(let fields):
-            guard let properties = schema["properties"]?.objectValue else { return [] }
-            return fields.keys.sorted().flatMap { name in
+            guard let properties = schema["properties"]?.objectValue else { return value }
+            var kept: [String: JSONValue] = [:]
+            for name in fields.keys.sorted() {
                 let fieldPath = path.isEmpty ? name : "\(path).\(name)"
-                guard let property = properties[name], let field = fields[name] else { return [fieldPath] }
-                return unknownFields(in: field, schema: property, path: fieldPath)
+                guard let property = properties[name], let field = fields[name] else {
+                    removed.append(fieldPath)
+                    continue
+                }
+                kept[name] = pruned(field, schema: property, path: fieldPath, removing: &removed)
             }
+            return .object(kept)
         case .array(let items):
-            guard let itemSchema = schema["items"] else { return [] }
-            return items.enumerated().flatMap { index, item in unknownFields(in: item, schema: itemSchema, path: "\(path)[\(index)]") }
+            guard let itemSchema = schema["items"] else { return value }
+            return .array(items.enumerated().map { index, item in pruned(item, schema: itemSchema, path: "\(path)[\(index)]", removing: &removed) })
         default:
-            return []
+            return value
         }
     }
 

@@ -3,14 +3,15 @@ import MantaKube
 /// The Torrent CRD's structural defaults and validation (OpenAPI and CEL rules of deploy/crds), as the API
 /// server applies them on create and update; the defaults, enums and minimums come from ``openAPI``.
 public enum TorrentSchema {
-    /// `strict` refuses fields the schema does not declare, as the API server does for `fieldValidation=Strict`.
+    /// Fields the schema does not declare are dropped, as the API server prunes them; `strict` refuses them instead,
+    /// as it does for `fieldValidation=Strict`.
     public static func admit(_ object: JSONValue, old: JSONValue?, name: String, strict: Bool = false) throws -> JSONValue {
-        let unknown = strict ? unknownFields(in: object, schema: openAPI) : []
-        guard unknown.isEmpty else {
+        var unknown: [String] = []
+        var object = pruned(object, schema: openAPI, removing: &unknown)
+        guard !strict || unknown.isEmpty else {
             let fields = unknown.map { "unknown field \"\($0)\"" }.joined(separator: ", ")
             throw APIRequestError(code: 400, reason: "BadRequest", message: "Torrent in version \"v1alpha1\" cannot be handled as a Torrent: strict decoding error: \(fields)")
         }
-        var object = object
         var spec = object["spec"] ?? [:]
         var errors: [String] = []
         if let hub = spec["hub"] {
