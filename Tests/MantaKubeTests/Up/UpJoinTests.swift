@@ -41,22 +41,12 @@ import Testing
             let (first, server, sha256, token) = try await Self.serving(scratch, hub: hub)
             var instances = [first]
             do {
-                var joined = KubeConfig(
-                    server: server, credentials: .tokenFile(token),
-                    certificateAuthorityPEM: Array(try Data(contentsOf: URL(fileURLWithPath: first.directory + "/api/tls.crt"))))
-                joined.verifiesHostname = false
-                let second = try await UpProcess.start(
-                    scratch.appending("second"), hub: hub, ["--node-name", "second", "--join", server, "--join-token-file", token, "--join-ca-sha256", sha256],
-                    node: "second", api: joined)
+                let second = try await Self.joining(scratch, hub: hub, first: first, server: server, sha256: sha256, token: token)
                 instances.append(second)
                 #expect(!FileManager.default.fileExists(atPath: second.apiSocket), "a joined instance runs no API of its own")
 
                 // Applied on the joined machine: its commands reach the API it joined.
-                let manifest = scratch.appending("two-replicas.yaml")
-                try Data(
-                    "apiVersion: manta.io/v1alpha1\nkind: Torrent\nmetadata:\n  name: spread\nspec:\n  replicas: 2\n  hub:\n    repoID: Qwen/Qwen3-0.6B\n".utf8
-                ).write(to: URL(fileURLWithPath: manifest))
-                let applied = try await second.run(["apply", "-f", manifest])
+                let applied = try await second.run(["apply", "-f", Self.twoReplicas(scratch)])
                 #expect(applied.succeeded, "\(applied.standardError)")
                 _ = try await first.waitForPhase("spread", .ready)
 
@@ -88,6 +78,73 @@ import Testing
             }
             for instance in instances { await instance.stop() }
         }
+    }
+
+    @Test func aJoinedInstanceOutlivesARestartOfTheInstanceServingTheAPI() async throws {
+        try await UpEndToEndTests.withHub { hub, scratch in
+            // A fixed port, so the API comes back where the joined instance looks for it.
+            let arguments = ["--node-name", "first", "--api-listen", "127.0.0.1:\(try Self.freePort())", "--api-tls"]
+            var first = try await UpProcess.start(scratch.appending("first"), hub: hub, arguments)
+            var instances = [first]
+            do {
+                let (server, sha256) = try await Self.joinCommand(first)
+                let token = scratch.appending("token-copy")
+                try FileManager.default.copyItem(atPath: first.directory + "/api/token", toPath: token)
+                let second = try await Self.joining(scratch, hub: hub, first: first, server: server, sha256: sha256, token: token)
+                instances.append(second)
+                await first.stop()
+                try await Task.sleep(for: .seconds(3))
+                #expect(second.process.isRunning, "the joined instance waits for its API: \(second.logTail())")
+                first = try await UpProcess.start(first.directory, hub: hub, arguments)
+                instances[0] = first
+                let again = try await Self.joinCommand(first)
+                #expect(again.server == server && again.sha256 == sha256, "the restarted API keeps its certificate, so the join command stays valid")
+
+                _ = try await second.run(["apply", "-f", Self.twoReplicas(scratch)])
+                _ = try await first.waitForPhase("spread", .ready)
+                let nodes = try await first.client.list(Replication.self).items.filter { $0.status?.phase == .ready }.map(\.spec.nodeName)
+                #expect(Set(nodes) == ["first", "second"], "\(nodes)")
+            } catch {
+                for instance in instances { await instance.stop() }
+                throw error
+            }
+            for instance in instances { await instance.stop() }
+        }
+    }
+
+    /// A second instance, `second`, joining `first` with its printed command; its test client goes through the API too.
+    static func joining(_ scratch: TemporaryDirectory, hub: String, first: UpProcess, server: String, sha256: String, token: String) async throws -> UpProcess {
+        var joined = KubeConfig(
+            server: server, credentials: .tokenFile(token),
+            certificateAuthorityPEM: Array(try Data(contentsOf: URL(fileURLWithPath: first.directory + "/api/tls.crt"))))
+        joined.verifiesHostname = false
+        return try await UpProcess.start(
+            scratch.appending("second"), hub: hub, ["--node-name", "second", "--join", server, "--join-token-file", token, "--join-ca-sha256", sha256],
+            node: "second", api: joined)
+    }
+
+    /// A Torrent of the GGUF fixture with two replicas.
+    static func twoReplicas(_ scratch: TemporaryDirectory) throws -> String {
+        let manifest = scratch.appending("two-replicas.yaml")
+        try Data("apiVersion: manta.io/v1alpha1\nkind: Torrent\nmetadata:\n  name: spread\nspec:\n  replicas: 2\n  hub:\n    repoID: Qwen/Qwen3-0.6B\n".utf8)
+            .write(to: URL(fileURLWithPath: manifest))
+        return manifest
+    }
+
+    /// A loopback port nothing listens on now.
+    static func freePort() throws -> Int {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw TestFailure("socket: \(errno)") }
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0 }
+        }
+        guard bound else { throw TestFailure("bind: \(errno)") }
+        return Int(UInt16(bigEndian: address.sin_port))
     }
 
     @Test func aWrongTokenAWrongCertificateOrPlainHTTPIsRefusedAndNothingJoins() async throws {
