@@ -49,23 +49,41 @@ public final class ScriptedHTTPServer: Sendable {
     private let stopped = Atomic<Bool>(false)
 
     public init(answer: @escaping @Sendable (Request) -> Answer) throws {
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard listener >= 0 else { throw CannotListen(errno: errno) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) == 0 && getsockname(listener, $0, &length) == 0 }
-        }
-        guard bound, Glibc.listen(listener, 64) == 0 else {
+        let (listener, port) = try Self.loopbackSocket()
+        guard Glibc.listen(listener, 64) == 0 else {
             let error = errno
             close(listener)
             throw CannotListen(errno: error)
         }
         self.listener = listener
-        port = Int(UInt16(bigEndian: address.sin_port))
+        self.port = port
         Thread { [self] in serve(answer) }.start()
+    }
+
+    /// A TCP socket bound to 127.0.0.1 on a port the system chose, and that port.
+    public static func loopbackSocket() throws(CannotListen) -> (descriptor: Int32, port: Int) {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw CannotListen(errno: errno) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0 }
+        }
+        guard bound else {
+            let error = errno
+            close(descriptor)
+            throw CannotListen(errno: error)
+        }
+        return (descriptor, Int(UInt16(bigEndian: address.sin_port)))
+    }
+
+    /// A loopback port nothing listens on now, for a server that must come back on the same port after a restart.
+    public static func freeLoopbackPort() throws -> Int {
+        let (descriptor, port) = try loopbackSocket()
+        close(descriptor)
+        return port
     }
 
     /// Every request answered so far, in order.

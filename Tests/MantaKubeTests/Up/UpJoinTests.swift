@@ -83,7 +83,7 @@ import Testing
     @Test func aJoinedInstanceOutlivesARestartOfTheInstanceServingTheAPI() async throws {
         try await UpEndToEndTests.withHub { hub, scratch in
             // A fixed port, so the API comes back where the joined instance looks for it.
-            let arguments = ["--node-name", "first", "--api-listen", "127.0.0.1:\(try Self.freePort())", "--api-tls"]
+            let arguments = ["--node-name", "first", "--api-listen", "127.0.0.1:\(try ScriptedHTTPServer.freeLoopbackPort())", "--api-tls"]
             var first = try await UpProcess.start(scratch.appending("first"), hub: hub, arguments)
             var instances = [first]
             do {
@@ -129,22 +129,6 @@ import Testing
         try Data("apiVersion: manta.io/v1alpha1\nkind: Torrent\nmetadata:\n  name: spread\nspec:\n  replicas: 2\n  hub:\n    repoID: Qwen/Qwen3-0.6B\n".utf8)
             .write(to: URL(fileURLWithPath: manifest))
         return manifest
-    }
-
-    /// A loopback port nothing listens on now.
-    static func freePort() throws -> Int {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard descriptor >= 0 else { throw TestFailure("socket: \(errno)") }
-        defer { close(descriptor) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0 }
-        }
-        guard bound else { throw TestFailure("bind: \(errno)") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 
     @Test func aWrongTokenAWrongCertificateOrPlainHTTPIsRefusedAndNothingJoins() async throws {
