@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Formats the Swift sources with the toolchain's swift-format and the repository's .swift-format (swift-nio's and
-# hummingbird's settings, 140 columns).
+# hummingbird's settings: 150 columns, as hummingbird; arguments packed rather than one a line, as this code was written).
 #   scripts/format.sh          rewrite the files in place
 #   scripts/format.sh --check  change nothing; list the files that would change and exit 1 if any would (for CI)
 # Generated code (Sources/*/Generated, from scripts/generate-csi.sh) is left as its generator wrote it.

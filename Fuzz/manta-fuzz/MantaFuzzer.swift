@@ -1,14 +1,16 @@
+import MantaFuzz
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import MantaFuzz
 
 /// The libFuzzer entry points for every `FuzzTarget`; `MANTA_FUZZ_TARGET` picks one per process
 /// (scripts/fuzz.sh sets it). Built only by scripts/fuzz.sh, with `-sanitize=fuzzer`, which supplies `main`.
 let selected = getenv("MANTA_FUZZ_TARGET").flatMap { FuzzTarget(rawValue: String(cString: $0)) }
 
 @_cdecl("LLVMFuzzerInitialize")
-public func initialize(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>) -> CInt {
+public func initialize(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>) -> CInt
+{
     guard selected == nil else { return 0 }
     let names = FuzzTarget.allCases.map(\.rawValue).joined(separator: ", ")
     report("set MANTA_FUZZ_TARGET to one of: \(names)")

@@ -139,7 +139,8 @@ final class AgentCSIBackend: CSIVolumeBackend {
     /// A Torrent's model once it is ready on this node; the controller and the cluster agent place and pull it.
     private func torrentReference(_ name: String) async throws(CSIBackendError) -> TorrentAnswer {
         guard let cluster else {
-            throw .failedPrecondition("this agent runs outside a cluster (no --node-name), so it knows no Torrents: name the model with the 'model' attribute")
+            throw .failedPrecondition(
+                "this agent runs outside a cluster (no --node-name), so it knows no Torrents: name the model with the 'model' attribute")
         }
         let status: LocalTorrentStatus
         let torrent: Torrent?
@@ -172,10 +173,11 @@ final class AgentCSIBackend: CSIVolumeBackend {
         let folder = "\(mount.mountPoint)/\(MountLayout.modelPath(reference))"
         let deadline = ContinuousClock.now + Self.mountVisibilityTimeout
         while true {
-            let visible = (try? await NIOThreadPool.singleton.runIfActive {
-                mount.fileSystem.refresh()
-                return access(folder, F_OK) == 0
-            }) ?? false
+            let visible =
+                (try? await NIOThreadPool.singleton.runIfActive {
+                    mount.fileSystem.refresh()
+                    return access(folder, F_OK) == 0
+                }) ?? false
             if visible { return folder }
             guard ContinuousClock.now < deadline else {
                 throw .unavailable("\(reference) is in the store but not yet in the mount at \(folder)")

@@ -19,7 +19,8 @@ final class AgentMetrics: Sendable {
         self.store = store
         let registry = registry
         func gauge(_ subsystem: String, _ name: String, unit: String = "", help: String) -> Gauge {
-            registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "manta", subsystem: subsystem, metricName: name, unitName: unit, helpText: help))
+            registry.makeGauge(
+                descriptor: MetricNameDescriptor(namespace: "manta", subsystem: subsystem, metricName: name, unitName: unit, helpText: help))
         }
         storedBytes = gauge("store", "stored", unit: "bytes", help: "Bytes the chunk files take on disk.")
         logicalBytes = gauge("store", "logical", unit: "bytes", help: "Bytes of all files of all models in the store.")

@@ -2,11 +2,11 @@ import Logging
 import MantaCSI
 import MantaFS
 import MantaHub
-import Prometheus
 import MantaPeer
 import MantaServerLimits
 import MantaStore
 import NIOPosix
+import Prometheus
 import ServiceLifecycle
 import Synchronization
 
@@ -35,7 +35,9 @@ public final class AgentService: Service, Sendable {
         if configuration.token == nil, !AgentConfiguration.isLoopback(configuration.listenHost) {
             let address = "\(PeerAddress(host: configuration.listenHost, port: configuration.listenPort))"
             guard configuration.allowsUnauthenticatedNetwork else { throw AgentError.unauthenticatedNetwork(address: address) }
-            logger.warning("serving peers on \(address) WITHOUT authentication (--insecure-no-auth): anyone who reaches it can read every model in the store and make this node fetch")
+            logger.warning(
+                "serving peers on \(address) WITHOUT authentication (--insecure-no-auth): anyone who reaches it can read every model in the store and make this node fetch"
+            )
         }
         let store = try Store(root: configuration.storeRoot, changes: configuration.storeChanges, logger: logger)
         self.store = store
@@ -48,7 +50,8 @@ public final class AgentService: Service, Sendable {
         swarmBoard = board
         let metrics = AgentMetrics(store: store)
         quota = QuotaKeeper(
-            store: store, gate: gate, interval: configuration.quotaCheckInterval, metrics: PrometheusMetricsFactory(registry: metrics.registry), logger: logger)
+            store: store, gate: gate, interval: configuration.quotaCheckInterval, metrics: PrometheusMetricsFactory(registry: metrics.registry),
+            logger: logger)
         var serverConfiguration = PeerServer.Configuration(
             host: configuration.listenHost, port: configuration.listenPort, token: configuration.token,
             uploadRate: configuration.uploadRate, metrics: { metrics.render() },
@@ -62,7 +65,8 @@ public final class AgentService: Service, Sendable {
         mount = configuration.mountPoint.map { mountPoint in
             let lazySource = configuration.hub.map {
                 let fetcher = PeerFirstSpanFetcher.lazyFetcher(
-                    hub: HubSpanFetcher(configuration: $0, overridesEndpoint: false), configuration: configuration, store: store, peerClient: peerClient,
+                    hub: HubSpanFetcher(configuration: $0, overridesEndpoint: false), configuration: configuration, store: store,
+                    peerClient: peerClient,
                     discovery: discovery, logger: logger)
                 return LazyChunkSource(store: store, fetcher: fetcher, logger: logger)
             }
@@ -107,7 +111,9 @@ public final class AgentService: Service, Sendable {
         let routes = [LocalModelRoutes.routes(self), LocalStoreRoutes.routes(self)] + localRoutes.withLock { $0 }
         // The connection caps leave room for the store's files and the mount only under a limit well above them.
         if let limit = FileDescriptorLimit.raiseToHardLimit(), limit < 4 * UInt64(configuration.peerLimits.maxConnections) {
-            logger.warning("the open-file limit is \(limit): raise it (ulimit -n) to at least \(4 * configuration.peerLimits.maxConnections), or lower the connection cap")
+            logger.warning(
+                "the open-file limit is \(limit): raise it (ulimit -n) to at least \(4 * configuration.peerLimits.maxConnections), or lower the connection cap"
+            )
         }
         let local = LocalAPIServer(socketPath: socketPath, group: configuration.socketGroup, routes: routes, logger: logger)
         var services: [any Service] = [peerServer, local]

@@ -42,10 +42,11 @@ extension ClusterAgent {
             case (true, let current):
                 let pull: Task<Void, Never>? = if case .pulling(let task)? = current { task } else { nil }
                 pull?.cancel()
-                work[name] = .reclaiming(Task {
-                    await pull?.value
-                    await self.reclaim(replication)
-                })
+                work[name] = .reclaiming(
+                    Task {
+                        await pull?.value
+                        await self.reclaim(replication)
+                    })
             case (false, nil):
                 work[name] = .pulling(Task { await self.pullUntilReady(replication) })
             }
@@ -70,7 +71,8 @@ extension ClusterAgent {
             do {
                 try await self.unpin(replication, removingReference: false)
             } catch {
-                self.logger.warning("could not unpin a deleted Replication's model", metadata: ["replication": "\(replication.name)", "error": "\(error)"])
+                self.logger.warning(
+                    "could not unpin a deleted Replication's model", metadata: ["replication": "\(replication.name)", "error": "\(error)"])
             }
         }
     }
@@ -105,7 +107,8 @@ extension ClusterAgent {
                     return true
                 }
                 guard current else { return }
-                logger.info("model ready", metadata: ["replication": "\(name)", "lazy": "\(replication.isLazy)", "manifest": "\(ready.manifestDigest ?? "")"])
+                logger.info(
+                    "model ready", metadata: ["replication": "\(name)", "lazy": "\(replication.isLazy)", "manifest": "\(ready.manifestDigest ?? "")"])
                 await reportReliably(name, ready)
                 requestPublish()
                 return
@@ -132,16 +135,19 @@ extension ClusterAgent {
         let total = source.totalBytes
         let store = agent.store
         let reference = try HubModelReference("\(source.repoID)@\(source.revision)")
-        await reportOnce(name, Replication.Status(phase: .replicating, bytesDone: 0, bytesTotal: total, message: "registering from the hub's metadata"))
+        await reportOnce(
+            name, Replication.Status(phase: .replicating, bytesDone: 0, bytesTotal: total, message: "registering from the hub's metadata"))
         let summary = try await gate.pull { try await self.agent.add(reference, filename: source.filename) }
         guard summary.commit == source.commit else {
             throw AgentError.revisionMoved(reference: "\(reference)", expected: source.commit, found: summary.commit)
         }
         if let manifest = summary.manifest {
             try await NIOThreadPool.singleton.runIfActive { try store.pin(manifest, holder: Self.pinHolder(name)) }
-            await recordEvent(for: replication, .normal, reason: "Registered", message: "\(source.repoID)@\(source.revision) is already here complete")
+            await recordEvent(
+                for: replication, .normal, reason: "Registered", message: "\(source.repoID)@\(source.revision) is already here complete")
             return Replication.Status(
-                phase: .ready, bytesDone: total, bytesTotal: total, manifestDigest: manifest.prefixed, message: "registered: the model is complete here")
+                phase: .ready, bytesDone: total, bytesTotal: total, manifestDigest: manifest.prefixed,
+                message: "registered: the model is complete here")
         }
         await recordEvent(
             for: replication, .normal, reason: "Registered",
@@ -178,7 +184,8 @@ extension ClusterAgent {
             }
             try await NIOThreadPool.singleton.runIfActive { try store.pin(summary.digest, holder: holder) }
             await self.recordEvent(
-                for: replication, .normal, reason: "Pulled", message: Self.pullDoneMessage(summary, source: source, took: ContinuousClock.now - started))
+                for: replication, .normal, reason: "Pulled",
+                message: Self.pullDoneMessage(summary, source: source, took: ContinuousClock.now - started))
             return summary.digest
         }
         return Self.readyStatus(source, manifest: digest)
@@ -198,7 +205,8 @@ extension ClusterAgent {
                     guard let progress = latest.value.withLock({ $0 }), progress.completedBytes != reported else { continue }
                     reported = progress.completedBytes
                     await self.reportOnce(
-                        name, Replication.Status(phase: .replicating, bytesDone: Int64(progress.completedBytes), bytesTotal: Int64(progress.totalBytes)))
+                        name,
+                        Replication.Status(phase: .replicating, bytesDone: Int64(progress.completedBytes), bytesTotal: Int64(progress.totalBytes)))
                 }
                 return nil
             }
@@ -314,7 +322,8 @@ extension ClusterAgent {
                 return
             } catch {
                 let delay = backoff.next()
-                logger.warning("could not report the status, retrying", metadata: ["replication": "\(name)", "error": "\(error)", "retry in": "\(delay)"])
+                logger.warning(
+                    "could not report the status, retrying", metadata: ["replication": "\(name)", "error": "\(error)", "retry in": "\(delay)"])
                 guard (try? await Task.sleep(for: delay)) != nil else { return }
             }
         }

@@ -200,7 +200,8 @@ actor FollowBoard {
     static func upstream(
         of node: String, followers: [String], puller: PeerAddress?, answers: [(peer: PeerAddress, status: SwarmStatus)]
     ) -> (peer: PeerAddress?, hops: Int) {
-        let addresses = Dictionary(answers.compactMap { answer in answer.status.node.map { ($0, answer.peer) } }, uniquingKeysWith: { first, _ in first })
+        let addresses = Dictionary(
+            answers.compactMap { answer in answer.status.node.map { ($0, answer.peer) } }, uniquingKeysWith: { first, _ in first })
         let ahead = followers[..<(followers.firstIndex(of: node) ?? 0)].compactMap { addresses[$0] }
         return (ahead.last ?? puller, ahead.count + 1)
     }

@@ -7,7 +7,8 @@ struct IPAddressBytes: Equatable {
     let bytes: [UInt8]
 
     init?(_ text: String) {
-        var v4 = in_addr(), v6 = in6_addr()
+        var v4 = in_addr()
+        var v6 = in6_addr()
         if inet_pton(AF_INET, text, &v4) == 1 {
             bytes = withUnsafeBytes(of: &v4) { Array($0) }
         } else if inet_pton(AF_INET6, text, &v6) == 1 {
@@ -28,7 +29,8 @@ struct IPAddressBytes: Equatable {
         guard parts.count == 2, let network = IPAddressBytes(String(parts[0])), network.bytes.count == ip.bytes.count,
             let bits = Int(parts[1]), (0...network.bytes.count * 8).contains(bits)
         else { return false }
-        let whole = bits / 8, rest = bits % 8
+        let whole = bits / 8
+        let rest = bits % 8
         guard network.bytes.prefix(whole) == ip.bytes.prefix(whole) else { return false }
         guard rest > 0 else { return true }
         let mask = UInt8(0xFF) << (8 - rest)

@@ -34,7 +34,9 @@ public final class LocalAPIServer: Service, Sendable {
         try FileManager.default.createDirectory(atPath: (socketPath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         // A socket left by an agent that was killed would make the bind fail.
         unlink(socketPath)
-        let path = socketPath, group = group, logger = logger
+        let path = socketPath
+        let group = group
+        let logger = logger
         let application = Application(
             router: router,
             server: .http1(limits: .localSocket, logger: logger),

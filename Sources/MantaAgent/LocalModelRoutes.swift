@@ -81,31 +81,35 @@ public enum LocalModelRoutes {
                     reference: "\(summary.reference)", commit: summary.commit, manifest: summary.manifest.map { "\($0)" }, files: summary.files,
                     logicalBytes: summary.logicalSize, bytesDownloaded: summary.bytesDownloaded, warnings: summary.warnings
                 )
-                return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try JSONEncoder().encode(outcome))))
+                return Response(
+                    status: .ok, headers: [.contentType: "application/json"],
+                    body: .init(byteBuffer: ByteBuffer(bytes: try JSONEncoder().encode(outcome))))
             }
             router.post(RouterPath(pullPath)) { request, _ -> Response in
                 let (pull, reference) = try await decode(request)
-                return Response(status: .ok, headers: [.contentType: "application/x-ndjson"], body: ResponseBody { writer in
-                    let (events, continuation) = AsyncStream.makeStream(of: LocalPullEvent.self, bufferingPolicy: .bufferingNewest(1))
-                    let pulling = Task {
-                        defer { continuation.finish() }
-                        do {
-                            let summary = try await agent.pull(reference, filename: pull.file, pin: pull.pin ?? true) { progress in
-                                continuation.yield(LocalPullEvent(totalBytes: progress.totalBytes, completedBytes: progress.completedBytes))
+                return Response(
+                    status: .ok, headers: [.contentType: "application/x-ndjson"],
+                    body: ResponseBody { writer in
+                        let (events, continuation) = AsyncStream.makeStream(of: LocalPullEvent.self, bufferingPolicy: .bufferingNewest(1))
+                        let pulling = Task {
+                            defer { continuation.finish() }
+                            do {
+                                let summary = try await agent.pull(reference, filename: pull.file, pin: pull.pin ?? true) { progress in
+                                    continuation.yield(LocalPullEvent(totalBytes: progress.totalBytes, completedBytes: progress.completedBytes))
+                                }
+                                return LocalPullEvent(outcome: .init(summary))
+                            } catch {
+                                return LocalPullEvent(error: "\(error)")
                             }
-                            return LocalPullEvent(outcome: .init(summary))
-                        } catch {
-                            return LocalPullEvent(error: "\(error)")
                         }
-                    }
-                    var lastWritten = ContinuousClock.now - progressInterval
-                    for await event in events where ContinuousClock.now - lastWritten >= progressInterval {
-                        lastWritten = .now
-                        try await writer.write(line(event))
-                    }
-                    try await writer.write(line(await pulling.value))
-                    try await writer.finish(nil)
-                })
+                        var lastWritten = ContinuousClock.now - progressInterval
+                        for await event in events where ContinuousClock.now - lastWritten >= progressInterval {
+                            lastWritten = .now
+                            try await writer.write(line(event))
+                        }
+                        try await writer.write(line(await pulling.value))
+                        try await writer.finish(nil)
+                    })
             }
         }
     }

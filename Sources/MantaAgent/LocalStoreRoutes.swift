@@ -32,7 +32,9 @@ public enum LocalStoreRoutes {
                 } catch {
                     throw HTTPError(.unprocessableContent, message: "\(error)")
                 }
-                return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try JSONEncoder().encode(plan))))
+                return Response(
+                    status: .ok, headers: [.contentType: "application/json"],
+                    body: .init(byteBuffer: ByteBuffer(bytes: try JSONEncoder().encode(plan))))
             }
         }
     }

@@ -14,7 +14,8 @@ public enum LocalTorrentRoutes {
             router.get("\(path)/:name") { _, context -> Response in
                 guard let name = context.parameters.get("name"), !name.isEmpty else { throw HTTPError(.notFound, message: "no Torrent name") }
                 guard let cluster else {
-                    throw HTTPError(.serviceUnavailable, message: "this agent does not run in a cluster: start it with --node-name to follow Torrents")
+                    throw HTTPError(
+                        .serviceUnavailable, message: "this agent does not run in a cluster: start it with --node-name to follow Torrents")
                 }
                 let status = try await cluster.status(ofTorrent: name)
                 let body = try JSONEncoder().encode(status)

@@ -35,8 +35,11 @@ public struct ModelHolds: Sendable {
     public func volumes() async throws -> [String: [Digest]] {
         let store = store
         return try await NIOThreadPool.singleton.runIfActive {
-            Dictionary(grouping: try store.pins().filter { $0.holder.hasPrefix(Self.holderPrefix) }, by: { String($0.holder.dropFirst(Self.holderPrefix.count)) })
-                .mapValues { $0.map { $0.manifest } }
+            Dictionary(
+                grouping: try store.pins().filter { $0.holder.hasPrefix(Self.holderPrefix) },
+                by: { String($0.holder.dropFirst(Self.holderPrefix.count)) }
+            )
+            .mapValues { $0.map { $0.manifest } }
         }
     }
 }

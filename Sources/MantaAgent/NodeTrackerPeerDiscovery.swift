@@ -52,7 +52,8 @@ public struct NodeTrackerPeerDiscovery: PeerDiscovery {
     /// order; the trackers left out for a reason worth logging.
     static func peers(in trackers: [NodeTracker], nodes: [Node], excluding nodeName: String) -> (peers: [PeerAddress], skipped: [Skipped]) {
         let nodesByName = Dictionary(nodes.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-        var peers: [PeerAddress] = [], skipped: [Skipped] = []
+        var peers: [PeerAddress] = []
+        var skipped: [Skipped] = []
         for tracker in trackers.filter({ $0.name != nodeName }).sorted(by: { $0.name < $1.name }) {
             guard let text = tracker.status?.address, let address = PeerAddress(parsing: text) else { continue }
             // The tracker's name is what the admission policy ties to the writer's node; a spec naming another is forged.
@@ -62,7 +63,10 @@ public struct NodeTrackerPeerDiscovery: PeerDiscovery {
                 if vouches(node, forHost: address.host) {
                     peers.append(address)
                 } else {
-                    skipped.append(Skipped(tracker: tracker.name, address: text, reason: "the host is neither one of the Node's status.addresses nor in its pod CIDRs"))
+                    skipped.append(
+                        Skipped(
+                            tracker: tracker.name, address: text,
+                            reason: "the host is neither one of the Node's status.addresses nor in its pod CIDRs"))
                 }
             } else {
                 skipped.append(Skipped(tracker: tracker.name, address: text, reason: "no Node of that name exists"))
@@ -98,7 +102,8 @@ public struct NodeTrackerPeerDiscovery: PeerDiscovery {
             }
             for skip in new.sorted(by: { $0.tracker < $1.tracker }) {
                 logger.warning(
-                    "a NodeTracker's address is not used as a peer", metadata: ["nodeTracker": "\(skip.tracker)", "address": "\(skip.address)", "reason": "\(skip.reason)"])
+                    "a NodeTracker's address is not used as a peer",
+                    metadata: ["nodeTracker": "\(skip.tracker)", "address": "\(skip.address)", "reason": "\(skip.reason)"])
             }
         }
     }

@@ -95,9 +95,9 @@ final class PeerFirstSpanFetcher: SpanFetcher {
     /// is cut too fine, or a chunk could be had from no peer.
     private func fromPeers(_ span: ChunkSpan, of held: HeldFile, path: String, priority: FetchPriority) async -> [UInt8]? {
         guard span.length > 0, span.length <= UInt64(ChunkEncoding.maximumChunkSize), span.offset <= held.entry.size,
-              span.length <= held.entry.size - span.offset,
-              let first = held.entry.chunkIndex(containing: span.offset), let last = held.entry.chunkIndex(containing: span.end - 1),
-              last - first < Self.maximumChunksPerSpan
+            span.length <= held.entry.size - span.offset,
+            let first = held.entry.chunkIndex(containing: span.offset), let last = held.entry.chunkIndex(containing: span.end - 1),
+            last - first < Self.maximumChunksPerSpan
         else { return nil }
         var bytes = [UInt8]()
         bytes.reserveCapacity(Int(span.length))
@@ -120,9 +120,11 @@ final class PeerFirstSpanFetcher: SpanFetcher {
                 return try await peerClient.chunk(chunk.id, length: chunk.length, from: peer, priority: priority)
             } catch {
                 failedPeers.withLock { $0[peer] = ContinuousClock.now }
-                logger.notice("a peer could not give a chunk of a lazily read file; it is fetched elsewhere", metadata: [
-                    "peer": "\(peer)", "file": "\(path)", "offset": "\(chunk.offset)", "error": "\(error)",
-                ])
+                logger.notice(
+                    "a peer could not give a chunk of a lazily read file; it is fetched elsewhere",
+                    metadata: [
+                        "peer": "\(peer)", "file": "\(path)", "offset": "\(chunk.offset)", "error": "\(error)",
+                    ])
             }
         }
         return nil
@@ -177,7 +179,8 @@ final class PeerFirstSpanFetcher: SpanFetcher {
                 held[file.path] = HeldFile(entry: entry, peers: holders)
             }
         }
-        logger.debug("peers holding a lazily read model", metadata: ["model": "\(query.repo)@\(query.commit)", "files": "\(held.count)/\(files.count)"])
+        logger.debug(
+            "peers holding a lazily read model", metadata: ["model": "\(query.repo)@\(query.commit)", "files": "\(held.count)/\(files.count)"])
         return held
     }
 
@@ -220,7 +223,7 @@ final class PeerFirstSpanFetcher: SpanFetcher {
         var files: [String: Registration.File] = [:]
         for (_, digest) in try store.registrations() {
             guard let registration = try? store.registration(digest), registration.source.repo == source.repo,
-                  registration.source.commit == source.commit
+                registration.source.commit == source.commit
             else { continue }
             for file in registration.files where files[file.path] == nil { files[file.path] = file }
         }

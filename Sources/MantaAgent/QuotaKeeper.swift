@@ -42,7 +42,9 @@ final class QuotaKeeper: Service, Sendable {
         let report = try await NIOThreadPool.singleton.runIfActive { try store.spaceReport() }
         guard report.fits(neededBytes) else {
             refusedPulls.increment()
-            logger.warning("refused: does not fit under the quota", metadata: ["model": "\(model)", "needed bytes": "\(neededBytes)", "held bytes": "\(report.heldBytes)"])
+            logger.warning(
+                "refused: does not fit under the quota",
+                metadata: ["model": "\(model)", "needed bytes": "\(neededBytes)", "held bytes": "\(report.heldBytes)"])
             throw AgentError.doesNotFit(model: model, neededBytes: neededBytes, report: report)
         }
         if store.configuration.passesHighWatermark(report.quotaUsedBytes + neededBytes) {
@@ -60,9 +62,11 @@ final class QuotaKeeper: Service, Sendable {
         guard !dryRun else { return plan }
         if !plan.passthroughCopies.isEmpty {
             passthroughEvictions.increment(by: Int64(plan.passthroughCopies.count))
-            logger.info("deleted passthrough copies (the mount builds each again on its file's next open)", metadata: [
-                "copies": "\(plan.passthroughCopies.count)", "freed bytes": "\(plan.passthroughCopies.reduce(0) { $0 + $1.bytes })",
-            ])
+            logger.info(
+                "deleted passthrough copies (the mount builds each again on its file's next open)",
+                metadata: [
+                    "copies": "\(plan.passthroughCopies.count)", "freed bytes": "\(plan.passthroughCopies.reduce(0) { $0 + $1.bytes })",
+                ])
         }
         for model in plan.evicted {
             evictions.increment()
@@ -70,7 +74,8 @@ final class QuotaKeeper: Service, Sendable {
             logger.info("evicted", metadata: ["model": "\(model.reference)", "lazy": "\(model.lazy)", "freed bytes": "\(model.freedBytes)"])
         }
         if plan.quotaUnmet {
-            logger.warning("the quota cannot be met: everything left is held (pinned, open through the mount, published to a pod, or a Replication's)")
+            logger.warning(
+                "the quota cannot be met: everything left is held (pinned, open through the mount, published to a pod, or a Replication's)")
         }
         return plan
     }

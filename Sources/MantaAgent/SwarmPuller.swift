@@ -43,17 +43,20 @@ struct SwarmPuller: Sendable {
         let storedWhileFollowing = StoredChunks()
         let outcome: Outcome
         do {
-            outcome = try await follow(query, startedAt: started, snapshot: snapshot, digests: digests, stored: storedWhileFollowing, progress: progress)
-        } catch where ModelPuller.isDiskFull(error) {
+            outcome = try await follow(
+                query, startedAt: started, snapshot: snapshot, digests: digests, stored: storedWhileFollowing, progress: progress)
+        } catch  where ModelPuller.isDiskFull(error) {
             throw await discardAfterDiskFull(error, written: storedWhileFollowing.ids, of: snapshot, writing: writing)
         }
         if case .complete(let files, let peers) = outcome {
             do {
-                return Self.counting(storedWhileFollowing, in: try await finish(
-                    files, peers: peers, snapshot: snapshot, reference: reference, filename: filename, puller: puller, digests: digests,
-                    writing: writing, progress: progress
-                ))
-            } catch where ModelPuller.isDiskFull(error) {
+                return Self.counting(
+                    storedWhileFollowing,
+                    in: try await finish(
+                        files, peers: peers, snapshot: snapshot, reference: reference, filename: filename, puller: puller, digests: digests,
+                        writing: writing, progress: progress
+                    ))
+            } catch  where ModelPuller.isDiskFull(error) {
                 // `finish` removed what the pull stored; the hub would need the same space.
                 throw error
             } catch {
@@ -102,7 +105,8 @@ struct SwarmPuller: Sendable {
     }
 
     private func poll(
-        _ query: SwarmQuery, startedAt started: Double, snapshot: HubSnapshot, digests: FileDigests, board followBoard: FollowBoard, stored: StoredChunks,
+        _ query: SwarmQuery, startedAt started: Double, snapshot: HubSnapshot, digests: FileDigests, board followBoard: FollowBoard,
+        stored: StoredChunks,
         workers group: inout ThrowingTaskGroup<Void, any Error>, progress: @escaping @Sendable (PullProgress) -> Void
     ) async throws -> Outcome {
         var working = false
@@ -117,7 +121,9 @@ struct SwarmPuller: Sendable {
             if round % Self.upstreamPollsPerRound != 0 {
                 if let upstream = await followBoard.upstream {
                     let answers = await ask([upstream], query, of: snapshot, seen: &seen)
-                    try await take(answers, present: try await presentChunks(of: answers), everyone: false, board: followBoard, snapshot: snapshot, digests: digests)
+                    try await take(
+                        answers, present: try await presentChunks(of: answers), everyone: false, board: followBoard, snapshot: snapshot,
+                        digests: digests)
                 }
                 try await Task.sleep(for: timing.pollInterval / Self.upstreamPollsPerRound)
                 continue
@@ -132,7 +138,9 @@ struct SwarmPuller: Sendable {
                 do {
                     complete = (digest, try Self.entries(of: try await firstManifest(digest, from: holders.map(\.peer)), for: snapshot))
                 } catch {
-                    logger.warning("the peers' manifest of the revision is refused; pulling from the hub", metadata: ["repo": "\(query.repo)", "error": "\(error)"])
+                    logger.warning(
+                        "the peers' manifest of the revision is refused; pulling from the hub",
+                        metadata: ["repo": "\(query.repo)", "error": "\(error)"])
                     complete = nil
                 }
             }
@@ -225,7 +233,8 @@ struct SwarmPuller: Sendable {
                 try await record(placements, bytes: bytes, new: new, snapshot: snapshot, digests: digests)
                 progress(PullProgress(totalBytes: total, completedBytes: min(total, done)))
             } catch let error as PeerError {
-                logger.notice("a peer could not give a chunk; it is fetched elsewhere", metadata: ["peer": "\(peer)", "chunk": "\(id)", "error": "\(error)"])
+                logger.notice(
+                    "a peer could not give a chunk; it is fetched elsewhere", metadata: ["peer": "\(peer)", "chunk": "\(id)", "error": "\(error)"])
                 await followBoard.failed(id, from: peer)
             }
         }
@@ -270,7 +279,9 @@ struct SwarmPuller: Sendable {
                     } catch {
                         // A peer that is down is routine while polling; one whose answer was refused is worth a look.
                         let refused = if case .garbage? = error as? PeerError { true } else { false }
-                        logger.log(level: refused ? .warning : .debug, "no usable swarm answer from a peer", metadata: ["peer": "\(peer)", "error": "\(error)"])
+                        logger.log(
+                            level: refused ? .warning : .debug, "no usable swarm answer from a peer",
+                            metadata: ["peer": "\(peer)", "error": "\(error)"])
                         return (peer, nil)
                     }
                 }
@@ -316,7 +327,7 @@ struct SwarmPuller: Sendable {
             )
             summary.bytesFromPeers = fetched - min(fetched, fromHub.value)
             return summary
-        } catch where ModelPuller.isDiskFull(error) {
+        } catch  where ModelPuller.isDiskFull(error) {
             throw await discardAfterDiskFull(error, written: written, of: snapshot, writing: writing)
         }
     }
@@ -327,10 +338,15 @@ struct SwarmPuller: Sendable {
         written: Set<ChunkID>, bytesDownloaded: UInt64, writing: Store.WriteSession
     ) async throws -> PullSummary {
         let checking = ContinuousClock.now
-        defer { logger.debug("finished from peers", metadata: ["repo": "\(snapshot.repo)", "missing": "\(written.count)", "seconds": "\(ContinuousClock.now - checking)"]) }
+        defer {
+            logger.debug(
+                "finished from peers",
+                metadata: ["repo": "\(snapshot.repo)", "missing": "\(written.count)", "seconds": "\(ContinuousClock.now - checking)"])
+        }
         return try await NIOThreadPool.singleton.runIfActive { [store] in
             for file in files { try Self.checkWholeFile(file, hashedSoFar: digests[file.path], in: store, dropping: written, by: writing) }
-            let (digest, manifest) = try puller.record(files, of: snapshot, as: reference, partial: filename != nil, written: written, writing: writing)
+            let (digest, manifest) = try puller.record(
+                files, of: snapshot, as: reference, partial: filename != nil, written: written, writing: writing)
             for file in files { try? ResumeJournal(store: store, repo: snapshot.repo, commit: snapshot.commit, file: file.path).remove() }
             return PullSummary(
                 reference: try ModelPuller.storeReference(for: reference), digest: digest, manifest: manifest, upToDate: false,
@@ -340,8 +356,11 @@ struct SwarmPuller: Sendable {
     }
 
     /// After the disk filled up: removes what this pull stored and its journals (see `ModelPuller.discardAfterDiskFull`).
-    private func discardAfterDiskFull(_ cause: any Error, written: Set<ChunkID>, of snapshot: HubSnapshot, writing: Store.WriteSession) async -> PullError {
-        await ModelPuller.discardAfterDiskFull(cause, written: written, of: snapshot, in: store, writing: writing, threadPool: .singleton, logger: logger)
+    private func discardAfterDiskFull(
+        _ cause: any Error, written: Set<ChunkID>, of snapshot: HubSnapshot, writing: Store.WriteSession
+    ) async -> PullError {
+        await ModelPuller.discardAfterDiskFull(
+            cause, written: written, of: snapshot, in: store, writing: writing, threadPool: .singleton, logger: logger)
     }
 
     /// The manifest's entry for every file of the snapshot, each checked against the hub's (size, LFS SHA-256).
@@ -407,7 +426,8 @@ struct CountingChunkFetcher: ChunkFetcher {
     let counter: ByteCounter
 
     func fetch(
-        _ requests: [ChunkRequest], source: Manifest.Source, into store: Store, priority: FetchPriority, progress: @escaping @Sendable (UInt64) -> Void
+        _ requests: [ChunkRequest], source: Manifest.Source, into store: Store, priority: FetchPriority,
+        progress: @escaping @Sendable (UInt64) -> Void
     ) async throws {
         try await base.fetch(requests, source: source, into: store, priority: priority) { [counter] bytes in
             _ = counter.add(bytes)

@@ -1,10 +1,11 @@
 import ArgumentParser
+import MantaCLISupport
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import MantaCLISupport
 
 @main
 struct Manta: ParsableCommand {

@@ -1,9 +1,10 @@
+import MantaCLISupport
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import MantaCLISupport
 
 #if canImport(Glibc)
 import Glibc

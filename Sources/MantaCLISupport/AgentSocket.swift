@@ -1,4 +1,5 @@
 import MantaStore
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -44,7 +45,8 @@ public struct AgentSocket: Sendable {
 
     private func decode<Answer: Decodable>(_ reply: (status: Int, body: [UInt8]), as answer: Answer.Type) throws -> Answer {
         guard reply.status == 200 else {
-            let message = (try? JSONDecoder().decode(ErrorBody.self, from: Data(reply.body)))?.error.message ?? String(decoding: reply.body, as: UTF8.self)
+            let message =
+                (try? JSONDecoder().decode(ErrorBody.self, from: Data(reply.body)))?.error.message ?? String(decoding: reply.body, as: UTF8.self)
             throw AgentSocketError.refused(socket: path, status: reply.status, message: String(message.prefix(Self.maximumMessageCharacters)))
         }
         do {
@@ -58,7 +60,8 @@ public struct AgentSocket: Sendable {
     func exchange(_ method: String, _ target: String, body: [UInt8]) throws -> (status: Int, body: [UInt8]) {
         let descriptor = try Self.connect(path)
         defer { close(descriptor) }
-        let head = "\(method) \(target) HTTP/1.1\r\nHost: manta\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n\r\n"
+        let head =
+            "\(method) \(target) HTTP/1.1\r\nHost: manta\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n\r\n"
         try send(Array(head.utf8) + body, to: descriptor)
         var answer: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 64 << 10)
@@ -80,11 +83,13 @@ public struct AgentSocket: Sendable {
     private func parse(_ answer: [UInt8]) throws -> (status: Int, body: [UInt8]) {
         let separator = Array("\r\n\r\n".utf8)
         guard let end = answer.indices.first(where: { answer[$0...].starts(with: separator) }) else {
-            throw AgentSocketError.malformed(socket: path, reason: answer.isEmpty ? "the agent closed the connection without answering" : "no complete HTTP header")
+            throw AgentSocketError.malformed(
+                socket: path, reason: answer.isEmpty ? "the agent closed the connection without answering" : "no complete HTTP header")
         }
         let lines = String(decoding: answer[..<end], as: UTF8.self).split(separator: "\r\n", omittingEmptySubsequences: false)
         let statusFields = lines[0].split(separator: " ", maxSplits: 2)
-        guard statusFields.count >= 2, statusFields[0].hasPrefix("HTTP/1."), statusFields[1].count == 3, let status = Int(statusFields[1]), (100...599).contains(status)
+        guard statusFields.count >= 2, statusFields[0].hasPrefix("HTTP/1."), statusFields[1].count == 3, let status = Int(statusFields[1]),
+            (100...599).contains(status)
         else {
             throw AgentSocketError.malformed(socket: path, reason: "no HTTP status line")
         }
@@ -92,11 +97,16 @@ public struct AgentSocket: Sendable {
         var chunked = false
         var declaredLength: Int?
         for line in lines.dropFirst() {
-            guard let colon = line.firstIndex(of: ":") else { throw AgentSocketError.malformed(socket: path, reason: "a header line without a colon") }
-            let name = line[..<colon].lowercased(), value = String(line[line.index(after: colon)...]).trimmingWhitespace
+            guard let colon = line.firstIndex(of: ":") else {
+                throw AgentSocketError.malformed(socket: path, reason: "a header line without a colon")
+            }
+            let name = line[..<colon].lowercased()
+            let value = String(line[line.index(after: colon)...]).trimmingWhitespace
             if name == "transfer-encoding" { chunked = chunked || value.lowercased().contains("chunked") }
             guard name == "content-length" else { continue }
-            guard value.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }), let length = Int(value), declaredLength == nil || declaredLength == length else {
+            guard value.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }), let length = Int(value),
+                declaredLength == nil || declaredLength == length
+            else {
                 throw AgentSocketError.malformed(socket: path, reason: "a bad Content-Length (\(value.prefix(40)))")
             }
             declaredLength = length
@@ -120,8 +130,11 @@ public struct AgentSocket: Sendable {
         var output: [UInt8] = []
         var position = 0
         while let lineEnd = body[position...].firstIndex(of: UInt8(ascii: "\n")) {
-            let sizeText = String(String(decoding: body[position..<lineEnd], as: UTF8.self).split(separator: ";", omittingEmptySubsequences: false)[0]).trimmingWhitespace
-            guard !sizeText.isEmpty, sizeText.count <= 16, sizeText.allSatisfy({ $0.isHexDigit }), let size = Int(sizeText, radix: 16), size <= body.count - lineEnd - 1
+            let sizeText = String(
+                String(decoding: body[position..<lineEnd], as: UTF8.self).split(separator: ";", omittingEmptySubsequences: false)[0]
+            ).trimmingWhitespace
+            guard !sizeText.isEmpty, sizeText.count <= 16, sizeText.allSatisfy({ $0.isHexDigit }), let size = Int(sizeText, radix: 16),
+                size <= body.count - lineEnd - 1
             else {
                 throw AgentSocketError.malformed(socket: path, reason: "a bad chunk size in the answer")
             }
@@ -154,7 +167,8 @@ public struct AgentSocket: Sendable {
         let bytes = Array(path.utf8CString)
         guard bytes.count <= MemoryLayout.size(ofValue: address.sun_path) else {
             close(descriptor)
-            throw AgentSocketError.failed(socket: path, reason: "the path is longer than a unix socket's \(MemoryLayout.size(ofValue: address.sun_path) - 1) bytes")
+            throw AgentSocketError.failed(
+                socket: path, reason: "the path is longer than a unix socket's \(MemoryLayout.size(ofValue: address.sun_path) - 1) bytes")
         }
         withUnsafeMutableBytes(of: &address.sun_path) { raw in bytes.withUnsafeBytes { raw.copyMemory(from: $0) } }
         let connected = withUnsafePointer(to: &address) {
@@ -184,7 +198,8 @@ public enum AgentSocketError: Error, CustomStringConvertible, Equatable {
         switch self {
         case .refused(let socket, let status, let message): "the agent on \(socket) refused the request (HTTP \(status)): \(message)"
         case .failed(let socket, let reason): "cannot talk to the agent on \(socket): \(reason)"
-        case .malformed(let socket, let reason): "the agent on \(socket) answered something unreadable (\(reason)); are `manta` and the agent from the same build?"
+        case .malformed(let socket, let reason):
+            "the agent on \(socket) answered something unreadable (\(reason)); are `manta` and the agent from the same build?"
         }
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import MantaStore
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else

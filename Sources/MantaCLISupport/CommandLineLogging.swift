@@ -1,9 +1,10 @@
+import Logging
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import Logging
 
 public enum CommandLineLogging {
     /// Logs to standard error, at the level `MANTA_LOG_LEVEL` names (default `notice`).

@@ -1,9 +1,10 @@
+import Synchronization
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import Synchronization
 
 /// A one-line progress bar on standard error, drawn only when it is a terminal, at most ten times a second.
 public final class ProgressBar: Sendable {
@@ -55,7 +56,8 @@ public final class ProgressBar: Sendable {
         let elapsed = now - state.started
         let rate = elapsed > 0 ? UInt64(Double(state.done) / elapsed) : 0
         let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
-        let line = "\r\(label) \(bar) \(Int(fraction * 100))% \(ByteCount.format(state.done))/\(ByteCount.format(state.total)) \(ByteCount.format(rate))/s "
+        let line =
+            "\r\(label) \(bar) \(Int(fraction * 100))% \(ByteCount.format(state.done))/\(ByteCount.format(state.total)) \(ByteCount.format(rate))/s "
         StandardError.write(line)
     }
 }

@@ -1,9 +1,10 @@
+import MantaStore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import MantaStore
 
 /// Standard error, written straight through `write(2)`: messages and the progress bar must not wait in a buffer.
 public enum StandardError {

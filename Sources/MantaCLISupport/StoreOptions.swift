@@ -2,7 +2,9 @@ import ArgumentParser
 import MantaStore
 
 public struct StoreOptions: ParsableArguments, Sendable {
-    @Option(name: .long, help: ArgumentHelp("The store folder (default: $MANTA_STORE, /var/lib/manta as root, else ~/.local/share/manta).", valueName: "dir"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("The store folder (default: $MANTA_STORE, /var/lib/manta as root, else ~/.local/share/manta).", valueName: "dir"))
     public var store: String?
 
     public init() {}

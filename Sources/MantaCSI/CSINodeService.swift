@@ -29,7 +29,9 @@ final class CSINodeService: Csi_V1_Node.SimpleServiceProtocol {
             case .dead:
                 logger.notice("replacing a dead mount at a volume's target", metadata: ["target": "\(target)"])
                 try await onThreadPool { () throws(BindMountError) in
-                    do throws(DeadMountError) { try DeadMount.detachIfDead(target) } catch { throw .failed("detach the dead mount at", target, error.code) }
+                    do throws(DeadMountError) { try DeadMount.detachIfDead(target) } catch {
+                        throw .failed("detach the dead mount at", target, error.code)
+                    }
                 }
             case .absent, .folder: break
             }
@@ -44,7 +46,8 @@ final class CSINodeService: Csi_V1_Node.SimpleServiceProtocol {
                 throw error.rpcError(for: publish.source)
             }
             try await onThreadPool { () throws(BindMountError) in try BindMount.bindReadOnly(folder, at: target) }
-            logger.info("published", metadata: ["volume": "\(request.volumeID)", "source": "\(publish.source)", "folder": "\(folder)", "target": "\(target)"])
+            logger.info(
+                "published", metadata: ["volume": "\(request.volumeID)", "source": "\(publish.source)", "folder": "\(folder)", "target": "\(target)"])
             return Csi_V1_NodePublishVolumeResponse()
         }
     }

@@ -35,7 +35,9 @@ public final class CSIPlugin: Sendable {
                 server.beginGracefulShutdown()
                 throw CSIPluginError.socketPermissions(socketPath, errno)
             }
-            logger.notice("CSI node plugin listening", metadata: ["socket": "\(socketPath)", "driver": "\(configuration.driverName)", "node": "\(configuration.nodeID)"])
+            logger.notice(
+                "CSI node plugin listening",
+                metadata: ["socket": "\(socketPath)", "driver": "\(configuration.driverName)", "node": "\(configuration.nodeID)"])
             try await group.waitForAll()
         }
     }

@@ -38,7 +38,9 @@ struct CSIPublishRequest: Sendable {
     static func source(volumeID: String, attributes: [String: String]) throws(RPCError) -> CSIVolumeSource {
         for (key, value) in attributes where !key.hasPrefix(kubeletAttributePrefix) {
             guard Attribute(rawValue: key) != nil else {
-                throw invalid("volume attribute '\(key.prefix(maximumAttributeLength))' is unknown: use \(Attribute.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw invalid(
+                    "volume attribute '\(key.prefix(maximumAttributeLength))' is unknown: use \(Attribute.allCases.map(\.rawValue).joined(separator: ", "))"
+                )
             }
             guard !value.isEmpty, value.utf8.count <= maximumAttributeLength else {
                 throw invalid("volume attribute '\(key)' must hold 1 to \(maximumAttributeLength) bytes")
@@ -51,7 +53,8 @@ struct CSIPublishRequest: Sendable {
             throw invalid("volume attributes 'torrent' and 'model' exclude each other: name a Torrent or a model, not both")
         case (.some(let torrent), nil):
             for attribute in [Attribute.revision, .mode] where attributes[attribute.rawValue] != nil {
-                throw invalid("volume attribute '\(attribute.rawValue)' does not go with 'torrent': the Torrent names its revision and whether it is preheated")
+                throw invalid(
+                    "volume attribute '\(attribute.rawValue)' does not go with 'torrent': the Torrent names its revision and whether it is preheated")
             }
             return .torrent(name: torrent)
         case (nil, .some(let model)):

@@ -15,19 +15,31 @@ final class BlockingWorkers: Sendable {
 
         mutating func next() -> Work? {
             if urgentHead < urgent.count {
-                defer { urgentHead += 1; compact() }
+                defer {
+                    urgentHead += 1
+                    compact()
+                }
                 return urgent[urgentHead]
             }
             if backgroundHead < background.count {
-                defer { backgroundHead += 1; compact() }
+                defer {
+                    backgroundHead += 1
+                    compact()
+                }
                 return background[backgroundHead]
             }
             return nil
         }
 
         private mutating func compact() {
-            if urgentHead == urgent.count { urgent.removeAll(keepingCapacity: true); urgentHead = 0 }
-            if backgroundHead == background.count { background.removeAll(keepingCapacity: true); backgroundHead = 0 }
+            if urgentHead == urgent.count {
+                urgent.removeAll(keepingCapacity: true)
+                urgentHead = 0
+            }
+            if backgroundHead == background.count {
+                background.removeAll(keepingCapacity: true)
+                backgroundHead = 0
+            }
         }
     }
 

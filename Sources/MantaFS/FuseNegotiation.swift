@@ -28,7 +28,8 @@ struct FuseWishes: Sendable {
 
     /// `MANTA_FUSE_FEATURES=none` simulates a kernel without max_pages beyond 256, cloned descriptors and
     /// passthrough.
-    static func kernelFeaturesEnabled(configuration: MountConfiguration, environment: [String: String] = ProcessInfo.processInfo.environment) -> Bool {
+    static func kernelFeaturesEnabled(configuration: MountConfiguration, environment: [String: String] = ProcessInfo.processInfo.environment) -> Bool
+    {
         configuration.kernelFeatures && environment["MANTA_FUSE_FEATURES"]?.lowercased() != "none"
     }
 }

@@ -46,7 +46,9 @@ final class FuseOperations: Sendable {
                 files.restore(file, at: handle)
                 opened[record.inode, default: 0] += 1
             case .failure(let error):
-                logger.warning("a file open in the previous server is gone: its reads fail", metadata: ["inode": "\(record.inode)", "errno": "\(error.rawValue)"])
+                logger.warning(
+                    "a file open in the previous server is gone: its reads fail",
+                    metadata: ["inode": "\(record.inode)", "errno": "\(error.rawValue)"])
             }
         }
         for (handle, inode) in journal.directories {

@@ -29,7 +29,9 @@ enum FuseReadReply {
         var buffer: [UInt8] = []
         buffer.reserveCapacity(slices.reduce(0) { $0 + $1.count })
         for slice in slices {
-            withBytes(slice) { buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[Int(slice.offset)..<(Int(slice.offset) + slice.count)])) }
+            withBytes(slice) {
+                buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[Int(slice.offset)..<(Int(slice.offset) + slice.count)]))
+            }
         }
         buffer.withUnsafeBytes { reply.send(bytes: $0) }
         for slice in slices { dropCachedPages(slice) }

@@ -60,9 +60,11 @@ final class FuseServer: Sendable {
         for (index, channel) in readerChannels.enumerated() { startReader(channel, answersInit: false, index: index) }
         let status = master.send(unique: 0, error: CFUSE_NOTIFY_RESEND, payload: [])
         if status != 0 {
-            logger.warning("the kernel cannot resend the requests the previous server took (FUSE_NOTIFY_RESEND needs Linux 6.9): their readers wait for ever", metadata: [
-                "error": "\(String(cString: strerror(status)))",
-            ])
+            logger.warning(
+                "the kernel cannot resend the requests the previous server took (FUSE_NOTIFY_RESEND needs Linux 6.9): their readers wait for ever",
+                metadata: [
+                    "error": "\(String(cString: strerror(status)))"
+                ])
         }
         logger.notice("FUSE connection resumed", metadata: ["negotiated": "\(negotiation)"])
     }
@@ -114,13 +116,16 @@ final class FuseServer: Sendable {
         output.major = UInt32(FUSE_KERNEL_VERSION)
         output.minor = 40
         guard input.major == FUSE_KERNEL_VERSION, input.minor >= 23 else {
-            logger.error("the kernel speaks a FUSE protocol this mount does not", metadata: ["kernel": "\(input.major).\(input.minor)", "needs": "7.23 or newer"])
+            logger.error(
+                "the kernel speaks a FUSE protocol this mount does not",
+                metadata: ["kernel": "\(input.major).\(input.minor)", "needs": "7.23 or newer"])
             // A newer major version asks again with ours (the protocol's version negotiation); an older one cannot.
             if input.major > FUSE_KERNEL_VERSION { reply.send(output) } else { reply.fail(EPROTO) }
             return false
         }
         let offered = UInt64(input.flags) | (input.flags & UInt32(FUSE_INIT_EXT) != 0 ? UInt64(input.flags2) << 32 : 0)
-        var wanted = UInt64(FUSE_ASYNC_READ | FUSE_PARALLEL_DIROPS | FUSE_AUTO_INVAL_DATA | FUSE_ASYNC_DIO | FUSE_BIG_WRITES | FUSE_MAX_PAGES | FUSE_INIT_EXT)
+        var wanted = UInt64(
+            FUSE_ASYNC_READ | FUSE_PARALLEL_DIROPS | FUSE_AUTO_INVAL_DATA | FUSE_ASYNC_DIO | FUSE_BIG_WRITES | FUSE_MAX_PAGES | FUSE_INIT_EXT)
         if wishes.passthrough { wanted |= CFUSE_PASSTHROUGH }
         let agreed = offered & wanted
         let passthrough = agreed & CFUSE_PASSTHROUGH != 0
@@ -147,9 +152,11 @@ final class FuseServer: Sendable {
             logger.info("the kernel offers no FUSE passthrough (Linux 6.9+ with CONFIG_FUSE_PASSTHROUGH): every file is read through the mount")
         }
         if wishes.maxPages < FuseWishes.wantedPages && wishes.pagesLimit < FuseWishes.wantedPages && wishes.passthrough {
-            logger.info("FUSE requests are capped by fs.fuse.max_pages_limit", metadata: [
-                "max_pages": "\(maxPages)", "raise": "sysctl -w fs.fuse.max_pages_limit=\(FuseWishes.wantedPages) (then mount again)",
-            ])
+            logger.info(
+                "FUSE requests are capped by fs.fuse.max_pages_limit",
+                metadata: [
+                    "max_pages": "\(maxPages)", "raise": "sysctl -w fs.fuse.max_pages_limit=\(FuseWishes.wantedPages) (then mount again)",
+                ])
         }
         return true
     }

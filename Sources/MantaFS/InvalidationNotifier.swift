@@ -34,7 +34,9 @@ final class InvalidationNotifier: Sendable {
                 withUnsafeMutableBytes(of: &output) { header in
                     name.withUnsafeMutableBytes { name in
                         // ENOENT: the kernel had not cached the name; nothing to forget.
-                        notify(channel, FUSE_NOTIFY_INVAL_ENTRY, [iovec(iov_base: header.baseAddress, iov_len: header.count), iovec(iov_base: name.baseAddress, iov_len: name.count)])
+                        notify(
+                            channel, FUSE_NOTIFY_INVAL_ENTRY,
+                            [iovec(iov_base: header.baseAddress, iov_len: header.count), iovec(iov_base: name.baseAddress, iov_len: name.count)])
                     }
                 }
             }

@@ -63,7 +63,10 @@ public final class LazyChunkSource: ChunkSource {
     private let logger: Logger
     private let state = Mutex(State())
 
-    public init(store: Store, fetcher: any SpanFetcher, configuration: MountConfiguration = MountConfiguration(), logger: Logger = Logger(label: "manta.fs.lazy")) {
+    public init(
+        store: Store, fetcher: any SpanFetcher, configuration: MountConfiguration = MountConfiguration(),
+        logger: Logger = Logger(label: "manta.fs.lazy")
+    ) {
         self.store = store
         self.fetcher = fetcher
         self.logger = logger
@@ -103,7 +106,8 @@ public final class LazyChunkSource: ChunkSource {
         let span = ChunkSpan(offset: origin.offset, length: request.length)
         Task { [self] in
             do {
-                try await fetcher.fetch([span], of: request.file, from: origin.source, priority: request.urgency == .read ? .read : .preheat) { _, bytes in
+                try await fetcher.fetch([span], of: request.file, from: origin.source, priority: request.urgency == .read ? .read : .preheat) {
+                    _, bytes in
                     await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                         self.workers.submit(urgent: request.urgency == .read) { [self] in
                             finishRefetch(request, with: storeRefetched(bytes, for: request, at: origin))
@@ -120,15 +124,18 @@ public final class LazyChunkSource: ChunkSource {
     /// Runs on a worker.
     private func storeRefetched(_ bytes: [UInt8], for request: ChunkRequest, at origin: ChunkOrigin) -> Result<ChunkData, ChunkSourceError> {
         guard SHA256Hasher.hash(bytes) == request.id else {
-            return .failure(.fetchFailed(
-                file: request.file, offset: origin.offset,
-                reason: "\(origin.source.repo) sent bytes that do not hash to chunk \(request.id): the file changed at the source; pull the model again"
-            ))
+            return .failure(
+                .fetchFailed(
+                    file: request.file, offset: origin.offset,
+                    reason:
+                        "\(origin.source.repo) sent bytes that do not hash to chunk \(request.id): the file changed at the source; pull the model again"
+                ))
         }
         do {
             try bytes.withUnsafeBytes { _ = try store.put(request.id, bytes: $0) }
         } catch {
-            logger.warning("a chunk fetched again could not be stored; it is served from memory", metadata: ["chunk": "\(request.id)", "error": "\(error)"])
+            logger.warning(
+                "a chunk fetched again could not be stored; it is served from memory", metadata: ["chunk": "\(request.id)", "error": "\(error)"])
         }
         return .success(.memory(DecodedChunk(bytes: bytes)))
     }
@@ -157,7 +164,7 @@ public final class LazyChunkSource: ChunkSource {
         }
         let step: Step = state.withLock { state in
             guard let model = state.models[key.registration], model.registration.files.indices.contains(key.fileIndex),
-                  model.progress.ids[key.fileIndex].indices.contains(key.spanIndex)
+                model.progress.ids[key.fileIndex].indices.contains(key.spanIndex)
             else { return .failed(.notFetchable(file: request.file)) }
             if let error = model.failed[key.fileIndex] { return .failed(error) }
             if let id = model.progress.ids[key.fileIndex][key.spanIndex] {
@@ -216,9 +223,11 @@ public final class LazyChunkSource: ChunkSource {
                 }
             } catch {
                 let failure = ChunkSourceError.fetchFailed(file: file.path, offset: span.offset, reason: "\(error)")
-                logger.error("a chunk of a registered model could not be fetched", metadata: [
-                    "model": "\(registration.reference)", "file": "\(file.path)", "offset": "\(span.offset)", "error": "\(error)",
-                ])
+                logger.error(
+                    "a chunk of a registered model could not be fetched",
+                    metadata: [
+                        "model": "\(registration.reference)", "file": "\(file.path)", "offset": "\(span.offset)", "error": "\(error)",
+                    ])
                 finish(key, with: .failure(failure))
             }
         }
@@ -286,10 +295,12 @@ public final class LazyChunkSource: ChunkSource {
                 outcome = .success(())
             } else {
                 try store.resetPendingFile(key.fileIndex, ids: ids, of: key.registration, by: writing)
-                outcome = .failure(.fileMismatch(
-                    file: file.path,
-                    reason: "its bytes hash to \(actual.hex) but \(registration.source.repo) announced \(file.sha256.hex) (the file changed at the source or was corrupted in transit)"
-                ))
+                outcome = .failure(
+                    .fileMismatch(
+                        file: file.path,
+                        reason:
+                            "its bytes hash to \(actual.hex) but \(registration.source.repo) announced \(file.sha256.hex) (the file changed at the source or was corrupted in transit)"
+                    ))
             }
         } catch {
             outcome = .failure(.fileMismatch(file: file.path, reason: "it could not be checked: \(error)"))
@@ -310,9 +321,11 @@ public final class LazyChunkSource: ChunkSource {
             return model.progress.ids.map { $0.compactMap { $0 } }
         }
         if case .failure(let error) = outcome {
-            logger.error("a fetched file failed its check; its chunks were dropped", metadata: [
-                "model": "\(registration.reference)", "file": "\(file.path)", "error": "\(error)",
-            ])
+            logger.error(
+                "a fetched file failed its check; its chunks were dropped",
+                metadata: [
+                    "model": "\(registration.reference)", "file": "\(file.path)", "error": "\(error)",
+                ])
         } else {
             logger.info("a registered file is complete and checked", metadata: ["model": "\(registration.reference)", "file": "\(file.path)"])
         }
@@ -325,9 +338,11 @@ public final class LazyChunkSource: ChunkSource {
             let manifest = try store.completeRegistration(digest, ids: ids)
             logger.notice("a registered model is complete", metadata: ["model": "\(registration.reference)", "manifest": "\(manifest)"])
         } catch {
-            logger.error("a complete model could not be recorded; it stays registered", metadata: [
-                "model": "\(registration.reference)", "error": "\(error)",
-            ])
+            logger.error(
+                "a complete model could not be recorded; it stays registered",
+                metadata: [
+                    "model": "\(registration.reference)", "error": "\(error)",
+                ])
         }
     }
 

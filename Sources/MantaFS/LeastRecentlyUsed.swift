@@ -29,7 +29,8 @@ struct LeastRecentlyUsed<Key: Hashable, Value> {
         }
         totalCost += cost
         while totalCost > capacity, entries.count > 1,
-              let oldest = entries.min(by: { $0.value.lastUse < $1.value.lastUse }) {
+            let oldest = entries.min(by: { $0.value.lastUse < $1.value.lastUse })
+        {
             entries[oldest.key] = nil
             totalCost -= oldest.value.cost
         }

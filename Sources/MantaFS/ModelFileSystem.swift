@@ -45,7 +45,9 @@ public final class ModelFileSystem: Sendable {
     private let owner: (uid: uid_t, gid: gid_t)
     private let creationTime: timespec
 
-    public init(store: Store, source: any ChunkSource, configuration: MountConfiguration = MountConfiguration(), logger: Logger = Logger(label: "manta.fs")) {
+    public init(
+        store: Store, source: any ChunkSource, configuration: MountConfiguration = MountConfiguration(), logger: Logger = Logger(label: "manta.fs")
+    ) {
         self.store = store
         self.source = source
         self.configuration = configuration
@@ -149,12 +151,13 @@ public final class ModelFileSystem: Sendable {
             guard let listing = parentNode.listing else { return .failure(.notADirectory) }
             guard let child = listing.entry(named: name), let node = table.node(child.inode) else { return .failure(.noEntry) }
             table.remember(child.inode)
-            return .success(Entry(
-                inode: child.inode,
-                attributes: attributes(child.inode, node),
-                entryTimeout: parentNode.immutable ? configuration.immutableTimeout : configuration.listingTimeout,
-                attributeTimeout: timeout(for: node)
-            ))
+            return .success(
+                Entry(
+                    inode: child.inode,
+                    attributes: attributes(child.inode, node),
+                    entryTimeout: parentNode.immutable ? configuration.immutableTimeout : configuration.listingTimeout,
+                    attributeTimeout: timeout(for: node)
+                ))
         }
     }
 
@@ -238,9 +241,11 @@ public final class ModelFileSystem: Sendable {
             let manifestFile = model.file
             let chunks = manifestFile.chunks
             let span = { (index: Int) in ChunkSpan(offset: chunks[index].offset, length: chunks[index].length) }
-            let next = gather(count: chunks.count, span: span, fileSize: manifestFile.size, offset: offset, size: size, reply: reply) { index, completion in
+            let next = gather(count: chunks.count, span: span, fileSize: manifestFile.size, offset: offset, size: size, reply: reply) {
+                index, completion in
                 let origin = ChunkOrigin(source: model.source, offset: chunks[index].offset)
-                source.chunk(ChunkRequest(id: chunks[index].id, length: chunks[index].length, file: manifestFile.path, origin: origin), completion: completion)
+                source.chunk(
+                    ChunkRequest(id: chunks[index].id, length: chunks[index].length, file: manifestFile.path, origin: origin), completion: completion)
             }
             guard let next, file.recordRead(offset: offset, size: size, window: configuration.sequentialReadWindow).sequential else { return }
             for chunk in manifestFile.chunks[next..<min(manifestFile.chunks.count, next + configuration.prefetchChunks)] {
@@ -255,12 +260,14 @@ public final class ModelFileSystem: Sendable {
                 if case .failure(.fileMismatch) = result { notifier.invalidateContent(of: inode) }
                 reply(result)
             }
-            let next = gather(count: spans.count, span: { spans[$0] }, fileSize: pending.file.size, offset: offset, size: size, reply: checkedReply) { index, completion in
+            let next = gather(count: spans.count, span: { spans[$0] }, fileSize: pending.file.size, offset: offset, size: size, reply: checkedReply) {
+                index, completion in
                 source.pendingChunk(pending.request(index, urgency: .read), completion: completion)
             }
             // Fetching ahead costs network bytes: only for readers that have read a while in sequence, so a reader
             // that wants one tensor gets that tensor's chunks and not its neighbours'.
-            guard let next, file.recordRead(offset: offset, size: size, window: configuration.sequentialReadWindow).run >= configuration.pendingPrefetchAfterBytes
+            guard let next,
+                file.recordRead(offset: offset, size: size, window: configuration.sequentialReadWindow).run >= configuration.pendingPrefetchAfterBytes
             else { return }
             for index in next..<min(spans.count, next + configuration.prefetchChunks) {
                 source.pendingChunk(pending.request(index, urgency: .prefetch)) { _ in }
@@ -321,10 +328,10 @@ extension MountConfiguration {
 
 /// errno values the mount answers with.
 enum Errno: Int32, Error {
-    case noEntry = 2 // ENOENT
-    case isADirectory = 21 // EISDIR
-    case notADirectory = 20 // ENOTDIR
-    case readOnly = 30 // EROFS
+    case noEntry = 2  // ENOENT
+    case isADirectory = 21  // EISDIR
+    case notADirectory = 20  // ENOTDIR
+    case readOnly = 30  // EROFS
 }
 
 /// A folder opened by `opendir`: its entries as they were then.

@@ -1,4 +1,5 @@
 import MantaStore
+
 #if canImport(Glibc)
 import Glibc
 #endif

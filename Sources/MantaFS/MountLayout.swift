@@ -20,7 +20,9 @@ struct MountedModel: Sendable {
         self.digest = digest
         commit = manifest.source.commit
         files = manifest.files.map { file in
-            File(path: file.path, sha256: file.sha256, size: file.size, content: .modelFile(ModelFile(manifest: digest, file: file, source: manifest.source)))
+            File(
+                path: file.path, sha256: file.sha256, size: file.size,
+                content: .modelFile(ModelFile(manifest: digest, file: file, source: manifest.source)))
         }
     }
 

@@ -44,8 +44,10 @@ public final class MountService: Sendable {
     private let refresherStop = DispatchSemaphore(value: 0)
 
     /// `source` defaults to the store itself (the chunk files on this node).
-    public init(store: Store, mountPoint: String, configuration: MountConfiguration = MountConfiguration(),
-                source: (any ChunkSource)? = nil, logger: Logger = Logger(label: "manta.fs")) {
+    public init(
+        store: Store, mountPoint: String, configuration: MountConfiguration = MountConfiguration(),
+        source: (any ChunkSource)? = nil, logger: Logger = Logger(label: "manta.fs")
+    ) {
         self.mountPoint = mountPoint.count > 1 && mountPoint.hasSuffix("/") ? String(mountPoint.dropLast()) : mountPoint
         self.configuration = configuration
         self.logger = logger
@@ -197,9 +199,11 @@ public final class MountService: Sendable {
         server.resume(channels: channels, negotiation: negotiation)
         state.withLock { $0.connection = connectionNumber() }
         startRefresher()
-        logger.notice("resumed the mount a previous server left", metadata: [
-            "mountpoint": "\(mountPoint)", "open_files": "\(journal.files.count)", "inodes": "\(journal.inodes.count)",
-        ])
+        logger.notice(
+            "resumed the mount a previous server left",
+            metadata: [
+                "mountpoint": "\(mountPoint)", "open_files": "\(journal.files.count)", "inodes": "\(journal.inodes.count)",
+            ])
         if state.withLock({ $0.stopRequested }) { stop() }
     }
 
@@ -400,7 +404,9 @@ public final class MountService: Sendable {
         // A plain `write`: control files refuse `pwrite` (ESPIPE), which `FileDescriptor.write` uses.
         let descriptor = open(path, O_WRONLY)
         guard descriptor >= 0, write(descriptor, "1", 1) == 1 else {
-            logger.warning("could not abort the FUSE connection: the mount ends when its last open file is closed", metadata: ["path": "\(path)", "errno": "\(errno)"])
+            logger.warning(
+                "could not abort the FUSE connection: the mount ends when its last open file is closed",
+                metadata: ["path": "\(path)", "errno": "\(errno)"])
             if descriptor >= 0 { close(descriptor) }
             return
         }

@@ -67,7 +67,8 @@ final class OpenPins: Sendable {
         do {
             for (manifest, holder) in try store.pins() where holder.hasPrefix(Self.holderPrefix) {
                 guard let pid = Int32(holder.dropFirst(Self.holderPrefix.count)), pid != getpid(),
-                      kill(pid, 0) != 0, errno == ESRCH else { continue }
+                    kill(pid, 0) != 0, errno == ESRCH
+                else { continue }
                 try store.unpin(manifest, holder: holder)
                 logger.info("removed the pin of a mount that is gone", metadata: ["manifest": "\(manifest)", "holder": "\(holder)"])
             }

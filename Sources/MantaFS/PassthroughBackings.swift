@@ -86,9 +86,11 @@ final class PassthroughBackings: Sendable {
         defer { close(descriptor) }
         let id = cfuse_backing_open(channel.descriptor, descriptor)
         guard id > 0 else {
-            logger.warning("the kernel refused a passthrough backing file: the file is read through the mount", metadata: [
-                "file": "\(model.file.path)", "error": "\(String(cString: strerror(-id)))",
-            ])
+            logger.warning(
+                "the kernel refused a passthrough backing file: the file is read through the mount",
+                metadata: [
+                    "file": "\(model.file.path)", "error": "\(String(cString: strerror(-id)))",
+                ])
             return nil
         }
         return id

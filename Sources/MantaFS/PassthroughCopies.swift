@@ -58,19 +58,25 @@ final class PassthroughCopies: Sendable {
         let descriptor = open(path(file), O_RDONLY | O_CLOEXEC)
         if descriptor >= 0 {
             let record = record(of: file)
-            if let record, ChunkSeal(descriptor: descriptor) == record.copy, record.copy.size == file.size, chunksUnchanged(file, record) { return descriptor }
+            if let record, ChunkSeal(descriptor: descriptor) == record.copy, record.copy.size == file.size, chunksUnchanged(file, record) {
+                return descriptor
+            }
             close(descriptor)
-            logger.info("a passthrough copy or a chunk it was built from changed: the file is read through the mount while the copy is built again", metadata: [
-                "file": "\(file.path)", "copy": "\(path(file))",
-            ])
+            logger.info(
+                "a passthrough copy or a chunk it was built from changed: the file is read through the mount while the copy is built again",
+                metadata: [
+                    "file": "\(file.path)", "copy": "\(path(file))",
+                ])
             unlink(path(file))
             unlink("\(path(file)).seal")
             state.withLock { $0.records[file.sha256] = nil }
         } else if state.withLock({ $0.records.removeValue(forKey: file.sha256) }) != nil {
             // The store's quota deleted it (`Store.collectGarbage`), which it does only while no file is open on it.
-            logger.info("a passthrough copy was evicted to meet the quota: the file is read through the mount while the copy is built again", metadata: [
-                "file": "\(file.path)", "copy": "\(path(file))",
-            ])
+            logger.info(
+                "a passthrough copy was evicted to meet the quota: the file is read through the mount while the copy is built again",
+                metadata: [
+                    "file": "\(file.path)", "copy": "\(path(file))",
+                ])
         }
         build(model)
         return nil
@@ -84,7 +90,8 @@ final class PassthroughCopies: Sendable {
 
     private func record(of file: Manifest.File) -> Record? {
         if let record = state.withLock({ $0.records[file.sha256] }) { return record }
-        guard let text = try? String(contentsOfFile: "\(path(file)).seal", encoding: .utf8), let record = Record(recorded: text, chunkCount: file.chunks.count)
+        guard let text = try? String(contentsOfFile: "\(path(file)).seal", encoding: .utf8),
+            let record = Record(recorded: text, chunkCount: file.chunks.count)
         else { return nil }
         state.withLock { $0.records[file.sha256] = record }
         return record
@@ -108,7 +115,9 @@ final class PassthroughCopies: Sendable {
                 }
             }
             if case .failure(let error) = result {
-                logger.warning("could not build a passthrough copy: the file is read through the mount", metadata: ["file": "\(model.file.path)", "error": "\(error)"])
+                logger.warning(
+                    "could not build a passthrough copy: the file is read through the mount",
+                    metadata: ["file": "\(model.file.path)", "error": "\(error)"])
             }
         }
     }
@@ -130,7 +139,9 @@ final class PassthroughCopies: Sendable {
         var shared: UInt64 = 0
         var chunkSeals: [ChunkSeal] = []
         for chunk in file.chunks {
-            guard case .file(let chunkFile) = try verifiedChunk(chunk, of: model), let seal = ChunkSeal(descriptor: chunkFile.descriptor) else { return nil }
+            guard case .file(let chunkFile) = try verifiedChunk(chunk, of: model), let seal = ChunkSeal(descriptor: chunkFile.descriptor) else {
+                return nil
+            }
             chunkSeals.append(seal)
             if try place(chunkFile, at: chunk.offset, into: target) { shared += chunk.length }
         }
@@ -226,7 +237,8 @@ extension ChunkSeal {
 
     init?(recorded text: Substring) {
         let fields = text.split(separator: ":")
-        guard fields.count == 4, let inode = UInt64(fields[0]), let size = UInt64(fields[1]), let change = Int64(fields[2]), let modification = Int64(fields[3])
+        guard fields.count == 4, let inode = UInt64(fields[0]), let size = UInt64(fields[1]), let change = Int64(fields[2]),
+            let modification = Int64(fields[3])
         else { return nil }
         var information = stat()
         information.st_ino = ino_t(inode)

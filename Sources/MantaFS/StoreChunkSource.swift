@@ -63,10 +63,11 @@ public final class StoreChunkSource: ChunkSource {
         self.store = store
         self.logger = logger
         workers = BlockingWorkers(count: configuration.verifierThreads, name: "manta-chunks")
-        state = Mutex(State(
-            mappedFiles: LeastRecentlyUsed(capacity: configuration.mappedChunkBytes),
-            decoded: LeastRecentlyUsed(capacity: configuration.decodedCacheBytes)
-        ))
+        state = Mutex(
+            State(
+                mappedFiles: LeastRecentlyUsed(capacity: configuration.mappedChunkBytes),
+                decoded: LeastRecentlyUsed(capacity: configuration.decodedCacheBytes)
+            ))
     }
 
     /// Stops the verifier threads; chunks asked for afterwards are never answered.
@@ -108,9 +109,11 @@ public final class StoreChunkSource: ChunkSource {
     /// The chunk's file no longer carries the seal it had when this mount checked it: forgets the check and loads
     /// it again, which serves it only if its seal is the store's or its bytes still hash to its id.
     private func checkAgain(_ request: ChunkRequest, _ completion: @escaping Completion) {
-        logger.warning("a chunk file changed since it was checked; hashing it again before serving it", metadata: [
-            "chunk": "\(request.id)", "file": "\(request.file)",
-        ])
+        logger.warning(
+            "a chunk file changed since it was checked; hashing it again before serving it",
+            metadata: [
+                "chunk": "\(request.id)", "file": "\(request.file)",
+            ])
         let step = state.withLock { state in
             state.mappedFiles.removeValue(for: request.id)
             state.checkedSeals[request.id] = nil

@@ -23,7 +23,8 @@ enum HeaderTarget {
             var end: UInt64 = 0
             for span in plan.spans {
                 guard span.offset == end, span.length > 0, span.length <= fileSize - end else {
-                    throw InvariantViolation(target: target, message: "span \(span.offset)+\(span.length) does not continue the plan at \(end) in a \(fileSize)-byte file")
+                    throw InvariantViolation(
+                        target: target, message: "span \(span.offset)+\(span.length) does not continue the plan at \(end) in a \(fileSize)-byte file")
                 }
                 end += span.length
             }

@@ -6,7 +6,8 @@ import MantaWire
 /// the checks the hub client makes; a listing they accept must keep its promises.
 enum HubJSONTarget {
     static let smallLimits = HubAnswerLimits(
-        maximumAnswerBytes: 4096, maximumPages: 3, maximumEntries: 8, maximumFileSize: 1 << 20, maximumTotalSize: 3 << 20, maximumPlainFileSize: 1 << 10
+        maximumAnswerBytes: 4096, maximumPages: 3, maximumEntries: 8, maximumFileSize: 1 << 20, maximumTotalSize: 3 << 20,
+        maximumPlainFileSize: 1 << 10
     )
 
     static func run(_ input: inout FuzzInput) throws(InvariantViolation) {
@@ -37,7 +38,8 @@ enum HubJSONTarget {
         guard total == listing.totalSize, total <= limits.maximumTotalSize, listing.pages <= limits.maximumPages,
             listing.entries <= limits.maximumEntries, Set(listing.files.map(\.path)).count == listing.files.count
         else {
-            throw InvariantViolation(target: .hubJSON, message: "a listing of \(listing.pages) pages, \(listing.files.count) files, \(total) bytes broke its caps")
+            throw InvariantViolation(
+                target: .hubJSON, message: "a listing of \(listing.pages) pages, \(listing.files.count) files, \(total) bytes broke its caps")
         }
     }
 }

@@ -5,7 +5,8 @@ import MantaWire
 /// client and server make. What they let through must be safe for the follower's arithmetic.
 enum SwarmTarget {
     /// The query the answer is checked against: one file whose size the asker knows, one it does not.
-    static let query = SwarmQuery(repo: "org/model", commit: String(repeating: "0", count: 40), chunkSize: 4 << 20, files: ["model.safetensors", "config.json"])
+    static let query = SwarmQuery(
+        repo: "org/model", commit: String(repeating: "0", count: 40), chunkSize: 4 << 20, files: ["model.safetensors", "config.json"])
     static let fileSizes: [String: UInt64] = ["model.safetensors": 5 << 30]
 
     static func run(_ input: inout FuzzInput) throws(InvariantViolation) {
@@ -25,7 +26,8 @@ enum SwarmTarget {
             for chunk in chunks {
                 let (end, overflow) = chunk.offset.addingReportingOverflow(chunk.length)
                 guard !overflow, end <= size, chunk.length > 0, chunk.length <= maximumChunkSize else {
-                    throw InvariantViolation(target: .swarm, message: "'\(file)': chunk \(chunk.offset)+\(chunk.length) was accepted for a \(size)-byte file")
+                    throw InvariantViolation(
+                        target: .swarm, message: "'\(file)': chunk \(chunk.offset)+\(chunk.length) was accepted for a \(size)-byte file")
                 }
             }
         }

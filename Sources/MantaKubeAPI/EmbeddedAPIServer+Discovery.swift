@@ -30,19 +30,27 @@ extension EmbeddedAPIServer {
             return Self.json(200, ["kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []])
         case "/apis":
             let groups = Set(Self.servedResources.map(\.type).filter { !$0.group.isEmpty }.map(\.apiVersion)).sorted()
-            return Self.json(200, [
-                "kind": "APIGroupList", "apiVersion": "v1",
-                "groups": .array(groups.map { groupVersion in
-                    let parts = groupVersion.split(separator: "/").map(String.init)
-                    let version: JSONValue = ["groupVersion": .string(groupVersion), "version": .string(parts[1])]
-                    return ["name": .string(parts[0]), "versions": [version], "preferredVersion": version]
-                }),
-            ])
+            return Self.json(
+                200,
+                [
+                    "kind": "APIGroupList", "apiVersion": "v1",
+                    "groups": .array(
+                        groups.map { groupVersion in
+                            let parts = groupVersion.split(separator: "/").map(String.init)
+                            let version: JSONValue = ["groupVersion": .string(groupVersion), "version": .string(parts[1])]
+                            return ["name": .string(parts[0]), "versions": [version], "preferredVersion": version]
+                        }),
+                ])
         default:
             let groupVersion = trimmed == "/api/v1" ? "v1" : trimmed.hasPrefix("/apis/") ? String(trimmed.dropFirst("/apis/".count)) : nil
             let resources = Self.servedResources.filter { $0.type.apiVersion == groupVersion }
             guard let groupVersion, !resources.isEmpty else { return nil }
-            return Self.json(200, ["kind": "APIResourceList", "apiVersion": "v1", "groupVersion": .string(groupVersion), "resources": .array(resources.flatMap(Self.entries))])
+            return Self.json(
+                200,
+                [
+                    "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": .string(groupVersion),
+                    "resources": .array(resources.flatMap(Self.entries)),
+                ])
         }
     }
 

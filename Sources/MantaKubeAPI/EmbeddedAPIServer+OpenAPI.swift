@@ -15,30 +15,35 @@ extension EmbeddedAPIServer {
     }
 
     static let openAPIIndex: JSONValue = [
-        "paths": .object(Dictionary(uniqueKeysWithValues: openAPIDocuments.map { groupPath, document in
-            (groupPath, ["serverRelativeURL": .string("/openapi/v3/\(groupPath)?hash=\(stableHash(document))")])
-        })),
+        "paths": .object(
+            Dictionary(
+                uniqueKeysWithValues: openAPIDocuments.map { groupPath, document in
+                    (groupPath, ["serverRelativeURL": .string("/openapi/v3/\(groupPath)?hash=\(stableHash(document))")])
+                }))
     ]
 
     /// The documents by their index key: `api/v1`, `apis/<group>/<version>`.
-    static let openAPIDocuments: [String: JSONValue] = Dictionary(grouping: servedResources, by: \.type.apiVersion).reduce(into: [:]) { documents, entry in
+    static let openAPIDocuments: [String: JSONValue] = Dictionary(grouping: servedResources, by: \.type.apiVersion).reduce(into: [:]) {
+        documents, entry in
         let (groupVersion, resources) = entry
         var paths: [String: JSONValue] = [:]
         var schemas: [String: JSONValue] = [
             "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta": [
                 "type": "object", "x-kubernetes-preserve-unknown-fields": true,
                 "properties": ["name": ["type": "string"], "namespace": ["type": "string"], "generateName": ["type": "string"]],
-            ],
+            ]
         ]
         for resource in resources {
             let type = resource.type
             let kind: JSONValue = ["group": .string(type.group), "version": .string(type.version), "kind": .string(type.kind)]
-            let prefix = (type.group.isEmpty ? "/api/\(type.version)" : "/apis/\(type.apiVersion)") + (type.namespaced ? "/namespaces/{namespace}" : "")
+            let prefix =
+                (type.group.isEmpty ? "/api/\(type.version)" : "/apis/\(type.apiVersion)") + (type.namespaced ? "/namespaces/{namespace}" : "")
             let parameters: JSONValue = [["name": "fieldValidation", "in": "query", "schema": ["type": "string", "uniqueItems": true]]]
             let operation: JSONValue = ["parameters": parameters, "x-kubernetes-group-version-kind": kind]
             paths["\(prefix)/\(type.plural)"] = ["post": operation]
             paths["\(prefix)/\(type.plural)/{name}"] = ["patch": operation, "put": operation]
-            var schema: JSONValue = type == Torrent.resourceType ? TorrentSchema.openAPI : ["type": "object", "x-kubernetes-preserve-unknown-fields": true]
+            var schema: JSONValue =
+                type == Torrent.resourceType ? TorrentSchema.openAPI : ["type": "object", "x-kubernetes-preserve-unknown-fields": true]
             schema["x-kubernetes-group-version-kind"] = [kind]
             let packagePrefix = type.group.isEmpty ? "io.k8s.api.core" : type.group.split(separator: ".").reversed().joined(separator: ".")
             schemas["\(packagePrefix).\(type.version).\(type.kind)"] = schema

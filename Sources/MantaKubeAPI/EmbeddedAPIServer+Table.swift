@@ -7,7 +7,8 @@ import NIOFoundationCompat
 /// Torrents as a `meta.k8s.io/v1` Table, the form `kubectl get` asks for (`Accept: …;as=Table`), with the CRD's
 /// printer columns (Phase, Ready, Age), so kubectl prints what it prints against a cluster.
 extension EmbeddedAPIServer {
-    static let torrents = APIStore.Collection(group: Torrent.resourceType.group, version: Torrent.resourceType.version, plural: Torrent.resourceType.plural)
+    static let torrents = APIStore.Collection(
+        group: Torrent.resourceType.group, version: Torrent.resourceType.version, plural: Torrent.resourceType.plural)
 
     static func wantsTable(_ request: Request) -> Bool {
         (request.headers[.accept] ?? "").contains("as=Table")
@@ -22,7 +23,11 @@ extension EmbeddedAPIServer {
         guard var event = try? JSONDecoder().decode(JSONValue.self, from: line), let object = event["object"],
             ["ADDED", "MODIFIED", "DELETED"].contains(event["type"]?.stringValue ?? ""),
             let version = object["metadata"]?["resourceVersion"]?.stringValue.flatMap({ Int64($0) }),
-            let data = try? KubeJSON.encoder().encode({ event["object"] = torrentTableValue([object], resourceVersion: version); return event }())
+            let data = try? KubeJSON.encoder().encode(
+                {
+                    event["object"] = torrentTableValue([object], resourceVersion: version)
+                    return event
+                }())
         else { return line }
         var buffer = ByteBuffer(data: data)
         buffer.writeString("\n")

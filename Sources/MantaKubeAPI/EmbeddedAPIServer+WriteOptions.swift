@@ -22,7 +22,9 @@ extension EmbeddedAPIServer {
         init(query: [String: String], body: ByteBuffer) throws(APIRequestError) {
             if let value = query["fieldValidation"] {
                 guard let validation = FieldValidation(rawValue: value) else {
-                    throw APIRequestError(code: 400, reason: "BadRequest", message: "fieldValidation: Unsupported value: \"\(value)\": supported values: \"Ignore\", \"Warn\", \"Strict\"")
+                    throw APIRequestError(
+                        code: 400, reason: "BadRequest",
+                        message: "fieldValidation: Unsupported value: \"\(value)\": supported values: \"Ignore\", \"Warn\", \"Strict\"")
                 }
                 fieldValidation = validation
             }

@@ -46,7 +46,8 @@ public struct EmbeddedAPIServer: Sendable {
                 return Self.status(400, "BadRequest", "\(error)")
             }
             if let watch = query["watch"], watch == "true" || watch == "1" {
-                return watchResponse(route, selector: selector, query: query, table: route.collection.id == Self.torrents.id && Self.wantsTable(request))
+                return watchResponse(
+                    route, selector: selector, query: query, table: route.collection.id == Self.torrents.id && Self.wantsTable(request))
             }
             let (items, version) = store.list(route.collection, namespace: route.namespace, selector: selector)
             if route.collection.id == Self.torrents.id, Self.wantsTable(request) { return Self.torrentTable(items, resourceVersion: version) }
@@ -74,7 +75,8 @@ public struct EmbeddedAPIServer: Sendable {
                     let operations = try KubeJSON.decoder().decode([JSONPatchOperation].self, from: body)
                     return try JSONPatcher.apply(operations, to: current)
                 }
-                throw APIRequestError(code: 415, reason: "UnsupportedMediaType", message: "the body of the request was in an unknown format: \(contentType)")
+                throw APIRequestError(
+                    code: 415, reason: "UnsupportedMediaType", message: "the body of the request was in an unknown format: \(contentType)")
             }
         case (.delete, let name?, nil):
             return delete(route, name: name, options: options)
@@ -98,13 +100,17 @@ public struct EmbeddedAPIServer: Sendable {
                 return Self.status(422, "Invalid", "metadata.name: Required value: name or generateName is required")
             }
             if route.collection.group == "manta.io", route.collection.plural == "torrents" {
-                do { object = try TorrentSchema.admit(object, old: nil, name: name, strict: options.fieldValidation == .strict) } catch { return Self.error(error) }
+                do { object = try TorrentSchema.admit(object, old: nil, name: name, strict: options.fieldValidation == .strict) } catch {
+                    return Self.error(error)
+                }
             }
             if route.collection.id == "/events" {
                 // As the API server's legacy Event validation: an object without a namespace means `default`.
                 let involved = object["involvedObject"]?["namespace"]?.stringValue ?? "default"
                 guard involved == route.namespace else {
-                    return Self.status(422, "Invalid", "Event \"\(name)\" is invalid: involvedObject.namespace: Invalid value: \"\(involved)\": does not match event.namespace")
+                    return Self.status(
+                        422, "Invalid",
+                        "Event \"\(name)\" is invalid: involvedObject.namespace: Invalid value: \"\(involved)\": does not match event.namespace")
                 }
             }
             let key = route.key(name)
@@ -122,7 +128,8 @@ public struct EmbeddedAPIServer: Sendable {
     }
 
     private func update(
-        _ route: APIRoute, name: String, subresource: String?, options: WriteOptions, isPatch: Bool = false, replacement: (JSONValue) throws -> JSONValue
+        _ route: APIRoute, name: String, subresource: String?, options: WriteOptions, isPatch: Bool = false,
+        replacement: (JSONValue) throws -> JSONValue
     ) -> Response {
         let key = route.key(name)
         var warnings: [String] = []
@@ -135,7 +142,8 @@ public struct EmbeddedAPIServer: Sendable {
             if let requested = incoming["metadata"]?["resourceVersion"]?.stringValue, requested != currentVersion, !(isPatch && requested == "") {
                 return Self.status(
                     409, "Conflict",
-                    "Operation cannot be fulfilled on \(route.collection.plural).\(route.collection.group) \"\(name)\": the object has been modified; please apply your changes to the latest version and try again")
+                    "Operation cannot be fulfilled on \(route.collection.plural).\(route.collection.group) \"\(name)\": the object has been modified; please apply your changes to the latest version and try again"
+                )
             }
             let hasStatus = APIStore.statusCollections.contains(route.collection.id)
             var updated = current
@@ -153,7 +161,9 @@ public struct EmbeddedAPIServer: Sendable {
                 }
                 updated["metadata"]?["name"] = .string(name)
                 if route.collection.group == "manta.io", route.collection.plural == "torrents" {
-                    do { updated = try TorrentSchema.admit(updated, old: current, name: name, strict: options.fieldValidation == .strict) } catch { return Self.error(error) }
+                    do { updated = try TorrentSchema.admit(updated, old: current, name: name, strict: options.fieldValidation == .strict) } catch {
+                        return Self.error(error)
+                    }
                 }
                 if Self.specChanged(current, updated) {
                     updated["metadata"]?["generation"] = .int((current["metadata"]?["generation"]?.intValue ?? 1) + 1)
@@ -215,43 +225,46 @@ public struct EmbeddedAPIServer: Sendable {
             let store = self.store
             let interval = bookmarkInterval
             let fragment = watchFragmentBytes
-            return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask {
-                        try await Task.sleep(for: .seconds(timeout))
-                        store.endWatch(id)
-                    }
-                    if bookmarks {
+            return Response(
+                status: .ok, headers: headers,
+                body: ResponseBody { writer in
+                    try await withThrowingTaskGroup(of: Void.self) { group in
                         group.addTask {
-                            while true {
-                                try await Task.sleep(for: interval)
-                                store.bookmark(id, collection: route.collection)
+                            try await Task.sleep(for: .seconds(timeout))
+                            store.endWatch(id)
+                        }
+                        if bookmarks {
+                            group.addTask {
+                                while true {
+                                    try await Task.sleep(for: interval)
+                                    store.bookmark(id, collection: route.collection)
+                                }
                             }
                         }
-                    }
-                    for await event in stream {
-                        let line = table ? Self.torrentTableEvent(event) : event
-                        guard let fragment else {
-                            try await writer.write(line)
-                            continue
+                        for await event in stream {
+                            let line = table ? Self.torrentTableEvent(event) : event
+                            guard let fragment else {
+                                try await writer.write(line)
+                                continue
+                            }
+                            var rest = line
+                            while let piece = rest.readSlice(length: min(fragment, rest.readableBytes)), piece.readableBytes > 0 {
+                                try await writer.write(piece)
+                            }
                         }
-                        var rest = line
-                        while let piece = rest.readSlice(length: min(fragment, rest.readableBytes)), piece.readableBytes > 0 {
-                            try await writer.write(piece)
-                        }
+                        group.cancelAll()
                     }
-                    group.cancelAll()
-                }
-                store.endWatch(id)
-                try await writer.finish(nil)
-            })
+                    store.endWatch(id)
+                    try await writer.finish(nil)
+                })
         }
     }
 
     // MARK: Helpers
 
     private static func specChanged(_ old: JSONValue, _ new: JSONValue) -> Bool {
-        var old = old, new = new
+        var old = old
+        var new = new
         for field in ["metadata", "status", "apiVersion", "kind"] {
             old[field] = nil
             new[field] = nil
@@ -282,7 +295,8 @@ public struct EmbeddedAPIServer: Sendable {
 
     public static func json(_ code: Int, _ value: JSONValue) -> Response {
         let data = (try? KubeJSON.encoder().encode(value)) ?? Data()
-        return Response(status: .init(code: code), headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(data: data)))
+        return Response(
+            status: .init(code: code), headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(data: data)))
     }
 
     static func timestamp(_ date: Date) -> String {

@@ -72,10 +72,12 @@ public struct EmbeddedAPIService: Service {
             if let access {
                 applications.append(
                     Application(
-                        responder: responder, server: try .tls(.http1(), tlsConfiguration: access.serverTLS()), configuration: .init(address: address),
+                        responder: responder, server: try .tls(.http1(), tlsConfiguration: access.serverTLS()),
+                        configuration: .init(address: address),
                         onServerRunning: onServerRunning, logger: logger))
             } else {
-                applications.append(Application(responder: responder, configuration: .init(address: address), onServerRunning: onServerRunning, logger: logger))
+                applications.append(
+                    Application(responder: responder, configuration: .init(address: address), onServerRunning: onServerRunning, logger: logger))
             }
         }
         let group = ServiceGroup(configuration: .init(services: applications, gracefulShutdownSignals: [], logger: logger))
@@ -97,7 +99,8 @@ extension EmbeddedAPIService {
             return EmbeddedAPIServer.json(200, ["certificate": .string(String(decoding: access.certificatePEM, as: UTF8.self))])
         }
         guard access.admits(authorization: request.headers[.authorization]) else {
-            return EmbeddedAPIServer.status(401, "Unauthorized", "Unauthorized: this API needs the bearer token of its manta up instance (\(access.tokenFile) there)")
+            return EmbeddedAPIServer.status(
+                401, "Unauthorized", "Unauthorized: this API needs the bearer token of its manta up instance (\(access.tokenFile) there)")
         }
         return try await server.respond(request)
     }

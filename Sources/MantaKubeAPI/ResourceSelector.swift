@@ -49,11 +49,12 @@ public struct ResourceSelector: Sendable {
             case .notExists(let key): objectLabels[key] == nil
             }
         }
-        return labelsMatch && fields.allSatisfy { requirement in
-            guard case .equals(let path, let value) = requirement else { return false }
-            var current: JSONValue? = object
-            for component in path.split(separator: ".") { current = current?[String(component)] }
-            return current?.stringValue == value
-        }
+        return labelsMatch
+            && fields.allSatisfy { requirement in
+                guard case .equals(let path, let value) = requirement else { return false }
+                var current: JSONValue? = object
+                for component in path.split(separator: ".") { current = current?[String(component)] }
+                return current?.stringValue == value
+            }
     }
 }

@@ -83,7 +83,9 @@ extension TorrentSchema {
 
     /// The error for `value` at `spec.<path>` when the schema's enum does not list it.
     static func unsupported(_ value: JSONValue?, at path: String...) -> String? {
-        guard let value = value?.stringValue, case .array(let allowed)? = specField(path)?["enum"], !allowed.contains(.string(value)) else { return nil }
+        guard let value = value?.stringValue, case .array(let allowed)? = specField(path)?["enum"], !allowed.contains(.string(value)) else {
+            return nil
+        }
         let listed = allowed.compactMap(\.stringValue).map { "\"\($0)\"" }.joined(separator: ", ")
         return "spec.\(path.joined(separator: ".")): Unsupported value: \"\(value)\": supported values: \(listed)"
     }

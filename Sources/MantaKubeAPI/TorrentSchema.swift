@@ -10,7 +10,9 @@ public enum TorrentSchema {
         var object = pruned(object, schema: openAPI, removing: &unknown)
         guard !strict || unknown.isEmpty else {
             let fields = unknown.map { "unknown field \"\($0)\"" }.joined(separator: ", ")
-            throw APIRequestError(code: 400, reason: "BadRequest", message: "Torrent in version \"v1alpha1\" cannot be handled as a Torrent: strict decoding error: \(fields)")
+            throw APIRequestError(
+                code: 400, reason: "BadRequest",
+                message: "Torrent in version \"v1alpha1\" cannot be handled as a Torrent: strict decoding error: \(fields)")
         }
         var spec = object["spec"] ?? [:]
         var errors: [String] = []

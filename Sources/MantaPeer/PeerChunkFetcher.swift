@@ -46,7 +46,8 @@ public struct PeerChunkFetcher: ChunkFetcher {
                             await plan.finished(peer)
                             progress(request.length)
                         } catch {
-                            logger.warning("dropping a peer for this fetch", metadata: ["peer": "\(peer)", "chunk": "\(request.id)", "error": "\(error)"])
+                            logger.warning(
+                                "dropping a peer for this fetch", metadata: ["peer": "\(peer)", "chunk": "\(request.id)", "error": "\(error)"])
                             await plan.failed(request, peer)
                         }
                     }

@@ -36,7 +36,8 @@ public struct PeerClient: Sendable {
     public func chunk(_ id: ChunkID, length: UInt64, from peer: PeerAddress, priority: FetchPriority = .preheat) async throws -> [UInt8] {
         // The length comes from a manifest or a swarm answer, which a peer may have sent: bounded before it sizes anything.
         guard length <= UInt64(ChunkEncoding.maximumChunkSize) else {
-            throw PeerError.garbage(peer: peer.description, what: "length for chunk \(id): \(length) bytes, above the largest chunk (\(ChunkEncoding.maximumChunkSize))")
+            throw PeerError.garbage(
+                peer: peer.description, what: "length for chunk \(id): \(length) bytes, above the largest chunk (\(ChunkEncoding.maximumChunkSize))")
         }
         let bytes = try await getWithHeaders(peer, "/v1/chunks/\(id.prefixed)", what: "chunk \(id)", limit: Int(length), priority: priority).0
         guard UInt64(bytes.count) == length, SHA256Hasher.hash(bytes) == id else {
@@ -57,9 +58,10 @@ public struct PeerClient: Sendable {
 
     /// Which chunks of the manifest the peer has.
     public func have(_ digest: Digest, chunkCount: Int, from peer: PeerAddress) async throws -> ChunkBitmap {
-        let (bytes, headers) = try await getWithHeaders(peer, "/v1/manifests/\(digest.prefixed)/have", what: "chunk bitmap of \(digest)", limit: chunkCount / 8 + 1)
+        let (bytes, headers) = try await getWithHeaders(
+            peer, "/v1/manifests/\(digest.prefixed)/have", what: "chunk bitmap of \(digest)", limit: chunkCount / 8 + 1)
         guard let count = headers.first(name: ChunkBitmap.countHeader.rawName).flatMap(Int.init), count == chunkCount,
-              let bitmap = ChunkBitmap(bytes: bytes, count: count)
+            let bitmap = ChunkBitmap(bytes: bytes, count: count)
         else { throw PeerError.garbage(peer: peer.description, what: "chunk bitmap of \(digest)") }
         return bitmap
     }
@@ -68,7 +70,7 @@ public struct PeerClient: Sendable {
     public func have(_ ids: [ChunkID], from peer: PeerAddress) async throws -> ChunkBitmap {
         let (bytes, headers) = try await getWithHeaders(peer, "/v1/have", what: "chunk bitmap", limit: ids.count / 8 + 1, body: ids.flatMap(\.bytes))
         guard let count = headers.first(name: ChunkBitmap.countHeader.rawName).flatMap(Int.init), count == ids.count,
-              let bitmap = ChunkBitmap(bytes: bytes, count: count)
+            let bitmap = ChunkBitmap(bytes: bytes, count: count)
         else { throw PeerError.garbage(peer: peer.description, what: "chunk bitmap") }
         return bitmap
     }
@@ -79,7 +81,8 @@ public struct PeerClient: Sendable {
         let body = try JSONEncoder().encode(query)
         let what = "swarm status of \(query.repo)@\(query.commit)"
         let (bytes, _) = try await getWithHeaders(
-            peer, "/v1/swarm", what: what, limit: SwarmStatus.maximumEncodedSize, body: Array(body), stallTimeout: min(stallTimeout, Self.swarmStallTimeout))
+            peer, "/v1/swarm", what: what, limit: SwarmStatus.maximumEncodedSize, body: Array(body),
+            stallTimeout: min(stallTimeout, Self.swarmStallTimeout))
         do {
             return try SwarmStatus.decode(bytes, answering: query, maximumChunkSize: UInt64(ChunkEncoding.maximumChunkSize), fileSizes: fileSizes)
         } catch {
@@ -131,7 +134,8 @@ public struct PeerClient: Sendable {
         // length is known to be within the limit (a peer may announce a terabyte).
         if let announced = response.headers.first(name: "Content-Length") {
             guard let length = Int(announced), (0...limit).contains(length) else {
-                throw PeerError.garbage(peer: peer.description, what: "Content-Length '\(announced.prefix(40))' for \(what), not a length within 0...\(limit) bytes")
+                throw PeerError.garbage(
+                    peer: peer.description, what: "Content-Length '\(announced.prefix(40))' for \(what), not a length within 0...\(limit) bytes")
             }
             collected.reserveCapacity(length)
         }

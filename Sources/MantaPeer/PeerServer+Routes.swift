@@ -185,7 +185,9 @@ final class ChunkFile: Sendable {
         }
         guard let before = ChunkSeal(path: location.path) else { throw HTTPError(.notFound, message: "chunk \(id) is not on this node") }
         // A file no chunk could have made would otherwise size the buffer it is read into.
-        guard before.size <= UInt64(ChunkEncoding.maximumChunkSize) else { throw Self.quarantined(id, store: store, "its file is larger than any chunk") }
+        guard before.size <= UInt64(ChunkEncoding.maximumChunkSize) else {
+            throw Self.quarantined(id, store: store, "its file is larger than any chunk")
+        }
         let bytes: [UInt8]
         do {
             bytes = try location.decoded()
@@ -208,8 +210,10 @@ final class ChunkFile: Sendable {
     /// a pull fetches it again; the answer that says so.
     private static func quarantined(_ id: ChunkID, store: Store, _ problem: String) -> HTTPError {
         let moved = (try? store.quarantineChunk(id)) != nil
-        return HTTPError(.internalServerError, message: "chunk \(id) on this node is corrupt (\(problem)); "
-            + (moved ? "it was moved to quarantine, ask another node" : "run `manta verify` on this node"))
+        return HTTPError(
+            .internalServerError,
+            message: "chunk \(id) on this node is corrupt (\(problem)); "
+                + (moved ? "it was moved to quarantine, ask another node" : "run `manta verify` on this node"))
     }
 
     /// Reads straight into the buffer that is sent; `offset + count` is within `length`.

@@ -26,7 +26,8 @@ public struct ByteRange: Hashable, Sendable {
         guard let header, header.hasPrefix("bytes="), !header.contains(",") else { return .whole }
         let spec = header.dropFirst(6).filter { $0 != " " }
         guard let dash = spec.firstIndex(of: "-") else { return .whole }
-        let first = spec[..<dash], last = spec[spec.index(after: dash)...]
+        let first = spec[..<dash]
+        let last = spec[spec.index(after: dash)...]
         if first.isEmpty {
             guard let suffix = UInt64(last) else { return .whole }
             guard suffix > 0 else { return .unsatisfiable }

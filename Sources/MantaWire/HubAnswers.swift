@@ -1,9 +1,10 @@
+import MantaStore
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import MantaStore
 
 /// Caps on what a hub's metadata answers may hold. Everything a hub sends is checked against them before it is
 /// summed or allocated, so that a hostile or broken hub fails a request with an error instead of crashing the
@@ -146,7 +147,8 @@ public struct HubTreeListing: Sendable {
             throw .overLimit(what: "a listing of more than \(pages) pages", limit: "\(limits.maximumPages) pages", setting: "maximumPages")
         }
         guard page.count <= limits.maximumEntries - entries else {
-            throw .overLimit(what: "a listing of more than \(limits.maximumEntries) entries", limit: "\(limits.maximumEntries)", setting: "maximumEntries")
+            throw .overLimit(
+                what: "a listing of more than \(limits.maximumEntries) entries", limit: "\(limits.maximumEntries)", setting: "maximumEntries")
         }
         entries += page.count
         for entry in page where entry.type == "file" {
@@ -180,7 +182,8 @@ public struct HubTreeListing: Sendable {
         guard let lfs = entry.lfs else {
             guard size <= limits.maximumPlainFileSize else {
                 throw .overLimit(
-                    what: "the size \(size) of '\(path)', a file outside LFS", limit: "\(limits.maximumPlainFileSize) bytes", setting: "maximumPlainFileSize"
+                    what: "the size \(size) of '\(path)', a file outside LFS", limit: "\(limits.maximumPlainFileSize) bytes",
+                    setting: "maximumPlainFileSize"
                 )
             }
             return HubWire.ListedFile(path: path, size: size, blobID: entry.oid, lfs: nil)

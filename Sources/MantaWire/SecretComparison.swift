@@ -2,7 +2,8 @@
 /// timing the answers cannot find a token byte by byte. Only the lengths may show.
 public enum SecretComparison {
     public static func equals(_ left: some Sequence<UInt8>, _ right: some Sequence<UInt8>) -> Bool {
-        let left = Array(left), right = Array(right)
+        let left = Array(left)
+        let right = Array(right)
         var difference = UInt8(left.count == right.count ? 0 : 1)
         for index in 0..<max(left.count, right.count) {
             difference |= (index < left.count ? left[index] : 0) ^ (index < right.count ? right[index] : 0)

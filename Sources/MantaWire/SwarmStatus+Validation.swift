@@ -1,9 +1,10 @@
+import MantaStore
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import MantaStore
 
 /// Why a swarm query or answer that arrived from a peer is refused: the field, and what is wrong with it.
 public struct SwarmWireError: Error, Hashable, Sendable, CustomStringConvertible {
@@ -47,17 +48,25 @@ extension SwarmQuery {
     /// The query itself, once every field is within bounds: names short, file paths safe and few, `seen`
     /// counts not negative (the answer drops that many entries), the chunk size one a store may have.
     public func validated() throws(SwarmWireError) -> SwarmQuery {
-        guard repo.utf8.count <= Self.maximumNameLength else { throw SwarmWireError(field: "repo", problem: "is longer than \(Self.maximumNameLength) bytes") }
-        guard commit.utf8.count <= Self.maximumNameLength else { throw SwarmWireError(field: "commit", problem: "is longer than \(Self.maximumNameLength) bytes") }
+        guard repo.utf8.count <= Self.maximumNameLength else {
+            throw SwarmWireError(field: "repo", problem: "is longer than \(Self.maximumNameLength) bytes")
+        }
+        guard commit.utf8.count <= Self.maximumNameLength else {
+            throw SwarmWireError(field: "commit", problem: "is longer than \(Self.maximumNameLength) bytes")
+        }
         guard chunkSize > 0, chunkSize <= UInt64(ChunkEncoding.maximumChunkSize) else {
             throw SwarmWireError(field: "chunkSize", problem: "\(chunkSize) is outside 1...\(ChunkEncoding.maximumChunkSize)")
         }
-        guard files.count <= Self.maximumFiles else { throw SwarmWireError(field: "files", problem: "names \(files.count) files, more than \(Self.maximumFiles)") }
+        guard files.count <= Self.maximumFiles else {
+            throw SwarmWireError(field: "files", problem: "names \(files.count) files, more than \(Self.maximumFiles)")
+        }
         for (index, file) in files.enumerated() where !Manifest.isSafeRelativePath(file) {
             throw SwarmWireError(field: "files[\(index)]", problem: "is not a safe relative path")
         }
         if let seen {
-            guard seen.count <= files.count else { throw SwarmWireError(field: "seen", problem: "has \(seen.count) entries for \(files.count) files") }
+            guard seen.count <= files.count else {
+                throw SwarmWireError(field: "seen", problem: "has \(seen.count) entries for \(files.count) files")
+            }
             for (file, count) in seen where count < 0 {
                 throw SwarmWireError(field: "seen[\"\(file)\"]", problem: "is \(count), a negative count")
             }
@@ -121,7 +130,8 @@ extension SwarmStatus {
                 }
                 // Subtracting from the bound, never adding to the offset: `offset + length` cannot overflow past here.
                 guard chunk.length <= size, chunk.offset <= size - chunk.length else {
-                    throw SwarmWireError(field: field + ".offset", problem: "\(chunk.offset) with length \(chunk.length) ends past the \(size)-byte file")
+                    throw SwarmWireError(
+                        field: field + ".offset", problem: "\(chunk.offset) with length \(chunk.length) ends past the \(size)-byte file")
                 }
             }
         }

@@ -1,12 +1,13 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import MantaHub
 import MantaPeer
 import MantaStore
 import MantaTestSupport
 import Testing
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 
 /// `manta agent` as a real child process: it mounts the store, serves peers on an OS-chosen port, and
 /// stops cleanly on SIGTERM.
@@ -102,12 +103,14 @@ import Testing
         try "cluster-secret\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
         let hub = HubServer(configuration: try HubServerConfiguration(root: scratch.appending("hub")))
         try await hub.withRunning { address in
-            let storeA = scratch.appending("a"), storeB = scratch.appending("b")
+            let storeA = scratch.appending("a")
+            let storeB = scratch.appending("b")
             let (agentA, portA) = try await Self.startAgent(store: storeA, tokenFile: tokenFile, options: ["--endpoint", address.endpoint])
             defer { agentA.terminate() }
             let downloadRate = 20_000_000
             let (agentB, _) = try await Self.startAgent(
-                store: storeB, tokenFile: tokenFile, options: ["--endpoint", address.endpoint, "--peers", "127.0.0.1:\(portA)", "--download-rate", "20MB/s"]
+                store: storeB, tokenFile: tokenFile,
+                options: ["--endpoint", address.endpoint, "--peers", "127.0.0.1:\(portA)", "--download-rate", "20MB/s"]
             )
             defer { agentB.terminate() }
 
@@ -133,7 +136,9 @@ import Testing
         let scratch = try TemporaryDirectory()
         let repo = scratch.appending("hub/acme/shards")
         try Fixtures.copy(try Fixtures.syntheticShards(), to: repo)
-        let store = scratch.appending("store"), mount = scratch.appending("mnt"), tokenFile = scratch.appending("token")
+        let store = scratch.appending("store")
+        let mount = scratch.appending("mnt")
+        let tokenFile = scratch.appending("token")
         try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: true)
         try "cluster-secret\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
         let hub = HubServer(configuration: try HubServerConfiguration(root: scratch.appending("hub")))
@@ -163,7 +168,9 @@ import Testing
 
     @Test func anUnreadableTokenFileIsNamed() throws {
         let scratch = try TemporaryDirectory()
-        let result = try MantaProcess.run(["agent", "--store", scratch.appending("store"), "--listen", "127.0.0.1:0", "--token-file", scratch.appending("missing")])
+        let result = try MantaProcess.run([
+            "agent", "--store", scratch.appending("store"), "--listen", "127.0.0.1:0", "--token-file", scratch.appending("missing"),
+        ])
         #expect(result.status != 0)
         #expect(result.standardError.contains("cannot read the token file \(scratch.appending("missing"))"))
     }

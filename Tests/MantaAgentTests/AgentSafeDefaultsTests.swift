@@ -45,7 +45,8 @@ import Glibc
     @Test(arguments: [nil, "4242", "daemon"])
     func theLocalSocketIsOpenToItsOwnerAndOneGroupOnly(group: String?) async throws {
         let scratch = try TemporaryDirectory()
-        let store = scratch.appending("store"), tokenFile = scratch.appending("token")
+        let store = scratch.appending("store")
+        let tokenFile = scratch.appending("token")
         try "cluster-secret\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
         let (agent, _) = try await AgentProcessTests.startAgent(
             store: store, tokenFile: tokenFile, options: group.map { ["--socket-group", $0] } ?? [])
@@ -74,7 +75,10 @@ import Glibc
         (["--idle-timeout", "48h"], "--idle-timeout must be longer than 0s and at most 24h"),
         (["--idle-timeout", "9223372036854775s9223372036854775s"], "is invalid for '--idle-timeout"),
         (["--max-connections", "0"], "--max-connections 0 is not between 1 and 1000000"),
-        (["--max-connections", "10", "--max-connections-per-client", "11"], "--max-connections-per-client 11 is not between 1 and --max-connections (10)"),
+        (
+            ["--max-connections", "10", "--max-connections-per-client", "11"],
+            "--max-connections-per-client 11 is not between 1 and --max-connections (10)"
+        ),
     ])
     func connectionLimitsOutOfRangeAreNamed(options: [String], expected: String) throws {
         let scratch = try TemporaryDirectory()

@@ -61,7 +61,8 @@ import Testing
         try await CSIClient.with(plugin.socket) { client in
             try await client.publish(target: target, attributes: ["model": "acme/gguf", "csi.storage.k8s.io/ephemeral": "true"])
             #expect(try Data(contentsOf: URL(fileURLWithPath: "\(target)/model.gguf")) == original)
-            #expect(try Self.volumeHolders(plugin) == ["volume:" + Self.normalized(target)], "the published model is held, so the quota cannot evict it")
+            #expect(
+                try Self.volumeHolders(plugin) == ["volume:" + Self.normalized(target)], "the published model is held, so the quota cannot evict it")
 
             #expect(open("\(target)/model.gguf", O_WRONLY) == -1 && errno == EROFS, "writing a model file through the bind fails with EROFS")
             #expect(open("\(target)/new-file", O_WRONLY | O_CREAT, 0o644) == -1 && errno == EROFS, "creating a file in the bind fails with EROFS")
@@ -166,7 +167,9 @@ import Testing
         try await Self.withHubServing("pulled") { plugin, client, original in
             let target = plugin.target("pulled")
             let first = await #expect(throws: RPCError.self) { try await client.publish(target: target, attributes: ["model": "acme/pulled"]) }
-            #expect(first?.code == .unavailable && first?.message.contains("acme/pulled") == true && first?.message.contains("pull") == true, "\(first?.message ?? "")")
+            #expect(
+                first?.code == .unavailable && first?.message.contains("acme/pulled") == true && first?.message.contains("pull") == true,
+                "\(first?.message ?? "")")
             try await client.publishRetryingWhileUnavailable(target: target, attributes: ["model": "acme/pulled"])
             #expect(try Data(contentsOf: URL(fileURLWithPath: "\(target)/model.gguf")) == original)
             try await client.unpublish(target: target)
@@ -263,18 +266,20 @@ import Testing
         let original = try Data(contentsOf: URL(fileURLWithPath: "\(try Fixtures.gguf())/model.gguf"))
         let torrent = scratch.appending("torrent.yaml")
         try """
-            apiVersion: manta.io/v1alpha1
-            kind: Torrent
-            metadata:
-              name: csi-torrent
-            spec:
-              hub:
-                repoID: acme/torrent-model
-            """.write(toFile: torrent, atomically: true, encoding: .utf8)
+        apiVersion: manta.io/v1alpha1
+        kind: Torrent
+        metadata:
+          name: csi-torrent
+        spec:
+          hub:
+            repoID: acme/torrent-model
+        """.write(toFile: torrent, atomically: true, encoding: .utf8)
         let hub = HubServer(configuration: try HubServerConfiguration(root: scratch.appending("hub")))
         try await hub.withRunning { address in
             // `manta up`: the embedded API, the controller and the agent as this machine's node.
-            let up = scratch.appending("up"), mount = scratch.appending("mnt"), socket = scratch.appending("csi/csi.sock")
+            let up = scratch.appending("up")
+            let mount = scratch.appending("mnt")
+            let socket = scratch.appending("csi/csi.sock")
             try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: true)
             let process = try MantaProcess.process(
                 ["up", "--dir", up, "--listen", "127.0.0.1:0", "--mount", mount, "--csi-socket", socket],
@@ -289,7 +294,8 @@ import Testing
             try await CSIClient.waitForSocket(socket)
             try await CSIClient.with(socket) { client in
                 let absent = await #expect(throws: RPCError.self) {
-                    try await client.publishRetryingWhileUnavailable(target: scratch.appending("pods/absent/volumes/model"), attributes: ["torrent": "absent"])
+                    try await client.publishRetryingWhileUnavailable(
+                        target: scratch.appending("pods/absent/volumes/model"), attributes: ["torrent": "absent"])
                 }
                 #expect(absent?.code == .notFound, "\(absent?.message ?? "")")
 

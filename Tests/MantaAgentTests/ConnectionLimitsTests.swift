@@ -45,7 +45,8 @@ import Testing
         let manifest = try await PeerClient(token: "cluster-secret").manifest(digest, from: peer)
         let chunk = try #require(manifest.files.first?.chunks.last)
         let bytes = try await PeerClient(token: "cluster-secret").chunk(chunk.id, length: chunk.length, from: peer)
-        let chunkStart = try #require(Int(exactly: chunk.offset)), chunkLength = try #require(Int(exactly: chunk.length))
+        let chunkStart = try #require(Int(exactly: chunk.offset))
+        let chunkLength = try #require(Int(exactly: chunk.length))
         #expect(Data(bytes) == original.subdata(in: chunkStart..<(chunkStart + chunkLength)))
         let served = try await blocking { try Data(contentsOf: URL(fileURLWithPath: "\(mount)/models/acme/gguf/model.gguf")) }
         #expect(served == original)

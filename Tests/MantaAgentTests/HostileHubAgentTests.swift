@@ -15,7 +15,10 @@ import Testing
             }
             if let info = HostileHub.modelInfo(path) { return info }
             if path.hasPrefix("/api/models/acme/sizes/") {
-                return .json("[" + [HostileHub.entry("a", size: "9223372036854775807"), HostileHub.entry("b", size: "9223372036854775807")].joined(separator: ",") + "]")
+                return .json(
+                    "["
+                        + [HostileHub.entry("a", size: "9223372036854775807"), HostileHub.entry("b", size: "9223372036854775807")].joined(
+                            separator: ",") + "]")
             }
             let cursor = Int(path.split(separator: "=").last ?? "") ?? 0
             return .json("[]", headers: [("Link", "<\(endpoint)/api/models/acme/pages/tree/x?cursor=\(cursor + 1)>; rel=\"next\"")])

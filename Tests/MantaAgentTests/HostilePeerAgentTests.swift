@@ -21,10 +21,12 @@ import Testing
             let id = SHA256Hasher.hash([1]).hex
             let manifest = Array(
                 (#"{"chunkSize":4194304,"files":[{"chunks":[{"id":"\#(id)","length":4,"offset":0},{"id":"\#(id)","length":18446744073709551612,"offset":4}],"#
-                    + #""path":"model.bin","scheme":"fixed","sha256":"\#(id)","size":8}],"source":{"commit":"c","kind":"huggingface","repo":"acme/shards","revision":"main"},"version":1}"#).utf8
+                    + #""path":"model.bin","scheme":"fixed","sha256":"\#(id)","size":8}],"source":{"commit":"c","kind":"huggingface","repo":"acme/shards","revision":"main"},"version":1}"#)
+                    .utf8
             )
             guard request.path == "/v1/swarm" else { return .init(status: 200, body: manifest) }
-            let file = (try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any])?["files"].flatMap { ($0 as? [String])?.first } ?? "x"
+            let file =
+                (try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any])?["files"].flatMap { ($0 as? [String])?.first } ?? "x"
             switch self {
             case .swarmNumbers:
                 return .json(
@@ -52,7 +54,9 @@ import Testing
         let scratch = try TemporaryDirectory()
         let repo = scratch.appending("hub/acme/shards")
         let size = try Fixtures.copy(try Fixtures.syntheticShards(), to: repo)
-        let tokenFile = scratch.appending("token"), store = scratch.appending("store"), log = scratch.appending("agent.log")
+        let tokenFile = scratch.appending("token")
+        let store = scratch.appending("store")
+        let log = scratch.appending("agent.log")
         try "cluster-secret\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
         let hostile = try ScriptedHTTPServer { hostility.answer($0) }
         defer { hostile.stop() }
@@ -75,9 +79,11 @@ import Testing
             }
             let text = try String(contentsOfFile: log, encoding: .utf8)
             #expect(text.contains("127.0.0.1:\(hostile.port)") && text.contains(hostility.logged), "\(text)")
-            #expect(try await PeerClient(token: "cluster-secret").manifest(
-                try #require(try Store(root: store).resolve(try RepoReference(parsing: "acme/shards@main"))), from: PeerAddress(host: "127.0.0.1", port: port)
-            ).logicalSize == UInt64(size), "the agent still serves its peers")
+            #expect(
+                try await PeerClient(token: "cluster-secret").manifest(
+                    try #require(try Store(root: store).resolve(try RepoReference(parsing: "acme/shards@main"))),
+                    from: PeerAddress(host: "127.0.0.1", port: port)
+                ).logicalSize == UInt64(size), "the agent still serves its peers")
         }
     }
 }

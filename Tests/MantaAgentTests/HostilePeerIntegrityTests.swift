@@ -1,9 +1,10 @@
 import Foundation
-@testable import MantaAgent
 import MantaHub
 import MantaStore
 import MantaTestSupport
 import Testing
+
+@testable import MantaAgent
 
 /// No byte of a model has a peer as its only authority: a peer whose store was changed thoroughly (bytes, chunk ids,
 /// SHA-256 and manifest all consistent) cannot pass off another `config.json`, which the hub gives no SHA-256 for.
@@ -14,9 +15,13 @@ import Testing
             _ = try await tampered.pull(swarm.model)
             let reference = try RepoReference(parsing: "acme/shards@main")
             let hubConfig = try tampered.store.requireManifest(reference).manifest.file(at: "config.json")
-            let original = try await blocking { [store = tampered.store] in try hubConfig.map { try $0.chunks.flatMap { try store.read($0.id) } } ?? [] }
+            let original = try await blocking { [store = tampered.store] in
+                try hubConfig.map { try $0.chunks.flatMap { try store.read($0.id) } } ?? []
+            }
             try #require(!original.isEmpty)
-            let changed = try await blocking { [store = tampered.store] in try TamperedModel.change("config.json", original: original, of: reference, in: store) }
+            let changed = try await blocking { [store = tampered.store] in
+                try TamperedModel.change("config.json", original: original, of: reference, in: store)
+            }
             swarm.hub.statistics.reset()
 
             let summary = try await puller.pull(swarm.model)

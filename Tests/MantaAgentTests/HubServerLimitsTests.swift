@@ -1,11 +1,12 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import MantaHub
 import MantaServerLimits
 import MantaTestSupport
 import Testing
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 
 /// `manta hub serve` runs with the same limits as the agent: a body over the cap is refused with its reason before any
 /// route runs, one address's stalled connections are capped, and the stalled ones are closed after the idle timeout,

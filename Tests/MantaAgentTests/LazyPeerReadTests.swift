@@ -11,7 +11,9 @@ import Testing
         let scratch = try TemporaryDirectory()
         let repo = scratch.appending("hub/acme/shards")
         try Fixtures.copy(try Fixtures.syntheticShards(), to: repo)
-        let storeA = scratch.appending("a"), storeB = scratch.appending("b"), mount = scratch.appending("mnt")
+        let storeA = scratch.appending("a")
+        let storeB = scratch.appending("b")
+        let mount = scratch.appending("mnt")
         try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: true)
         let hub = HubServer(configuration: try HubServerConfiguration(root: scratch.appending("hub")))
         try await hub.withRunning { address in
@@ -29,7 +31,8 @@ import Testing
             try #require(added.succeeded, "\(added.standardError)")
             hub.statistics.reset()
 
-            let first = "model-00001-of-00002.safetensors", second = "model-00002-of-00002.safetensors"
+            let first = "model-00001-of-00002.safetensors"
+            let second = "model-00002-of-00002.safetensors"
             let fromPeer = try FileManager.default.contentsOfDirectory(atPath: repo).filter { $0 != second }.sorted()
             for file in fromPeer {
                 #expect(try await Self.readsAsTheHubsFile(file, mount: mount, repo: repo), "\(file) read through B's mount")

@@ -2,6 +2,7 @@ import Foundation
 import MantaStore
 import MantaTestSupport
 import Testing
+
 @testable import MantaAgent
 
 /// What the CSI node plugin holds through `AgentService.holds` is never evicted, and goes back to eviction once released.

@@ -24,9 +24,10 @@ import Testing
             for name in ["m1", "m2", "m3"] { try await node.pull(name) }
             // The first open of each file builds its copy.
             for name in ["m1", "m2", "m3"] { #expect(try await node.readThroughMount(name)) }
-            let digest = try Dictionary(uniqueKeysWithValues: ["m1", "m2", "m3", "m4"].map { name in
-                (name, SHA256Hasher.hash(Array(try Data(contentsOf: URL(fileURLWithPath: "\(node.hubRoot)/acme/\(name)/weights.bin")))).hex)
-            })
+            let digest = try Dictionary(
+                uniqueKeysWithValues: ["m1", "m2", "m3", "m4"].map { name in
+                    (name, SHA256Hasher.hash(Array(try Data(contentsOf: URL(fileURLWithPath: "\(node.hubRoot)/acme/\(name)/weights.bin")))).hex)
+                })
             try await Self.waitForCopies(["m1", "m2", "m3"].map { digest[$0]! }, in: copies)
 
             // Opened again now that its copy exists, m1 is read by the kernel from the copy, and stays open.

@@ -23,14 +23,17 @@ struct Swarm: Sendable {
         )
     }
 
-    static func with(aUploadRate: UInt64? = nil, _ body: @Sendable (Swarm, _ stopA: @escaping @Sendable () -> Void) async throws -> Void) async throws {
+    static func with(aUploadRate: UInt64? = nil, _ body: @Sendable (Swarm, _ stopA: @escaping @Sendable () -> Void) async throws -> Void) async throws
+    {
         let scratch = try TemporaryDirectory()
         let repos = scratch.appending("hub/acme/gguf")
         try Fixtures.copy(try Fixtures.gguf(), to: repos)
         let hub = HubServer(configuration: try HubServerConfiguration(root: scratch.appending("hub")))
         try await hub.withRunning { address in
             let client = HubClient(configuration: try HubClientConfiguration(endpoint: address.endpoint))
-            let a = try Store(root: scratch.appending("a")), b = try Store(root: scratch.appending("b")), c = try Store(root: scratch.appending("c"))
+            let a = try Store(root: scratch.appending("a"))
+            let b = try Store(root: scratch.appending("b"))
+            let c = try Store(root: scratch.appending("c"))
             let pulled = try await ModelPuller(store: a, client: client).pull(try HubModelReference("acme/gguf"))
             try await Task.detached { _ = try c.importDirectory(repos, as: try RepoReference(parsing: "acme/gguf")) }.value
             let serverA = PeerServer(store: a, configuration: .init(token: "t", uploadRate: aUploadRate))
@@ -59,7 +62,9 @@ struct Swarm: Sendable {
 @Suite struct PeerFetchTests {
     @Test func anEmptyNodeGetsEverythingFromPeersAndNothingFromTheHub() async throws {
         try await Swarm.with { swarm, _ in
-            try await swarm.fetcher(peers: [swarm.peerA, swarm.peerC]).fetch(swarm.requests, source: swarm.manifest.source, into: swarm.b, priority: .preheat) { _ in }
+            try await swarm.fetcher(peers: [swarm.peerA, swarm.peerC]).fetch(
+                swarm.requests, source: swarm.manifest.source, into: swarm.b, priority: .preheat
+            ) { _ in }
             #expect(swarm.bIsComplete())
             #expect(swarm.hub.statistics.totalBytesServed == 0)
             for id in swarm.manifest.chunkIDs { #expect(try swarm.b.read(id).count > 0) }
@@ -87,7 +92,8 @@ struct Swarm: Sendable {
     @Test func whenAPeerDiesMidTransferTheRestComesFromTheOthers() async throws {
         try await Swarm.with(aUploadRate: 4_000_000) { swarm, stopA in
             // A stops serving as soon as its first chunk has arrived, with more of its chunks in flight.
-            try await swarm.fetcher(peers: [swarm.peerA]).fetch(swarm.requests, source: swarm.manifest.source, into: swarm.b, priority: .preheat) { _ in
+            try await swarm.fetcher(peers: [swarm.peerA]).fetch(swarm.requests, source: swarm.manifest.source, into: swarm.b, priority: .preheat) {
+                _ in
                 stopA()
             }
             #expect(swarm.bIsComplete())
@@ -101,7 +107,9 @@ struct Swarm: Sendable {
         try await Swarm.with { swarm, _ in
             let nobody = PeerAddress(host: "127.0.0.1", port: 1)
             await #expect(throws: PeerFetchError.noSource(missing: swarm.requests.count, peersAsked: 1)) {
-                try await swarm.fetcher(peers: [nobody], fallback: false).fetch(swarm.requests, source: swarm.manifest.source, into: swarm.b, priority: .preheat) { _ in }
+                try await swarm.fetcher(peers: [nobody], fallback: false).fetch(
+                    swarm.requests, source: swarm.manifest.source, into: swarm.b, priority: .preheat
+                ) { _ in }
             }
         }
     }

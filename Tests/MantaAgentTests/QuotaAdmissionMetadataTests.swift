@@ -23,7 +23,8 @@ import Testing
             let plainRequests = hub.statistics.requestCount
             #expect(plainRequests > 0)
 
-            var configuration = AgentConfiguration(storeRoot: scratch.appending("agent"), listenHost: "127.0.0.1", listenPort: 0, hub: hubConfiguration)
+            var configuration = AgentConfiguration(
+                storeRoot: scratch.appending("agent"), listenHost: "127.0.0.1", listenPort: 0, hub: hubConfiguration)
             configuration.storeChanges = StoreConfigurationChanges(quotaBytes: 100_000_000)
             let agent = try AgentService(configuration: configuration)
             hub.statistics.reset()

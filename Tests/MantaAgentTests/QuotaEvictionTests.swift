@@ -49,9 +49,10 @@ import Testing
         func models() async throws -> Set<String> {
             let listed = try await run(["ls"])
             try #require(listed.succeeded, "\(listed.standardError)")
-            return Set(listed.standardOutput.split(separator: "\n").compactMap { line in
-                line.hasPrefix("acme/") ? line.split(separator: " ").first.map { String($0.dropFirst("acme/".count)) } : nil
-            })
+            return Set(
+                listed.standardOutput.split(separator: "\n").compactMap { line in
+                    line.hasPrefix("acme/") ? line.split(separator: " ").first.map { String($0.dropFirst("acme/".count)) } : nil
+                })
         }
 
         /// The models left are exactly `expected`, and each reads back byte-identical to the hub's file, exported with
@@ -63,7 +64,9 @@ import Testing
                 let out = scratch.appending("export-\(name)-\(UUID().uuidString)")
                 let exported = try await run(["export", "acme/\(name)", out])
                 try #require(exported.succeeded, "export acme/\(name): \(exported.standardError)", sourceLocation: sourceLocation)
-                let same = try await blocking { FileManager.default.contentsEqual(atPath: "\(out)/weights.bin", andPath: "\(hubRoot)/acme/\(name)/weights.bin") }
+                let same = try await blocking {
+                    FileManager.default.contentsEqual(atPath: "\(out)/weights.bin", andPath: "\(hubRoot)/acme/\(name)/weights.bin")
+                }
                 #expect(same, "acme/\(name) reads back as the hub's file", sourceLocation: sourceLocation)
             }
         }

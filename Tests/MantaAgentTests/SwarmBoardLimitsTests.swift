@@ -3,6 +3,7 @@ import MantaStore
 import MantaTestSupport
 import MantaWire
 import Testing
+
 @testable import MantaAgent
 
 /// What a node answers its peers about a pull stays within what an asker accepts.

@@ -1,12 +1,13 @@
 import Foundation
-@testable import MantaAgent
 import MantaHub
 import MantaPeer
 import MantaStore
-import MantaWire
 import MantaTestSupport
+import MantaWire
 import Synchronization
 import Testing
+
+@testable import MantaAgent
 
 /// The peers of one agent among several in the test: the others, once they listen.
 final class SwarmMembers: PeerDiscovery {
@@ -99,7 +100,9 @@ struct AgentSwarm: Sendable {
 
     /// Agent 0 pulls the model from the hub; once it has chunks, agent 1 pulls it too, following it. Returns both
     /// pulls once the follower has chunks from the puller.
-    static func pullerAndFollower(_ swarm: AgentSwarm) async throws -> (pulling: Task<PullSummary, any Error>, following: Task<PullSummary, any Error>) {
+    static func pullerAndFollower(
+        _ swarm: AgentSwarm
+    ) async throws -> (pulling: Task<PullSummary, any Error>, following: Task<PullSummary, any Error>) {
         func pull(_ agent: AgentService) async throws -> Task<PullSummary, any Error> {
             let progressed = Atomic<Bool>(false)
             let pulling = Task {
@@ -171,7 +174,8 @@ struct AgentSwarm: Sendable {
 
     @Test func aPeerManifestThatDisagreesWithTheHubIsRefusedAndTheModelComesFromTheHub() async throws {
         try await AgentSwarm.with(agents: 2) { swarm in
-            let liar = swarm.agents[0], honest = swarm.agents[1]
+            let liar = swarm.agents[0]
+            let honest = swarm.agents[1]
             let client = HubClient(configuration: try HubClientConfiguration(endpoint: swarm.endpoint))
             let snapshot = try await client.snapshot(of: swarm.model)
             // The liar holds the edited shards under the hub's repo and commit.
@@ -196,13 +200,19 @@ struct AgentSwarm: Sendable {
             (PeerAddress(host: "127.0.0.1", port: port), SwarmStatus(node: node, pullingSince: since))
         }
         func address(_ port: Int) -> PeerAddress { PeerAddress(host: "127.0.0.1", port: port) }
-        let answers = [answer(1, since: 20, node: "b"), answer(2, since: 10, node: "z"), answer(3, since: nil, node: "c"), answer(4, since: 30, node: "a")]
+        let answers = [
+            answer(1, since: 20, node: "b"), answer(2, since: 10, node: "z"), answer(3, since: nil, node: "c"), answer(4, since: 30, node: "a"),
+        ]
         let (puller, followers) = FollowBoard.roles(in: answers, node: "m", since: 25)
         #expect(puller == address(2))
         #expect(followers == ["b", "m", "a"], "in the order they started; the peer that is not pulling is no follower")
-        #expect(FollowBoard.upstream(of: "b", followers: followers, puller: puller, answers: answers) == (address(2), 1), "the first follower takes from the puller")
+        #expect(
+            FollowBoard.upstream(of: "b", followers: followers, puller: puller, answers: answers) == (address(2), 1),
+            "the first follower takes from the puller")
         #expect(FollowBoard.upstream(of: "m", followers: followers, puller: puller, answers: answers) == (address(1), 2))
         let withoutB = answers.filter { $0.status.node != "b" }
-        #expect(FollowBoard.upstream(of: "m", followers: followers, puller: puller, answers: withoutB) == (address(2), 1), "a follower that stopped answering is skipped")
+        #expect(
+            FollowBoard.upstream(of: "m", followers: followers, puller: puller, answers: withoutB) == (address(2), 1),
+            "a follower that stopped answering is skipped")
     }
 }

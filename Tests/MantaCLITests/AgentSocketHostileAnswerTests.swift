@@ -1,8 +1,9 @@
 import Foundation
-@testable import MantaCLISupport
 import MantaTestSupport
 import Synchronization
 import Testing
+
+@testable import MantaCLISupport
 
 #if canImport(Glibc)
 import Glibc
@@ -43,27 +44,42 @@ import Glibc
 
     static let hostile: [Hostile] = [
         // Oversized bodies: streamed past the bound, and announced past it.
-        Hostile("oversized body", bytes: Array("HTTP/1.1 200 OK\r\n\r\n".utf8) + [UInt8](repeating: 0x20, count: 3 * smallBound), reason: "longer than \(smallBound) bytes"),
-        Hostile("oversized Content-Length", "HTTP/1.1 200 OK\r\nContent-Length: \(smallBound + 1)\r\n\r\n{}", reason: "longer than \(smallBound) bytes"),
+        Hostile(
+            "oversized body", bytes: Array("HTTP/1.1 200 OK\r\n\r\n".utf8) + [UInt8](repeating: 0x20, count: 3 * smallBound),
+            reason: "longer than \(smallBound) bytes"),
+        Hostile(
+            "oversized Content-Length", "HTTP/1.1 200 OK\r\nContent-Length: \(smallBound + 1)\r\n\r\n{}", reason: "longer than \(smallBound) bytes"),
         Hostile("Content-Length past Int", "HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999999\r\n\r\n{}", reason: "bad Content-Length"),
         // Lying Content-Length.
-        Hostile("Content-Length longer than the body", "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"ok\":true}", reason: "ended after 11 of its 100 bytes"),
+        Hostile(
+            "Content-Length longer than the body", "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"ok\":true}",
+            reason: "ended after 11 of its 100 bytes"),
         Hostile("Content-Length shorter than the body", "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n{\"ok\":true}", reason: "more than its 4 bytes"),
         Hostile("negative Content-Length", "HTTP/1.1 200 OK\r\nContent-Length: -11\r\n\r\n{\"ok\":true}", reason: "bad Content-Length"),
         Hostile("Content-Length not a number", "HTTP/1.1 200 OK\r\nContent-Length: 1e1\r\n\r\n{\"ok\":true}", reason: "bad Content-Length"),
-        Hostile("two Content-Lengths", "HTTP/1.1 200 OK\r\nContent-Length: 11\r\nContent-Length: 3\r\n\r\n{\"ok\":true}", reason: "bad Content-Length"),
+        Hostile(
+            "two Content-Lengths", "HTTP/1.1 200 OK\r\nContent-Length: 11\r\nContent-Length: 3\r\n\r\n{\"ok\":true}", reason: "bad Content-Length"),
         // Bad chunk sizes.
         Hostile("chunk size not hexadecimal", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n", reason: "bad chunk size"),
         Hostile("negative chunk size", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-1\r\n{}\r\n0\r\n\r\n", reason: "bad chunk size"),
-        Hostile("signed chunk size", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n+b\r\n{\"ok\":true}\r\n0\r\n\r\n", reason: "bad chunk size"),
-        Hostile("chunk size past Int", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFFFFFFFFFF\r\n{}\r\n0\r\n\r\n", reason: "bad chunk size"),
-        Hostile("chunk size past the answer", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n7fffffffffffffff\r\n{}\r\n0\r\n\r\n", reason: "bad chunk size"),
+        Hostile(
+            "signed chunk size", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n+b\r\n{\"ok\":true}\r\n0\r\n\r\n", reason: "bad chunk size"),
+        Hostile(
+            "chunk size past Int", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFFFFFFFFFF\r\n{}\r\n0\r\n\r\n",
+            reason: "bad chunk size"),
+        Hostile(
+            "chunk size past the answer", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n7fffffffffffffff\r\n{}\r\n0\r\n\r\n",
+            reason: "bad chunk size"),
         Hostile("empty chunk size", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\r\n{}\r\n0\r\n\r\n", reason: "bad chunk size"),
-        Hostile("chunk longer than its size", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{\"ok\":true}\r\n0\r\n\r\n", reason: "longer than its size"),
+        Hostile(
+            "chunk longer than its size", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{\"ok\":true}\r\n0\r\n\r\n",
+            reason: "longer than its size"),
         // Truncated answers.
         Hostile("nothing at all", "", reason: "closed the connection without answering"),
         Hostile("half a header", "HTTP/1.1 200 OK\r\nContent-Le", reason: "no complete HTTP header"),
-        Hostile("chunked answer without its last chunk", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nb\r\n{\"ok\":true}\r\n", reason: "ended early"),
+        Hostile(
+            "chunked answer without its last chunk", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nb\r\n{\"ok\":true}\r\n",
+            reason: "ended early"),
         Hostile("header line without a colon", "HTTP/1.1 200 OK\r\nContent-Length 11\r\n\r\n{\"ok\":true}", reason: "without a colon"),
         // Garbage status lines.
         Hostile("no status code", "HELLO\r\n\r\n{\"ok\":true}", reason: "no HTTP status line"),
@@ -72,7 +88,8 @@ import Glibc
         Hostile("negative status code", "HTTP/1.1 -200 OK\r\n\r\n{\"ok\":true}", reason: "no HTTP status line"),
         Hostile("status code out of range", "HTTP/1.1 999 OK\r\n\r\n{\"ok\":true}", reason: "no HTTP status line"),
         Hostile("not HTTP", "SSH-2.0-OpenSSH 200 x\r\n\r\n{\"ok\":true}", reason: "no HTTP status line"),
-        Hostile("binary garbage", bytes: [0xff, 0x00, 0xfe, 0x20, 0x32, 0x30, 0x30, 0x0d, 0x0a, 0x0d, 0x0a, 0x7b, 0x7d], reason: "no HTTP status line"),
+        Hostile(
+            "binary garbage", bytes: [0xff, 0x00, 0xfe, 0x20, 0x32, 0x30, 0x30, 0x0d, 0x0a, 0x0d, 0x0a, 0x7b, 0x7d], reason: "no HTTP status line"),
     ]
 
     /// The bound the tests give the client, so that an oversized answer stays small.
@@ -103,8 +120,11 @@ import Glibc
             #expect(try AgentSocket(path: listener.path).post("/v1/local/gc", json: Request(), as: Answer.self) == Answer(ok: true), "\(text)")
         }
         let long = String(repeating: "x", count: 100_000)
-        let listener = try ScriptedUnixListener(answer: Array("HTTP/1.1 409 Conflict\r\nContent-Length: \(long.count + 24)\r\n\r\n{\"error\":{\"message\":\"\(long)\"}}".utf8))
-        let error = #expect(throws: AgentSocketError.self) { try AgentSocket(path: listener.path).post("/v1/local/gc", json: Request(), as: Answer.self) }
+        let listener = try ScriptedUnixListener(
+            answer: Array("HTTP/1.1 409 Conflict\r\nContent-Length: \(long.count + 24)\r\n\r\n{\"error\":{\"message\":\"\(long)\"}}".utf8))
+        let error = #expect(throws: AgentSocketError.self) {
+            try AgentSocket(path: listener.path).post("/v1/local/gc", json: Request(), as: Answer.self)
+        }
         guard case .refused(_, 409, let message) = error else {
             Issue.record("\(String(describing: error))")
             return
@@ -179,7 +199,10 @@ final class ScriptedUnixListener: Sendable {
         while request.count < 1 << 20 {
             if let headEnd = request.indices.first(where: { request[$0...].starts(with: Array("\r\n\r\n".utf8)) }) {
                 let head = String(decoding: request[..<headEnd], as: UTF8.self).lowercased()
-                let length = head.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }.flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
+                let length =
+                    head.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }.flatMap {
+                        Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces))
+                    } ?? 0
                 if request.count >= headEnd + 4 + length { break }
             }
             let count = buffer.withUnsafeMutableBytes { recv(connection, $0.baseAddress, $0.count, 0) }

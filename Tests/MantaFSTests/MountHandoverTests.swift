@@ -61,7 +61,9 @@ struct MountHandoverTests {
         let expected = SHA256Hasher.hash(Array(try Data(contentsOf: URL(fileURLWithPath: original)))).hex
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
-        process.arguments = ["-m", "--propagation", "unchanged", "python3", script, "\(try harness.modelPath(TestModels.shards()))/\(file)", "\(seconds)", expected]
+        process.arguments = [
+            "-m", "--propagation", "unchanged", "python3", script, "\(try harness.modelPath(TestModels.shards()))/\(file)", "\(seconds)", expected,
+        ]
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
@@ -74,10 +76,11 @@ struct MountHandoverTests {
         reader.0.waitUntilExit()
         var report = ReaderReport(output: output)
         guard let line = output.split(separator: "\n").last(where: { $0.hasPrefix("passes=") }) else { return report }
-        let fields = Dictionary(uniqueKeysWithValues: line.split(separator: " ").compactMap { field -> (String, String)? in
-            let parts = field.split(separator: "=", maxSplits: 1)
-            return parts.count == 2 ? (String(parts[0]), String(parts[1])) : nil
-        })
+        let fields = Dictionary(
+            uniqueKeysWithValues: line.split(separator: " ").compactMap { field -> (String, String)? in
+                let parts = field.split(separator: "=", maxSplits: 1)
+                return parts.count == 2 ? (String(parts[0]), String(parts[1])) : nil
+            })
         report.passes = Int(fields["passes"] ?? "") ?? 0
         report.errors = Int(fields["errors"] ?? "") ?? -1
         report.mismatches = Int(fields["mismatches"] ?? "") ?? -1
@@ -101,8 +104,9 @@ struct MountHandoverTests {
         while process.isRunning, Date() < deadline { usleep(20_000) }
     }
 
-    @Test("kill -9 of the server, then a restart: the reader sees a pause, never an error, and the inodes stay",
-          arguments: [["--no-passthrough"], []])
+    @Test(
+        "kill -9 of the server, then a restart: the reader sees a pause, never an error, and the inodes stay",
+        arguments: [["--no-passthrough"], []])
     func aKilledServerIsResumedByTheNext(options: [String]) throws {
         let harness = try MountHarness([try TestModels.shards()])
         defer { harness.cleanUp() }
@@ -145,7 +149,9 @@ struct MountHandoverTests {
         #expect(!MountHarness.isMounted(harness.mountPoint))
     }
 
-    @Test("a holder run on its own (--stay) keeps the mount when a server stops with --leave-mount-on-stop, and keeps the next mount after a clean stop")
+    @Test(
+        "a holder run on its own (--stay) keeps the mount when a server stops with --leave-mount-on-stop, and keeps the next mount after a clean stop"
+    )
     func aHolderOfItsOwnOutlivesStoppedServersAndStaysForTheNextMount() throws {
         let harness = try MountHarness([try TestModels.shards()])
         defer { harness.cleanUp() }

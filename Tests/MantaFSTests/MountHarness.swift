@@ -35,10 +35,11 @@ final class MountHarness: @unchecked Sendable {
         let requested = directory.appending("mnt")
         try FileManager.default.createDirectory(atPath: requested, withIntermediateDirectories: true)
         // /proc/self/mountinfo lists the canonical path.
-        mountPoint = realpath(requested, nil).map { pointer in
-            defer { free(pointer) }
-            return String(cString: pointer)
-        } ?? requested
+        mountPoint =
+            realpath(requested, nil).map { pointer in
+                defer { free(pointer) }
+                return String(cString: pointer)
+            } ?? requested
         logPath = directory.appending("mount.log")
         store = try Store(root: directory.appending("store"), changes: StoreConfigurationChanges(compression: compression, chunkSize: chunkSize))
         for model in models { try importModel(model) }
@@ -124,8 +125,10 @@ final class MountHarness: @unchecked Sendable {
 }
 
 /// Runs `body` with a mounted harness and always unmounts.
-func withMount(_ models: [MountHarness.Model], compression: StoreConfiguration.Compression = .none, chunkSize: UInt64? = nil,
-               environment: [String: String] = [:], options: [String] = [], _ body: (MountHarness) throws -> Void) throws {
+func withMount(
+    _ models: [MountHarness.Model], compression: StoreConfiguration.Compression = .none, chunkSize: UInt64? = nil,
+    environment: [String: String] = [:], options: [String] = [], _ body: (MountHarness) throws -> Void
+) throws {
     let harness = try MountHarness(models, compression: compression, chunkSize: chunkSize)
     defer { harness.cleanUp() }
     try harness.mount(environment: environment, options: options)

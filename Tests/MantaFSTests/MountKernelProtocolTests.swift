@@ -50,7 +50,9 @@ struct MountKernelProtocolTests {
                     #expect(built.isEmpty, "\(built)")
                 } else {
                     // Small files whose chunks did not compress are stored plain and may have a copy; the weights may not.
-                    let weights = try files.filter { $0.1.hasSuffix(".safetensors") }.compactMap { model, file in try Self.nonEmptyFileDigest(mount, model, file) }
+                    let weights = try files.filter { $0.1.hasSuffix(".safetensors") }.compactMap { model, file in
+                        try Self.nonEmptyFileDigest(mount, model, file)
+                    }
                     #expect(!weights.isEmpty && weights.allSatisfy { !built.contains($0) }, "\(built)")
                 }
             }
@@ -83,10 +85,12 @@ struct MountKernelProtocolTests {
         var testDescription: String { rawValue }
     }
 
-    @Test("INIT takes requests up to fs.fuse.max_pages_limit, a cloned descriptor per reader and passthrough; MANTA_FUSE_FEATURES=none and --no-passthrough take 1 MiB requests on one descriptor",
-          arguments: FeatureSwitch.allCases)
+    @Test(
+        "INIT takes requests up to fs.fuse.max_pages_limit, a cloned descriptor per reader and passthrough; MANTA_FUSE_FEATURES=none and --no-passthrough take 1 MiB requests on one descriptor",
+        arguments: FeatureSwitch.allCases)
     func initNegotiatesKernelFeatures(features: FeatureSwitch) throws {
-        let limit = (try? String(contentsOfFile: "/proc/sys/fs/fuse/max_pages_limit", encoding: .utf8))
+        let limit =
+            (try? String(contentsOfFile: "/proc/sys/fs/fuse/max_pages_limit", encoding: .utf8))
             .flatMap { UInt32($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 256
         let featuresOn = features == .on
         try withMount(

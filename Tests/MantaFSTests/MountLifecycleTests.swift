@@ -18,7 +18,9 @@ struct MountLifecycleTests {
             #expect(throws: PosixFile.Failure(operation: "open \(file)", errno: EROFS)) { _ = try PosixFile(path: file, flags: O_WRONLY) }
             #expect(throws: PosixFile.Failure(operation: "open \(file)", errno: EROFS)) { _ = try PosixFile(path: file, flags: O_RDWR) }
             let created = "\(folder)/new.bin"
-            #expect(throws: PosixFile.Failure(operation: "open \(created)", errno: EROFS)) { _ = try PosixFile(path: created, flags: O_WRONLY | O_CREAT) }
+            #expect(throws: PosixFile.Failure(operation: "open \(created)", errno: EROFS)) {
+                _ = try PosixFile(path: created, flags: O_WRONLY | O_CREAT)
+            }
             let calls: [(String, () -> Int32)] = [
                 ("mkdir", { mkdir("\(folder)/sub", 0o755) }),
                 ("unlink", { unlink(file) }),
@@ -57,7 +59,9 @@ struct MountLifecycleTests {
         // Like an inference server: a process with the model open that does nothing when the mount goes.
         let holder = Process()
         holder.executableURL = URL(fileURLWithPath: "/bin/sh")
-        holder.arguments = ["-c", "exec 3< \"$0\" && head -c 10 <&3 >/dev/null && echo open && exec sleep 30", "\(harness.modelPath(model))/config.json"]
+        holder.arguments = [
+            "-c", "exec 3< \"$0\" && head -c 10 <&3 >/dev/null && echo open && exec sleep 30", "\(harness.modelPath(model))/config.json",
+        ]
         let output = Pipe()
         holder.standardOutput = output
         try holder.run()
@@ -83,7 +87,9 @@ struct MountLifecycleTests {
         return (harness, model, file, chunk, try #require(harness.store.location(of: chunk.id)).path)
     }
 
-    @Test("a chunk whose file was written after it was sealed is hashed again: reads of it fail with EIO and it is logged, while other files still read")
+    @Test(
+        "a chunk whose file was written after it was sealed is hashed again: reads of it fail with EIO and it is logged, while other files still read"
+    )
     func corruptChunkFailsWithEIO() throws {
         let (harness, model, damaged, chunk, chunkPath) = try Self.shardsWithChunk(of: "model-00002-of-00002.safetensors") { $0 / 2 }
         defer { harness.cleanUp() }
@@ -124,7 +130,9 @@ struct MountLifecycleTests {
             let file = try PosixFile(path: "\(harness.modelPath(model))/\(damaged.path)")
             #expect(try file.read(count: 4096, at: Int(chunk.offset)).count == 4096, "the chunk is mapped now")
             #expect(truncate(chunkPath, off_t(chunk.length / 4)) == 0)
-            #expect(throws: PosixFile.Failure(operation: "pread", errno: EIO)) { try file.read(count: 4096, at: Int(chunk.offset + chunk.length) - 4096) }
+            #expect(throws: PosixFile.Failure(operation: "pread", errno: EIO)) {
+                try file.read(count: 4096, at: Int(chunk.offset + chunk.length) - 4096)
+            }
         }
         let healthy = "model-00002-of-00002.safetensors"
         #expect(try runProgram("/usr/bin/cmp", ["\(model.directory)/\(healthy)", "\(harness.modelPath(model))/\(healthy)"]).status == 0)
@@ -148,7 +156,9 @@ struct MountLifecycleTests {
         #expect(try harness.store.verify().corruptChunks == [chunk.id])
     }
 
-    @Test("a chunk changed in place after the mount served it, its size and modification time kept, is never served again: the next read fails with EIO and the chunk is quarantined")
+    @Test(
+        "a chunk changed in place after the mount served it, its size and modification time kept, is never served again: the next read fails with EIO and the chunk is quarantined"
+    )
     func chunkChangedAfterItWasServedIsRefused() throws {
         let (harness, model, damaged, chunk, chunkPath) = try Self.shardsWithChunk(of: "model-00002-of-00002.safetensors") { $0 / 2 }
         defer { harness.cleanUp() }
@@ -190,7 +200,9 @@ struct MountLifecycleTests {
         #expect(try harness.terminate() == 0, "\(harness.log)")
     }
 
-    @Test("a mount that runs out of file descriptors keeps its last good tree: models/ still lists and reads every model, and the failed scan is logged")
+    @Test(
+        "a mount that runs out of file descriptors keeps its last good tree: models/ still lists and reads every model, and the failed scan is logged"
+    )
     func descriptorShortageKeepsTheLastGoodTree() throws {
         let model = try TestModels.shards()
         // Passthrough copies are built in the background: one finishing after the limit is lowered closes descriptors
@@ -207,7 +219,8 @@ struct MountLifecycleTests {
 
             try dropPageCaches()
             #expect(try FileManager.default.contentsOfDirectory(atPath: "\(mount.mountPoint)/models/synthetic") == ["shards"])
-            #expect(try FileManager.default.contentsOfDirectory(atPath: mount.modelPath(model)).sorted() == files.filter { !$0.contains("/") }.sorted())
+            #expect(
+                try FileManager.default.contentsOfDirectory(atPath: mount.modelPath(model)).sorted() == files.filter { !$0.contains("/") }.sorted())
             #expect(try everyFileReads())
             #expect(mount.log.contains("could not list the store's models") && mount.log.contains("Too many open files"), "\(mount.log)")
         }
@@ -232,7 +245,8 @@ struct MountLifecycleTests {
 
         try harness.importModel(model)
         #expect(try FileManager.default.contentsOfDirectory(atPath: "\(harness.mountPoint)/models") == ["sentence-transformers"])
-        #expect(try runProgram("/usr/bin/cmp", ["\(model.directory)/model.safetensors", "\(harness.modelPath(model))/model.safetensors"]).status == 0)
+        #expect(
+            try runProgram("/usr/bin/cmp", ["\(model.directory)/model.safetensors", "\(harness.modelPath(model))/model.safetensors"]).status == 0)
         #expect(FileManager.default.fileExists(atPath: "\(try harness.snapshotPath(model))/config.json"))
 
         try harness.store.removeReference(try model.reference)

@@ -10,8 +10,9 @@ import Glibc
 
 @Suite("Reading models through the mount")
 struct MountReadTests {
-    @Test("cmp finds every file of the real model and the synthetic shards identical through both views, with zstd or byte-grouped chunks",
-          arguments: [StoreConfiguration.Compression.zstd, .zstdBytegroup])
+    @Test(
+        "cmp finds every file of the real model and the synthetic shards identical through both views, with zstd or byte-grouped chunks",
+        arguments: [StoreConfiguration.Compression.zstd, .zstdBytegroup])
     func everyFileMatchesThroughBothViews(compression: StoreConfiguration.Compression) throws {
         let models = [try TestModels.real(), try TestModels.shards(), try TestModels.shards(revision: "v2")]
         try withMount(models, compression: compression) { mount in
@@ -30,8 +31,9 @@ struct MountReadTests {
         }
     }
 
-    @Test("random reads from 1 byte to 8 MiB, across chunk boundaries and at the end of the file, match the original",
-          arguments: [StoreConfiguration.Compression.none, .zstdBytegroup])
+    @Test(
+        "random reads from 1 byte to 8 MiB, across chunk boundaries and at the end of the file, match the original",
+        arguments: [StoreConfiguration.Compression.none, .zstdBytegroup])
     func randomReadsMatch(compression: StoreConfiguration.Compression) throws {
         let model = try TestModels.shards()
         let name = "model-00001-of-00002.safetensors"
@@ -104,7 +106,8 @@ struct MountReadTests {
         try withMount([model]) { mount in
             let root = mount.modelPath(model)
             for file in try TestModels.files(below: model.directory) {
-                var original = stat(), mounted = stat()
+                var original = stat()
+                var mounted = stat()
                 #expect(stat("\(model.directory)/\(file)", &original) == 0)
                 #expect(stat("\(root)/\(file)", &mounted) == 0)
                 #expect(mounted.st_size == original.st_size, "\(file)")

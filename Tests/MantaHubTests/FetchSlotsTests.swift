@@ -32,7 +32,10 @@ import Testing
             for _ in 0..<12 {
                 group.addTask {
                     try await slots.withSlot(.preheat) {
-                        running.value.withLock { $0.now += 1; $0.peak = max($0.peak, $0.now) }
+                        running.value.withLock {
+                            $0.now += 1
+                            $0.peak = max($0.peak, $0.now)
+                        }
                         try await Task.sleep(for: .milliseconds(5))
                         running.value.withLock { $0.now -= 1 }
                     }

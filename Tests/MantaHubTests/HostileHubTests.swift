@@ -1,12 +1,13 @@
 import AsyncHTTPClient
 import Foundation
-@testable import MantaHub
 import MantaStore
 import MantaTestSupport
 import MantaWire
 import NIOCore
 import NIOHTTP1
 import Testing
+
+@testable import MantaHub
 
 /// A hub that lies about sizes, pages and timing: the victim (a real `manta pull`, or the client library where only
 /// a setting differs) stays alive, fails with an error naming the hub and the field, and records nothing.
@@ -76,7 +77,8 @@ import Testing
     @Test func theCapsAreSetFromTheEnvironment() async throws {
         let hub = try Self.endlessPages()
         defer { hub.close() }
-        try Self.expectRefused(try await Self.pull(from: hub, settings: ["MANTA_HUB_MAX_PAGES": "5"]), saying: ["cap of 5 pages", "MANTA_HUB_MAX_PAGES"])
+        try Self.expectRefused(
+            try await Self.pull(from: hub, settings: ["MANTA_HUB_MAX_PAGES": "5"]), saying: ["cap of 5 pages", "MANTA_HUB_MAX_PAGES"])
         #expect(hub.paths.count <= 5 + 2, "\(hub.paths.count) requests")
         try Self.expectRefused(try await Self.pull(from: hub, settings: ["MANTA_HUB_MAX_PAGES": "lots"]), saying: ["MANTA_HUB_MAX_PAGES='lots'"])
     }
@@ -113,7 +115,8 @@ import Testing
         let hub = try HostileHub { _, _ in HostileHub.Answer(contentLength: "100000", trickle: true) }
         defer { hub.close() }
         let client = HubClient(
-            configuration: try HubClientConfiguration(endpoint: hub.endpoint, retry: HubRetryPolicy(maximumAttempts: 2, initialDelay: .milliseconds(10)), metadataTimeout: .seconds(1))
+            configuration: try HubClientConfiguration(
+                endpoint: hub.endpoint, retry: HubRetryPolicy(maximumAttempts: 2, initialDelay: .milliseconds(10)), metadataTimeout: .seconds(1))
         )
         let started = ContinuousClock.now
         let error = await #expect(throws: HubError.self) { try await client.resolveCommit(HubModelReference("acme/evil")) }
@@ -132,7 +135,8 @@ import Testing
 
     @Test func aTreeListingIsCheckedPageByPageWithoutTheNetwork() throws {
         let limits = HubAnswerLimits(maximumPages: 2, maximumEntries: 3)
-        let oid = String(repeating: "b", count: 40), sha = String(repeating: "a", count: 64)
+        let oid = String(repeating: "b", count: 40)
+        let sha = String(repeating: "a", count: 64)
         func refusal(_ pages: [String], hasNext: Bool = false) -> String? {
             var listing = HubTreeListing(limits: limits)
             do {
@@ -145,7 +149,11 @@ import Testing
         #expect(refusal(["[\(HostileHub.entry("a", size: "1")),\(HostileHub.entry("b/c", size: "2"))]"]) == nil)
         #expect(refusal(["[\(HostileHub.entry("a", size: "1"))]", "[\(HostileHub.entry("a", size: "1"))]"])?.contains("listed twice") == true)
         #expect(refusal(["[]", "[]"], hasNext: true)?.contains("MANTA_HUB_MAX_PAGES") == true)
-        #expect(refusal([#"[{"type":"directory","oid":"\#(oid)","path":"d"},{"type":"directory","oid":"\#(oid)","path":"e"}]"#, "[" + [HostileHub.entry("x", size: "1"), HostileHub.entry("y", size: "1")].joined(separator: ",") + "]"])?.contains("MANTA_HUB_MAX_ENTRIES") == true)
+        #expect(
+            refusal([
+                #"[{"type":"directory","oid":"\#(oid)","path":"d"},{"type":"directory","oid":"\#(oid)","path":"e"}]"#,
+                "[" + [HostileHub.entry("x", size: "1"), HostileHub.entry("y", size: "1")].joined(separator: ",") + "]",
+            ])?.contains("MANTA_HUB_MAX_ENTRIES") == true)
         #expect(refusal(["[\(HostileHub.entry("../etc/passwd", size: "1"))]"])?.contains("'path'") == true)
         #expect(refusal(["[\(HostileHub.entry("a", size: "1", oid: "xyz"))]"])?.contains("'oid'") == true)
         let lfsSizes = #"[{"type":"file","oid":"\#(oid)","size":5,"path":"w.bin","lfs":{"oid":"\#(sha)","size":6,"pointerSize":130}}]"#
@@ -164,7 +172,10 @@ import Testing
     @Test func contentRangeAndLengthThatOverflowOrContradictAreRefused() throws {
         #expect(ContentRange("bytes 0-4/5").map { [$0.first, $0.last, $0.total] } == [0, 4, 5])
         #expect(ContentRange("bytes 0-4/*")?.total == nil)
-        for bad in ["bytes 0-9223372036854775807/9223372036854775807", "bytes -1-5/10", "bytes 5-1/10", "bytes 0-99999999999999999999/5", "bytes 0-4/+5", "bytes 0-9/5"] {
+        for bad in [
+            "bytes 0-9223372036854775807/9223372036854775807", "bytes -1-5/10", "bytes 5-1/10", "bytes 0-99999999999999999999/5", "bytes 0-4/+5",
+            "bytes 0-9/5",
+        ] {
             #expect(ContentRange(bad) == nil, "\(bad)")
         }
         let location = try HubFileLocation(repo: HubRepoID("acme/evil"), revision: "main", path: "f")

@@ -1,8 +1,9 @@
 import Foundation
-@testable import MantaHub
 import MantaStore
 import MantaTestSupport
 import Testing
+
+@testable import MantaHub
 
 /// Files the hub gives no SHA-256 for (configs, tokenizers, remote code) are held to its git blob id: `hub serve`
 /// gives git's ids, a pull records and checks them, and verify rechecks them.
@@ -16,7 +17,8 @@ import Testing
 
     static func gitHashObject(_ path: String, in directory: TemporaryDirectory) async throws -> String {
         let result = try await Subprocess.run(
-            ["git", "hash-object", "--no-filters", path], environment: ProcessInfo.processInfo.environment, workingDirectory: URL(fileURLWithPath: directory.path)
+            ["git", "hash-object", "--no-filters", path], environment: ProcessInfo.processInfo.environment,
+            workingDirectory: URL(fileURLWithPath: directory.path)
         )
         return result.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
     }

@@ -1,7 +1,7 @@
 import AsyncHTTPClient
 import Foundation
-import NIOCore
 import MantaTestSupport
+import NIOCore
 import Testing
 
 /// `manta hub serve` as a real process, sent Range headers at and past the limits of UInt64: each answer is a
@@ -13,7 +13,8 @@ import Testing
         try FileManager.default.createDirectory(atPath: directory.appending("hub/acme/tiny"), withIntermediateDirectories: true)
         try Data(bytes).write(to: URL(fileURLWithPath: directory.appending("hub/acme/tiny/config.json")))
         let server = try ChildProcess.start(
-            [try MantaProcess.binaryPath(), "hub", "serve", directory.appending("hub"), "--addr", "127.0.0.1:0"], environment: [:], captureOutput: true
+            [try MantaProcess.binaryPath(), "hub", "serve", directory.appending("hub"), "--addr", "127.0.0.1:0"], environment: [:],
+            captureOutput: true
         )
         defer { kill(server.pid, SIGKILL) }
         let endpoint = try #require(try await server.firstOutputLine().split(separator: "=", maxSplits: 1).last.map(String.init))

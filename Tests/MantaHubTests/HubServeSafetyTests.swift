@@ -75,14 +75,17 @@ import Testing
         try Data("right-token\n".utf8).write(to: URL(fileURLWithPath: tokenFile))
         let manta = try MantaProcess.binaryPath()
         let server = try ChildProcess.start(
-            [manta, "hub", "serve", directory.appending("hub"), "--addr", "127.0.0.1:0", "--token-file", tokenFile], environment: [:], captureOutput: true
+            [manta, "hub", "serve", directory.appending("hub"), "--addr", "127.0.0.1:0", "--token-file", tokenFile], environment: [:],
+            captureOutput: true
         )
         defer { kill(server.pid, SIGTERM) }
         let endpoint = try #require(try await server.firstOutputLine().split(separator: "=", maxSplits: 1).last.map(String.init))
         let commandLine = try String(contentsOfFile: "/proc/\(server.pid)/cmdline", encoding: .utf8)
         #expect(!commandLine.contains("right-token"))
         let url = "\(endpoint)/api/models/acme/shards"
-        for (header, status) in [(nil, 401), ("Bearer wrong-token", 401), ("Bearer right-toke", 401), ("Bearer right-token", 200)] as [(String?, UInt)] {
+        for (header, status) in [(nil, 401), ("Bearer wrong-token", 401), ("Bearer right-toke", 401), ("Bearer right-token", 200)]
+            as [(String?, UInt)]
+        {
             let (response, _) = try await HubServerTests.send(url, headers: header.map { [("Authorization", $0)] } ?? [])
             #expect(response.status.code == status, "\(header ?? "no token")")
         }

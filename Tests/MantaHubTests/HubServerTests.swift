@@ -61,14 +61,21 @@ import Testing
 
     @Test func treeListsFoldersAndFilesRecursivelyOrOneLevel() async throws {
         try await withTestHub { _, address, _ in
-            struct Entry: Decodable, Equatable { var type: String; var path: String }
+            struct Entry: Decodable, Equatable {
+                var type: String
+                var path: String
+            }
             let base = "\(address.endpoint)/api/models/acme/tiny/tree/main"
             let (_, recursive) = try await Self.send(base + "?recursive=true")
             let all = try JSONDecoder().decode([Entry].self, from: Data(recursive))
-            #expect(all.map(\.path) == [".gitattributes", "config.json", "model.safetensors", "nested", "nested/deeper", "nested/deeper/tokenizer.json"])
+            #expect(
+                all.map(\.path) == [".gitattributes", "config.json", "model.safetensors", "nested", "nested/deeper", "nested/deeper/tokenizer.json"])
             #expect(all.filter { $0.type == "directory" }.map(\.path) == ["nested", "nested/deeper"])
             let (_, top) = try await Self.send(base)
-            #expect(try JSONDecoder().decode([Entry].self, from: Data(top)).map(\.path) == [".gitattributes", "config.json", "model.safetensors", "nested"])
+            #expect(
+                try JSONDecoder().decode([Entry].self, from: Data(top)).map(\.path) == [
+                    ".gitattributes", "config.json", "model.safetensors", "nested",
+                ])
             let (_, sub) = try await Self.send(base + "/nested")
             #expect(try JSONDecoder().decode([Entry].self, from: Data(sub)) == [Entry(type: "directory", path: "nested/deeper")])
         }
@@ -76,7 +83,12 @@ import Testing
 
     @Test func pathsInfoDescribesOnlyTheAskedPaths() async throws {
         try await withTestHub { _, address, repository in
-            struct Entry: Decodable { var path: String; var size: Int64; var lfs: LFS?; struct LFS: Decodable { var oid: String } }
+            struct Entry: Decodable {
+                var path: String
+                var size: Int64
+                var lfs: LFS?
+                struct LFS: Decodable { var oid: String }
+            }
             var request = HTTPClientRequest(url: "\(address.endpoint)/api/models/acme/tiny/paths-info/main")
             request.method = .POST
             request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
@@ -94,9 +106,10 @@ import Testing
         var commits: [String] = []
         for _ in 0..<2 {
             let server = HubServer(configuration: try HubServerConfiguration(root: repository.path))
-            commits.append(try await server.withRunning { address in
-                try await testClient(address).resolveCommit(HubModelReference(repo: TestRepository.repo))
-            })
+            commits.append(
+                try await server.withRunning { address in
+                    try await testClient(address).resolveCommit(HubModelReference(repo: TestRepository.repo))
+                })
         }
         #expect(commits[0] == commits[1])
     }

@@ -92,7 +92,8 @@ import Testing
             environment["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
             environment["HF_HUB_DISABLE_XET"] = "1"
 
-            let result = try await Subprocess.run(["python3", scriptURL.path, "\(try TestRepository.repo)"], environment: environment, workingDirectory: work)
+            let result = try await Subprocess.run(
+                ["python3", scriptURL.path, "\(try TestRepository.repo)"], environment: environment, workingDirectory: work)
             try #require(
                 result.status == 0,
                 "python3 with huggingface_hub is required (pip install huggingface_hub); the script failed with status \(result.status):\n\(result.standardError)"

@@ -41,7 +41,8 @@ import Glibc
             let mounted = mount.modelFile(Self.repo, Self.shard)
             let sourceSize = try #require(try FileManager.default.attributesOfItem(atPath: source)[.size] as? UInt64)
             #expect(try FileManager.default.attributesOfItem(atPath: mounted)[.size] as? UInt64 == sourceSize)
-            #expect(mount.hub.server.statistics.bytesServed(repo: try HubRepoID(Self.repo), path: Self.shard) < 64 << 10, "add read more than headers")
+            #expect(
+                mount.hub.server.statistics.bytesServed(repo: try HubRepoID(Self.repo), path: Self.shard) < 64 << 10, "add read more than headers")
             mount.hub.server.statistics.reset()
 
             let tensor = try Self.middleTensor(of: source)
@@ -58,7 +59,9 @@ import Glibc
             // read-around (the mount's read-ahead) touches next to the header and the tensor.
             let spans = try chunkSpans(of: source)
             let window = UInt64(LazyMount.readAheadKiB << 10)
-            func overlapping(_ range: Range<UInt64>) -> Set<ChunkSpan> { Set(spans.filter { $0.offset < range.upperBound && $0.end > range.lowerBound }) }
+            func overlapping(_ range: Range<UInt64>) -> Set<ChunkSpan> {
+                Set(spans.filter { $0.offset < range.upperBound && $0.end > range.lowerBound })
+            }
             let needed = overlapping(0..<spans[0].end).union(overlapping(tensor.start..<tensor.end))
             let allowed = needed.union(overlapping(0..<window)).union(overlapping(tensor.start - window..<tensor.end + window))
             let served = UInt64(mount.hub.server.statistics.bytesServed(repo: try HubRepoID(Self.repo), path: Self.shard))
@@ -126,7 +129,9 @@ import Glibc
             var trueChunks = Set<ChunkID>()
             for file in try FileManager.default.contentsOfDirectory(atPath: folder) {
                 let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: "\(folder)/\(file)")))
-                for span in try chunkSpans(of: "\(folder)/\(file)") { trueChunks.insert(SHA256Hasher.hash(Array(bytes[Int(span.offset)..<Int(span.end)]))) }
+                for span in try chunkSpans(of: "\(folder)/\(file)") {
+                    trueChunks.insert(SHA256Hasher.hash(Array(bytes[Int(span.offset)..<Int(span.end)])))
+                }
             }
             let store = try await mount.hub.openStore()
             #expect(chunkFiles(in: store).isSubset(of: trueChunks))

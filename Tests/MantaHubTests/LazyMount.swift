@@ -70,16 +70,20 @@ func withLazyMount(_ models: [String: String], _ body: @escaping @Sendable (Lazy
     try await withPullHub(models) { hub in
         let requested = hub.directory.appending("mnt")
         try FileManager.default.createDirectory(atPath: requested, withIntermediateDirectories: true)
-        let mountPoint = realpath(requested, nil).map { pointer in
-            defer { free(pointer) }
-            return String(cString: pointer)
-        } ?? requested
+        let mountPoint =
+            realpath(requested, nil).map { pointer in
+                defer { free(pointer) }
+                return String(cString: pointer)
+            } ?? requested
         let logPath = hub.directory.appending("mount.log")
         var environment = PullProcessTests.environment(endpoint: hub.address.endpoint, home: hub.directory.path)
         environment["MANTA_LOG_LEVEL"] = "info"
         let child = try ChildProcess.start(
-            ["/bin/sh", "-c", "exec \"$0\" \"$@\" > \"\(logPath)\" 2>&1", try MantaProcess.binaryPath(), "mount", mountPoint, "--store", hub.storeRoot,
-             "--read-ahead", "\(LazyMount.readAheadKiB)"],
+            [
+                "/bin/sh", "-c", "exec \"$0\" \"$@\" > \"\(logPath)\" 2>&1", try MantaProcess.binaryPath(), "mount", mountPoint, "--store",
+                hub.storeRoot,
+                "--read-ahead", "\(LazyMount.readAheadKiB)",
+            ],
             environment: environment
         )
         let mount = LazyMount(hub: hub, mountPoint: mountPoint, logPath: logPath, child: child)

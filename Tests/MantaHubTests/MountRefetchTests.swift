@@ -19,7 +19,8 @@ import Testing
             #expect(try await readThroughMount(path, offset: 0, count: original.count) == .success(original), "every chunk is checked and mapped now")
 
             let store = try await mount.hub.openStore()
-            let chunk = try #require(try store.requireManifest(try RepoReference(parsing: Self.repo)).manifest.file(at: file)?.chunks.dropFirst().first)
+            let chunk = try #require(
+                try store.requireManifest(try RepoReference(parsing: Self.repo)).manifest.file(at: file)?.chunks.dropFirst().first)
             let chunkPath = try #require(store.location(of: chunk.id)).path
             let inside = Int(chunk.offset + chunk.length / 2)
             try overwriteKeepingTimes(chunkPath, at: chunk.length / 2, with: original[inside..<inside + 4096].map { $0 ^ 0x5a })

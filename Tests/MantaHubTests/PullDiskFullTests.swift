@@ -25,14 +25,16 @@ import Glibc
             try FileManager.default.copyItem(atPath: "\(model)/\(name)", toPath: "\(repoFolder)/\(name)")
         }
         let manta = try MantaProcess.binaryPath()
-        let hub = try ChildProcess.start([manta, "hub", "serve", directory.appending("hub"), "--addr", "127.0.0.1:0"], environment: [:], captureOutput: true)
+        let hub = try ChildProcess.start(
+            [manta, "hub", "serve", directory.appending("hub"), "--addr", "127.0.0.1:0"], environment: [:], captureOutput: true)
         defer { kill(hub.pid, SIGTERM) }
         let endpoint = try #require(try await hub.firstOutputLine().split(separator: "=", maxSplits: 1).last.map(String.init))
 
         // A file system of 16 MiB, less than the model's 41 MB, that this test mounts itself (as root).
         let small = directory.appending("small")
         try FileManager.default.createDirectory(atPath: small, withIntermediateDirectories: true)
-        let mounted = try await Subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", small], environment: [:], workingDirectory: URL(fileURLWithPath: directory.path))
+        let mounted = try await Subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", small], environment: [:], workingDirectory: URL(fileURLWithPath: directory.path))
         try #require(mounted.status == 0, "\(mounted.standardError)")
         defer { umount2(small, Int32(MNT_DETACH)) }
 
@@ -58,7 +60,8 @@ import Glibc
         #expect(verify.status == 0, "\(verify.standardOutput)\(verify.standardError)")
 
         // What fits still pulls: the disk is usable again.
-        let one = try await Subprocess.run([manta, "pull", "acme/big", "--file", "config.json", "--store", store], environment: environment, workingDirectory: work)
+        let one = try await Subprocess.run(
+            [manta, "pull", "acme/big", "--file", "config.json", "--store", store], environment: environment, workingDirectory: work)
         #expect(one.status == 0, "\(one.standardError)")
     }
 }

@@ -57,7 +57,8 @@ import Testing
         try FileManager.default.createSymbolicLink(atPath: repoFolder, withDestinationPath: try Fixtures.realModel())
         let manta = try MantaProcess.binaryPath()
 
-        let server = try ChildProcess.start([manta, "hub", "serve", directory.appending("hub"), "--addr", "127.0.0.1:0"], environment: [:], captureOutput: true)
+        let server = try ChildProcess.start(
+            [manta, "hub", "serve", directory.appending("hub"), "--addr", "127.0.0.1:0"], environment: [:], captureOutput: true)
         let firstLine = try await server.firstOutputLine()
         let endpoint = try #require(firstLine.split(separator: "=", maxSplits: 1).last.map(String.init))
         #expect(firstLine.hasPrefix("HF_ENDPOINT=http://127.0.0.1:"))

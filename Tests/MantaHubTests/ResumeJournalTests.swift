@@ -12,7 +12,8 @@ import Testing
     @Test func aReaderGetsOnlyWhatWasAppendedSinceItLastReadAndStartsOverWhenTheJournalIsReplaced() throws {
         let scratch = try TemporaryDirectory()
         let store = try Store(root: scratch.appending("store"))
-        let journal = try ResumeJournal(store: store, repo: try HubRepoID("acme/model"), commit: String(repeating: "a", count: 40), file: "model.safetensors")
+        let journal = try ResumeJournal(
+            store: store, repo: try HubRepoID("acme/model"), commit: String(repeating: "a", count: 40), file: "model.safetensors")
         var position = ResumeJournal.ReadPosition()
         #expect(journal.entries(since: &position).entries.isEmpty, "no journal yet")
 

@@ -175,7 +175,8 @@ import Testing
                         namespace: "manta-system", identity: identity, leaseDuration: .seconds(2), renewDeadline: .seconds(1),
                         retryPeriod: .milliseconds(50)))
             }
-            let first = elector("one"), second = elector("two")
+            let first = elector("one")
+            let second = elector("two")
             let (stopSignal, stopFirst) = AsyncStream.makeStream(of: Void.self)
             let leaders = Locked<[String]>([])
             let firstTask = Task {

@@ -26,7 +26,8 @@ import Testing
     @Test func theServerIsTrustedThroughTheConfiguredCABundle() async throws {
         try await KubeTestEnvironment.with(tls: try Self.serverTLS(requireClientCertificate: false)) { env in
             let client = try KubeClient(
-                config: KubeConfig(server: "https://127.0.0.1:\(env.port)", credentials: .token("t"), certificateAuthorityPEM: try Self.pem("ca.crt")),
+                config: KubeConfig(
+                    server: "https://127.0.0.1:\(env.port)", credentials: .token("t"), certificateAuthorityPEM: try Self.pem("ca.crt")),
                 logger: quietLogger)
             _ = try await client.create(Torrent.sample("over-tls"))
             #expect(try await client.list(Torrent.self).items.map(\.name) == ["over-tls"])

@@ -9,7 +9,8 @@ import Testing
     static let source = Replication.Source(hub: "Huggingface", repoID: "a/b", revision: "main", commit: "c1", filename: nil, totalBytes: 10)
 
     static func replication(_ phase: Replication.Phase, reclaim: Bool = false) -> Replication {
-        var replication = Replication(metadata: ObjectMeta(name: "t.node-a"), spec: .init(torrentName: "t", nodeName: "node-a", source: source, reclaim: reclaim))
+        var replication = Replication(
+            metadata: ObjectMeta(name: "t.node-a"), spec: .init(torrentName: "t", nodeName: "node-a", source: source, reclaim: reclaim))
         replication.status = .init(phase: phase, bytesDone: 4, bytesTotal: 10, manifestDigest: phase == .ready ? "sha256:ab" : nil, message: "m")
         return replication
     }
@@ -39,7 +40,8 @@ import Testing
         torrent.status?.phase = .failed
         #expect(LocalTorrentStatus(torrent: "t", node: "n", replication: nil, torrent: torrent).state == .failed)
         #expect(
-            LocalTorrentStatus(torrent: "t", node: "node-a", replication: Self.replication(.ready, reclaim: true), torrent: torrent).state == .reclaiming,
+            LocalTorrentStatus(torrent: "t", node: "node-a", replication: Self.replication(.ready, reclaim: true), torrent: torrent).state
+                == .reclaiming,
             "a replica being reclaimed is not ready to read")
     }
 
@@ -51,7 +53,8 @@ import Testing
             for (node, address) in [("node-a", "10.0.0.1:8470"), ("node-b", "10.0.0.2:8470"), ("node-c", "not an address")] {
                 try await NodeAgentBinding(client: env.client, nodeName: node).publish(.init(address: address))
             }
-            let discovery = NodeTrackerPeerDiscovery(client: env.client, nodeName: "node-a", backoff: Backoff(initial: .milliseconds(10)), logger: quietLogger)
+            let discovery = NodeTrackerPeerDiscovery(
+                client: env.client, nodeName: "node-a", backoff: Backoff(initial: .milliseconds(10)), logger: quietLogger)
             let task = Task { await discovery.run() }
             defer { task.cancel() }
             await discovery.waitForSync()
@@ -65,7 +68,8 @@ import Testing
 
     @Test func aNodeTrackerIsAPeerOnlyForAnExistingNodeAtOneOfThatNodesAddresses() async throws {
         try await KubeTestEnvironment.with { env in
-            try await env.client.createNode(Node(name: "node-b", addresses: [.init(type: "InternalIP", address: "10.0.0.2")], podCIDRs: ["10.244.2.0/24"]))
+            try await env.client.createNode(
+                Node(name: "node-b", addresses: [.init(type: "InternalIP", address: "10.0.0.2")], podCIDRs: ["10.244.2.0/24"]))
             try await env.client.createNode(Node(name: "node-c", addresses: [.init(type: "InternalIP", address: "fd00::3")]))
             let trackers = [
                 ("node-b", "10.0.0.2:8470"),  // the Node's own address
@@ -85,7 +89,8 @@ import Testing
                 tracker.status = .init(address: "10.0.0.5:8470")
                 return true
             }
-            let discovery = NodeTrackerPeerDiscovery(client: env.client, nodeName: "node-a", backoff: Backoff(initial: .milliseconds(10)), logger: quietLogger)
+            let discovery = NodeTrackerPeerDiscovery(
+                client: env.client, nodeName: "node-a", backoff: Backoff(initial: .milliseconds(10)), logger: quietLogger)
             let task = Task { await discovery.run() }
             defer { task.cancel() }
             await discovery.waitForSync()
@@ -106,14 +111,18 @@ import Testing
     }
 
     @Test func nodeAddressesAndPodRangesAreMatchedAsIPAddresses() {
-        let node = Node(name: "n", addresses: [.init(type: "Hostname", address: "gpu-7"), .init(type: "InternalIP", address: "10.1.2.3")], podCIDRs: ["10.244.7.0/23", "fd00:7::/64"])
+        let node = Node(
+            name: "n", addresses: [.init(type: "Hostname", address: "gpu-7"), .init(type: "InternalIP", address: "10.1.2.3")],
+            podCIDRs: ["10.244.7.0/23", "fd00:7::/64"])
         for host in ["gpu-7", "10.1.2.3", "10.244.6.1", "10.244.7.255", "fd00:7::1", "fd00:7:0:0:ffff::9"] {
             #expect(NodeTrackerPeerDiscovery.vouches(node, forHost: host), "\(host)")
         }
         for host in ["gpu-8", "10.1.2.4", "10.244.8.0", "10.244.5.255", "fd00:8::1", "", "10.244.7.0/23"] {
             #expect(!NodeTrackerPeerDiscovery.vouches(node, forHost: host), "\(host)")
         }
-        #expect(!NodeTrackerPeerDiscovery.vouches(Node(name: "m", podCIDRs: ["10.0.0.0/33", "nonsense"]), forHost: "10.0.0.1"), "malformed ranges hold nothing")
+        #expect(
+            !NodeTrackerPeerDiscovery.vouches(Node(name: "m", podCIDRs: ["10.0.0.0/33", "nonsense"]), forHost: "10.0.0.1"),
+            "malformed ranges hold nothing")
     }
 
     @Test(arguments: [
@@ -129,14 +138,17 @@ import Testing
     ])
     func badOptionsAreNamed(arguments: [String], expected: String) throws {
         let scratch = try TemporaryDirectory()
-        let result = try MantaProcess.run(arguments + (arguments[0] == "agent" ? ["--store", scratch.appending("store")] : []), environment: ["NODE_NAME": ""])
+        let result = try MantaProcess.run(
+            arguments + (arguments[0] == "agent" ? ["--store", scratch.appending("store")] : []), environment: ["NODE_NAME": ""])
         #expect(!result.succeeded)
         #expect(result.standardError.contains(expected), "\(result.standardError)")
     }
 
     @Test func waitGivesUpWithTheReasonWhenNoAgentAnswers() throws {
         let scratch = try TemporaryDirectory()
-        let result = try MantaProcess.run(["wait", "--torrent", "t", "--socket", scratch.appending("none.sock"), "--timeout", "500ms", "--interval", "100ms"])
+        let result = try MantaProcess.run([
+            "wait", "--torrent", "t", "--socket", scratch.appending("none.sock"), "--timeout", "500ms", "--interval", "100ms",
+        ])
         #expect(!result.succeeded)
         #expect(result.standardError.contains("Torrent t was not Ready on this node within"), "\(result.standardError)")
         #expect(result.standardError.contains("last problem"), "why the agent could not be asked: \(result.standardError)")

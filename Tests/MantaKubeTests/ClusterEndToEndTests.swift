@@ -21,7 +21,9 @@ import Glibc
         try await Cluster.with { cluster in
             // Two replicas: two nodes pull it from the hub, the third is not used.
             try await cluster.create(Torrent(name: "base", spec: .init(hub: .init(repoID: "acme/base"), replicas: 2, reclaimPolicy: .delete)))
-            let ready = try await cluster.harness.waitForTorrent("base", "2 ready replicas") { $0.status?.phase == .ready && $0.status?.readyReplicas == 2 }
+            let ready = try await cluster.harness.waitForTorrent("base", "2 ready replicas") {
+                $0.status?.phase == .ready && $0.status?.readyReplicas == 2
+            }
             let placed = try await cluster.harness.nodes(of: "base")
             #expect(placed.count == 2)
             let idle = try #require(Self.nodes.first { !placed.contains($0) })
@@ -45,7 +47,8 @@ import Glibc
             _ = try await cluster.harness.waitForTorrent("base", "3 ready replicas") { $0.status?.readyReplicas == 3 && $0.status?.phase == .ready }
             let modelBytes = try #require(ready.status?.repo?.totalBytes)
             let hubBytes = cluster.hub.statistics.totalBytesServed - hubBytesBefore
-            #expect(hubBytes < modelBytes / 10, "the third replica came from its peers, found through their NodeTrackers (hub sent \(hubBytes) bytes)")
+            #expect(
+                hubBytes < modelBytes / 10, "the third replica came from its peers, found through their NodeTrackers (hub sent \(hubBytes) bytes)")
 
             let waited = try await waiting.value
             #expect(waited.status == 0, "manta wait: \(waited.standardError)")
@@ -57,10 +60,13 @@ import Glibc
 
             // A second model sharing base's file; deleting it with reclaimPolicy Delete frees only its own chunks.
             try await cluster.create(Torrent(name: "extended", spec: .init(hub: .init(repoID: "acme/extended"), replicas: 3, reclaimPolicy: .delete)))
-            let extended = try await cluster.harness.waitForTorrent("extended", "3 ready replicas") { $0.status?.phase == .ready && $0.status?.readyReplicas == 3 }
+            let extended = try await cluster.harness.waitForTorrent("extended", "3 ready replicas") {
+                $0.status?.phase == .ready && $0.status?.readyReplicas == 3
+            }
             let baseChunks = try cluster.chunkIDs(of: digest, on: idle)
             let extendedChunks = try cluster.chunkIDs(of: try #require(extended.status?.manifestDigest), on: idle)
-            let shared = baseChunks.intersection(extendedChunks), unshared = extendedChunks.subtracting(baseChunks)
+            let shared = baseChunks.intersection(extendedChunks)
+            let unshared = extendedChunks.subtracting(baseChunks)
             try #require(!shared.isEmpty && !unshared.isEmpty, "the fixtures share a file and differ in another")
 
             try await cluster.harness.client.delete(Torrent.self, name: "extended")
@@ -103,7 +109,8 @@ struct Cluster: Sendable {
                     }
                     try await eventually("every agent published its NodeTracker with an address") {
                         let trackers = try await harness.client.list(NodeTracker.self).items
-                        return trackers.filter { $0.status?.address != nil && ($0.status?.capacityBytes ?? 0) > 0 }.count == ClusterEndToEndTests.nodes.count
+                        return trackers.filter { $0.status?.address != nil && ($0.status?.capacityBytes ?? 0) > 0 }.count
+                            == ClusterEndToEndTests.nodes.count
                     }
                     try await body(Cluster(harness: harness, hub: hub, scratch: scratch.path))
                 } catch {
@@ -126,7 +133,9 @@ struct Cluster: Sendable {
             ],
             environment: ["HF_ENDPOINT": hub, "HF_TOKEN": ""])
         agent.standardOutput = FileHandle.nullDevice
-        guard FileManager.default.createFile(atPath: "\(folder)/agent.log", contents: nil) else { throw TestFailure("cannot create \(folder)/agent.log") }
+        guard FileManager.default.createFile(atPath: "\(folder)/agent.log", contents: nil) else {
+            throw TestFailure("cannot create \(folder)/agent.log")
+        }
         agent.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(folder)/agent.log"))
         try agent.run()
         return agent
@@ -202,7 +211,8 @@ struct Cluster: Sendable {
         var found: [String] = []
         for organization in (try? FileManager.default.contentsOfDirectory(atPath: refs)) ?? [] {
             for name in (try? FileManager.default.contentsOfDirectory(atPath: "\(refs)/\(organization)")) ?? [] {
-                for revision in (try? FileManager.default.contentsOfDirectory(atPath: "\(refs)/\(organization)/\(name)")) ?? [] where !revision.hasPrefix("tmp-") {
+                for revision in (try? FileManager.default.contentsOfDirectory(atPath: "\(refs)/\(organization)/\(name)")) ?? []
+                where !revision.hasPrefix("tmp-") {
                     found.append("\(organization)/\(name)@\(revision)")
                 }
             }

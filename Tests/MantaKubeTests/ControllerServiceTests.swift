@@ -17,7 +17,8 @@ import Testing
                         watchBackoff: Backoff(initial: .milliseconds(10)), retryBaseDelay: .milliseconds(10),
                         metricsFactory: PrometheusMetricsFactory(registry: registry)),
                     leaderElection: LeaderElectionConfiguration(
-                        namespace: "manta-system", identity: "pod-1", leaseDuration: .seconds(2), renewDeadline: .seconds(1), retryPeriod: .milliseconds(50))),
+                        namespace: "manta-system", identity: "pod-1", leaseDuration: .seconds(2), renewDeadline: .seconds(1),
+                        retryPeriod: .milliseconds(50))),
                 logger: quietLogger)
             let port = Locked(0)
             let probes = ControllerProbeServer(host: "127.0.0.1", port: 0, controller: service, registry: registry, logger: quietLogger) { bound in
@@ -67,11 +68,13 @@ import Testing
             // Someone else holds a fresh lease.
             let now = KubeJSON.microTime(Date())
             _ = try await env.client.create(
-                Lease(name: "manta-controller", namespace: "manta-system",
-                      spec: .init(holderIdentity: "pod-0", leaseDurationSeconds: 60, acquireTime: now, renewTime: now, leaseTransitions: 0)))
+                Lease(
+                    name: "manta-controller", namespace: "manta-system",
+                    spec: .init(holderIdentity: "pod-0", leaseDurationSeconds: 60, acquireTime: now, renewTime: now, leaseTransitions: 0)))
             let service = ControllerService(
                 client: env.client, resolver: TableResolver(),
-                configuration: .init(leaderElection: LeaderElectionConfiguration(namespace: "manta-system", identity: "pod-1", retryPeriod: .milliseconds(50))),
+                configuration: .init(
+                    leaderElection: LeaderElectionConfiguration(namespace: "manta-system", identity: "pod-1", retryPeriod: .milliseconds(50))),
                 logger: quietLogger)
             let run = Task { try await service.run() }
             try await eventually("running as a follower") { service.isReady }

@@ -16,7 +16,8 @@ import Yams
 
     @Test func theOriginalReadmeSamplesAreAmongTheSamples() throws {
         let files = try Self.torrentSamples().map(\.file)
-        #expect(files.contains("torrent-sample.yaml") && files.contains("torrent-node-selector.yaml") && files.contains("torrent-reclaim-delete.yaml"))
+        #expect(
+            files.contains("torrent-sample.yaml") && files.contains("torrent-node-selector.yaml") && files.contains("torrent-reclaim-delete.yaml"))
         #expect(files.count >= 8)
     }
 

@@ -115,7 +115,9 @@ import Testing
             #expect(try await harness.client.get(Node.self, name: "node-a").labels["zone"] == "x", "other labels stay")
 
             try await harness.report("qwen", on: "node-a", .failed, message: "disk full")
-            try await eventually("node-a loses the label when its copy is not ready") { try await Self.label(of: "qwen", on: "node-a", harness) == nil }
+            try await eventually("node-a loses the label when its copy is not ready") {
+                try await Self.label(of: "qwen", on: "node-a", harness) == nil
+            }
             try await harness.report("qwen", on: "node-a", .ready)
             try await harness.report("qwen", on: "node-b", .ready)
             _ = try await harness.waitForPhase("qwen", .ready)
@@ -142,7 +144,8 @@ import Testing
             try await harness.report("qwen", on: scheduled.spec.nodeName, .ready)
             _ = try await harness.waitForPhase("qwen", .ready)
             let elsewhere = scheduled.spec.nodeName == "node-a" ? "node-b" : "node-a"
-            let waiter = TorrentWaiter(source: .cluster(harness.client, nodeName: elsewhere), poll: .milliseconds(20), notPlacedGrace: .milliseconds(200))
+            let waiter = TorrentWaiter(
+                source: .cluster(harness.client, nodeName: elsewhere), poll: .milliseconds(20), notPlacedGrace: .milliseconds(200))
             do {
                 _ = try await waiter.wait(torrent: "qwen", timeout: .seconds(30))
                 Issue.record("the wait ended Ready on a node without the model")

@@ -27,10 +27,13 @@ import Yams
         ]
         let error = #expect(throws: APIRequestError.self) { try TorrentSchema.admit(torrent, old: nil, name: "t", strict: true) }
         #expect(error?.code == 400)
-        #expect(error?.message.hasSuffix("strict decoding error: unknown field \"spec.hub.revison\", unknown field \"spec.replica\"") == true, "\(String(describing: error?.message))")
+        #expect(
+            error?.message.hasSuffix("strict decoding error: unknown field \"spec.hub.revison\", unknown field \"spec.replica\"") == true,
+            "\(String(describing: error?.message))")
         let admitted = try TorrentSchema.admit(torrent, old: nil, name: "t")
         #expect(admitted["spec"]?["replica"] == nil && admitted["spec"]?["hub"]?["revison"] == nil, "without strict, unknown fields are pruned")
-        #expect(admitted["spec"]?["nodeSelector"]?["zone"] == "a" && admitted["metadata"]?["labels"]?["a"] == "b" && admitted["status"]?["anything"] == 1)
+        #expect(
+            admitted["spec"]?["nodeSelector"]?["zone"] == "a" && admitted["metadata"]?["labels"]?["a"] == "b" && admitted["status"]?["anything"] == 1)
     }
 
     /// `schema` without `description` and `x-kubernetes-validations` (CEL rules the server checks in code).

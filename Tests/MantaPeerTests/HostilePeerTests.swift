@@ -3,6 +3,7 @@ import MantaStore
 import MantaTestSupport
 import MantaWire
 import Testing
+
 @testable import MantaPeer
 
 /// A hostile peer (a real listener on 127.0.0.1 speaking the peer protocol with numbers of its choosing) against
@@ -13,7 +14,8 @@ import Testing
 
     /// Runs `body` against a peer that answers every request with `answer`.
     static func withHostilePeer<T>(
-        _ answer: @escaping @Sendable (ScriptedHTTPServer.Request) -> ScriptedHTTPServer.Answer, _ body: (PeerAddress, ScriptedHTTPServer) async throws -> T
+        _ answer: @escaping @Sendable (ScriptedHTTPServer.Request) -> ScriptedHTTPServer.Answer,
+        _ body: (PeerAddress, ScriptedHTTPServer) async throws -> T
     ) async throws -> T {
         let server = try ScriptedHTTPServer(answer: answer)
         defer { server.stop() }
@@ -21,7 +23,9 @@ import Testing
     }
 
     /// The description of the error `operation` throws, which must be a `PeerError` naming `peer`.
-    static func refusal(from peer: PeerAddress, _ operation: () async throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) async -> String {
+    static func refusal(
+        from peer: PeerAddress, _ operation: () async throws -> Void, sourceLocation: SourceLocation = #_sourceLocation
+    ) async -> String {
         do {
             try await operation()
             Issue.record("the hostile answer was accepted", sourceLocation: sourceLocation)
@@ -53,7 +57,10 @@ import Testing
         try await Self.withHostilePeer({ _ in
             midBody
                 ? .init(headers: [("Content-Length", "100")], body: Array(bytes[..<10]), silenceAfter: .seconds(20))
-                : { Thread.sleep(forTimeInterval: 20); return .init(body: bytes) }()
+                : {
+                    Thread.sleep(forTimeInterval: 20)
+                    return .init(body: bytes)
+                }()
         }) { peer, _ in
             let started = ContinuousClock.now
             let message = await Self.refusal(from: peer) { _ = try await client.chunk(SHA256Hasher.hash(bytes), length: 100, from: peer) }
@@ -84,14 +91,18 @@ import Testing
 
     /// A manifest served with its true digest (so only its contents can be wrong) whose numbers cannot be believed.
     @Test(arguments: [
-        (#"[{"offset": 0, "length": 9223372036854775808, "id": "ID"}, {"offset": 9223372036854775808, "length": 9223372036854775808, "id": "ID"}]"#, "18446744073709551615", "above the limit"),
+        (
+            #"[{"offset": 0, "length": 9223372036854775808, "id": "ID"}, {"offset": 9223372036854775808, "length": 9223372036854775808, "id": "ID"}]"#,
+            "18446744073709551615", "above the limit"
+        ),
         (#"[{"offset": 0, "length": 4, "id": "ID"}, {"offset": 4, "length": 18446744073709551612, "id": "ID"}]"#, "8", "above the largest chunk"),
         (#"[{"offset": 0, "length": 200000000, "id": "ID"}]"#, "200000000", "above the largest chunk"),
         (#"[{"offset": 0, "length": 4, "id": "ID"}, {"offset": 18446744073709551614, "length": 4, "id": "ID"}]"#, "8", "do not cover"),
     ])
     func manifestsWithOverflowingOrOverlongChunksAreRefused(chunks: String, size: String, problem: String) async throws {
         let id = SHA256Hasher.hash([1]).hex
-        let json = #"{"chunkSize":4194304,"files":[{"chunks":\#(chunks.replacingOccurrences(of: "ID", with: id)),"path":"model.bin","scheme":"fixed","sha256":"\#(id)","size":\#(size)}],"source":{"commit":"c","kind":"huggingface","repo":"acme/x","revision":"main"},"version":1}"#
+        let json =
+            #"{"chunkSize":4194304,"files":[{"chunks":\#(chunks.replacingOccurrences(of: "ID", with: id)),"path":"model.bin","scheme":"fixed","sha256":"\#(id)","size":\#(size)}],"source":{"commit":"c","kind":"huggingface","repo":"acme/x","revision":"main"},"version":1}"#
         let bytes = Array(json.utf8)
         try await Self.withHostilePeer({ _ in .init(body: bytes) }) { peer, _ in
             let message = await Self.refusal(from: peer) { _ = try await client.manifest(SHA256Hasher.hash(bytes), from: peer) }
@@ -128,7 +139,8 @@ import Testing
     @Test(arguments: [("9223372036854775807", 1), ("3", 1), ("2", 2), ("-8", 0)])
     func bitmapsWhoseCountIsWrongAreRefused(count: String, bytes: Int) async throws {
         let ids = [SHA256Hasher.hash([1]), SHA256Hasher.hash([2])]
-        try await Self.withHostilePeer({ _ in .init(headers: [("X-Manta-Chunk-Count", count)], body: Array(repeating: 0xff, count: bytes)) }) { peer, _ in
+        try await Self.withHostilePeer({ _ in .init(headers: [("X-Manta-Chunk-Count", count)], body: Array(repeating: 0xff, count: bytes)) }) {
+            peer, _ in
             let message = await Self.refusal(from: peer) { _ = try await client.have(ids, from: peer) }
             #expect(message.contains("chunk bitmap"), "\(message)")
         }

@@ -2,6 +2,7 @@ import Foundation
 import MantaStore
 import MantaTestSupport
 import Testing
+
 @testable import MantaPeer
 
 #if canImport(Glibc)
@@ -15,7 +16,8 @@ import Glibc
 
     /// A plain chunk of the peer's model, its bytes, and its file.
     private static func plainChunk(of peer: RunningPeer) throws -> (chunk: Manifest.Chunk, bytes: [UInt8], path: String) {
-        let chunk = try #require(peer.manifest.files.flatMap(\.chunks).first { $0.length > 8192 && peer.store.location(of: $0.id)?.encoding == .plain })
+        let chunk = try #require(
+            peer.manifest.files.flatMap(\.chunks).first { $0.length > 8192 && peer.store.location(of: $0.id)?.encoding == .plain })
         return (chunk, try peer.store.read(chunk.id), try #require(peer.store.location(of: chunk.id)).path)
     }
 

@@ -5,6 +5,7 @@ import MantaTestSupport
 import NIOCore
 import ServiceLifecycle
 import Testing
+
 @testable import MantaPeer
 
 /// A real peer server on 127.0.0.1 with an OS-chosen port, over a store holding the GGUF fixture.
@@ -58,7 +59,8 @@ struct RunningPeer: Sendable {
             let whole = try peer.store.read(chunk.id)
             #expect(try await PeerClient(token: "cluster-secret").chunk(chunk.id, length: chunk.length, from: peer.address) == whole)
             let auth = ["Authorization": "Bearer cluster-secret"]
-            let partial = try await RawHTTP.get(port: peer.port, path: "/v1/chunks/\(chunk.id.hex)", headers: auth.merging(["Range": "bytes=1001-5000"]) { $1 })
+            let partial = try await RawHTTP.get(
+                port: peer.port, path: "/v1/chunks/\(chunk.id.hex)", headers: auth.merging(["Range": "bytes=1001-5000"]) { $1 })
             #expect(partial.status == 206)
             #expect(partial.body == Array(whole[1001...5000]))
         }
@@ -69,7 +71,8 @@ struct RunningPeer: Sendable {
             let chunks = peer.manifest.files.flatMap(\.chunks)
             let chunk = try #require(chunks.first { peer.store.location(of: $0.id)?.encoding == .byteGrouped })
             try FileDamage.truncate(toFraction: 0.5).apply(to: try #require(peer.store.location(of: chunk.id)).path)
-            let response = try await RawHTTP.get(port: peer.port, path: "/v1/chunks/\(chunk.id.hex)", headers: ["Authorization": "Bearer cluster-secret"])
+            let response = try await RawHTTP.get(
+                port: peer.port, path: "/v1/chunks/\(chunk.id.hex)", headers: ["Authorization": "Bearer cluster-secret"])
             #expect(response.status == 500)
             #expect(String(decoding: response.body, as: UTF8.self).contains("does not decode"))
         }
@@ -90,12 +93,15 @@ struct RunningPeer: Sendable {
             let chunk = try #require(peer.manifest.files.first?.chunks[1])
             let whole = try peer.store.read(chunk.id)
             let auth = ["Authorization": "Bearer cluster-secret"]
-            let partial = try await RawHTTP.get(port: peer.port, path: "/v1/chunks/\(chunk.id.prefixed)", headers: auth.merging(["Range": "bytes=10-99"]) { $1 })
+            let partial = try await RawHTTP.get(
+                port: peer.port, path: "/v1/chunks/\(chunk.id.prefixed)", headers: auth.merging(["Range": "bytes=10-99"]) { $1 })
             #expect(partial.status == 206)
             #expect(partial.body == Array(whole[10..<100]))
-            let suffix = try await RawHTTP.get(port: peer.port, path: "/v1/chunks/\(chunk.id.hex)", headers: auth.merging(["Range": "bytes=-5"]) { $1 })
+            let suffix = try await RawHTTP.get(
+                port: peer.port, path: "/v1/chunks/\(chunk.id.hex)", headers: auth.merging(["Range": "bytes=-5"]) { $1 })
             #expect(suffix.body == Array(whole.suffix(5)))
-            let beyond = try await RawHTTP.get(port: peer.port, path: "/v1/chunks/\(chunk.id.hex)", headers: auth.merging(["Range": "bytes=\(whole.count)-"]) { $1 })
+            let beyond = try await RawHTTP.get(
+                port: peer.port, path: "/v1/chunks/\(chunk.id.hex)", headers: auth.merging(["Range": "bytes=\(whole.count)-"]) { $1 })
             #expect(beyond.status == 416)
         }
     }
@@ -199,12 +205,15 @@ struct RunningPeer: Sendable {
             let chunk = try #require(peer.manifest.files.first?.chunks[1])
             let whole = try peer.store.read(chunk.id)
             let path = "/v1/chunks/\(chunk.id.hex)"
-            let everything = try await RawHTTP.get(port: peer.port, path: path, headers: Self.auth.merging(["Range": "bytes=0-18446744073709551615"]) { $1 })
+            let everything = try await RawHTTP.get(
+                port: peer.port, path: path, headers: Self.auth.merging(["Range": "bytes=0-18446744073709551615"]) { $1 })
             #expect(everything.status == 206)
             #expect(everything.body == whole)
-            let past = try await RawHTTP.get(port: peer.port, path: path, headers: Self.auth.merging(["Range": "bytes=18446744073709551615-18446744073709551615"]) { $1 })
+            let past = try await RawHTTP.get(
+                port: peer.port, path: path, headers: Self.auth.merging(["Range": "bytes=18446744073709551615-18446744073709551615"]) { $1 })
             #expect(past.status == 416)
-            let overflowing = try await RawHTTP.get(port: peer.port, path: path, headers: Self.auth.merging(["Range": "bytes=0-99999999999999999999999"]) { $1 })
+            let overflowing = try await RawHTTP.get(
+                port: peer.port, path: path, headers: Self.auth.merging(["Range": "bytes=0-99999999999999999999999"]) { $1 })
             #expect(overflowing.status == 200)
             #expect(overflowing.body == whole)
             #expect(try await PeerClient(token: "cluster-secret").chunk(chunk.id, length: chunk.length, from: peer.address) == whole)

@@ -40,7 +40,8 @@ enum RawHTTP {
             response += buffer[0..<count]
             if expectedLength == nil, let headEnd = response.firstRange(of: Array("\r\n\r\n".utf8))?.upperBound {
                 let head = String(decoding: response[..<headEnd], as: UTF8.self).lowercased()
-                let length = head.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
+                let length =
+                    head.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
                     .flatMap { Int($0.dropFirst(15).trimmingCharacters(in: .whitespaces)) } ?? 0
                 expectedLength = headEnd + length
             }

@@ -1,6 +1,7 @@
 import Foundation
 import MantaTestSupport
 import Testing
+
 @testable import MantaStore
 
 @Suite struct BadInputTests {
@@ -127,11 +128,15 @@ import Testing
         let user: uid_t = 64123
         #expect(chown(root, user, user) == 0)
         let limited = try MantaProcess.run(
-            ["--nproc=1", "/usr/bin/setpriv", "--reuid=\(user)", "--regid=\(user)", "--clear-groups", binary, "import", source, "--repo", "acme/model", "--store", root],
+            [
+                "--nproc=1", "/usr/bin/setpriv", "--reuid=\(user)", "--regid=\(user)", "--clear-groups", binary, "import", source, "--repo",
+                "acme/model", "--store", root,
+            ],
             executable: "/usr/bin/prlimit"
         )
         #expect(limited.status != 0)
-        #expect(limited.standardError.contains("cannot start a worker thread") && limited.standardError.contains("pids.max"), "\(limited.standardError)")
+        #expect(
+            limited.standardError.contains("cannot start a worker thread") && limited.standardError.contains("pids.max"), "\(limited.standardError)")
         #expect(CrashSafetyTests.temporaryChunks(root).isEmpty, "chunks the failed import was writing are gone")
         #expect(FileSystem.entries(of: "\(root)/refs").isEmpty)
 

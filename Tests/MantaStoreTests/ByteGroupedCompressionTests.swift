@@ -1,6 +1,7 @@
 import Foundation
 import MantaTestSupport
 import Testing
+
 @testable import MantaStore
 
 @Suite struct ByteGroupedCompressionTests {
@@ -36,7 +37,8 @@ import Testing
             try store.importDirectory(try Fixtures.syntheticShards(), as: try RepoReference(parsing: "acme/shards"))
             stored[compression] = try store.usage().storedBytes
         }
-        let zstd = try #require(stored[.zstd]), grouped = try #require(stored[.zstdBytegroup])
+        let zstd = try #require(stored[.zstd])
+        let grouped = try #require(stored[.zstdBytegroup])
         #expect(Double(grouped) < 0.95 * Double(zstd), "zstd-bytegroup \(grouped) bytes, zstd \(zstd) bytes")
     }
 
@@ -78,8 +80,14 @@ import Testing
             ("a future version", changed(3, [9]), .unsupportedVersion(9)),
             ("elements of 4 bytes", changed(4, [4]), .unsupportedStride(4)),
             ("a 1 TiB length", changed(5, littleEndian(UInt64(1) << 40)), .implausibleSize(stated: 1 << 40, limit: ChunkEncoding.maximumChunkSize)),
-            ("an odd length", changed(5, littleEndian(UInt64(bytes.count - 1))), .framing("decoded length \(bytes.count - 1) is not a multiple of 2")),
-            ("a plane size past the end", changed(13, littleEndian(UInt32(planeSize + 1))), .truncated(needed: frame.count + 1, available: frame.count)),
+            (
+                "an odd length", changed(5, littleEndian(UInt64(bytes.count - 1))),
+                .framing("decoded length \(bytes.count - 1) is not a multiple of 2")
+            ),
+            (
+                "a plane size past the end", changed(13, littleEndian(UInt32(planeSize + 1))),
+                .truncated(needed: frame.count + 1, available: frame.count)
+            ),
         ]
         for (name, damaged, error) in cases {
             #expect(throws: error, "\(name)") { try ChunkEncoding.byteGrouped.decode(damaged) }

@@ -1,6 +1,7 @@
 import Foundation
 import MantaTestSupport
 import Testing
+
 @testable import MantaStore
 
 @Suite struct ChunkPairHasherTests {
@@ -38,21 +39,27 @@ import Testing
     func everyRangeHashesAsOpenSSLDoesWhetherCopiedPairedOrSixteenAtOnce(way: Way) throws {
         let scratch = try TemporaryDirectory()
         let (path, bytes) = try Self.file(in: scratch, size: 3 << 20)
-        let ranges = Self.lengths.enumerated().flatMap { index, length in [(offset: 7 * index + 1, length: length), (offset: 4096 * index, length: length)] }
+        let ranges = Self.lengths.enumerated().flatMap { index, length in
+            [(offset: 7 * index + 1, length: length), (offset: 4096 * index, length: length)]
+        }
         let input = try FileDescriptor.open(path, flags: O_RDONLY)
         var handedOut = 0
         var digests: [Int: Digest] = [:]
-        try way.hashAll(next: { () throws -> (item: Int, mapping: FileMapping)? in
-            guard handedOut < ranges.count else { return nil }
-            defer { handedOut += 1 }
-            let range = ranges[handedOut]
-            return (handedOut, try FileMapping(input, path: path, offset: UInt64(range.offset), length: range.length))
-        }, done: { (item: Int, _: FileMapping, digest: Digest) in
-            digests[item] = digest
-        })
+        try way.hashAll(
+            next: { () throws -> (item: Int, mapping: FileMapping)? in
+                guard handedOut < ranges.count else { return nil }
+                defer { handedOut += 1 }
+                let range = ranges[handedOut]
+                return (handedOut, try FileMapping(input, path: path, offset: UInt64(range.offset), length: range.length))
+            },
+            done: { (item: Int, _: FileMapping, digest: Digest) in
+                digests[item] = digest
+            })
         #expect(digests.count == ranges.count)
         for (index, range) in ranges.enumerated() {
-            #expect(digests[index] == Self.openSSL(Array(bytes[range.offset..<range.offset + range.length])), "offset \(range.offset), length \(range.length)")
+            #expect(
+                digests[index] == Self.openSSL(Array(bytes[range.offset..<range.offset + range.length])),
+                "offset \(range.offset), length \(range.length)")
         }
     }
 
@@ -66,10 +73,11 @@ import Testing
         var handedOut = 0
         #expect {
             // Twice, so the sixteen lanes hash it (and a scratch lane repeats it).
-            try way.hashAll(next: { () throws -> (item: Int, mapping: FileMapping)? in
-                defer { handedOut += 1 }
-                return handedOut < 2 ? (handedOut, mapping) : nil
-            }, done: { (_: Int, _: FileMapping, _: Digest) in })
+            try way.hashAll(
+                next: { () throws -> (item: Int, mapping: FileMapping)? in
+                    defer { handedOut += 1 }
+                    return handedOut < 2 ? (handedOut, mapping) : nil
+                }, done: { (_: Int, _: FileMapping, _: Digest) in })
         } throws: { error in
             "\(error)".contains(path) && "\(error)".contains("shrank")
         }
@@ -83,7 +91,8 @@ import Testing
         _ input: borrowing FileDescriptor, path: String, size: UInt64, spans: [ChunkSpan], interleaving: Bool = ChunkPairHasher.interleaves,
         cancelled: () -> Bool = { false }, chunkDone: (Int, FileMapping, Digest) throws -> Void
     ) throws -> Digest? {
-        try ChunkPairHasher.hashFile(size: size, segments: spans, chunkIDs: true, interleaving: interleaving, cancelled: cancelled) { index, preceding in
+        try ChunkPairHasher.hashFile(size: size, segments: spans, chunkIDs: true, interleaving: interleaving, cancelled: cancelled) {
+            index, preceding in
             try FileMapping(input, path: path, offset: spans[index].offset, length: Int(spans[index].length), preceding: preceding)
         } segmentDone: { index, chunk, id in
             try chunkDone(index, chunk, id)
@@ -102,7 +111,8 @@ import Testing
             let offsets = lengths.indices.map { lengths[..<$0].reduce(0, +) }
             let spans = zip(offsets, lengths).map { ChunkSpan(offset: UInt64($0), length: UInt64($1)) }
             var ids: [Int: Digest] = [:]
-            let digest = try Self.hashInOnePass(input, path: path, size: UInt64(bytes.count), spans: spans, interleaving: interleaving) { index, chunk, id in
+            let digest = try Self.hashInOnePass(input, path: path, size: UInt64(bytes.count), spans: spans, interleaving: interleaving) {
+                index, chunk, id in
                 #expect(chunk.offset == spans[index].offset && chunk.bytes.count == Int(spans[index].length))
                 ids[index] = id
             }

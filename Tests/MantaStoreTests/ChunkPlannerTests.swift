@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import MantaStore
 
 @Suite struct ChunkPlannerTests {
@@ -64,7 +65,8 @@ import Testing
         let before = plan("m.safetensors", Self.safetensors(sizes)).spans.dropFirst()
         sizes[100] = 5000
         let after = plan("m.safetensors", Self.safetensors(sizes)).spans.dropFirst()
-        let lengthsBefore = before.map(\.length), lengthsAfter = after.map(\.length)
+        let lengthsBefore = before.map(\.length)
+        let lengthsAfter = after.map(\.length)
         let changed = zip(lengthsBefore, lengthsAfter).filter { $0 != $1 }.count
         #expect(lengthsBefore.count == lengthsAfter.count)
         #expect(changed <= 2)
@@ -77,8 +79,10 @@ import Testing
         cases.append(("zero length", [UInt8](repeating: 0, count: 64)))
         cases.append(("length past the end", eightByteLength(65_535) + [UInt8](repeating: 32, count: 100)))
         cases.append(("invalid JSON", eightByteLength(5) + Array("{nope".utf8) + [UInt8](repeating: 0, count: 100)))
-        cases.append(("offsets out of bounds", safetensorsWithRawHeader(#"{"a":{"dtype":"F16","shape":[1],"data_offsets":[0,999999]}}"#, dataSize: 100)))
-        cases.append(("overlapping tensors", safetensorsWithRawHeader(#"{"a":{"data_offsets":[0,60]},"b":{"data_offsets":[50,100]}}"#, dataSize: 100)))
+        cases.append(
+            ("offsets out of bounds", safetensorsWithRawHeader(#"{"a":{"dtype":"F16","shape":[1],"data_offsets":[0,999999]}}"#, dataSize: 100)))
+        cases.append(
+            ("overlapping tensors", safetensorsWithRawHeader(#"{"a":{"data_offsets":[0,60]},"b":{"data_offsets":[50,100]}}"#, dataSize: 100)))
         cases.append(("offsets not numbers", safetensorsWithRawHeader(#"{"a":{"data_offsets":["0",10]}}"#, dataSize: 100)))
         cases.append(("negative offsets", safetensorsWithRawHeader(#"{"a":{"data_offsets":[-1,10]}}"#, dataSize: 100)))
         cases.append(("one offset", safetensorsWithRawHeader(#"{"a":{"data_offsets":[10]}}"#, dataSize: 100)))
@@ -138,9 +142,11 @@ import Testing
 
     @Test func manifestFindsTheChunkHoldingAnOffset() {
         let id = SHA256Hasher.hash([1])
-        let file = Manifest.File(path: "a", size: 30, sha256: id, scheme: .fixed, chunks: [
-            .init(offset: 0, length: 10, id: id), .init(offset: 10, length: 10, id: id), .init(offset: 20, length: 10, id: id),
-        ])
+        let file = Manifest.File(
+            path: "a", size: 30, sha256: id, scheme: .fixed,
+            chunks: [
+                .init(offset: 0, length: 10, id: id), .init(offset: 10, length: 10, id: id), .init(offset: 20, length: 10, id: id),
+            ])
         #expect(file.chunkIndex(containing: 0) == 0)
         #expect(file.chunkIndex(containing: 9) == 0)
         #expect(file.chunkIndex(containing: 10) == 1)

@@ -1,6 +1,7 @@
 import Foundation
 import MantaTestSupport
 import Testing
+
 @testable import MantaStore
 
 @Suite struct ChunkWriterTests {

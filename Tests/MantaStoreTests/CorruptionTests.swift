@@ -1,6 +1,7 @@
 import Foundation
 import MantaTestSupport
 import Testing
+
 @testable import MantaStore
 
 @Suite struct CorruptionTests {
@@ -97,13 +98,19 @@ import Testing
 
     @Test func manifestsWithUnsafePathsOrGapsAreRejected() throws {
         let id = SHA256Hasher.hash([1])
-        let escaping = Manifest(source: .init(kind: "local", repo: "a/b", revision: "main", commit: "c"), chunkSize: 1, files: [
-            .init(path: "../etc/passwd", size: 1, sha256: id, scheme: .fixed, chunks: [.init(offset: 0, length: 1, id: id)]),
-        ])
+        let escaping = Manifest(
+            source: .init(kind: "local", repo: "a/b", revision: "main", commit: "c"), chunkSize: 1,
+            files: [
+                .init(path: "../etc/passwd", size: 1, sha256: id, scheme: .fixed, chunks: [.init(offset: 0, length: 1, id: id)])
+            ])
         #expect(throws: ManifestError.unsafePath("../etc/passwd")) { try escaping.validate() }
-        let gap = Manifest(source: .init(kind: "local", repo: "a/b", revision: "main", commit: "c"), chunkSize: 1, files: [
-            .init(path: "x", size: 3, sha256: id, scheme: .fixed, chunks: [.init(offset: 0, length: 1, id: id), .init(offset: 2, length: 1, id: id)]),
-        ])
+        let gap = Manifest(
+            source: .init(kind: "local", repo: "a/b", revision: "main", commit: "c"), chunkSize: 1,
+            files: [
+                .init(
+                    path: "x", size: 3, sha256: id, scheme: .fixed,
+                    chunks: [.init(offset: 0, length: 1, id: id), .init(offset: 2, length: 1, id: id)])
+            ])
         #expect(throws: ManifestError.chunksDoNotTile("x")) { try gap.validate() }
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import MantaTestSupport
 import Synchronization
 import Testing
+
 @testable import MantaStore
 
 @Suite struct CrashSafetyTests {
@@ -21,7 +22,10 @@ import Testing
         let source = try Fixtures.syntheticShards()
         var generator = SystemRandomNumberGenerator()
         for round in 0..<6 {
-            let process = try MantaProcess.process(["import", source, "--repo", "acme/crash", "--store", root, "--compression", StoreConfiguration.Compression.allCases[round % 3].rawValue])
+            let process = try MantaProcess.process([
+                "import", source, "--repo", "acme/crash", "--store", root, "--compression",
+                StoreConfiguration.Compression.allCases[round % 3].rawValue,
+            ])
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             try process.run()

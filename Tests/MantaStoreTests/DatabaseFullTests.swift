@@ -1,5 +1,6 @@
 import MantaTestSupport
 import Testing
+
 @testable import MantaStore
 
 /// The metadata database meeting a full disk is the store's full disk (`StoreError.diskFull`), so a pull that met

@@ -1,6 +1,7 @@
 import Foundation
 import MantaTestSupport
 import Testing
+
 @testable import MantaStore
 
 @Suite struct DedupTests {
@@ -32,7 +33,8 @@ import Testing
         let after = try store.importDirectory(try Fixtures.require(edited), as: try RepoReference(parsing: "acme/b"))
         let headerSizes = Set(zip(before.manifest.files, after.manifest.files).map { $0.chunks.first?.length != $1.chunks.first?.length })
         #expect(headerSizes.contains(true), "the edit must move the data")
-        let beforeIDs = Self.dataChunkIDs(before.manifest), afterIDs = Set(Self.dataChunkIDs(after.manifest))
+        let beforeIDs = Self.dataChunkIDs(before.manifest)
+        let afterIDs = Set(Self.dataChunkIDs(after.manifest))
         #expect(beforeIDs.count > 4)
         let kept = beforeIDs.filter(afterIDs.contains).count
         #expect(Double(kept) / Double(beforeIDs.count) >= 0.99)

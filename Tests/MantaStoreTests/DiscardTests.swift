@@ -1,6 +1,7 @@
 import Foundation
 import MantaTestSupport
 import Testing
+
 @testable import MantaStore
 
 /// A pull whose file fails its whole-file check drops the chunks it wrote, unless another writer could count on them.

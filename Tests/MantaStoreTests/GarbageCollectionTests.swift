@@ -1,6 +1,7 @@
 import Foundation
 import MantaTestSupport
 import Testing
+
 @testable import MantaStore
 
 @Suite struct GarbageCollectionTests {
@@ -97,9 +98,10 @@ import Testing
         let bytes = [UInt8](repeating: 9, count: 100_000)
         let id = SHA256Hasher.hash(bytes)
         let lazy = try RepoReference(parsing: "acme/lazy")
-        let digest = try store.register(Registration(
-            reference: lazy, source: Manifest.Source(kind: "hub", repo: "acme/lazy", revision: "main", commit: "c0ffee"), chunkSize: 4 << 20,
-            files: [.init(path: "weights.bin", size: 100_000, sha256: id, scheme: .fixed, spans: [ChunkSpan(offset: 0, length: 100_000)])]))
+        let digest = try store.register(
+            Registration(
+                reference: lazy, source: Manifest.Source(kind: "hub", repo: "acme/lazy", revision: "main", commit: "c0ffee"), chunkSize: 4 << 20,
+                files: [.init(path: "weights.bin", size: 100_000, sha256: id, scheme: .fixed, spans: [ChunkSpan(offset: 0, length: 100_000)])]))
         _ = try bytes.withUnsafeBytes { try store.put(id, bytes: $0) }
         try store.recordPendingChunk(id, file: 0, span: 0, of: digest)
         // Read after the lazy model's first chunk came: it is the least recently used.

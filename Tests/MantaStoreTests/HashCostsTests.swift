@@ -1,4 +1,5 @@
 import Testing
+
 @testable import MantaStore
 
 @Suite struct HashCostsTests {

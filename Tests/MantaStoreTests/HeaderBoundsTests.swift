@@ -1,4 +1,5 @@
 import Testing
+
 @testable import MantaStore
 
 /// Numbers in safetensors and GGUF headers come from the file (a hub's, a peer's, a user's): every one that would
@@ -15,7 +16,8 @@ import Testing
     /// The reason the header is refused, or nil when it is accepted.
     static func refusal(_ prefix: [UInt8], fileSize: UInt64, format: ChunkingScheme) -> String? {
         do {
-            _ = try format == .gguf
+            _ =
+                try format == .gguf
                 ? GGUFHeader.dataLayout(prefix: prefix, fileSize: fileSize) : SafetensorsHeader.dataLayout(prefix: prefix, fileSize: fileSize)
             return nil
         } catch {
@@ -45,10 +47,12 @@ import Testing
     }
 
     @Test func implausibleGGUFCountsAndSafetensorsOffsetsAreMalformed() {
-        #expect(Self.refusal(Self.gguf(tensors: .max, metadata: 0, body: []), fileSize: 1 << 20, format: .gguf)?.contains("implausible counts") == true)
+        #expect(
+            Self.refusal(Self.gguf(tensors: .max, metadata: 0, body: []), fileSize: 1 << 20, format: .gguf)?.contains("implausible counts") == true)
         let json = Array(#"{"t": {"dtype": "F32", "shape": [1], "data_offsets": [0, 9223372036854775807]}}"#.utf8)
         let safetensors = Self.le(UInt64(json.count)) + json
-        #expect(Self.refusal(safetensors, fileSize: UInt64(safetensors.count + 4), format: .safetensors)?.contains("past the 4-byte data region") == true)
+        #expect(
+            Self.refusal(safetensors, fileSize: UInt64(safetensors.count + 4), format: .safetensors)?.contains("past the 4-byte data region") == true)
         let hugeLength = Self.le(UInt64.max) + json
         #expect(Self.refusal(hugeLength, fileSize: 1 << 30, format: .safetensors)?.contains("is outside 1...") == true)
     }

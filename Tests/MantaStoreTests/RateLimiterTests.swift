@@ -1,5 +1,5 @@
-import Testing
 import MantaStore
+import Testing
 
 /// Clock-based: meaningful only when nothing else runs beside it, as in scripts/test.sh.
 @Suite(.serialized) struct RateLimiterTimingTests {

@@ -1,15 +1,21 @@
 import Testing
+
 @testable import MantaStore
 
 @Suite struct SHA256HasherTests {
-    static let engines: [SHA256Hasher.Engine] = [.shaExtensions, .openSSL].filter { $0 != .shaExtensions || SHA256Hasher.Engine.fastest == .shaExtensions }
+    static let engines: [SHA256Hasher.Engine] = [.shaExtensions, .openSSL].filter {
+        $0 != .shaExtensions || SHA256Hasher.Engine.fastest == .shaExtensions
+    }
 
     @Test(arguments: engines)
     func theStandardTestVectorsHashToTheirPublishedDigests(engine: SHA256Hasher.Engine) {
         let vectors: [([UInt8], String)] = [
             ([], "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
             (Array("abc".utf8), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
-            (Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8), "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"),
+            (
+                Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8),
+                "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"
+            ),
             (Array(repeating: UInt8(ascii: "a"), count: 1_000_000), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"),
         ]
         for (message, expected) in vectors {

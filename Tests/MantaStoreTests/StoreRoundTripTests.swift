@@ -2,6 +2,7 @@ import CLinux
 import Foundation
 import MantaTestSupport
 import Testing
+
 @testable import MantaStore
 
 @Suite struct StoreRoundTripTests {
@@ -39,7 +40,8 @@ import Testing
         return type != -1 && type != 0x0102_1994
     }
 
-    @Test("an import writes its chunks past the page cache, so a large import does not push out what is cached", .enabled(if: temporaryFolderIsOnDisk))
+    @Test(
+        "an import writes its chunks past the page cache, so a large import does not push out what is cached", .enabled(if: temporaryFolderIsOnDisk))
     func importLeavesItsChunksOutOfThePageCache() throws {
         let scratch = try TemporaryDirectory()
         let store = try Store(root: scratch.appending("store"))

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -18,7 +19,9 @@ public final class HostileHub: Sendable {
         /// Bytes sent a second apart after the head: a body that never completes.
         public var trickle = false
 
-        public init(status: String = "200 OK", headers: [(String, String)] = [], body: [UInt8] = [], contentLength: String? = nil, trickle: Bool = false) {
+        public init(
+            status: String = "200 OK", headers: [(String, String)] = [], body: [UInt8] = [], contentLength: String? = nil, trickle: Bool = false
+        ) {
             self.status = status
             self.headers = headers
             self.body = body
@@ -48,7 +51,9 @@ public final class HostileHub: Sendable {
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         address.sin_port = 0
-        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listening, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listening, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
         guard bound == 0, listen(listening, 64) == 0 else { throw POSIXError(.EADDRINUSE) }
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listening, $0, &length) } }

@@ -44,7 +44,8 @@ public enum MantaProcess {
     @discardableResult
     public static func run(_ arguments: [String], environment: [String: String] = [:], executable: String? = nil) throws -> Result {
         let process = try process(arguments, environment: environment, executable: executable)
-        let output = Pipe(), error = Pipe()
+        let output = Pipe()
+        let error = Pipe()
         process.standardOutput = output
         process.standardError = error
         try process.run()

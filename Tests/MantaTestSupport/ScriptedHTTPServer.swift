@@ -69,7 +69,9 @@ public final class ScriptedHTTPServer: Sendable {
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0 }
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0
+            }
         }
         guard bound else {
             let error = errno
@@ -128,7 +130,9 @@ public final class ScriptedHTTPServer: Sendable {
             if head == nil, let end = bytes.firstRange(of: Array("\r\n\r\n".utf8))?.upperBound {
                 let lines = String(decoding: bytes[..<end], as: UTF8.self).split(separator: "\r\n")
                 head = (end, lines)
-                let length = lines.first { $0.lowercased().hasPrefix("content-length:") }.flatMap { Int($0.dropFirst(15).trimmingCharacters(in: .whitespaces)) }
+                let length = lines.first { $0.lowercased().hasPrefix("content-length:") }.flatMap {
+                    Int($0.dropFirst(15).trimmingCharacters(in: .whitespaces))
+                }
                 bodyLength = min(length ?? 0, 64 << 20)
             }
         }

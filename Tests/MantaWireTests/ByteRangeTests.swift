@@ -1,5 +1,5 @@
-import Testing
 import MantaWire
+import Testing
 
 @Suite struct ByteRangeTests {
     @Test func byteRangesParseLikeRFC9110() {

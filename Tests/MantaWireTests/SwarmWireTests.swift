@@ -4,7 +4,8 @@ import Testing
 
 /// Swarm queries and answers arrive from peers: each number that cannot be believed is refused, naming its field.
 @Suite struct SwarmWireTests {
-    static let query = SwarmQuery(repo: "acme/shards", commit: String(repeating: "a", count: 40), chunkSize: 4 << 20, files: ["a.safetensors", "b.json"])
+    static let query = SwarmQuery(
+        repo: "acme/shards", commit: String(repeating: "a", count: 40), chunkSize: 4 << 20, files: ["a.safetensors", "b.json"])
     static let id = SHA256Hasher.hash([1]).hex
     static let largest = UInt64(ChunkEncoding.maximumChunkSize)
 

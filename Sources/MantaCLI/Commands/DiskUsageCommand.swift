@@ -1,11 +1,12 @@
 import ArgumentParser
 import MantaCLISupport
+import MantaStore
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import MantaStore
 
 struct DiskUsageCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -25,10 +26,13 @@ struct DiskUsageCommand: ParsableCommand {
         print("dedup     \(usage.dedupRatio.fixedPoint(2))x")
         let copies = store.passthroughCopies()
         let copyBytes = copies.reduce(0) { $0 + $1.bytes }
-        print("passthrough \(ByteCount.format(copyBytes))  (\(copyBytes) bytes in \(copies.count) copies the mount reads complete files from; counted against the quota, evicted first)")
+        print(
+            "passthrough \(ByteCount.format(copyBytes))  (\(copyBytes) bytes in \(copies.count) copies the mount reads complete files from; counted against the quota, evicted first)"
+        )
         if let quota = store.configuration.quotaBytes {
             let space = try store.spaceReport()
-            let high = store.configuration.highWatermark, low = store.configuration.lowWatermark
+            let high = store.configuration.highWatermark
+            let low = store.configuration.lowWatermark
             print("quota     \(ByteCount.format(quota))  (evicting above \((high * 100).fixedPoint(0))%, down to \((low * 100).fixedPoint(0))%)")
             print("evictable \(ByteCount.format(space.evictableBytes))  (\(space.evictableBytes) bytes: models nothing holds, and garbage)")
             print("held      \(ByteCount.format(space.heldBytes))  (\(space.holds.count) models pinned, open, published or replicated)")

@@ -5,7 +5,8 @@ import MantaStore
 struct GCCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gc",
-        abstract: "Delete unused manifests and chunks; above the quota's high watermark, evict the least recently used models nothing holds down to the low watermark.",
+        abstract:
+            "Delete unused manifests and chunks; above the quota's high watermark, evict the least recently used models nothing holds down to the low watermark.",
         discussion: "With an agent running on the store, the agent collects, in between its pulls (the store stays mounted)."
     )
 
@@ -41,12 +42,20 @@ struct GCCommand: ParsableCommand {
     private func report(_ plan: Store.GCPlan, by collector: String?) {
         let verb = dryRun ? "would delete" : "deleted"
         for copy in plan.passthroughCopies { print("\(verb) passthrough copy \(copy.digest) (frees \(ByteCount.format(copy.bytes)))") }
-        for model in plan.evicted { print("\(dryRun ? "would evict" : "evicted") \(model.lazy ? "lazily added " : "")\(model.reference) (frees \(ByteCount.format(model.freedBytes)))") }
+        for model in plan.evicted {
+            print(
+                "\(dryRun ? "would evict" : "evicted") \(model.lazy ? "lazily added " : "")\(model.reference) (frees \(ByteCount.format(model.freedBytes)))"
+            )
+        }
         for manifest in plan.manifests { print("\(verb) manifest \(manifest)") }
         for chunk in plan.chunks { print("\(verb) chunk \(chunk)") }
-        print("\(verb) \(plan.manifests.count) manifests and \(plan.chunks.count) chunks\(plan.passthroughCopies.isEmpty ? "" : " and \(plan.passthroughCopies.count) passthrough copies"), freeing \(ByteCount.format(plan.freedBytes)) of \(ByteCount.format(plan.storedBytesBefore + plan.passthroughBytesBefore))\(collector.map { " (by \($0))" } ?? "")")
+        print(
+            "\(verb) \(plan.manifests.count) manifests and \(plan.chunks.count) chunks\(plan.passthroughCopies.isEmpty ? "" : " and \(plan.passthroughCopies.count) passthrough copies"), freeing \(ByteCount.format(plan.freedBytes)) of \(ByteCount.format(plan.storedBytesBefore + plan.passthroughBytesBefore))\(collector.map { " (by \($0))" } ?? "")"
+        )
         if plan.quotaUnmet {
-            print("warning: the quota cannot be met: everything left is held (pinned, open through a mount, published to a pod, or a Replication's); `manta unpin` releases a pin")
+            print(
+                "warning: the quota cannot be met: everything left is held (pinned, open through a mount, published to a pod, or a Replication's); `manta unpin` releases a pin"
+            )
         }
     }
 }

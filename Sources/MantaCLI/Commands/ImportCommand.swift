@@ -19,7 +19,10 @@ struct ImportCommand: ParsableCommand {
     @Option(help: "The revision to record.")
     var revision: String = RepoReference.defaultRevision
 
-    @Option(help: "Store chunks compressed when it saves at least 8% (none | zstd | zstd-bytegroup, which also tries the bytes of BF16/FP16 elements as two planes); saved as the store's setting.")
+    @Option(
+        help:
+            "Store chunks compressed when it saves at least 8% (none | zstd | zstd-bytegroup, which also tries the bytes of BF16/FP16 elements as two planes); saved as the store's setting."
+    )
     var compression: StoreConfiguration.Compression?
 
     @Option(name: .customLong("chunk-size"), help: "Target chunk size for a new store, e.g. 4MiB; saved as the store's setting.")
@@ -39,7 +42,9 @@ struct ImportCommand: ParsableCommand {
         progressBar.finish()
         if noPin { try store.releaseImportPin(of: summary.reference) }
         print("imported \(summary.reference) as \(summary.digest)\(noPin ? " (not pinned: evictable)" : "")")
-        print("  \(summary.manifest.files.count) files, \(ByteCount.format(summary.manifest.logicalSize)); \(summary.chunksWritten) new chunks (\(ByteCount.format(summary.bytesWritten)) written), \(summary.chunksReused) already stored")
+        print(
+            "  \(summary.manifest.files.count) files, \(ByteCount.format(summary.manifest.logicalSize)); \(summary.chunksWritten) new chunks (\(ByteCount.format(summary.bytesWritten)) written), \(summary.chunksReused) already stored"
+        )
         for warning in summary.warnings { print("  warning: \(warning)") }
     }
 }

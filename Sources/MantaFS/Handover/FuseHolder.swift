@@ -71,7 +71,9 @@ public struct FuseHolder {
             logger.error("poll failed", metadata: ["errno": "\(errno)"])
             return false
         }
-        if let connection = descriptors.first, let entry = watched.first(where: { $0.fd == connection }), entry.revents & Int16(POLLERR | POLLHUP | POLLNVAL) != 0 {
+        if let connection = descriptors.first, let entry = watched.first(where: { $0.fd == connection }),
+            entry.revents & Int16(POLLERR | POLLHUP | POLLNVAL) != 0
+        {
             logger.info("the mount's connection ended: nothing left to hold")
             return letGo()
         }
@@ -130,7 +132,8 @@ public struct FuseHolder {
         switch message.kind {
         case .hold:
             guard descriptors.isEmpty, !message.descriptors.isEmpty,
-                let held = try? JSONDecoder().decode(MountJournal.self, from: Data(message.payload)) else {
+                let held = try? JSONDecoder().decode(MountJournal.self, from: Data(message.payload))
+            else {
                 logger.warning("refused a hold without descriptors or a journal, or while holding a connection already")
                 message.descriptors.forEach { close($0) }
                 return true

@@ -47,7 +47,10 @@ final class HandoverSocket: Sendable {
     func send(_ kind: Kind, _ payload: [UInt8] = [], descriptors: [Int32] = []) throws(HandoverError) {
         guard payload.count <= Self.maxPayload else { throw .malformed("a \(kind) message of \(payload.count) bytes") }
         let length = UInt32(payload.count)
-        var bytes = [UInt8(truncatingIfNeeded: length), UInt8(truncatingIfNeeded: length >> 8), UInt8(truncatingIfNeeded: length >> 16), UInt8(truncatingIfNeeded: length >> 24), kind.rawValue]
+        var bytes = [
+            UInt8(truncatingIfNeeded: length), UInt8(truncatingIfNeeded: length >> 8), UInt8(truncatingIfNeeded: length >> 16),
+            UInt8(truncatingIfNeeded: length >> 24), kind.rawValue,
+        ]
         bytes += payload
         var sent = bytes.withUnsafeBytes { buffer in
             descriptors.withUnsafeBufferPointer { fds in

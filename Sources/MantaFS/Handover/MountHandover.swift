@@ -70,7 +70,9 @@ public struct MountHandover: Sendable {
         case .empty:
             return (connection, .empty)
         case .resume:
-            guard !answer.descriptors.isEmpty, let journal = try? JSONDecoder().decode(MountJournal.self, from: Data(answer.payload)), journal.negotiation != nil else {
+            guard !answer.descriptors.isEmpty, let journal = try? JSONDecoder().decode(MountJournal.self, from: Data(answer.payload)),
+                journal.negotiation != nil
+            else {
                 answer.descriptors.forEach { close($0) }
                 throw .malformed("a resume without descriptors or a readable journal")
             }

@@ -28,7 +28,8 @@ extension HubClient {
                 var skip = try Self.bytesToSkip(response, requestedOffset: offset, location: location, url: url)
                 let available = try Self.endOffset(response, requestedOffset: offset, location: location, url: url)
                 if let wanted = end, available < wanted {
-                    throw HubError.rangeNotSatisfiable(repo: location.repo, path: location.path, range: "bytes=\(start)-\(wanted - 1) (file ends at \(available))")
+                    throw HubError.rangeNotSatisfiable(
+                        repo: location.repo, path: location.path, range: "bytes=\(start)-\(wanted - 1) (file ends at \(available))")
                 }
                 end = end ?? available
                 for try await var buffer in response.body {
@@ -115,7 +116,8 @@ extension HubClient {
     /// A 206 must start where we asked; a 200 (a server that ignores Range) is read from the start and skipped.
     static func bytesToSkip(_ response: HTTPClientResponse, requestedOffset: Int64, location: HubFileLocation, url: String) throws -> Int {
         guard response.status == .partialContent else { return Int(requestedOffset) }
-        guard let contentRange = response.headers.first(name: "Content-Range").flatMap(ContentRange.init), contentRange.first == requestedOffset else {
+        guard let contentRange = response.headers.first(name: "Content-Range").flatMap(ContentRange.init), contentRange.first == requestedOffset
+        else {
             throw HubError.invalidResponse(
                 repo: location.repo, url: url,
                 reason: "206 answer's Content-Range '\(response.headers.first(name: "Content-Range") ?? "")' does not start at \(requestedOffset)"
@@ -134,12 +136,14 @@ extension HubClient {
             throw HubError.invalidResponse(repo: location.repo, url: url, reason: "no Content-Length or Content-Range: the file's size is unknown")
         }
         guard let length = Int64(header.trimmingWhitespace), length >= 0 else {
-            throw HubError.invalidResponse(repo: location.repo, url: url, reason: "header 'Content-Length' is not a byte count: '\(header.prefix(40))'")
+            throw HubError.invalidResponse(
+                repo: location.repo, url: url, reason: "header 'Content-Length' is not a byte count: '\(header.prefix(40))'")
         }
         guard response.status == .partialContent else { return length }
         let (end, overflow) = requestedOffset.addingReportingOverflow(length)
         guard !overflow else {
-            throw HubError.invalidResponse(repo: location.repo, url: url, reason: "header 'Content-Length' \(length) past offset \(requestedOffset) overflows")
+            throw HubError.invalidResponse(
+                repo: location.repo, url: url, reason: "header 'Content-Length' \(length) past offset \(requestedOffset) overflows")
         }
         return end
     }

@@ -45,10 +45,12 @@ extension HubClient {
             next = link.flatMap(Self.nextPageURL)
             if let page = next {
                 guard page.hasPrefix(configuration.endpoint + "/") else {
-                    throw HubError.invalidResponse(repo: repo, url: url, reason: "header 'Link' sends the next page off the hub, to \(page.prefix(200))")
+                    throw HubError.invalidResponse(
+                        repo: repo, url: url, reason: "header 'Link' sends the next page off the hub, to \(page.prefix(200))")
                 }
                 guard !visited.contains(page) else {
-                    throw HubError.invalidResponse(repo: repo, url: url, reason: "header 'Link' names a page already read (\(page.prefix(200))): the listing would never end")
+                    throw HubError.invalidResponse(
+                        repo: repo, url: url, reason: "header 'Link' names a page already read (\(page.prefix(200))): the listing would never end")
                 }
             }
             do {
@@ -77,7 +79,8 @@ extension HubClient {
                     return (Array(body.readableBytesView), response.headers.first(name: "Link"))
                 } catch is NIOTooManyBytesError {
                     throw HubError.invalidResponse(
-                        repo: target.repo, url: url, reason: "the answer is longer than \(limit) bytes (\(HubAnswerLimits.variable(for: "maximumAnswerBytes")) raises it)"
+                        repo: target.repo, url: url,
+                        reason: "the answer is longer than \(limit) bytes (\(HubAnswerLimits.variable(for: "maximumAnswerBytes")) raises it)"
                     )
                 }
             }

@@ -42,7 +42,9 @@ public struct LazyRegistrar: Sendable {
         let storeReference = try ModelPuller.storeReference(for: reference)
         let snapshot = try await client.snapshot(of: reference, filename: filename)
         let puller = ModelPuller(store: store, client: client, logger: logger)
-        if let existing = try await NIOThreadPool.singleton.runIfActive({ try puller.existingManifest(storeReference, snapshot: snapshot) }), existing.complete {
+        if let existing = try await NIOThreadPool.singleton.runIfActive({ try puller.existingManifest(storeReference, snapshot: snapshot) }),
+            existing.complete
+        {
             logger.info("already complete", metadata: ["reference": "\(storeReference)", "commit": "\(snapshot.commit)"])
             return LazyRegistrationSummary(
                 reference: storeReference, commit: snapshot.commit, registration: nil, manifest: existing.digest,
@@ -56,7 +58,8 @@ public struct LazyRegistrar: Sendable {
         let registration = Registration(
             reference: storeReference,
             source: Manifest.Source(
-                kind: HubSource.kind, repo: "\(snapshot.repo)", revision: reference.revision, commit: snapshot.commit, endpoint: client.configuration.endpoint
+                kind: HubSource.kind, repo: "\(snapshot.repo)", revision: reference.revision, commit: snapshot.commit,
+                endpoint: client.configuration.endpoint
             ),
             chunkSize: store.configuration.chunkSize,
             files: described.map(\.file)
@@ -94,8 +97,10 @@ public struct LazyRegistrar: Sendable {
             guard blobID == file.blobID else {
                 throw HubError.blobMismatch(repo: snapshot.repo, path: file.path, expected: file.blobID, actual: blobID)
             }
-            guard case .plan(let whole) = ChunkPlanner.plan(path: file.path, fileSize: UInt64(file.size), prefix: known, parameters: parameters) else {
-                throw HubError.invalidResponse(repo: snapshot.repo, url: "\(location)", reason: "the header of '\(file.path)' is longer than the file")
+            guard case .plan(let whole) = ChunkPlanner.plan(path: file.path, fileSize: UInt64(file.size), prefix: known, parameters: parameters)
+            else {
+                throw HubError.invalidResponse(
+                    repo: snapshot.repo, url: "\(location)", reason: "the header of '\(file.path)' is longer than the file")
             }
             plan = whole
             sha256 = SHA256Hasher.hash(known)

@@ -1,10 +1,11 @@
 import MantaStore
 import NIOCore
+import NIOPosix
+import _NIOFileSystem
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import NIOPosix
-import _NIOFileSystem
 
 /// Checks a file on disk against what the hub announced, and hashes files without blocking async tasks.
 public enum HubFileVerifier {

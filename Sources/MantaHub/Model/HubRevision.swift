@@ -11,8 +11,9 @@ public enum HubRevision {
 
     /// Whether the revision is a full commit sha, which never moves.
     public static func isCommit(_ revision: some StringProtocol) -> Bool {
-        revision.utf8.count == 40 && revision.utf8.allSatisfy { byte in
-            (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte)
-        }
+        revision.utf8.count == 40
+            && revision.utf8.allSatisfy { byte in
+                (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte)
+            }
     }
 }

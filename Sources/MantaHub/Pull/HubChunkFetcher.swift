@@ -83,7 +83,8 @@ public struct HubChunkFetcher: ChunkFetcher {
                 try await threadPool.runIfActive {
                     let actual = SHA256Hasher.hash(buffer.bytes)
                     guard actual == request.id else {
-                        throw PullError.chunkMismatch(repo: "\(repo)", path: request.path, offset: request.offset, expected: request.id, actual: actual)
+                        throw PullError.chunkMismatch(
+                            repo: "\(repo)", path: request.path, offset: request.offset, expected: request.id, actual: actual)
                     }
                     try store.put(request.id, bytes: buffer.bytes)
                 }
@@ -107,7 +108,9 @@ public struct HubChunkFetcher: ChunkFetcher {
         var current: [ChunkRequest] = []
         var bytes: UInt64 = 0
         for request in sorted {
-            if let last = current.last, last.path != request.path || last.offset + last.length != request.offset || bytes + request.length > maximumRequestBytes {
+            if let last = current.last,
+                last.path != request.path || last.offset + last.length != request.offset || bytes + request.length > maximumRequestBytes
+            {
                 runs.append(current)
                 current = []
                 bytes = 0

@@ -92,7 +92,9 @@ public struct ModelPuller: Sendable {
                 progress(PullProgress(totalBytes: total, completedBytes: total))
                 return upToDate(storeReference, existing, snapshot: snapshot)
             }
-            let session = PullSession(store: store, writing: writing, client: client, snapshot: snapshot, concurrency: concurrency, threadPool: pool, logger: logger, progress: progress)
+            let session = PullSession(
+                store: store, writing: writing, client: client, snapshot: snapshot, concurrency: concurrency, threadPool: pool, logger: logger,
+                progress: progress)
             let outcome = try await session.run(known: existing?.manifest)
             let (digest, manifest): (Digest, Manifest)
             do {
@@ -101,7 +103,7 @@ public struct ModelPuller: Sendable {
                     for journal in outcome.journals { journal.remove() }
                     return recorded
                 }
-            } catch where Self.isDiskFull(error) {
+            } catch  where Self.isDiskFull(error) {
                 throw await session.discardAfterDiskFull(error, written: outcome.written)
             }
             return PullSummary(
@@ -118,10 +120,13 @@ public struct ModelPuller: Sendable {
         return upToDate(storeReference, existing, snapshot: snapshot)
     }
 
-    private func upToDate(_ reference: RepoReference, _ existing: (digest: Digest, manifest: Manifest, complete: Bool), snapshot: HubSnapshot) -> PullSummary {
+    private func upToDate(
+        _ reference: RepoReference, _ existing: (digest: Digest, manifest: Manifest, complete: Bool), snapshot: HubSnapshot
+    ) -> PullSummary {
         logger.info("already pulled", metadata: ["reference": "\(reference)", "commit": "\(snapshot.commit)"])
         return PullSummary(
-            reference: reference, digest: existing.digest, manifest: existing.manifest, upToDate: true, bytesDownloaded: 0, chunksWritten: 0, warnings: []
+            reference: reference, digest: existing.digest, manifest: existing.manifest, upToDate: true, bytesDownloaded: 0, chunksWritten: 0,
+            warnings: []
         )
     }
 

@@ -33,7 +33,9 @@ final class PullFileJob: Sendable {
         var written = Set<ChunkID>()
         for entry in journal.entries() {
             if entry.new { written.insert(entry.id) }
-            guard file.sha256 != nil, let index = indexByOffset[entry.span.offset], plan.spans[index] == entry.span, store.contains(entry.id) else { continue }
+            guard file.sha256 != nil, let index = indexByOffset[entry.span.offset], plan.spans[index] == entry.span, store.contains(entry.id) else {
+                continue
+            }
             ids[index] = entry.id
         }
         let stored = zip(plan.spans, ids).compactMap { span, id in id.map { Manifest.Chunk(offset: span.offset, length: span.length, id: $0) } }
@@ -77,7 +79,8 @@ final class PullFileJob: Sendable {
         }
         let chunks = zip(plan.spans, ids).map { Manifest.Chunk(offset: $0.offset, length: $0.length, id: $1) }
         let entry = Manifest.File(
-            path: file.path, size: UInt64(file.size), sha256: digest, scheme: plan.scheme, chunks: chunks, gitBlobID: file.sha256 == nil ? file.blobID : nil
+            path: file.path, size: UInt64(file.size), sha256: digest, scheme: plan.scheme, chunks: chunks,
+            gitBlobID: file.sha256 == nil ? file.blobID : nil
         )
         if entry.gitBlobID != nil, let actual = try ModelPuller.blobMismatch(of: entry, store: store) {
             try discard(from: store, writing: writing)

@@ -35,7 +35,8 @@ final class PullSession: Sendable {
     private let downloaded = Atomic<UInt64>(0)
 
     init(
-        store: Store, writing: Store.WriteSession, client: HubClient, snapshot: HubSnapshot, concurrency: Int, threadPool: NIOThreadPool, logger: Logger,
+        store: Store, writing: Store.WriteSession, client: HubClient, snapshot: HubSnapshot, concurrency: Int, threadPool: NIOThreadPool,
+        logger: Logger,
         progress: @escaping @Sendable (PullProgress) -> Void
     ) {
         self.store = store
@@ -61,7 +62,7 @@ final class PullSession: Sendable {
             try await fetchMissingChunks(of: knownEntries)
             jobs = try await plan(fresh)
             try await download(jobs)
-        } catch where ModelPuller.isDiskFull(error) {
+        } catch  where ModelPuller.isDiskFull(error) {
             throw await discardAfterDiskFull(error, written: Set(jobs.flatMap(\.written)))
         }
 
@@ -90,7 +91,8 @@ final class PullSession: Sendable {
 
     /// After the disk filled up: see `ModelPuller.discardAfterDiskFull`.
     func discardAfterDiskFull(_ cause: any Error, written: Set<ChunkID>) async -> PullError {
-        await ModelPuller.discardAfterDiskFull(cause, written: written, of: snapshot, in: store, writing: writing, threadPool: threadPool, logger: logger)
+        await ModelPuller.discardAfterDiskFull(
+            cause, written: written, of: snapshot, in: store, writing: writing, threadPool: threadPool, logger: logger)
     }
 
     private func report(completedBytes bytes: UInt64) {
@@ -143,7 +145,9 @@ final class PullSession: Sendable {
             // The header read already holds the first chunks' bytes.
             for index in job.pendingIndices where plan.spans[index].end <= UInt64(prefix.count) {
                 let span = plan.spans[index]
-                try prefix.withUnsafeBytes { try job.store(index, bytes: UnsafeRawBufferPointer(rebasing: $0[Int(span.offset)..<Int(span.end)]), into: store) }
+                try prefix.withUnsafeBytes {
+                    try job.store(index, bytes: UnsafeRawBufferPointer(rebasing: $0[Int(span.offset)..<Int(span.end)]), into: store)
+                }
             }
             return job
         }

@@ -1,8 +1,8 @@
 import Foundation
 import Hummingbird
+import Logging
 import MantaServerLimits
 import MantaStore
-import Logging
 import NIOCore
 import ServiceLifecycle
 

@@ -1,7 +1,8 @@
+import MantaStore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import MantaStore
 
 /// Where `manta hub serve` takes the token clients must send: a file (`--token-file`), else `MANTA_HUB_TOKEN`, else
 /// `--token`, which other users of the machine can read in `/proc/<pid>/cmdline` and so earns a warning.

@@ -45,13 +45,14 @@ public struct LocalTorrentStatus: Sendable, Hashable, Codable {
     /// it has none, from the Torrent itself.
     public init(torrent name: String, node: String, replication: Replication?, torrent: Torrent?) {
         if let replication, !replication.isReclaiming {
-            let state: State = switch replication.phase {
-            case .ready: .ready
-            case .pending: .pending
-            case .replicating: .replicating
-            case .failed: .failed
-            case .reclaiming, .reclaimed: .reclaiming
-            }
+            let state: State =
+                switch replication.phase {
+                case .ready: .ready
+                case .pending: .pending
+                case .replicating: .replicating
+                case .failed: .failed
+                case .reclaiming, .reclaimed: .reclaiming
+                }
             self.init(
                 torrent: name, node: node, state: state, bytesDone: replication.status?.bytesDone, bytesTotal: replication.status?.bytesTotal,
                 manifestDigest: replication.status?.manifestDigest, message: replication.status?.message)

@@ -44,7 +44,9 @@ public struct NodeAgentBinding: Sendable {
     public func report(_ replicationName: String, _ status: Replication.Status) async throws -> Replication? {
         try await client.modify(Replication.self, name: replicationName, status: true) { replication in
             guard replication.spec.nodeName == nodeName else {
-                throw KubeError.api(code: 403, reason: "Forbidden", message: "Replication \(replicationName) belongs to node \(replication.spec.nodeName), not \(nodeName)")
+                throw KubeError.api(
+                    code: 403, reason: "Forbidden",
+                    message: "Replication \(replicationName) belongs to node \(replication.spec.nodeName), not \(nodeName)")
             }
             var status = status
             status.observedGeneration = replication.metadata.generation

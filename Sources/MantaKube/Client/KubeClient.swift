@@ -165,7 +165,8 @@ public struct KubeClient: Sendable {
                 }
                 return try await update(object)
             } catch let error as KubeError where error.isConflict && attempt < attempts {
-                logger.debug("conflict, retrying from a fresh read", metadata: ["resource": "\(R.resourceType)", "name": "\(name)", "attempt": "\(attempt)"])
+                logger.debug(
+                    "conflict, retrying from a fresh read", metadata: ["resource": "\(R.resourceType)", "name": "\(name)", "attempt": "\(attempt)"])
             } catch let error as KubeError where error.isNotFound {
                 return nil
             }
@@ -272,9 +273,10 @@ public struct KubeClient: Sendable {
         guard !query.isEmpty else { return "" }
         var allowed = CharacterSet.urlQueryAllowed
         allowed.remove(charactersIn: "&=+,")
-        return "?" + query.map { key, value in
-            "\(key)=\(value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value)"
-        }.joined(separator: "&")
+        return "?"
+            + query.map { key, value in
+                "\(key)=\(value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value)"
+            }.joined(separator: "&")
     }
 }
 

@@ -138,7 +138,8 @@ extension KubeConfig {
         }
         return KubeConfig(
             server: cluster.server, credentials: credentials,
-            certificateAuthorityPEM: try material(inline: cluster.certificateAuthorityData, file: cluster.certificateAuthority, what: "certificate-authority"),
+            certificateAuthorityPEM: try material(
+                inline: cluster.certificateAuthorityData, file: cluster.certificateAuthority, what: "certificate-authority"),
             insecureSkipTLSVerify: cluster.insecureSkipTLSVerify ?? false,
             namespace: context.namespace ?? "default")
     }

@@ -23,7 +23,8 @@ public struct ControllerService: Service {
     private let lifecycle = LifecycleState()
     private let logger: Logger
 
-    public init(client: KubeClient, resolver: any RevisionResolver, configuration: Configuration, logger: Logger = Logger(label: "manta.controller")) {
+    public init(client: KubeClient, resolver: any RevisionResolver, configuration: Configuration, logger: Logger = Logger(label: "manta.controller"))
+    {
         self.controller = TorrentController(client: client, resolver: resolver, configuration: configuration.controller, logger: logger)
         self.elector = configuration.leaderElection.map { LeaderElector(client: client, configuration: $0, logger: logger) }
         self.logger = logger

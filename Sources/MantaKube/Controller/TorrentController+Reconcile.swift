@@ -18,7 +18,9 @@ extension TorrentController {
         guard let hub = current.spec.hub else {
             try await writeStatus(of: current) { status, generation, now in
                 status.phase = .failed
-                Self.setPhaseConditions(&status.conditions, active: Torrent.ConditionType.pending, reason: "NoSource", message: "spec.hub is required", generation: generation, now: now)
+                Self.setPhaseConditions(
+                    &status.conditions, active: Torrent.ConditionType.pending, reason: "NoSource", message: "spec.hub is required",
+                    generation: generation, now: now)
             }
             return .done
         }
@@ -38,7 +40,8 @@ extension TorrentController {
         let lazy = !current.spec.effectivePreheat
         try await retireLostAndOutdated(owned, repo: repo, lazy: lazy)
         let podNodes = nodesOfPods(using: current.name)
-        let placed = lazy
+        let placed =
+            lazy
             ? try await registerOnEligibleNodes(current, repo: repo, owned: owned)
             : try await scale(current, repo: repo, owned: owned, podNodes: podNodes)
         let forPods = try await placeForPods(current, repo: repo, owned: owned, placed: placed, podNodes: podNodes)
@@ -60,9 +63,12 @@ extension TorrentController {
 
     private func resolve(_ torrent: Torrent, hub: Torrent.Hub) async throws -> Torrent? {
         do {
-            let resolved = try await resolver.resolve(hub: hub.effectiveName, repoID: hub.repoID, revision: hub.effectiveRevision, filename: hub.filename)
-            let repo = Torrent.RepoStatus(repoID: hub.repoID, revision: hub.effectiveRevision, filename: hub.filename, commit: resolved.commit, files: resolved.files)
-            logger.info("resolved revision", metadata: ["torrent": "\(torrent.name)", "commit": "\(resolved.commit)", "files": "\(resolved.files.count)"])
+            let resolved = try await resolver.resolve(
+                hub: hub.effectiveName, repoID: hub.repoID, revision: hub.effectiveRevision, filename: hub.filename)
+            let repo = Torrent.RepoStatus(
+                repoID: hub.repoID, revision: hub.effectiveRevision, filename: hub.filename, commit: resolved.commit, files: resolved.files)
+            logger.info(
+                "resolved revision", metadata: ["torrent": "\(torrent.name)", "commit": "\(resolved.commit)", "files": "\(resolved.files.count)"])
             return try await writeStatus(of: torrent) { status, _, _ in
                 status.repo = repo
                 status.manifestDigest = nil
@@ -109,9 +115,11 @@ extension TorrentController {
         if active.count > desired {
             // Keep the ones pods use, then those furthest along.
             let ranked = active.sorted { lhs, rhs in
-                let leftUsed = podNodes.contains(lhs.spec.nodeName), rightUsed = podNodes.contains(rhs.spec.nodeName)
+                let leftUsed = podNodes.contains(lhs.spec.nodeName)
+                let rightUsed = podNodes.contains(rhs.spec.nodeName)
                 if leftUsed != rightUsed { return leftUsed }
-                let left = Self.progressRank(lhs), right = Self.progressRank(rhs)
+                let left = Self.progressRank(lhs)
+                let right = Self.progressRank(rhs)
                 return left != right ? left > right : lhs.spec.nodeName < rhs.spec.nodeName
             }
             for surplus in ranked.dropFirst(desired) {
@@ -155,7 +163,8 @@ extension TorrentController {
             status.manifestDigest = ready.lazy.compactMap { $0.status?.manifestDigest }.first ?? status.manifestDigest
             if ready.count >= desired, !active.isEmpty || !lazy {
                 status.phase = .ready
-                Self.setPhaseConditions(&status.conditions, active: Torrent.ConditionType.ready, reason: lazy ? "Registered" : "Replicated",
+                Self.setPhaseConditions(
+                    &status.conditions, active: Torrent.ConditionType.ready, reason: lazy ? "Registered" : "Replicated",
                     message: lazy
                         ? "preheat is false: registered on \(ready.count) nodes, the model loads on first read"
                         : "\(ready.count)/\(desired) replicas ready",
@@ -163,16 +172,19 @@ extension TorrentController {
             } else if !failed.isEmpty {
                 status.phase = .replicating
                 let detail = failed.map { "\($0.spec.nodeName): \($0.status?.message ?? "failed")" }.joined(separator: "; ")
-                Self.setPhaseConditions(&status.conditions, active: Torrent.ConditionType.replicating, reason: "ReplicationFailed",
+                Self.setPhaseConditions(
+                    &status.conditions, active: Torrent.ConditionType.replicating, reason: "ReplicationFailed",
                     message: detail, generation: generation, now: now)
             } else if active.isEmpty {
                 status.phase = .pending
-                Self.setPhaseConditions(&status.conditions, active: Torrent.ConditionType.pending, reason: "Unschedulable",
+                Self.setPhaseConditions(
+                    &status.conditions, active: Torrent.ConditionType.pending, reason: "Unschedulable",
                     message: shortfall ?? "waiting for nodes", generation: generation, now: now)
             } else {
                 status.phase = .replicating
                 let message = "\(ready.count)/\(desired) replicas ready" + (shortfall.map { "; \($0)" } ?? "")
-                Self.setPhaseConditions(&status.conditions, active: Torrent.ConditionType.replicating,
+                Self.setPhaseConditions(
+                    &status.conditions, active: Torrent.ConditionType.replicating,
                     reason: shortfall == nil ? "Replicating" : "PartiallyScheduled", message: message, generation: generation, now: now)
             }
         }
@@ -201,7 +213,8 @@ extension TorrentController {
         if torrent.status?.phase != .reclaiming {
             try await writeStatus(of: torrent) { status, generation, now in
                 status.phase = .reclaiming
-                Self.setPhaseConditions(&status.conditions, active: Torrent.ConditionType.reclaiming, reason: "Deleting",
+                Self.setPhaseConditions(
+                    &status.conditions, active: Torrent.ConditionType.reclaiming, reason: "Deleting",
                     message: "releasing replicas (reclaimPolicy \(torrent.spec.effectiveReclaimPolicy.rawValue))", generation: generation, now: now)
             }
         }
@@ -245,7 +258,8 @@ extension TorrentController {
     func createReplication(for torrent: Torrent, repo: Torrent.RepoStatus, node: String, forPods: Bool = false) async throws -> Replication {
         var labels = [Torrent.nameLabel: torrent.name, Replication.nodeLabel: node]
         if forPods { labels[Replication.podsLabel] = "true" }
-        let metadata = ObjectMeta(name: Replication.name(torrent: torrent.name, node: node), labels: labels, ownerReferences: [torrent.ownerReference])
+        let metadata = ObjectMeta(
+            name: Replication.name(torrent: torrent.name, node: node), labels: labels, ownerReferences: [torrent.ownerReference])
         let source = Replication.Source(
             hub: torrent.spec.hub?.effectiveName ?? Torrent.Hub.huggingface, repoID: repo.repoID, revision: repo.revision,
             commit: repo.commit, filename: repo.filename, totalBytes: repo.totalBytes)
@@ -311,7 +325,9 @@ extension TorrentController {
         var list = conditions ?? []
         for type in Torrent.ConditionType.all {
             let isActive = type == active
-            list.set(type, isActive ? .true : .false, reason: isActive ? reason : active, message: isActive ? message : "", generation: generation, now: now)
+            list.set(
+                type, isActive ? .true : .false, reason: isActive ? reason : active, message: isActive ? message : "", generation: generation,
+                now: now)
         }
         conditions = list
     }

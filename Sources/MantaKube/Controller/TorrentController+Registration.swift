@@ -13,8 +13,9 @@ extension TorrentController {
             if !eligible.contains(node) {
                 if !replication.isForPods { try await retire(replication, policy: torrent.spec.effectiveReclaimPolicy) }
             } else if replication.isForPods {
-                active.append(try await client.mergePatch(
-                    Replication.self, name: replication.name, patch: ["metadata": ["labels": [Replication.podsLabel: nil]]]))
+                active.append(
+                    try await client.mergePatch(
+                        Replication.self, name: replication.name, patch: ["metadata": ["labels": [Replication.podsLabel: nil]]]))
             } else {
                 active.append(replication)
             }

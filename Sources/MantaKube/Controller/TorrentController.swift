@@ -1,6 +1,6 @@
+import CoreMetrics
 import Foundation
 import Logging
-import CoreMetrics
 import Metrics
 import Synchronization
 
@@ -59,7 +59,10 @@ public final class TorrentController: Sendable {
     private let failures: Counter
     private let durations: CoreMetrics.Timer
 
-    public init(client: KubeClient, resolver: any RevisionResolver, configuration: ControllerConfiguration = .init(), logger: Logger = Logger(label: "manta.controller")) {
+    public init(
+        client: KubeClient, resolver: any RevisionResolver, configuration: ControllerConfiguration = .init(),
+        logger: Logger = Logger(label: "manta.controller")
+    ) {
         self.client = client
         self.resolver = resolver
         self.configuration = configuration

@@ -1,6 +1,7 @@
 /// What one node's agent reports about itself (cluster-scoped, named after the node).
 public struct NodeTracker: KubeStatusResource, Hashable {
-    public static let resourceType = ResourceType(group: "manta.io", version: "v1alpha1", kind: "NodeTracker", plural: "nodetrackers", namespaced: false)
+    public static let resourceType = ResourceType(
+        group: "manta.io", version: "v1alpha1", kind: "NodeTracker", plural: "nodetrackers", namespaced: false)
 
     public var apiVersion: String?
     public var kind: String?

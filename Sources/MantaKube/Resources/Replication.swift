@@ -1,6 +1,7 @@
 /// One (Torrent, node) work item: the node's agent pulls the model and reports progress in the status.
 public struct Replication: KubeStatusResource, Hashable {
-    public static let resourceType = ResourceType(group: "manta.io", version: "v1alpha1", kind: "Replication", plural: "replications", namespaced: false)
+    public static let resourceType = ResourceType(
+        group: "manta.io", version: "v1alpha1", kind: "Replication", plural: "replications", namespaced: false)
 
     /// The label naming the node, so an agent can watch only its own Replications.
     public static let nodeLabel = "manta.io/node-name"

@@ -1,7 +1,7 @@
 import ArgumentParser
-import MantaCLISupport
 import Foundation
 import MantaAgent
+import MantaCLISupport
 import MantaHub
 import MantaStore
 
@@ -33,21 +33,28 @@ struct AddCommand: AsyncParsableCommand {
     func run() async throws {
         let reference = try parseHubReference(model)
         if let agent = agentSocket.agent(for: storeOptions) {
-            if hubOptions.endpoint != nil { print("note: --endpoint is ignored: the agent on \(agent.socketPath) adds from the hub it was started with") }
+            if hubOptions.endpoint != nil {
+                print("note: --endpoint is ignored: the agent on \(agent.socketPath) adds from the hub it was started with")
+            }
             let outcome = try await agent.add(LocalModelRequest(model: model, file: file))
-            report(reference: outcome.reference, commit: outcome.commit, manifest: outcome.manifest, files: outcome.files, logicalSize: outcome.logicalBytes,
-                   bytesDownloaded: outcome.bytesDownloaded, warnings: outcome.warnings)
+            report(
+                reference: outcome.reference, commit: outcome.commit, manifest: outcome.manifest, files: outcome.files,
+                logicalSize: outcome.logicalBytes,
+                bytesDownloaded: outcome.bytesDownloaded, warnings: outcome.warnings)
             return
         }
         let client = HubClient(configuration: try await hubOptions.configuration())
         let storeOptions = storeOptions
         let store = try await onThread { try storeOptions.open() }
         let summary = try await LazyRegistrar(store: store, client: client).add(reference, filename: file)
-        report(reference: "\(summary.reference)", commit: summary.commit, manifest: summary.manifest.map { "\($0)" }, files: summary.files,
-               logicalSize: summary.logicalSize, bytesDownloaded: summary.bytesDownloaded, warnings: summary.warnings)
+        report(
+            reference: "\(summary.reference)", commit: summary.commit, manifest: summary.manifest.map { "\($0)" }, files: summary.files,
+            logicalSize: summary.logicalSize, bytesDownloaded: summary.bytesDownloaded, warnings: summary.warnings)
     }
 
-    private func report(reference: String, commit: String, manifest: String?, files: Int, logicalSize: UInt64, bytesDownloaded: UInt64, warnings: [String]) {
+    private func report(
+        reference: String, commit: String, manifest: String?, files: Int, logicalSize: UInt64, bytesDownloaded: UInt64, warnings: [String]
+    ) {
         let size = "\(files) files, \(ByteCount.format(logicalSize))"
         if let manifest {
             print("\(reference) is complete (commit \(commit), manifest \(manifest)); \(size)")

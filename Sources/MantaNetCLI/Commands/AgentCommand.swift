@@ -1,8 +1,8 @@
 import ArgumentParser
-import MantaCLISupport
 import Foundation
 import Logging
 import MantaAgent
+import MantaCLISupport
 import MantaHub
 import MantaKube
 import MantaPeer
@@ -30,7 +30,9 @@ struct AgentCommand: AsyncParsableCommand {
         configuration.discovery = membership?.discovery
         let agent = try AgentService(configuration: configuration, logger: logger)
         var services: [any Service] = [agent]
-        let clusterAgent = membership.map { ClusterAgent(agent: agent, client: $0.client, discovery: $0.discovery, configuration: $0.configuration, logger: logger) }
+        let clusterAgent = membership.map {
+            ClusterAgent(agent: agent, client: $0.client, discovery: $0.discovery, configuration: $0.configuration, logger: logger)
+        }
         if let clusterAgent { services.append(clusterAgent) }
         if let plugin = csi.service(agent: agent, cluster: clusterAgent, nodeName: cluster.nodeName, logger: logger) { services.append(plugin) }
         agent.addLocalRoutes(LocalTorrentRoutes.routes(clusterAgent))

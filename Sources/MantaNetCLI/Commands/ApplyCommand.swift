@@ -9,7 +9,9 @@ import MantaKubeAPI
 struct ApplyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: NetworkCommand.apply.rawValue, abstract: NetworkCommand.apply.abstract)
 
-    @Option(name: [.short, .customLong("filename")], help: ArgumentHelp("A manifest, a folder of them, or - for standard input.", valueName: "file|dir|-"))
+    @Option(
+        name: [.short, .customLong("filename")], help: ArgumentHelp("A manifest, a folder of them, or - for standard input.", valueName: "file|dir|-")
+    )
     var filename: [String]
 
     @OptionGroup var target: UpServerOptions
@@ -57,7 +59,8 @@ struct ApplyCommand: AsyncParsableCommand {
         let kind = object["kind"]?.stringValue ?? ""
         let apiVersion = object["apiVersion"]?.stringValue ?? ""
         guard kind == Torrent.resourceType.kind, apiVersion == Torrent.resourceType.apiVersion else {
-            throw ValidationError("\(document.source): kind \"\(kind)\" apiVersion \"\(apiVersion)\" is not a Torrent (manta.io/v1alpha1); nothing was applied")
+            throw ValidationError(
+                "\(document.source): kind \"\(kind)\" apiVersion \"\(apiVersion)\" is not a Torrent (manta.io/v1alpha1); nothing was applied")
         }
         guard let name = object["metadata"]?["name"]?.stringValue, !name.isEmpty else {
             throw ValidationError("\(document.source): metadata.name: Required value; nothing was applied")

@@ -1,8 +1,8 @@
 import ArgumentParser
-import MantaCLISupport
 import Foundation
 import Logging
 import MantaAgent
+import MantaCLISupport
 import MantaHub
 import MantaKube
 import Prometheus
@@ -41,13 +41,15 @@ struct ControllerCommand: AsyncParsableCommand {
         let client = try KubeClient(config: config)
         let hub = HubClient(configuration: try await HubClientConfiguration.fromEnvironment(ProcessInfo.processInfo.environment))
         let registry = PrometheusCollectorRegistry()
-        let election = leaderElect
+        let election =
+            leaderElect
             ? LeaderElectionConfiguration(namespace: leaderElectionNamespace, identity: leaderElectionIdentity ?? ProcessInfo.processInfo.hostName)
             : nil
         let controller = ControllerService(
             client: client,
             resolver: HubRevisionResolver(client: hub),
-            configuration: .init(controller: ControllerConfiguration(metricsFactory: PrometheusMetricsFactory(registry: registry)), leaderElection: election),
+            configuration: .init(
+                controller: ControllerConfiguration(metricsFactory: PrometheusMetricsFactory(registry: registry)), leaderElection: election),
             logger: logger
         )
         var services: [any Service] = [controller, ControllerProbeServer(port: healthPort, controller: controller, registry: registry)]

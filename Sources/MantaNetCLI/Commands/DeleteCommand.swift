@@ -14,7 +14,8 @@ struct DeleteCommand: AsyncParsableCommand {
     @Argument(help: "The Torrents.")
     var names: [String]
 
-    @Option(help: ArgumentHelp("Wait until the Torrents are gone (their replicas released), at most this long; 0s: do not wait.", valueName: "duration"))
+    @Option(
+        help: ArgumentHelp("Wait until the Torrents are gone (their replicas released), at most this long; 0s: do not wait.", valueName: "duration"))
     var timeout = DurationArgument(duration: .seconds(300))
 
     @OptionGroup var target: UpServerOptions

@@ -32,7 +32,8 @@ struct DescribeCommand: AsyncParsableCommand {
     }
 
     static func describe(_ torrent: Torrent, events: [Event], now: Date = Date()) -> String {
-        let spec = torrent.spec, status = torrent.status
+        let spec = torrent.spec
+        let status = torrent.status
         let file: String = spec.hub?.filename.map { " (file \($0))" } ?? ""
         let commit: String = status?.repo.map { " (commit \($0.commit))" } ?? ""
         var lines: [String] = [
@@ -51,7 +52,8 @@ struct DescribeCommand: AsyncParsableCommand {
         lines.append("Phase:           \(status?.phase?.rawValue ?? "Pending")")
         lines.append("Progress:        \(TorrentTable.progress(torrent))")
         lines.append("Conditions:")
-        lines.append(table(["TYPE", "STATUS", "REASON", "MESSAGE"], (status?.conditions ?? []).map { [$0.type, $0.status.rawValue, $0.reason, $0.message] }))
+        lines.append(
+            table(["TYPE", "STATUS", "REASON", "MESSAGE"], (status?.conditions ?? []).map { [$0.type, $0.status.rawValue, $0.reason, $0.message] }))
         lines.append("Nodes:")
         lines.append(table(["NODE", "PHASE", "BYTES", "MESSAGE"], (status?.nodes ?? []).map(nodeRow)))
         lines.append("Events:")
@@ -66,7 +68,8 @@ struct DescribeCommand: AsyncParsableCommand {
     }
 
     private static func nodeRow(_ node: Torrent.NodeProgress) -> [String] {
-        let done = ByteCount.format(UInt64(max(node.bytesDone, 0))), total = ByteCount.format(UInt64(max(node.bytesTotal, 0)))
+        let done = ByteCount.format(UInt64(max(node.bytesDone, 0)))
+        let total = ByteCount.format(UInt64(max(node.bytesTotal, 0)))
         return [node.nodeName, node.phase.rawValue, "\(done)/\(total)", node.message ?? ""]
     }
 

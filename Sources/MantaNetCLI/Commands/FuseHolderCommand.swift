@@ -59,10 +59,16 @@ struct FuseHolderCommand: ParsableCommand {
 
 /// `--no-handover` and `--leave-mount-on-stop`, shared by the commands that mount.
 struct HandoverOptions: ParsableArguments {
-    @Flag(help: "End the mount with this process, as if no holder could keep it (by default a holder process keeps it open across a crash or restart, and the next start with the same store and mount point resumes it).")
+    @Flag(
+        help:
+            "End the mount with this process, as if no holder could keep it (by default a holder process keeps it open across a crash or restart, and the next start with the same store and mount point resumes it)."
+    )
     var noHandover = false
 
-    @Flag(help: "On SIGTERM, leave the mount to its holder for the next start instead of unmounting (with a holder run on its own: `fuse-holder --stay`).")
+    @Flag(
+        help:
+            "On SIGTERM, leave the mount to its holder for the next start instead of unmounting (with a holder run on its own: `fuse-holder --stay`)."
+    )
     var leaveMountOnStop = false
 
     /// The handover of a mount at `mountPoint`, served with the store at `storeRoot`.
@@ -82,10 +88,11 @@ struct HandoverOptions: ParsableArguments {
         let trimmed = mountPoint.count > 1 && mountPoint.hasSuffix("/") ? String(mountPoint.dropLast()) : mountPoint
         let folder = FileSystem.parent(of: trimmed)
         let name = trimmed.lastIndex(of: "/").map { String(trimmed[trimmed.index(after: $0)...]) } ?? trimmed
-        let resolved = realpath(folder, nil).map { pointer in
-            defer { free(pointer) }
-            return String(cString: pointer)
-        } ?? folder
+        let resolved =
+            realpath(folder, nil).map { pointer in
+                defer { free(pointer) }
+                return String(cString: pointer)
+            } ?? folder
         return (resolved == "/" ? "" : resolved) + "/" + name
     }
 }

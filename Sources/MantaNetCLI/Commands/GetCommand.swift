@@ -61,7 +61,8 @@ struct GetCommand: AsyncParsableCommand {
         case .json, .yaml:
             let objects = try torrents.map { try JSONDecoder().decode(JSONValue.self, from: try KubeJSON.encoder().encode($0)) }
             // One named Torrent, or one change while watching, prints as the object itself; a listing as a List.
-            let value: JSONValue = objects.count == 1 && (name != nil || !header) ? objects[0] : ["apiVersion": "v1", "kind": "List", "items": .array(objects)]
+            let value: JSONValue =
+                objects.count == 1 && (name != nil || !header) ? objects[0] : ["apiVersion": "v1", "kind": "List", "items": .array(objects)]
             if output == .json {
                 let encoder = KubeJSON.encoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

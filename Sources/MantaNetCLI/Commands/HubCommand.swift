@@ -1,7 +1,7 @@
 import ArgumentParser
-import MantaCLISupport
 import Foundation
 import Logging
+import MantaCLISupport
 import MantaHub
 
 struct HubCommand: AsyncParsableCommand {
@@ -27,7 +27,8 @@ struct HubServeCommand: AsyncParsableCommand {
 
     @Option(
         name: .customLong("token-file"),
-        help: ArgumentHelp("Require `Authorization: Bearer <token>` on every request, the token read from this file (default: $MANTA_HUB_TOKEN).", valueName: "file")
+        help: ArgumentHelp(
+            "Require `Authorization: Bearer <token>` on every request, the token read from this file (default: $MANTA_HUB_TOKEN).", valueName: "file")
     )
     var tokenFile: String?
 

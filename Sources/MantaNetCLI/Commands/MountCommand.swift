@@ -1,8 +1,8 @@
 import ArgumentParser
-import MantaCLISupport
 import Dispatch
 import Foundation
 import Logging
+import MantaCLISupport
 import MantaFS
 import MantaHub
 import MantaStore
@@ -19,15 +19,19 @@ struct MountCommand: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("An existing folder to mount on.", valueName: "mountpoint"))
     var mountPoint: String
 
-    @Option(help: ArgumentHelp(
-        "The hub to fetch models registered with `manta add` from (default: $HF_ENDPOINT, else the hub each was added from).", valueName: "url"
-    ))
+    @Option(
+        help: ArgumentHelp(
+            "The hub to fetch models registered with `manta add` from (default: $HF_ENDPOINT, else the hub each was added from).", valueName: "url"
+        ))
     var endpoint: String?
 
     @Option(help: ArgumentHelp("Kernel read-ahead of the mount, in KiB (raising it needs root).", valueName: "KiB"))
     var readAhead: Int = 4096
 
-    @Flag(help: "Use none of the kernel's newer FUSE features (passthrough, cloned descriptors, requests above 1 MiB), as on an old kernel; MANTA_FUSE_FEATURES=none does the same.")
+    @Flag(
+        help:
+            "Use none of the kernel's newer FUSE features (passthrough, cloned descriptors, requests above 1 MiB), as on an old kernel; MANTA_FUSE_FEATURES=none does the same."
+    )
     var noPassthrough = false
 
     @OptionGroup var handoverOptions: HandoverOptions
@@ -42,9 +46,11 @@ struct MountCommand: AsyncParsableCommand {
         let overridesEndpoint = endpoint != nil || !(ProcessInfo.processInfo.environment["HF_ENDPOINT"] ?? "").isEmpty
         let hub = try await HubOptions.configuration(endpoint: endpoint)
         let configuration = MountConfiguration(
-            readAheadKiB: readAhead, kernelFeatures: !noPassthrough, handover: handoverOptions.handover(storeRoot: store.root, mountPoint: mountPoint))
+            readAheadKiB: readAhead, kernelFeatures: !noPassthrough, handover: handoverOptions.handover(storeRoot: store.root, mountPoint: mountPoint)
+        )
         let source = LazyChunkSource(
-            store: store, fetcher: HubSpanFetcher(configuration: hub, overridesEndpoint: overridesEndpoint), configuration: configuration, logger: logger
+            store: store, fetcher: HubSpanFetcher(configuration: hub, overridesEndpoint: overridesEndpoint), configuration: configuration,
+            logger: logger
         )
         let service = MountService(store: store, mountPoint: mountPoint, configuration: configuration, source: source, logger: logger)
         // Signals only stop the mount; the process exits once it is unmounted.

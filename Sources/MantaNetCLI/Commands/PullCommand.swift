@@ -1,7 +1,7 @@
 import ArgumentParser
-import MantaCLISupport
 import Foundation
 import MantaAgent
+import MantaCLISupport
 import MantaHub
 import MantaStore
 
@@ -70,7 +70,9 @@ struct PullCommand: AsyncParsableCommand {
 
     /// The agent owning the store pulls (peers first, with its own hub settings); this only shows progress.
     private func pull(through agent: LocalAgentClient) async throws {
-        if hubOptions.endpoint != nil { print("note: --endpoint is ignored: the agent on \(agent.socketPath) pulls from the hub it was started with") }
+        if hubOptions.endpoint != nil {
+            print("note: --endpoint is ignored: the agent on \(agent.socketPath) pulls from the hub it was started with")
+        }
         let bar = ProgressBar(label: "pulling \(model) through the agent")
         let outcome = try await agent.pull(LocalModelRequest(model: model, file: file, pin: !noPin)) { done, total in bar.set(done, of: total) }
         bar.finish()

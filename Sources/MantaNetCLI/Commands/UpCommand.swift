@@ -25,7 +25,10 @@ struct UpCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: ArgumentHelp("The folder of the API objects, the store and the API socket (default: /var/lib/manta/up as root, else ~/.local/share/manta/up).", valueName: "dir"))
+    @Option(
+        help: ArgumentHelp(
+            "The folder of the API objects, the store and the API socket (default: /var/lib/manta/up as root, else ~/.local/share/manta/up).",
+            valueName: "dir"))
     var dir: String?
 
     @Option(
@@ -38,7 +41,8 @@ struct UpCommand: AsyncParsableCommand {
     @Flag(name: .customLong("api-tls"), help: "Serve --api-listen over HTTPS with a token even on a loopback address.")
     var apiTLS = false
 
-    @Option(name: .customLong("api-tls-certificate"), help: ArgumentHelp("The API's certificate (PEM) instead of a generated one.", valueName: "file"))
+    @Option(
+        name: .customLong("api-tls-certificate"), help: ArgumentHelp("The API's certificate (PEM) instead of a generated one.", valueName: "file"))
     var apiTLSCertificate: String?
 
     @Option(name: .customLong("api-tls-key"), help: ArgumentHelp("The private key (PEM) of --api-tls-certificate.", valueName: "file"))
@@ -77,7 +81,9 @@ struct UpCommand: AsyncParsableCommand {
         let apiConfig: KubeConfig
         let elects: Bool
         if let joined = try await joining.configuration(for: instance) {
-            guard apiListen == nil else { throw ValidationError("--join and --api-listen exclude each other: a joining instance uses the API it joins") }
+            guard apiListen == nil else {
+                throw ValidationError("--join and --api-listen exclude each other: a joining instance uses the API it joins")
+            }
             // A socket of an earlier run on its own would take the local commands to an API nobody serves.
             try? FileManager.default.removeItem(atPath: instance.apiSocket)
             apiConfig = joined
@@ -107,7 +113,8 @@ struct UpCommand: AsyncParsableCommand {
             ControllerService(client: controllerClient, resolver: resolver, configuration: .init(leaderElection: election), logger: logger)
         }
         let registration = NodeRegistration(
-            client: client, nodeName: nodeName, labels: labels, addresses: advertised.map { [$0.host] } ?? Self.addresses(of: configuration.listenHost),
+            client: client, nodeName: nodeName, labels: labels,
+            addresses: advertised.map { [$0.host] } ?? Self.addresses(of: configuration.listenHost),
             logger: logger)
         let announce = Task {
             let port = await agentService.boundPort()
@@ -140,7 +147,9 @@ struct UpCommand: AsyncParsableCommand {
         } catch {
             throw ValidationError("\(error)")
         }
-        return EmbeddedAPIService(server: EmbeddedAPIServer(store: store), listeners: [.unixSocket(instance.apiSocket)] + (listener.map { [$0] } ?? []), logger: logger) {
+        return EmbeddedAPIService(
+            server: EmbeddedAPIServer(store: store), listeners: [.unixSocket(instance.apiSocket)] + (listener.map { [$0] } ?? []), logger: logger
+        ) {
             listener in
             switch listener {
             case .tcp(let host, let port):

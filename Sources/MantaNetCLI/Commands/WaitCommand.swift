@@ -1,7 +1,7 @@
 import ArgumentParser
-import MantaCLISupport
 import Foundation
 import MantaAgent
+import MantaCLISupport
 import MantaKube
 
 struct WaitCommand: AsyncParsableCommand {
@@ -46,7 +46,9 @@ struct WaitCommand: AsyncParsableCommand {
 
     func validate() throws {
         let sources = (socket == nil ? 0 : 1) + (kubeconfig == nil && !inCluster ? 0 : 1)
-        guard sources <= 1 else { throw ValidationError("give at most one of --socket and --kubeconfig/--in-cluster (neither: the local `manta up`)") }
+        guard sources <= 1 else {
+            throw ValidationError("give at most one of --socket and --kubeconfig/--in-cluster (neither: the local `manta up`)")
+        }
         guard !torrent.isEmpty else { throw ValidationError("--torrent must name a Torrent") }
     }
 
@@ -66,10 +68,13 @@ struct WaitCommand: AsyncParsableCommand {
         }
         let outcome: Result<LocalTorrentStatus, WaitError>
         do throws(WaitError) {
-            outcome = .success(try await TorrentWaiter(source: source, poll: interval.duration, notPlacedGrace: notPlacedGrace.duration).wait(torrent: torrent, timeout: timeout.duration) { status in
-                let detail = status.message.map { ": \($0)" } ?? ""
-                StandardError.write("\(status.torrent) on \(status.node): \(status.state.rawValue)\(detail)\n")
-            })
+            outcome = .success(
+                try await TorrentWaiter(source: source, poll: interval.duration, notPlacedGrace: notPlacedGrace.duration).wait(
+                    torrent: torrent, timeout: timeout.duration
+                ) { status in
+                    let detail = status.message.map { ": \($0)" } ?? ""
+                    StandardError.write("\(status.torrent) on \(status.node): \(status.state.rawValue)\(detail)\n")
+                })
         } catch {
             outcome = .failure(error)
         }

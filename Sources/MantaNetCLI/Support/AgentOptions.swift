@@ -20,10 +20,15 @@ struct AgentOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Other agents, comma-separated.", valueName: "host:port,…"))
     var peers: String?
 
-    @Option(name: .customLong("token-file"), help: ArgumentHelp("File holding the shared cluster token (default: $MANTA_TOKEN); required unless --listen is a loopback address.", valueName: "file"))
+    @Option(
+        name: .customLong("token-file"),
+        help: ArgumentHelp(
+            "File holding the shared cluster token (default: $MANTA_TOKEN); required unless --listen is a loopback address.", valueName: "file"))
     var tokenFile: String?
 
-    @Flag(name: .customLong("insecure-no-auth"), help: "Serve peers on a non-loopback --listen address without a token (anyone who reaches it reads every model).")
+    @Flag(
+        name: .customLong("insecure-no-auth"),
+        help: "Serve peers on a non-loopback --listen address without a token (anyone who reaches it reads every model).")
     var insecureNoAuth = false
 
     @Option(name: .customLong("upload-rate"), help: "Cap on bytes served to peers, e.g. 50MB/s.")
@@ -32,19 +37,28 @@ struct AgentOptions: ParsableArguments {
     @Option(name: .customLong("download-rate"), help: "Cap on bytes fetched from peers, e.g. 50MB/s.")
     var downloadRate: String?
 
-    @Option(help: ArgumentHelp("The hub to resolve models on and pull what no peer has from (default: $HF_ENDPOINT, else https://huggingface.co).", valueName: "url"))
+    @Option(
+        help: ArgumentHelp(
+            "The hub to resolve models on and pull what no peer has from (default: $HF_ENDPOINT, else https://huggingface.co).", valueName: "url"))
     var endpoint: String?
 
     @Option(help: ArgumentHelp("The unix socket for local commands such as `manta pull` (default: <store>/agent.sock).", valueName: "path"))
     var socket: String?
 
-    @Option(name: .customLong("socket-group"), help: ArgumentHelp("The group that may use the socket besides the agent's user (mode 0660; default: the agent's group).", valueName: "name|gid"))
+    @Option(
+        name: .customLong("socket-group"),
+        help: ArgumentHelp(
+            "The group that may use the socket besides the agent's user (mode 0660; default: the agent's group).", valueName: "name|gid"))
     var socketGroup: String?
 
-    @Option(name: .customLong("idle-timeout"), help: ArgumentHelp("Close a peer connection that sends no complete request for this long.", valueName: "duration"))
+    @Option(
+        name: .customLong("idle-timeout"),
+        help: ArgumentHelp("Close a peer connection that sends no complete request for this long.", valueName: "duration"))
     var idleTimeout = DurationArgument(duration: ServerLimits.peer.idleTimeout)
 
-    @Option(name: .customLong("max-connections"), help: ArgumentHelp("Peer connections open at once; at the cap the longest-idle one makes room.", valueName: "n"))
+    @Option(
+        name: .customLong("max-connections"),
+        help: ArgumentHelp("Peer connections open at once; at the cap the longest-idle one makes room.", valueName: "n"))
     var maxConnections = ServerLimits.peer.maxConnections
 
     @Option(
@@ -58,7 +72,8 @@ struct AgentOptions: ParsableArguments {
 
     /// The agent's configuration from these options, and the address it listens on (`manta up` runs its agent with them).
     func agentConfiguration(defaultStoreRoot: String) async throws -> (configuration: AgentConfiguration, listen: PeerAddress) {
-        guard let address = PeerAddress(parsing: listen) ?? (listen.hasSuffix(":0") ? PeerAddress(host: String(listen.dropLast(2)), port: 0) : nil) else {
+        guard let address = PeerAddress(parsing: listen) ?? (listen.hasSuffix(":0") ? PeerAddress(host: String(listen.dropLast(2)), port: 0) : nil)
+        else {
             throw ValidationError("--listen '\(listen)' is not host:port")
         }
         var peerList: [PeerAddress] = []
@@ -70,7 +85,8 @@ struct AgentOptions: ParsableArguments {
         if let endpoint { environment["HF_ENDPOINT"] = endpoint }
         var configuration = AgentConfiguration(
             storeRoot: storeOptions.store ?? defaultStoreRoot, mountPoint: mount, listenHost: address.host, listenPort: address.port,
-            peers: peerList, token: try readToken(), uploadRate: try rate(uploadRate, "--upload-rate"), downloadRate: try rate(downloadRate, "--download-rate"),
+            peers: peerList, token: try readToken(), uploadRate: try rate(uploadRate, "--upload-rate"),
+            downloadRate: try rate(downloadRate, "--download-rate"),
             hub: try await HubClientConfiguration.fromEnvironment(environment)
         )
         configuration.socketPath = socket
@@ -79,12 +95,15 @@ struct AgentOptions: ParsableArguments {
         configuration.storeChanges = quota.storeChanges
         configuration.quotaCheckInterval = quota.interval.duration
         configuration.mountHandover = mount.flatMap { handoverOptions.handover(storeRoot: configuration.storeRoot, mountPoint: $0) }
-        guard (1...1_000_000).contains(maxConnections) else { throw ValidationError("--max-connections \(maxConnections) is not between 1 and 1000000") }
+        guard (1...1_000_000).contains(maxConnections) else {
+            throw ValidationError("--max-connections \(maxConnections) is not between 1 and 1000000")
+        }
         guard idleTimeout.duration > .zero, idleTimeout.duration <= .seconds(86_400) else {
             throw ValidationError("--idle-timeout must be longer than 0s and at most 24h")
         }
         guard (1...maxConnections).contains(maxConnectionsPerClient) else {
-            throw ValidationError("--max-connections-per-client \(maxConnectionsPerClient) is not between 1 and --max-connections (\(maxConnections))")
+            throw ValidationError(
+                "--max-connections-per-client \(maxConnectionsPerClient) is not between 1 and --max-connections (\(maxConnections))")
         }
         configuration.peerLimits.maxConnections = maxConnections
         configuration.peerLimits.maxConnectionsPerClient = maxConnectionsPerClient
@@ -106,7 +125,8 @@ struct AgentOptions: ParsableArguments {
     /// A group named or numbered as on the command line.
     private static func groupID(_ text: String) throws -> UInt32 {
         if let number = UInt32(text) { return number }
-        var entry = group(), found: UnsafeMutablePointer<group>?
+        var entry = group()
+        var found: UnsafeMutablePointer<group>?
         var buffer = [CChar](repeating: 0, count: 16 << 10)
         guard getgrnam_r(text, &entry, &buffer, buffer.count, &found) == 0, let found else {
             throw ValidationError("--socket-group '\(text)' is neither a group of this system (/etc/group) nor a numeric GID")

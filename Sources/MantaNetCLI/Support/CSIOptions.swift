@@ -8,10 +8,13 @@ import MantaCLISupport
 struct CSIOptions: ParsableArguments {
     @Option(
         name: .customLong("csi-socket"),
-        help: ArgumentHelp("Serve the CSI node plugin on this unix socket (root only), e.g. /var/lib/kubelet/plugins/csi.manta.io/csi.sock.", valueName: "path"))
+        help: ArgumentHelp(
+            "Serve the CSI node plugin on this unix socket (root only), e.g. /var/lib/kubelet/plugins/csi.manta.io/csi.sock.", valueName: "path"))
     var socket: String?
 
-    @Option(name: .customLong("csi-driver-name"), help: ArgumentHelp("The CSI driver name pods and the CSIDriver object use (default: csi.manta.io).", valueName: "name"))
+    @Option(
+        name: .customLong("csi-driver-name"),
+        help: ArgumentHelp("The CSI driver name pods and the CSIDriver object use (default: csi.manta.io).", valueName: "name"))
     var driverName: String?
 
     func validate() throws {

@@ -10,7 +10,9 @@ struct ClusterOptions: ParsableArguments {
     @Option(name: .customLong("node-name"), help: ArgumentHelp("Join the cluster as this node (in a DaemonSet: spec.nodeName).", valueName: "name"))
     var nodeName: String?
 
-    @Option(help: ArgumentHelp("Where other agents reach this one, published in the NodeTracker (default: the --listen address).", valueName: "host:port"))
+    @Option(
+        help: ArgumentHelp("Where other agents reach this one, published in the NodeTracker (default: the --listen address).", valueName: "host:port")
+    )
     var advertise: String?
 
     @Option(help: ArgumentHelp("A kubeconfig to use instead of the in-cluster service account.", valueName: "path"))
@@ -42,7 +44,8 @@ struct ClusterOptions: ParsableArguments {
             guard let parsed = PeerAddress(parsing: advertise) else { throw ValidationError("--advertise '\(advertise)' is not host:port") }
             advertised = parsed
         } else if ["0.0.0.0", "::", ""].contains(listen.host) {
-            throw ValidationError("--advertise is required when --listen (\(listen)) binds every interface: other agents need one address to reach this one")
+            throw ValidationError(
+                "--advertise is required when --listen (\(listen)) binds every interface: other agents need one address to reach this one")
         }
         let config = try kubeconfig.map { try KubeConfig.kubeconfig(path: $0, context: context) } ?? KubeConfig.inCluster()
         let client = try KubeClient(config: config, logger: logger)

@@ -5,7 +5,10 @@ import MantaStore
 /// The store's quota as a running agent keeps it (`manta agent`, `manta up`). Saved in the store's settings, so
 /// `manta gc` and `manta du` see the same quota.
 struct QuotaOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Bytes the store's chunks may take, e.g. 500GiB; above the high watermark the least recently used models nothing holds are evicted (saved in the store; 0 removes it).", valueName: "size"))
+    @Option(
+        help: ArgumentHelp(
+            "Bytes the store's chunks may take, e.g. 500GiB; above the high watermark the least recently used models nothing holds are evicted (saved in the store; 0 removes it).",
+            valueName: "size"))
     var quota: ByteCount?
 
     @Option(name: .customLong("high-watermark"), help: ArgumentHelp("Eviction starts above this share of the quota.", valueName: "percent"))
@@ -14,7 +17,9 @@ struct QuotaOptions: ParsableArguments {
     @Option(name: .customLong("low-watermark"), help: ArgumentHelp("Eviction stops at this share of the quota.", valueName: "percent"))
     var lowWatermark: Percentage?
 
-    @Option(name: .customLong("quota-interval"), help: ArgumentHelp("How often the store's use is checked against the quota between pulls.", valueName: "duration"))
+    @Option(
+        name: .customLong("quota-interval"),
+        help: ArgumentHelp("How often the store's use is checked against the quota between pulls.", valueName: "duration"))
     var interval = DurationArgument(duration: .seconds(10))
 
     func validate() throws {

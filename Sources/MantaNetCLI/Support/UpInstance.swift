@@ -73,10 +73,14 @@ struct UpServerOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The API server's URL instead, e.g. http://127.0.0.1:7481 (`manta up --api-listen`).", valueName: "url"))
     var server: String?
 
-    @Option(name: .customLong("token-file"), help: ArgumentHelp("With --server https://…: the API's token (a copy of its <dir>/api/token).", valueName: "file"))
+    @Option(
+        name: .customLong("token-file"),
+        help: ArgumentHelp("With --server https://…: the API's token (a copy of its <dir>/api/token).", valueName: "file"))
     var tokenFile: String?
 
-    @Option(name: .customLong("certificate-authority"), help: ArgumentHelp("With --server https://…: the PEM that signs its certificate (its <dir>/api/tls.crt).", valueName: "file"))
+    @Option(
+        name: .customLong("certificate-authority"),
+        help: ArgumentHelp("With --server https://…: the PEM that signs its certificate (its <dir>/api/tls.crt).", valueName: "file"))
     var certificateAuthority: String?
 
     /// A client of `--server`, else of the local instance: its API socket, or the API it joined.
@@ -90,7 +94,9 @@ struct UpServerOptions: ParsableArguments {
         let instance = UpInstance(directory: dir)
         if let server {
             let certificate = try certificateAuthority.map { file in
-                guard let bundle = FileManager.default.contents(atPath: file) else { throw ValidationError("--certificate-authority \(file) cannot be read") }
+                guard let bundle = FileManager.default.contents(atPath: file) else {
+                    throw ValidationError("--certificate-authority \(file) cannot be read")
+                }
                 return Array(bundle)
             }
             return KubeConfig(server: server, credentials: tokenFile.map { .tokenFile($0) } ?? .none, certificateAuthorityPEM: certificate)

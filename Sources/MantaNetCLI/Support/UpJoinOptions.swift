@@ -8,13 +8,16 @@ import MantaStore
 /// How a `manta up` instance joins the API of another instead of running its own: Torrents, Replications and
 /// NodeTrackers are then shared, and one elected controller spreads replicas over every instance.
 struct UpJoinOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Join the API of the `manta up` at this URL instead of running one (it prints the command: https://host:port).", valueName: "url"))
+    @Option(
+        help: ArgumentHelp(
+            "Join the API of the `manta up` at this URL instead of running one (it prints the command: https://host:port).", valueName: "url"))
     var join: String?
 
     @Option(name: .customLong("join-token-file"), help: ArgumentHelp("A copy of the joined instance's <dir>/api/token.", valueName: "file"))
     var tokenFile: String?
 
-    @Option(name: .customLong("join-ca-sha256"), help: ArgumentHelp("The SHA-256 of the joined API's certificate, as it printed it.", valueName: "hex"))
+    @Option(
+        name: .customLong("join-ca-sha256"), help: ArgumentHelp("The SHA-256 of the joined API's certificate, as it printed it.", valueName: "hex"))
     var certificateSHA256: String?
 
     @Option(name: .customLong("join-ca"), help: ArgumentHelp("Or the CA bundle (PEM) that signs the joined API's certificate.", valueName: "file"))
@@ -47,7 +50,8 @@ struct UpJoinOptions: ParsableArguments {
             guard let bundle = FileManager.default.contents(atPath: file) else { throw ValidationError("--join-ca \(file) cannot be read") }
             certificate = Array(bundle)
         default:
-            throw ValidationError("--join needs one of --join-ca-sha256 (as the joined instance printed it) or --join-ca: its certificate must be checked")
+            throw ValidationError(
+                "--join needs one of --join-ca-sha256 (as the joined instance printed it) or --join-ca: its certificate must be checked")
         }
         let absoluteTokenFile = tokenFile.hasPrefix("/") ? tokenFile : FileManager.default.currentDirectoryPath + "/" + tokenFile
         var config = KubeConfig(server: join, credentials: .tokenFile(absoluteTokenFile), certificateAuthorityPEM: certificate)
@@ -73,7 +77,8 @@ struct UpJoinOptions: ParsableArguments {
         let pem = Array(answer.certificate.utf8)
         guard let actual = APIAccess.certificateSHA256(pem: pem), actual == expected else {
             throw ValidationError(
-                "\(server) presents a certificate whose SHA-256 is not \(expected): this is not the instance that printed the join command, or its certificate was made again; nothing was joined")
+                "\(server) presents a certificate whose SHA-256 is not \(expected): this is not the instance that printed the join command, or its certificate was made again; nothing was joined"
+            )
         }
         return pem
     }

@@ -66,7 +66,10 @@ public enum ChunkPlanner {
             return .needHeader(bytes: needed)
         } catch {
             let fallback = fixedBlocks(from: 0, to: fileSize, size: parameters.targetSize)
-            return .plan(ChunkPlan(scheme: .fixed, spans: fallback, warning: "\(scheme.rawValue) header is malformed (\(error)); using fixed \(parameters.targetSize)-byte blocks"))
+            return .plan(
+                ChunkPlan(
+                    scheme: .fixed, spans: fallback,
+                    warning: "\(scheme.rawValue) header is malformed (\(error)); using fixed \(parameters.targetSize)-byte blocks"))
         }
     }
 

@@ -13,7 +13,8 @@ public struct ChunkSpan: Hashable, Sendable, Codable {
     /// The index of the span holding byte `offset` among `count` consecutive spans (`span(i)` gives the i-th),
     /// by binary search.
     public static func index(containing offset: UInt64, count: Int, span: (Int) -> ChunkSpan) -> Int? {
-        var low = 0, high = count
+        var low = 0
+        var high = count
         while low < high {
             let middle = (low + high) / 2
             if span(middle).end <= offset { low = middle + 1 } else { high = middle }

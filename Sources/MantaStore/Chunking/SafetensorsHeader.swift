@@ -35,7 +35,8 @@ enum SafetensorsHeader {
             guard let offsets, offsets.count == 2, offsets[0] >= 0, offsets[1] >= offsets[0] else {
                 throw .malformed("tensor '\(name)' has no valid data_offsets")
             }
-            let start = UInt64(offsets[0]), end = UInt64(offsets[1])
+            let start = UInt64(offsets[0])
+            let end = UInt64(offsets[1])
             guard end <= dataSize else {
                 throw .malformed("tensor '\(name)' ends at \(end), past the \(dataSize)-byte data region")
             }

@@ -2,11 +2,14 @@ import CSHA256
 
 extension ChunkPairHasher {
     /// The SHA-256 of a whole file, hashed alone in 1 MiB mapped windows, or nil once `cancelled` says so.
-    static func hashFile(_ input: borrowing FileDescriptor, path: String, size: UInt64, interleaving: Bool = interleaves, cancelled: () -> Bool) throws -> Digest? {
+    static func hashFile(
+        _ input: borrowing FileDescriptor, path: String, size: UInt64, interleaving: Bool = interleaves, cancelled: () -> Bool
+    ) throws -> Digest? {
         let windows = stride(from: 0, to: size, by: Int(windowBytes)).map { ChunkSpan(offset: $0, length: min(windowBytes, size - $0)) }
         return try hashFile(size: size, segments: windows, chunkIDs: false, interleaving: interleaving, cancelled: cancelled) { index, preceding in
             try FileMapping(input, path: path, offset: windows[index].offset, length: Int(windows[index].length), preceding: preceding)
-        } segmentDone: { _, _, _ in }
+        } segmentDone: { _, _, _ in
+        }
     }
 
     /// A multiple of 64 bytes, so only the last window has a partial block.
@@ -59,9 +62,9 @@ extension ChunkPairHasher {
                 var chunk = csha256_state()
                 csha256_begin(&chunk)
                 guard csha256_blocks_pair(&file, fileNext, &chunk, chunkNext, paired) == 0,
-                      csha256_blocks(&file, fileNext + 64 * paired, fileBlocks - paired) == 0,
-                      csha256_blocks(&chunk, chunkNext + 64 * paired, chunkBlocks - paired) == 0,
-                      csha256_end(&chunk, chunkNext + 64 * chunkBlocks, segment.bytes.count % 64, span.length, &digest) == 0
+                    csha256_blocks(&file, fileNext + 64 * paired, fileBlocks - paired) == 0,
+                    csha256_blocks(&chunk, chunkNext + 64 * paired, chunkBlocks - paired) == 0,
+                    csha256_end(&chunk, chunkNext + 64 * chunkBlocks, segment.bytes.count % 64, span.length, &digest) == 0
                 else { throw segment.shrank() }
                 try segmentDone(index, segment, Digest(bytes: digest))
             } else {

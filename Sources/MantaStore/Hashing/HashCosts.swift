@@ -27,11 +27,13 @@ struct HashCosts: Equatable, Sendable {
     /// `measuredPair`, so it does not pay to time sixteen lanes it never uses.
     static var measured: HashCosts { HashCosts(pair: measuredPair, sixteen: measuredSixteen) }
 
-    static let measuredPair: Double = ChunkPairHasher.interleaves
+    static let measuredPair: Double =
+        ChunkPairHasher.interleaves
         ? costRelativeToOne { states, data, blocks in _ = csha256_blocks_pair(states, data[0], states + 1, data[1], blocks) } ?? 1
         : 2
 
-    private static let measuredSixteen: Double? = ChunkPairHasher.interleaves && csha256_sixteen_supported() == 1
+    private static let measuredSixteen: Double? =
+        ChunkPairHasher.interleaves && csha256_sixteen_supported() == 1
         ? costRelativeToOne { states, data, blocks in _ = csha256_blocks_sixteen(states, data, blocks) }
         : nil
 

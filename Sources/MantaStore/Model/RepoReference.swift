@@ -21,11 +21,12 @@ public struct RepoReference: Hashable, Sendable, Codable, CustomStringConvertibl
 
     /// Parses `org/name` or `org/name@revision`; `defaultRevision` applies when no `@` is given.
     public init(parsing text: String, defaultRevision: String = RepoReference.defaultRevision) throws(RepoReferenceError) {
-        let (repo, revision): (Substring, String) = if let at = text.firstIndex(of: "@") {
-            (text[..<at], String(text[text.index(after: at)...]))
-        } else {
-            (text[...], defaultRevision)
-        }
+        let (repo, revision): (Substring, String) =
+            if let at = text.firstIndex(of: "@") {
+                (text[..<at], String(text[text.index(after: at)...]))
+            } else {
+                (text[...], defaultRevision)
+            }
         let parts = repo.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2 else { throw .notOrganizationSlashName(text) }
         try self.init(organization: String(parts[0]), name: String(parts[1]), revision: revision)
@@ -47,8 +48,8 @@ public struct RepoReference: Hashable, Sendable, Codable, CustomStringConvertibl
     private static func validateRevision(_ revision: String) throws(RepoReferenceError) {
         let components = revision.split(separator: "/", omittingEmptySubsequences: false)
         guard !revision.isEmpty, revision.utf8.count <= 128,
-              components.allSatisfy({ !$0.isEmpty && $0 != "." && $0 != ".." && !$0.hasPrefix(".") }),
-              revision.utf8.allSatisfy({ allowedCharacters.contains($0) || $0 == UInt8(ascii: "/") })
+            components.allSatisfy({ !$0.isEmpty && $0 != "." && $0 != ".." && !$0.hasPrefix(".") }),
+            revision.utf8.allSatisfy({ allowedCharacters.contains($0) || $0 == UInt8(ascii: "/") })
         else { throw .invalidRevision(revision) }
     }
 }

@@ -58,7 +58,8 @@ enum ByteGroupedFrame {
         let planes = scratch.reserve(count)
         let low = UnsafeMutableRawBufferPointer(rebasing: planes[0..<half])
         let high = UnsafeMutableRawBufferPointer(rebasing: planes[half..<count])
-        let lowStart = headerSize, highStart = headerSize + header.planeSizes[0]
+        let lowStart = headerSize
+        let highStart = headerSize + header.planeSizes[0]
         try Zstd.decompress(UnsafeRawBufferPointer(rebasing: frame[lowStart..<highStart]), into: low)
         try Zstd.decompress(UnsafeRawBufferPointer(rebasing: frame[highStart..<framed]), into: high)
         return try ChunkEncoding.filledArray(count: count) { output in
@@ -72,7 +73,8 @@ enum ByteGroupedFrame {
         let count = source.count / stride
         guard count > 0, let input = source.baseAddress, let lowBase = low.baseAddress, let highBase = high.baseAddress else { return }
         let from = input.assumingMemoryBound(to: UInt8.self)
-        let lowOut = lowBase.assumingMemoryBound(to: UInt8.self), highOut = highBase.assumingMemoryBound(to: UInt8.self)
+        let lowOut = lowBase.assumingMemoryBound(to: UInt8.self)
+        let highOut = highBase.assumingMemoryBound(to: UInt8.self)
         // Wrapping arithmetic keeps overflow checks out of the loop, so the compiler can vectorise it.
         for index in 0..<count {
             lowOut[index] = from[2 &* index]
@@ -84,7 +86,8 @@ enum ByteGroupedFrame {
     static func interleave(low: UnsafeRawBufferPointer, high: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) {
         let count = low.count
         guard count > 0, let lowBase = low.baseAddress, let highBase = high.baseAddress, let outBase = output.baseAddress else { return }
-        let lowIn = lowBase.assumingMemoryBound(to: UInt8.self), highIn = highBase.assumingMemoryBound(to: UInt8.self)
+        let lowIn = lowBase.assumingMemoryBound(to: UInt8.self)
+        let highIn = highBase.assumingMemoryBound(to: UInt8.self)
         let to = outBase.assumingMemoryBound(to: UInt8.self)
         for index in 0..<count {
             to[2 &* index] = lowIn[index]

@@ -71,13 +71,17 @@ public enum ChunkEncoding: Sendable, Hashable, CaseIterable {
     }
 
     /// `withUnsafeBytes` keeping the typed error (its own signature rethrows as `any Error`).
-    private static func withBytes<R>(_ bytes: [UInt8], _ body: (UnsafeRawBufferPointer) throws(ChunkDecodingError) -> R) throws(ChunkDecodingError) -> R {
+    private static func withBytes<R>(
+        _ bytes: [UInt8], _ body: (UnsafeRawBufferPointer) throws(ChunkDecodingError) -> R
+    ) throws(ChunkDecodingError) -> R {
         let result: Result<R, ChunkDecodingError> = bytes.withUnsafeBytes { buffer in Result { () throws(ChunkDecodingError) in try body(buffer) } }
         return try result.get()
     }
 
     /// A new array of `count` bytes, every one written by `body` (so none is zeroed first for nothing).
-    static func filledArray(count: Int, _ body: (UnsafeMutableRawBufferPointer) throws(ChunkDecodingError) -> Void) throws(ChunkDecodingError) -> [UInt8] {
+    static func filledArray(
+        count: Int, _ body: (UnsafeMutableRawBufferPointer) throws(ChunkDecodingError) -> Void
+    ) throws(ChunkDecodingError) -> [UInt8] {
         var failure: ChunkDecodingError?
         let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
             let result = Result { () throws(ChunkDecodingError) in try body(UnsafeMutableRawBufferPointer(buffer)) }
@@ -102,16 +106,17 @@ public enum ChunkDecodingError: Error, Hashable, CustomStringConvertible {
     case zstd(String)
 
     public var description: String {
-        let problem = switch self {
-        case .truncated(let needed, let available): "file is truncated: \(available) bytes where the frame needs at least \(needed)"
-        case .notByteGrouped: "file does not start with the byte-grouped frame's magic"
-        case .unsupportedVersion(let version): "byte-grouped frame version \(version) is not one this manta reads (1): upgrade manta"
-        case .unsupportedStride(let stride): "byte-grouped frame has element size \(stride); only 2 is written or read"
-        case .implausibleSize(let stated, let limit): "file claims \(stated) decoded bytes, more than any chunk (\(limit))"
-        case .wrongDecodedSize(let actual, let expected): "file decodes to \(actual) bytes where the chunk has \(expected)"
-        case .framing(let message): "byte-grouped frame is inconsistent: \(message)"
-        case .zstd(let message): "zstd: \(message)"
-        }
+        let problem =
+            switch self {
+            case .truncated(let needed, let available): "file is truncated: \(available) bytes where the frame needs at least \(needed)"
+            case .notByteGrouped: "file does not start with the byte-grouped frame's magic"
+            case .unsupportedVersion(let version): "byte-grouped frame version \(version) is not one this manta reads (1): upgrade manta"
+            case .unsupportedStride(let stride): "byte-grouped frame has element size \(stride); only 2 is written or read"
+            case .implausibleSize(let stated, let limit): "file claims \(stated) decoded bytes, more than any chunk (\(limit))"
+            case .wrongDecodedSize(let actual, let expected): "file decodes to \(actual) bytes where the chunk has \(expected)"
+            case .framing(let message): "byte-grouped frame is inconsistent: \(message)"
+            case .zstd(let message): "zstd: \(message)"
+            }
         return "stored chunk file does not decode (\(problem)): run `manta verify` to quarantine it, then pull or import the model again"
     }
 }

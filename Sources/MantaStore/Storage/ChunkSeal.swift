@@ -40,7 +40,8 @@ public struct ChunkSeal: Sendable, Hashable {
     init?(text: String) {
         let parts = text.split(separator: ":")
         guard parts.count == 4, let inode = UInt64(parts[0]), let size = UInt64(parts[1]),
-              let change = Int64(parts[2]), let modification = Int64(parts[3]) else { return nil }
+            let change = Int64(parts[2]), let modification = Int64(parts[3])
+        else { return nil }
         self.inode = inode
         self.size = size
         changeNanoseconds = change

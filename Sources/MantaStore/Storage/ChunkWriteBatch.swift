@@ -65,7 +65,9 @@ public final class ChunkWriteBatch {
     /// `add` for a chunk of `size` bytes kept plain, copied into `buffer` (a multiple of 4 KiB, aligned for
     /// `O_DIRECT`) and written one buffer at a time: `fill(piece, offset)` copies the chunk's bytes from `offset`
     /// into `piece`. A buffer smaller than the chunk spares fresh memory (`ChunkBuffer`).
-    func add(_ id: ChunkID, size: Int, through buffer: UnsafeMutableRawBufferPointer, fill: (UnsafeMutableRawBufferPointer, Int) throws -> Void) throws -> UInt64 {
+    func add(
+        _ id: ChunkID, size: Int, through buffer: UnsafeMutableRawBufferPointer, fill: (UnsafeMutableRawBufferPointer, Int) throws -> Void
+    ) throws -> UInt64 {
         try add(id, size: size) { file in
             var offset = 0
             var throughCache = false

@@ -1,10 +1,11 @@
+import Dispatch
+import Synchronization
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import Dispatch
-import Synchronization
 
 /// An import's chunk writes, on threads of their own that every lane hands new chunks to: the lanes go on
 /// hashing while a chunk is copied from its mapping into an aligned buffer (`O_DIRECT` needs one) and written.
@@ -167,7 +168,12 @@ final class ChunkWriter: Sendable {
             try chunk.copy(into: bytes)
             written = try batch.add(id, bytes: UnsafeRawBufferPointer(bytes))
         }
-        if written > 0 { state.withLock { $0.stored.append(id); $0.bytes += written } }
+        if written > 0 {
+            state.withLock {
+                $0.stored.append(id)
+                $0.bytes += written
+            }
+        }
         if batch.pendingBytes >= Store.commitBatchBytes { try batch.commit() }
     }
 

@@ -1,10 +1,11 @@
+import Dispatch
+import Synchronization
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import Dispatch
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -61,7 +62,8 @@ final class MetadataDatabase: Sendable {
         let hadTables = try connection.query("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'pins'").first?.first?.integer == 1
         // One transaction: a new store's schema is then one commit, not one per table. IMMEDIATE, so a second
         // process creating the same store waits for the first instead of failing to upgrade its read.
-        try connection.execute("""
+        try connection.execute(
+            """
             BEGIN IMMEDIATE;
             CREATE TABLE IF NOT EXISTS chunks(
                 id TEXT PRIMARY KEY, size INTEGER NOT NULL, stored_size INTEGER NOT NULL,
@@ -121,7 +123,9 @@ final class MetadataDatabase: Sendable {
             strftime(&stamp, stamp.count, "%Y%m%dT%H%M%SZ", &parts)
             let aside = "\(path).corrupt-" + String(decoding: stamp.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             for suffix in ["", "-wal", "-shm"] where FileSystem.exists(path + suffix) {
-                guard rename(path + suffix, aside + suffix) == 0 else { throw StoreError.fromErrno(errno, path: path + suffix, operation: "move aside") }
+                guard rename(path + suffix, aside + suffix) == 0 else {
+                    throw StoreError.fromErrno(errno, path: path + suffix, operation: "move aside")
+                }
             }
             let opened = Result { try Self.open(path).connection }
             outcome = opened
@@ -165,7 +169,10 @@ final class MetadataDatabase: Sendable {
                 for record in records {
                     try db.query(
                         "INSERT INTO chunks(id, size, stored_size, compressed, last_access) VALUES(?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET last_access = excluded.last_access",
-                        [.text(record.id.hex), .integer(Int64(record.size)), .integer(Int64(record.storedSize)), .integer(record.compressed ? 1 : 0), .integer(now)]
+                        [
+                            .text(record.id.hex), .integer(Int64(record.size)), .integer(Int64(record.storedSize)),
+                            .integer(record.compressed ? 1 : 0), .integer(now),
+                        ]
                     )
                     if let seal = record.seal { try Self.recordSeal(seal, of: record.id, in: db) }
                 }
@@ -183,7 +190,8 @@ final class MetadataDatabase: Sendable {
     }
 
     private static func recordSeal(_ seal: ChunkSeal, of id: ChunkID, in db: SQLiteConnection) throws {
-        try db.query("INSERT INTO chunk_seals(id, seal) VALUES(?, ?) ON CONFLICT(id) DO UPDATE SET seal = excluded.seal", [.text(id.hex), .text(seal.text)])
+        try db.query(
+            "INSERT INTO chunk_seals(id, seal) VALUES(?, ?) ON CONFLICT(id) DO UPDATE SET seal = excluded.seal", [.text(id.hex), .text(seal.text)])
     }
 
     func seal(of id: ChunkID) throws -> ChunkSeal? {
@@ -222,7 +230,9 @@ final class MetadataDatabase: Sendable {
         try withConnection { db in
             try db.query("SELECT id, size, stored_size, compressed, last_access FROM chunks ORDER BY last_access, id").compactMap { row in
                 guard let id = Digest(hex: row[0].text) else { return nil }
-                return ChunkRecord(id: id, size: UInt64(row[1].integer), storedSize: UInt64(row[2].integer), compressed: row[3].integer != 0, lastAccess: row[4].integer)
+                return ChunkRecord(
+                    id: id, size: UInt64(row[1].integer), storedSize: UInt64(row[2].integer), compressed: row[3].integer != 0,
+                    lastAccess: row[4].integer)
             }
         }
     }
@@ -245,7 +255,9 @@ final class MetadataDatabase: Sendable {
                     try db.query("INSERT OR IGNORE INTO manifest_chunks(manifest, chunk) VALUES(?, ?)", [.text(digest.hex), .text(id.hex)])
                 }
                 for file in manifest.files {
-                    try db.query("INSERT OR IGNORE INTO file_hashes(layout, sha256) VALUES(?, ?)", [.text(Self.layoutKey(file.size, file.chunks).hex), .text(file.sha256.hex)])
+                    try db.query(
+                        "INSERT OR IGNORE INTO file_hashes(layout, sha256) VALUES(?, ?)",
+                        [.text(Self.layoutKey(file.size, file.chunks).hex), .text(file.sha256.hex)])
                 }
             }
         }
@@ -281,7 +293,9 @@ final class MetadataDatabase: Sendable {
     /// The SHA-256 of a file already known to consist of exactly these chunks, if any manifest has one.
     func knownFileHash(size: UInt64, chunks: [Manifest.Chunk]) throws -> Digest? {
         try withConnection { db in
-            try db.query("SELECT sha256 FROM file_hashes WHERE layout = ?", [.text(Self.layoutKey(size, chunks).hex)]).first.flatMap { Digest(hex: $0[0].text) }
+            try db.query("SELECT sha256 FROM file_hashes WHERE layout = ?", [.text(Self.layoutKey(size, chunks).hex)]).first.flatMap {
+                Digest(hex: $0[0].text)
+            }
         }
     }
 
@@ -297,7 +311,7 @@ final class MetadataDatabase: Sendable {
 
     func pin(_ digest: Digest, holder: String) throws {
         try withConnection { db in
-            try db.query("INSERT OR IGNORE INTO pins(manifest, holder) VALUES(?, ?)", [.text(digest.hex), .text(holder)])
+            _ = try db.query("INSERT OR IGNORE INTO pins(manifest, holder) VALUES(?, ?)", [.text(digest.hex), .text(holder)])
         }
     }
 

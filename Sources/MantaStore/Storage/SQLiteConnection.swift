@@ -66,12 +66,13 @@ final class SQLiteConnection: @unchecked Sendable {
             let status = sqlite3_step(statement)
             if status == SQLITE_DONE { return rows }
             guard status == SQLITE_ROW else { throw Self.error(status, path: path, String(cString: sqlite3_errmsg(handle))) }
-            rows.append((0..<sqlite3_column_count(statement)).map { column in
-                if sqlite3_column_type(statement, column) == SQLITE_INTEGER {
-                    return .integer(sqlite3_column_int64(statement, column))
-                }
-                return .text(sqlite3_column_text(statement, column).map { String(cString: $0) } ?? "")
-            })
+            rows.append(
+                (0..<sqlite3_column_count(statement)).map { column in
+                    if sqlite3_column_type(statement, column) == SQLITE_INTEGER {
+                        return .integer(sqlite3_column_int64(statement, column))
+                    }
+                    return .text(sqlite3_column_text(statement, column).map { String(cString: $0) } ?? "")
+                })
         }
     }
 

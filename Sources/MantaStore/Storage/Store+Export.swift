@@ -27,7 +27,8 @@ extension Store {
                     progress(chunk.length)
                 }
                 guard hasher.finalize() == file.sha256 else {
-                    throw StoreError.io(path: file.path, operation: "check the SHA-256 of (the manifest's file hash does not match its chunks)", errno: EIO)
+                    throw StoreError.io(
+                        path: file.path, operation: "check the SHA-256 of (the manifest's file hash does not match its chunks)", errno: EIO)
                 }
                 guard rename(temporary, destination) == 0 else { throw StoreError.fromErrno(errno, path: destination, operation: "rename") }
             } catch {

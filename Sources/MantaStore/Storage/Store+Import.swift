@@ -1,9 +1,10 @@
+import Synchronization
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -66,7 +67,9 @@ extension Store {
         if placement == .ownThread {
             for index in looksNew { wholeFileHashes.start(index, path: files[index].source.absolutePath, size: files[index].size) }
         }
-        let queue = largestFirst.filter { placement == .ownThread || !files[$0].startsNew }.flatMap { file in files[file].plan.spans.indices.map { (file: file, span: $0) } }
+        let queue = largestFirst.filter { placement == .ownThread || !files[$0].startsNew }.flatMap { file in
+            files[file].plan.spans.indices.map { (file: file, span: $0) }
+        }
         let total = files.reduce(0) { $0 + $1.size }
         let capacity = files.flatMap(\.plan.spans).map(\.length).max() ?? 0
         let nextFile = Atomic<Int>(0)
@@ -84,7 +87,9 @@ extension Store {
                     } else {
                         // While every chunk of a file is one the store has, this is probably a re-import, whose
                         // file hash the store knows, and the cores are better spent on the chunk lanes.
-                        if file.plan.spans.count > 1, !file.startsNew { wholeFileHashes.start(task.file, path: file.source.absolutePath, size: file.size) }
+                        if file.plan.spans.count > 1, !file.startsNew {
+                            wholeFileHashes.start(task.file, path: file.source.absolutePath, size: file.size)
+                        }
                         try writer.write(id, from: chunk)
                     }
                     outcome.withLock { $0.ids[task.file][task.span] = id }
@@ -101,29 +106,33 @@ extension Store {
                     let hash = try ChunkPairHasher.hashFile(size: file.size, segments: spans, chunkIDs: true) {
                         cancelled.load(ordering: .relaxed)
                     } load: { span, preceding in
-                        try FileMapping(source, path: file.source.absolutePath, offset: spans[span].offset, length: Int(spans[span].length), preceding: preceding)
+                        try FileMapping(
+                            source, path: file.source.absolutePath, offset: spans[span].offset, length: Int(spans[span].length), preceding: preceding)
                     } segmentDone: { span, chunk, id in
                         try chunkDone((index, span), chunk, id)
                     }
                     if let hash { outcome.withLock { $0.fileHashes[index] = hash } }
                 }
                 var input: OpenedInput?
-                try ChunkPairHasher.hashAll(next: { () throws -> (item: ImportTask, mapping: FileMapping)? in
-                    guard !cancelled.load(ordering: .relaxed) else { return nil }
-                    let index = nextTask.add(1, ordering: .relaxed).oldValue
-                    guard index < queue.count else { return nil }
-                    let task = queue[index]
-                    let file = files[task.file]
-                    let opened: OpenedInput
-                    if let input, input.file == task.file {
-                        opened = input
-                    } else {
-                        opened = OpenedInput(file: task.file, descriptor: try FileDescriptor.open(file.source.absolutePath, flags: O_RDONLY))
-                        input = opened
-                    }
-                    let span = file.plan.spans[task.span]
-                    return (task, try FileMapping(opened.descriptor, path: file.source.absolutePath, offset: span.offset, length: Int(span.length)))
-                }, done: chunkDone)
+                try ChunkPairHasher.hashAll(
+                    next: { () throws -> (item: ImportTask, mapping: FileMapping)? in
+                        guard !cancelled.load(ordering: .relaxed) else { return nil }
+                        let index = nextTask.add(1, ordering: .relaxed).oldValue
+                        guard index < queue.count else { return nil }
+                        let task = queue[index]
+                        let file = files[task.file]
+                        let opened: OpenedInput
+                        if let input, input.file == task.file {
+                            opened = input
+                        } else {
+                            opened = OpenedInput(file: task.file, descriptor: try FileDescriptor.open(file.source.absolutePath, flags: O_RDONLY))
+                            input = opened
+                        }
+                        let span = file.plan.spans[task.span]
+                        return (
+                            task, try FileMapping(opened.descriptor, path: file.source.absolutePath, offset: span.offset, length: Int(span.length))
+                        )
+                    }, done: chunkDone)
             }
         } catch {
             writer.abandon()
@@ -135,7 +144,9 @@ extension Store {
         var entries: [Manifest.File] = []
         var warnings: [String] = []
         for (index, file) in files.enumerated() {
-            let chunks = zip(file.plan.spans, result.ids[index].compactMap { $0 }).map { Manifest.Chunk(offset: $0.offset, length: $0.length, id: $1) }
+            let chunks = zip(file.plan.spans, result.ids[index].compactMap { $0 }).map {
+                Manifest.Chunk(offset: $0.offset, length: $0.length, id: $1)
+            }
             let fileHash: Digest
             if let hashed = result.fileHashes[index] {
                 fileHash = hashed
@@ -167,7 +178,9 @@ extension Store {
         try setReference(reference, to: digest, pinned: true) { [self] changes in
             if changes || !written.stored.isEmpty || manifestIsNew { try syncFileSystem() }
         }
-        return ImportSummary(reference: reference, digest: digest, manifest: manifest, chunksWritten: written.stored.count, bytesWritten: written.bytes, chunksReused: manifest.files.reduce(0) { $0 + $1.chunks.count } - written.stored.count, warnings: warnings)
+        return ImportSummary(
+            reference: reference, digest: digest, manifest: manifest, chunksWritten: written.stored.count, bytesWritten: written.bytes,
+            chunksReused: manifest.files.reduce(0) { $0 + $1.chunks.count } - written.stored.count, warnings: warnings)
     }
 
     /// A 40-hex commit id for a local import, derived from its contents like a git commit would be.
@@ -227,7 +240,8 @@ extension Store {
         if plan.spans.count > 1, let first = plan.spans.first, plan.tiles(size) {
             // A fixed-block file's header was not read: its first block is hashed where it lies, so a new file of
             // any format gets the one pass instead of a whole-file hash beside its chunks' (twice the CPU).
-            let firstID = first.end <= UInt64(prefix.count)
+            let firstID =
+                first.end <= UInt64(prefix.count)
                 ? prefix.withUnsafeBytes { SHA256Hasher.hash(UnsafeRawBufferPointer(rebasing: $0[Int(first.offset)..<Int(first.end)])) }
                 : try ChunkPairHasher.hash(FileMapping(descriptor, path: file.absolutePath, offset: first.offset, length: Int(first.length)))
             startsNew = !contains(firstID)

@@ -39,7 +39,8 @@ extension Store {
             guard fstat(descriptor, &information) == 0 else { continue }
             let allocated = UInt64(clamping: information.st_blocks) * 512
             let shared = clinux_shared_extent_bytes(descriptor)
-            copies.append(PassthroughCopy(digest: digest, bytes: allocated > shared ? allocated - shared : 0, lastAccess: Int64(information.st_atim.tv_sec)))
+            copies.append(
+                PassthroughCopy(digest: digest, bytes: allocated > shared ? allocated - shared : 0, lastAccess: Int64(information.st_atim.tv_sec)))
         }
         return copies.sorted { ($0.lastAccess, $0.digest) < ($1.lastAccess, $1.digest) }
     }

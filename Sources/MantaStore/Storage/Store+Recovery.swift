@@ -47,7 +47,8 @@ extension Store {
     /// The kernel's id for this boot, or nil where there is none (then every exclusive open recovers).
     static func bootID() -> String? {
         guard let file = try? FileDescriptor.open("/proc/sys/kernel/random/boot_id", flags: O_RDONLY),
-              let bytes = try? file.read(count: 64, at: 0) else { return nil }
+            let bytes = try? file.read(count: 64, at: 0)
+        else { return nil }
         let id = String(decoding: bytes, as: UTF8.self).trimmingWhitespace
         return id.isEmpty ? nil : id
     }
@@ -68,9 +69,11 @@ extension Store {
     /// store's files: chunks, manifests, references and pins are all files, so only access times are lost.
     func replaceDamagedDatabase(_ damage: String) throws {
         let aside = try database.replaceDamaged()
-        logger.error("the metadata database was damaged; it was moved aside and is rebuilt from the store's files", metadata: [
-            "damage": "\(damage)", "moved to": "\(aside)",
-        ])
+        logger.error(
+            "the metadata database was damaged; it was moved aside and is rebuilt from the store's files",
+            metadata: [
+                "damage": "\(damage)", "moved to": "\(aside)",
+            ])
     }
 
     private func reconcileChunks() throws {

@@ -146,7 +146,8 @@ extension Store {
         var named = Set<Digest>()
         for (reference, digest) in try registrations() {
             if let manifestDigest = try resolve(reference), let manifest = try? manifest(manifestDigest),
-               let registration = try? registration(digest), manifest.source == registration.source {
+                let registration = try? registration(digest), manifest.source == registration.source
+            {
                 try removeRegistration(reference)
             } else {
                 named.insert(digest)

@@ -39,7 +39,9 @@ extension Store {
 
     /// How many of the chunks a manifest uses are present, their logical bytes, and the bytes their files
     /// take (from `storedSizes`).
-    public func presence(of manifest: Manifest, storedSizes: [ChunkID: UInt64]) -> (present: Int, total: Int, presentBytes: UInt64, storedBytes: UInt64) {
+    public func presence(
+        of manifest: Manifest, storedSizes: [ChunkID: UInt64]
+    ) -> (present: Int, total: Int, presentBytes: UInt64, storedBytes: UInt64) {
         var present = 0
         var bytes: UInt64 = 0
         var stored: UInt64 = 0

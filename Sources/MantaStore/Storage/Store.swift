@@ -1,11 +1,12 @@
 import CLinux
+import Logging
+import Synchronization
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import Logging
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -48,7 +49,8 @@ public final class Store: Sendable {
 
     /// Opens (creating if needed) the store at `root`, and recovers from any crash when no other process uses it.
     /// Close it by letting go of it, or with `endSession()`: a process that exits without either makes the next opener rescan.
-    public init(root: String, changes: StoreConfigurationChanges = StoreConfigurationChanges(), logger: Logger = Logger(label: "manta.store")) throws {
+    public init(root: String, changes: StoreConfigurationChanges = StoreConfigurationChanges(), logger: Logger = Logger(label: "manta.store")) throws
+    {
         self.root = root.count > 1 && root.hasSuffix("/") ? String(root.dropLast()) : root
         self.logger = logger
         let isNew = !FileSystem.exists(self.root)
@@ -77,7 +79,8 @@ public final class Store: Sendable {
         if changed != configuration || savedConfiguration.isEmpty {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-            try FileSystem.writeAtomically(Array(try encoder.encode(changed)), to: configPath, temporaryDirectory: self.root + "/tmp", durable: !isNew)
+            try FileSystem.writeAtomically(
+                Array(try encoder.encode(changed)), to: configPath, temporaryDirectory: self.root + "/tmp", durable: !isNew)
         }
         self.configuration = changed
         let databasePath = self.root + "/meta.db"
@@ -100,7 +103,8 @@ public final class Store: Sendable {
                 try replaceDamagedDatabase(damage)
                 databaseExisted = false
             } else if !databaseExisted && !isNew {
-                logger.warning("the metadata database was missing or empty; it is rebuilt from the store's files", metadata: ["path": "\(database.path)"])
+                logger.warning(
+                    "the metadata database was missing or empty; it is rebuilt from the store's files", metadata: ["path": "\(database.path)"])
             }
             try recoverIfNeeded(databaseExisted: databaseExisted, storeIsNew: isNew)
         } else {
@@ -359,7 +363,9 @@ public final class Store: Sendable {
     }
 
     /// Atomically points `reference` in `directory` at `digest`; returns what it pointed at before.
-    func writeReference(_ reference: RepoReference, to digest: Digest, in directory: String, syncing: ((Bool) throws -> Void)? = nil) throws -> Digest? {
+    func writeReference(
+        _ reference: RepoReference, to digest: Digest, in directory: String, syncing: ((Bool) throws -> Void)? = nil
+    ) throws -> Digest? {
         let previous = try resolve(reference, in: directory)
         // Written once already: a re-import writes nothing.
         if previous == digest {
@@ -412,7 +418,8 @@ public final class Store: Sendable {
                 for file in try FileSystem.listing(of: "\(directory)/\(organization)/\(name)") where !file.hasPrefix("tmp-") {
                     let revision = file.replacing("%2F", with: "/")
                     guard let reference = try? RepoReference(organization: organization, name: name, revision: revision),
-                          let digest = try resolve(reference, in: directory) else { continue }
+                        let digest = try resolve(reference, in: directory)
+                    else { continue }
                     found.append((reference, digest))
                 }
             }

@@ -1,10 +1,11 @@
+import Dispatch
+import Synchronization
+
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
-import Dispatch
-import Synchronization
 
 /// Runs blocking work (disk I/O, hashing) on dedicated threads, never on Swift's cooperative pool.
 enum WorkerThreads {

@@ -20,10 +20,12 @@ enum DetachedThread {
         pthread_attr_setstacksize(&attributes, 1 << 20)
         pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
         var thread = pthread_t()
-        let status = pthread_create(&thread, &attributes, { context in
-            Unmanaged<Context>.fromOpaque(context!).takeRetainedValue().body()
-            return nil
-        }, context)
+        let status = pthread_create(
+            &thread, &attributes,
+            { context in
+                Unmanaged<Context>.fromOpaque(context!).takeRetainedValue().body()
+                return nil
+            }, context)
         guard status == 0 else {
             Unmanaged<Context>.fromOpaque(context).release()
             throw StoreError.threadUnavailable(errno: status)

@@ -34,7 +34,8 @@ final class HalfOpenConnections: @unchecked Sendable {
 
     /// Reads each connection until the server closes it (or a read waits 2 s); the bytes read in all.
     func drain() -> Int {
-        var total = 0, buffer = [UInt8](repeating: 0, count: 1 << 16)
+        var total = 0
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
         for fd in descriptors {
             var timeout = timeval(tv_sec: 2, tv_usec: 0)
             setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
@@ -56,11 +57,13 @@ final class HalfOpenConnections: @unchecked Sendable {
         // Bounds a connect the server's backlog holds back.
         var timeout = timeval(tv_sec: 2, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var local = address(source, port: 0), remote = address("127.0.0.1", port: port)
+        var local = address(source, port: 0)
+        var remote = address("127.0.0.1", port: port)
         let ok = withUnsafePointer(to: &local) { local in
             withUnsafePointer(to: &remote) { remote in
                 local.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } == 0
-                    && remote.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } == 0
+                    && remote.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                        == 0
             }
         }
         guard ok else {
@@ -111,7 +114,8 @@ func rawExchange(port: Int, _ request: [UInt8], timeout: Duration = .seconds(5))
         guard count > 0 else { break }
         sent += count
     }
-    var answer: [UInt8] = [], buffer = [UInt8](repeating: 0, count: 4096)
+    var answer: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 4096)
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         let count = recv(fd, &buffer, buffer.count, 0)

@@ -1,11 +1,11 @@
 import Foundation
 import Hummingbird
-import ServiceLifecycle
 import HummingbirdTLS
-import NIOSSL
 import Logging
 import MantaKube
 import NIOCore
+import NIOSSL
+import ServiceLifecycle
 import Synchronization
 import Testing
 
@@ -20,7 +20,8 @@ struct KubeTestEnvironment: Sendable {
 
     /// Starts a server on 127.0.0.1:0, runs `body` with a client, then stops both.
     static func with<T: Sendable>(
-        bookmarkInterval: Duration = .milliseconds(200), watchFragmentBytes: Int? = nil, tls: TLSConfiguration? = nil, _ body: @Sendable (KubeTestEnvironment) async throws -> T
+        bookmarkInterval: Duration = .milliseconds(200), watchFragmentBytes: Int? = nil, tls: TLSConfiguration? = nil,
+        _ body: @Sendable (KubeTestEnvironment) async throws -> T
     ) async throws -> T {
         let apiServer = TestAPIServer(bookmarkInterval: bookmarkInterval, watchFragmentBytes: watchFragmentBytes)
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)

@@ -36,13 +36,16 @@ struct TestAPIServer: Sendable {
             return faults.throttle > 0
         }
         if throttled {
-            var response = EmbeddedAPIServer.status(429, "TooManyRequests", "the server has received too many requests and has asked us to try again later")
+            var response = EmbeddedAPIServer.status(
+                429, "TooManyRequests", "the server has received too many requests and has asked us to try again later")
             response.headers[.retryAfter] = "0"
             return response
         }
         if let route = APIRoute(path: request.uri.path) {
             let watch = request.uri.queryParameters["watch"].map { $0 == "true" || $0 == "1" } ?? false
-            countRequest("\(watch ? "WATCH" : request.method.rawValue) \(route.collection.id)\(route.name == nil ? "" : "/name")\(route.subresource.map { "/\($0)" } ?? "")")
+            countRequest(
+                "\(watch ? "WATCH" : request.method.rawValue) \(route.collection.id)\(route.name == nil ? "" : "/name")\(route.subresource.map { "/\($0)" } ?? "")"
+            )
             if watch, !faults.value.watchesAvailable {
                 return EmbeddedAPIServer.status(503, "ServiceUnavailable", "watches are unavailable")
             }

@@ -16,7 +16,8 @@ import Testing
         let group = ServiceGroup(configuration: .init(services: [service], gracefulShutdownSignals: [], logger: quietLogger))
         let task = Task { try await group.run() }
         let client = try KubeClient(
-            config: KubeConfig(server: "http+unix://" + (socket.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")), logger: quietLogger)
+            config: KubeConfig(server: "http+unix://" + (socket.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")),
+            logger: quietLogger)
         do {
             try await eventually("the API answers on its socket") { (try? await client.list(Torrent.self)) != nil }
             try await body(client)

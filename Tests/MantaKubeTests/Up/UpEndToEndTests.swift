@@ -37,7 +37,9 @@ import Testing
                 #expect(applied.succeeded && applied.standardOutput.contains("torrent.manta.io/torrent-sample created"), "\(applied.standardError)")
                 let ready = try await up.waitForPhase("torrent-sample", .ready)
                 #expect(ready.status?.readyReplicas == 1)
-                let waited = try await MantaProcess.runDetached(["wait", "--torrent", "torrent-sample", "--socket", up.storeRoot + "/agent.sock", "--timeout", "30s"])
+                let waited = try await MantaProcess.runDetached([
+                    "wait", "--torrent", "torrent-sample", "--socket", up.storeRoot + "/agent.sock", "--timeout", "30s",
+                ])
                 #expect(waited.succeeded, "\(waited.standardError)")
 
                 let original = "\(scratch.path)/hub/Qwen/Qwen2.5-0.5B-Instruct"
@@ -47,7 +49,9 @@ import Testing
                 }
 
                 let table = try await up.run(["get", "torrents"])
-                #expect(table.standardOutput.contains("torrent-sample") && table.standardOutput.contains("Ready") && table.standardOutput.contains("100%"), "\(table.standardOutput)")
+                #expect(
+                    table.standardOutput.contains("torrent-sample") && table.standardOutput.contains("Ready")
+                        && table.standardOutput.contains("100%"), "\(table.standardOutput)")
                 let described = try await up.run(["describe", "torrent", "torrent-sample"])
                 #expect(described.standardOutput.contains("Pulled") && described.standardOutput.contains("Ready"), "\(described.standardOutput)")
                 let json = try await up.run(["get", "torrents", "torrent-sample", "-o", "json"])
@@ -94,7 +98,9 @@ import Testing
                 let after = try #require(try await up.torrent("torrent-sample"))
                 #expect(after.status?.phase == .ready && after.status?.readyReplicas == 1, "the status survives the restart")
                 #expect(after.metadata.uid == before.metadata.uid)
-                #expect(Int(after.metadata.resourceVersion ?? "") ?? 0 >= Int(before.metadata.resourceVersion ?? "") ?? .max, "resource versions continue")
+                #expect(
+                    Int(after.metadata.resourceVersion ?? "") ?? 0 >= Int(before.metadata.resourceVersion ?? "") ?? .max, "resource versions continue"
+                )
                 #expect(try await up.torrent("qwen3-0-6b")?.status?.phase == .ready)
 
                 let ttl = try await up.run(["apply", "-f", Self.samples + "/torrent-ttl.yaml"])
@@ -120,11 +126,14 @@ import Testing
             watch.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
             try watch.run()
             do {
-                try await eventually("the watch prints its empty listing") { (try String(contentsOfFile: output, encoding: .utf8)).contains("No torrents found.") }
+                try await eventually("the watch prints its empty listing") {
+                    (try String(contentsOfFile: output, encoding: .utf8)).contains("No torrents found.")
+                }
                 _ = try await up.run(["apply", "-f", Self.samples + "/torrent-minimal.yaml"])
                 try await eventually("the watch prints the Torrent reaching Ready") {
                     let lines = try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n")
-                    return lines.contains { $0.hasPrefix("qwen3-0-6b") && $0.contains("Pending") } && lines.contains { $0.hasPrefix("qwen3-0-6b") && $0.contains("Ready") && $0.contains("100%") }
+                    return lines.contains { $0.hasPrefix("qwen3-0-6b") && $0.contains("Pending") }
+                        && lines.contains { $0.hasPrefix("qwen3-0-6b") && $0.contains("Ready") && $0.contains("100%") }
                 }
             } catch {
                 await Cluster.stop([watch])
@@ -158,7 +167,9 @@ import Testing
                     try Data(item.yaml.utf8).write(to: URL(fileURLWithPath: file))
                     let result = try await up.run(["apply", "-f", file])
                     #expect(!result.succeeded)
-                    #expect(result.standardError.contains(item.message) && result.standardError.contains("nothing was applied"), "\(result.standardError)")
+                    #expect(
+                        result.standardError.contains(item.message) && result.standardError.contains("nothing was applied"), "\(result.standardError)"
+                    )
                 }
                 #expect(try await up.client.list(Torrent.self).items.isEmpty, "nothing stored")
 
@@ -191,7 +202,8 @@ import Testing
                 let message = pulled?.message ?? ""
                 #expect(message.contains(" 0 bytes from the hub"), "the second node read nothing from the hub: \(message)")
                 let held = Set(ChunkFiles.list(storeRoot: second.storeRoot).map(\.id))
-                #expect(!held.isEmpty && held == Set(ChunkFiles.list(storeRoot: first.storeRoot).map(\.id)), "it holds the model, taken from the first")
+                #expect(
+                    !held.isEmpty && held == Set(ChunkFiles.list(storeRoot: first.storeRoot).map(\.id)), "it holds the model, taken from the first")
             } catch {
                 for instance in instances { await instance.stop() }
                 throw error
@@ -210,7 +222,10 @@ import Testing
             do {
                 var server = ""
                 try await eventually("manta up prints its API address") {
-                    server = up.output.split(separator: "\n").first { $0.hasPrefix("manta up: API at ") }.map { String($0.dropFirst("manta up: API at ".count)) } ?? ""
+                    server =
+                        up.output.split(separator: "\n").first { $0.hasPrefix("manta up: API at ") }.map {
+                            String($0.dropFirst("manta up: API at ".count))
+                        } ?? ""
                     return !server.isEmpty
                 }
                 let address = server
@@ -221,21 +236,29 @@ import Testing
                 let applied = try await kubectlRun(["apply", "-f", Self.samples + "/torrent-minimal.yaml"])
                 #expect(applied.succeeded && applied.standardOutput.contains("created"), "\(applied.standardError)")
                 let invalid = scratch.appending("invalid-torrent.yaml")
-                try Data("apiVersion: manta.io/v1alpha1\nkind: Torrent\nmetadata:\n  name: no-replicas\nspec:\n  replicas: 0\n  hub:\n    repoID: a/b\n".utf8)
-                    .write(to: URL(fileURLWithPath: invalid))
+                try Data(
+                    "apiVersion: manta.io/v1alpha1\nkind: Torrent\nmetadata:\n  name: no-replicas\nspec:\n  replicas: 0\n  hub:\n    repoID: a/b\n"
+                        .utf8
+                )
+                .write(to: URL(fileURLWithPath: invalid))
                 let refused = try await kubectlRun(["apply", "-f", invalid])
                 #expect(!refused.succeeded, "\(refused.standardOutput)")
                 #expect(refused.standardError.contains("spec.replicas in body should be greater than or equal to 1"), "\(refused.standardError)")
                 #expect(try await up.torrent("no-replicas") == nil)
                 // A server dry run checks and answers, and stores nothing.
                 let dryRun = try await kubectlRun(["apply", "--dry-run=server", "-f", Self.samples + "/torrent-sample.yaml"])
-                #expect(dryRun.succeeded && dryRun.standardOutput.contains("created (server dry run)"), "\(dryRun.standardOutput) \(dryRun.standardError)")
+                #expect(
+                    dryRun.succeeded && dryRun.standardOutput.contains("created (server dry run)"), "\(dryRun.standardOutput) \(dryRun.standardError)"
+                )
                 #expect(try await up.torrent("torrent-sample") == nil)
                 let invalidDryRun = try await kubectlRun(["apply", "--dry-run=server", "-f", invalid])
-                #expect(!invalidDryRun.succeeded && invalidDryRun.standardError.contains("greater than or equal to 1"), "\(invalidDryRun.standardError)")
+                #expect(
+                    !invalidDryRun.succeeded && invalidDryRun.standardError.contains("greater than or equal to 1"), "\(invalidDryRun.standardError)")
                 let misspelt = scratch.appending("misspelt-torrent.yaml")
-                try Data("apiVersion: manta.io/v1alpha1\nkind: Torrent\nmetadata:\n  name: misspelt\nspec:\n  replica: 2\n  hub:\n    repoID: a/b\n".utf8)
-                    .write(to: URL(fileURLWithPath: misspelt))
+                try Data(
+                    "apiVersion: manta.io/v1alpha1\nkind: Torrent\nmetadata:\n  name: misspelt\nspec:\n  replica: 2\n  hub:\n    repoID: a/b\n".utf8
+                )
+                .write(to: URL(fileURLWithPath: misspelt))
                 let strict = try await kubectlRun(["apply", "-f", misspelt])
                 #expect(!strict.succeeded && strict.standardError.contains("unknown field \"spec.replica\""), "\(strict.standardError)")
                 #expect(try await up.torrent("misspelt") == nil)
@@ -244,17 +267,25 @@ import Testing
                 #expect(warned.succeeded && warned.standardError.contains("Warning: unknown field \"spec.replica\""), "\(warned.standardError)")
                 #expect(try await up.torrent("misspelt")?.spec.replicas == 1, "the unknown field was dropped; replicas kept its default")
                 let deletedDryRun = try await kubectlRun(["delete", "torrent", "misspelt", "--dry-run=server"])
-                #expect(deletedDryRun.succeeded && deletedDryRun.standardOutput.contains("server dry run"), "\(deletedDryRun.standardOutput) \(deletedDryRun.standardError)")
+                #expect(
+                    deletedDryRun.succeeded && deletedDryRun.standardOutput.contains("server dry run"),
+                    "\(deletedDryRun.standardOutput) \(deletedDryRun.standardError)")
                 #expect(try await up.torrent("misspelt") != nil)
                 // kubectl get -w prints the CRD's columns for each change, as against a cluster; the watch is cut after a few seconds.
-                let watched = try await blocking { try MantaProcess.run(["5", kubectl, "--server", address, "get", "torrents", "-w"], executable: "/usr/bin/timeout") }
-                #expect(watched.standardOutput.contains("PHASE") && watched.standardOutput.contains("misspelt"), "\(watched.standardOutput) \(watched.standardError)")
+                let watched = try await blocking {
+                    try MantaProcess.run(["5", kubectl, "--server", address, "get", "torrents", "-w"], executable: "/usr/bin/timeout")
+                }
+                #expect(
+                    watched.standardOutput.contains("PHASE") && watched.standardOutput.contains("misspelt"),
+                    "\(watched.standardOutput) \(watched.standardError)")
                 _ = try await up.waitForPhase("qwen3-0-6b", .ready)
                 let again = try await kubectlRun(["apply", "-f", Self.samples + "/torrent-minimal.yaml"])
                 #expect(again.succeeded, "\(again.standardError)")
                 let listed = try await kubectlRun(["get", "torrents"])
                 #expect(listed.standardOutput.contains("qwen3-0-6b"), "\(listed.standardOutput) \(listed.standardError)")
-                #expect(listed.standardOutput.contains("PHASE") && listed.standardOutput.contains("Ready"), "the CRD's printer columns: \(listed.standardOutput)")
+                #expect(
+                    listed.standardOutput.contains("PHASE") && listed.standardOutput.contains("Ready"),
+                    "the CRD's printer columns: \(listed.standardOutput)")
                 let yaml = try await kubectlRun(["get", "torrent", "qwen3-0-6b", "-o", "yaml"])
                 #expect(yaml.standardOutput.contains("phase: Ready"), "\(yaml.standardOutput)")
                 let deleted = try await kubectlRun(["delete", "torrent", "qwen3-0-6b", "--timeout=60s"])

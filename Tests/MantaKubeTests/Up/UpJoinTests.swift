@@ -24,7 +24,8 @@ import Testing
 
     /// The first instance, serving its API over TLS on loopback, and a copy of its token as a user would make.
     static func serving(_ scratch: TemporaryDirectory, hub: String) async throws -> (up: UpProcess, server: String, sha256: String, token: String) {
-        let first = try await UpProcess.start(scratch.appending("first"), hub: hub, ["--node-name", "first", "--api-listen", "127.0.0.1:0", "--api-tls"])
+        let first = try await UpProcess.start(
+            scratch.appending("first"), hub: hub, ["--node-name", "first", "--api-listen", "127.0.0.1:0", "--api-tls"])
         do {
             let (server, sha256) = try await joinCommand(first)
             let token = scratch.appending("token-copy")
@@ -51,7 +52,9 @@ import Testing
                 _ = try await first.waitForPhase("spread", .ready)
 
                 let replications = try await first.client.list(Replication.self).items.filter { $0.spec.torrentName == "spread" }
-                #expect(Set(replications.map(\.spec.nodeName)) == ["first", "second"], "one replica on each instance: \(replications.map(\.spec.nodeName))")
+                #expect(
+                    Set(replications.map(\.spec.nodeName)) == ["first", "second"],
+                    "one replica on each instance: \(replications.map(\.spec.nodeName))")
                 #expect(replications.allSatisfy { $0.status?.phase == .ready })
                 let held = Set(ChunkFiles.list(storeRoot: second.storeRoot).map(\.id))
                 #expect(!held.isEmpty && held == Set(ChunkFiles.list(storeRoot: first.storeRoot).map(\.id)), "both stores hold the model")
@@ -68,7 +71,8 @@ import Testing
 
                 // One controller leads; the joined one waits for the Lease.
                 let lease = try await first.client.get(Lease.self, name: "manta-controller", namespace: "default")
-                #expect(["first", "second"].contains(lease.spec?.holderIdentity ?? ""), "the Lease has one holder: \(String(describing: lease.spec))")
+                #expect(
+                    ["first", "second"].contains(lease.spec?.holderIdentity ?? ""), "the Lease has one holder: \(String(describing: lease.spec))")
 
                 let listed = try await second.run(["get", "torrents"])
                 #expect(listed.standardOutput.contains("spread"), "\(listed.standardOutput) \(listed.standardError)")
@@ -113,21 +117,27 @@ import Testing
     }
 
     /// A second instance, `second`, joining `first` with its printed command; its test client goes through the API too.
-    static func joining(_ scratch: TemporaryDirectory, hub: String, first: UpProcess, server: String, sha256: String, token: String) async throws -> UpProcess {
+    static func joining(
+        _ scratch: TemporaryDirectory, hub: String, first: UpProcess, server: String, sha256: String, token: String
+    ) async throws -> UpProcess {
         var joined = KubeConfig(
             server: server, credentials: .tokenFile(token),
             certificateAuthorityPEM: Array(try Data(contentsOf: URL(fileURLWithPath: first.directory + "/api/tls.crt"))))
         joined.verifiesHostname = false
         return try await UpProcess.start(
-            scratch.appending("second"), hub: hub, ["--node-name", "second", "--join", server, "--join-token-file", token, "--join-ca-sha256", sha256],
+            scratch.appending("second"), hub: hub,
+            ["--node-name", "second", "--join", server, "--join-token-file", token, "--join-ca-sha256", sha256],
             node: "second", api: joined)
     }
 
     /// A Torrent of the GGUF fixture with two replicas.
     static func twoReplicas(_ scratch: TemporaryDirectory) throws -> String {
         let manifest = scratch.appending("two-replicas.yaml")
-        try Data("apiVersion: manta.io/v1alpha1\nkind: Torrent\nmetadata:\n  name: spread\nspec:\n  replicas: 2\n  hub:\n    repoID: Qwen/Qwen3-0.6B\n".utf8)
-            .write(to: URL(fileURLWithPath: manifest))
+        try Data(
+            "apiVersion: manta.io/v1alpha1\nkind: Torrent\nmetadata:\n  name: spread\nspec:\n  replicas: 2\n  hub:\n    repoID: Qwen/Qwen3-0.6B\n"
+                .utf8
+        )
+        .write(to: URL(fileURLWithPath: manifest))
         return manifest
     }
 
@@ -140,13 +150,22 @@ import Testing
                 let otherHash = String(repeating: "0", count: 64)
                 let attempts: [(arguments: [String], says: String)] = [
                     (["--join", server, "--join-token-file", wrongToken, "--join-ca-sha256", sha256], "refused the token in \(wrongToken) (401)"),
-                    (["--join", server, "--join-token-file", token, "--join-ca-sha256", otherHash], "presents a certificate whose SHA-256 is not \(otherHash)"),
-                    (["--join", server.replacingOccurrences(of: "https://", with: "http://"), "--join-token-file", token, "--join-ca-sha256", sha256], "is not https://host:port"),
+                    (
+                        ["--join", server, "--join-token-file", token, "--join-ca-sha256", otherHash],
+                        "presents a certificate whose SHA-256 is not \(otherHash)"
+                    ),
+                    (
+                        [
+                            "--join", server.replacingOccurrences(of: "https://", with: "http://"), "--join-token-file", token, "--join-ca-sha256",
+                            sha256,
+                        ], "is not https://host:port"
+                    ),
                     (["--join", server, "--join-token-file", token], "needs one of --join-ca-sha256"),
                 ]
                 for (index, attempt) in attempts.enumerated() {
                     let joining = try await MantaProcess.runDetached(
-                        ["up", "--dir", scratch.appending("refused-\(index)"), "--listen", "127.0.0.1:0", "--node-name", "refused"] + attempt.arguments)
+                        ["up", "--dir", scratch.appending("refused-\(index)"), "--listen", "127.0.0.1:0", "--node-name", "refused"]
+                            + attempt.arguments)
                     #expect(!joining.succeeded && joining.standardError.contains(attempt.says), "\(attempt.arguments): \(joining.standardError)")
                 }
                 #expect(try await first.client.list(NodeTracker.self).items.map(\.name) == ["first"], "nothing joined")

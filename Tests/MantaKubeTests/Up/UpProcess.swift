@@ -14,11 +14,17 @@ struct UpProcess: Sendable {
 
     /// Starts `manta up --dir <directory> --listen 127.0.0.1:0` with `arguments`, and waits until its API answers and
     /// it registered its node (`node`, or any). `api` is the API it joins; by default its own socket.
-    static func start(_ directory: String, hub: String, _ arguments: [String] = [], node: String? = nil, api: KubeConfig? = nil) async throws -> UpProcess {
+    static func start(
+        _ directory: String, hub: String, _ arguments: [String] = [], node: String? = nil, api: KubeConfig? = nil
+    ) async throws -> UpProcess {
         let process = try MantaProcess.process(
             ["up", "--dir", directory, "--listen", "127.0.0.1:0"] + arguments, environment: ["HF_ENDPOINT": hub, "HF_TOKEN": ""])
-        for (suffix, handle) in [(".out", \Process.standardOutput), (".log", \Process.standardError)] as [(String, ReferenceWritableKeyPath<Process, Any?>)] {
-            guard FileManager.default.createFile(atPath: directory + suffix, contents: nil) else { throw TestFailure("cannot create \(directory)\(suffix)") }
+        for (suffix, handle) in [(".out", \Process.standardOutput), (".log", \Process.standardError)]
+            as [(String, ReferenceWritableKeyPath<Process, Any?>)]
+        {
+            guard FileManager.default.createFile(atPath: directory + suffix, contents: nil) else {
+                throw TestFailure("cannot create \(directory)\(suffix)")
+            }
             process[keyPath: handle] = try FileHandle(forWritingTo: URL(fileURLWithPath: directory + suffix))
         }
         try process.run()
@@ -65,7 +71,9 @@ struct UpProcess: Sendable {
 
     func waitForPhase(_ name: String, _ phase: Torrent.Phase, timeout: Duration = .seconds(90)) async throws -> Torrent {
         var last: Torrent?
-        try await eventually("\(name) reaches \(phase.rawValue) (last: \(String(describing: last?.status?.phase))); log: \(logTail())", timeout: timeout) {
+        try await eventually(
+            "\(name) reaches \(phase.rawValue) (last: \(String(describing: last?.status?.phase))); log: \(logTail())", timeout: timeout
+        ) {
             last = try await torrent(name)
             return last?.status?.phase == phase
         }
