@@ -1,6 +1,7 @@
 import Foundation
 import MantaHub
 import MantaKube
+import MantaStore
 
 /// The agent posts Events on the Torrents whose Replications it works on, for `kubectl describe torrent`:
 /// pulls started and done, lazy registrations, reclaims, and failures with their reason.
@@ -20,7 +21,7 @@ extension ClusterAgent {
     /// What a finished pull says: how long it took and where the bytes came from.
     static func pullDoneMessage(_ summary: PullSummary, source: Replication.Source, took duration: Duration) -> String {
         if summary.upToDate { return "\(source.repoID)@\(source.revision) was already here complete" }
-        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        let seconds = duration.inSeconds
         let fromHub = summary.bytesDownloaded - min(summary.bytesDownloaded, summary.bytesFromPeers)
         return "pulled \(source.repoID)@\(source.revision) in \(String(format: "%.1f", seconds)) s: "
             + "\(summary.bytesFromPeers) bytes from peers, \(fromHub) bytes from the hub, \(summary.chunksWritten) new chunks"

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import MantaKube
+import MantaStore
 import NIOCore
 
 /// Waits until a Torrent's model is readable on this node, asking the node's agent over its local socket or
@@ -87,8 +88,7 @@ public struct TorrentWaiter: Sendable {
             let encodedName = torrent.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/")))
         else { throw WaitError.agentAnswer(socket: socket, status: 0, body: "the socket path or Torrent name cannot be put in a URL") }
         let request = HTTPClientRequest(url: "http+unix://\(encodedSocket)\(LocalTorrentRoutes.path)/\(encodedName)")
-        let milliseconds = max(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000, 1)
-        let response = try await HTTPClient.shared.execute(request, timeout: .milliseconds(milliseconds))
+        let response = try await HTTPClient.shared.execute(request, timeout: .milliseconds(max(timeout.wholeMilliseconds, 1)))
         let body = try await response.body.collect(upTo: 1 << 20)
         guard response.status == .ok else {
             throw WaitError.agentAnswer(socket: socket, status: Int(response.status.code), body: String(buffer: body))

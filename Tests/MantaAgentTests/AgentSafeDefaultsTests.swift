@@ -52,7 +52,7 @@ import Glibc
             store: store, tokenFile: tokenFile, options: group.map { ["--socket-group", $0] } ?? [])
         defer { agent.terminate() }
         let socket = "\(store)/agent.sock"
-        try await eventuallyTrue("the socket is restricted once it listens") {
+        try await eventually("the socket is restricted once it listens") {
             var info = stat()
             return stat(socket, &info) == 0 && info.st_mode & 0o777 == 0o660
         }

@@ -27,7 +27,7 @@ import Testing
         // One address over its share: only the newest 64 (the per-client cap) stay open.
         let oneClient = HalfOpenConnections()
         try await blocking { oneClient.open(200, to: port, from: ["127.0.0.250"], deadline: .now + .seconds(20)) }
-        try await eventuallyTrue("the per-client cap closes the oldest of one address's stalled connections") {
+        try await eventually("the per-client cap closes the oldest of one address's stalled connections") {
             try await blocking { oneClient.stillOpen() } <= ServerLimits.peer.maxConnectionsPerClient
         }
 
@@ -53,7 +53,7 @@ import Testing
         #expect(ContinuousClock.now - started < .seconds(5), "peer and mount answered in \(ContinuousClock.now - started)")
 
         // After the idle timeout the agent has closed every stalled connection itself.
-        try await eventuallyTrue("the idle timeout closes every half-open connection", within: .seconds(Self.idleTimeout * 4)) {
+        try await eventually("the idle timeout closes every half-open connection", timeout: .seconds(Self.idleTimeout * 4)) {
             try await blocking { flood.stillOpen() + oneClient.stillOpen() } == 0
         }
         #expect(agent.isRunning)
@@ -66,16 +66,4 @@ import Testing
     private func openDescriptors(of pid: Int32) throws -> Int {
         try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count
     }
-}
-
-/// Polls `condition` every 100 ms until it holds or `within` passes.
-func eventuallyTrue(
-    _ what: String, within: Duration = .seconds(10), _ condition: @Sendable () async throws -> Bool
-) async throws {
-    let deadline = ContinuousClock.now + within
-    while ContinuousClock.now < deadline {
-        if try await condition() { return }
-        try await Task.sleep(for: .milliseconds(100))
-    }
-    Issue.record("not within \(within): \(what)")
 }

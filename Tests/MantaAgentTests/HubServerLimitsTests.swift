@@ -36,13 +36,13 @@ import FoundationNetworking
 
             let stalled = HalfOpenConnections()
             try await blocking { stalled.open(100, to: port, from: ["127.0.0.3"], deadline: .now + .seconds(20)) }
-            try await eventuallyTrue("one address keeps at most its 16 connections") { try await blocking { stalled.stillOpen() } <= 16 }
+            try await eventually("one address keeps at most its 16 connections") { try await blocking { stalled.stillOpen() } <= 16 }
 
             let (body, response) = try await URLSession.shared.data(from: URL(string: "\(address.endpoint)/acme/tiny/resolve/main/config.json")!)
             #expect((response as? HTTPURLResponse)?.statusCode == 200)
             #expect(body == config, "served byte-identical beside the stalled connections")
 
-            try await eventuallyTrue("the idle timeout closes the stalled connections", within: .seconds(8)) {
+            try await eventually("the idle timeout closes the stalled connections", timeout: .seconds(8)) {
                 try await blocking { stalled.stillOpen() } == 0
             }
             stalled.closeAll()

@@ -166,10 +166,7 @@ import Testing
             let imported = try await node.run(["import", "\(node.hubRoot)/acme/\(name)", "--repo", "acme/\(name)", "--no-pin"])
             try #require(imported.succeeded, "\(imported.standardError)")
         }
-        let deadline = ContinuousClock.now + .seconds(30)
-        while try await node.models().contains("m1"), ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(200))
-        }
+        try await eventually("the agent evicts m1", timeout: .seconds(30), poll: .milliseconds(200)) { try await !node.models().contains("m1") }
         try await node.expectModels(["m2", "m3", "m4"])
     }
 }

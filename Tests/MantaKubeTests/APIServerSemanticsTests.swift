@@ -1,5 +1,6 @@
 import Foundation
 import MantaKube
+import MantaTestSupport
 import Testing
 
 /// Each semantic of the Kubernetes API that the client and controller rely on, against the test API server.

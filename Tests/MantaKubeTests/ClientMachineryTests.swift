@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MantaKube
+import MantaTestSupport
 import Testing
 
 @Suite(.timeLimit(.minutes(3))) struct ClientMachineryTests {

@@ -1,5 +1,6 @@
 import Foundation
 import MantaKube
+import MantaTestSupport
 import Testing
 
 /// Real agents (as in `ClusterEndToEndTests`): the Events they post on Torrents, and `preheat: false`

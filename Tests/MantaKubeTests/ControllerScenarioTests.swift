@@ -1,5 +1,6 @@
 import Foundation
 import MantaKube
+import MantaTestSupport
 import Testing
 
 /// The original Manta's controller integration scenarios, and the lifecycle cases around them.

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import MantaKube
+import MantaTestSupport
 import NIOCore
 import Prometheus
 import ServiceLifecycle

@@ -1,6 +1,7 @@
 import Foundation
 import MantaAgent
 import MantaKube
+import MantaTestSupport
 import Testing
 
 /// `preheat: false`: every eligible node registers the model for lazy reads, and that counts as ready.

@@ -1,6 +1,7 @@
 import Foundation
 import MantaAgent
 import MantaKube
+import MantaTestSupport
 import Testing
 
 /// The original Manta's pod label (`manta.io/torrent-name`) and the Node labels that say where a model is.

@@ -177,7 +177,7 @@ struct RunningPeer: Sendable {
             let elapsed = try await clock.measure {
                 for chunk in chunks { _ = try await client.chunk(chunk.id, length: chunk.length, from: peer.address) }
             }
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let seconds = elapsed.inSeconds
             let burst = Double(rate) / 4
             let expected = (Double(bytes) - burst) / Double(rate)
             #expect(seconds >= expected * 0.9, "\(bytes) bytes in \(seconds) s: faster than the limit")

@@ -12,7 +12,7 @@ import Testing
         let elapsed = try await clock.measure {
             for _ in 0..<blocks { try await limiter.acquire(block) }
         }
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = elapsed.inSeconds
         let expected = (Double(block * blocks) - Double(rate) / 4) / Double(rate)
         #expect(abs(seconds - expected) <= expected * 0.1, "\(seconds) s, expected \(expected) s")
     }

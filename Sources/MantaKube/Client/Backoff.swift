@@ -19,10 +19,3 @@ public struct Backoff: Sendable {
         current = nil
     }
 }
-
-extension Duration {
-    /// Whole nanoseconds, for APIs that count in them (NIO's TimeAmount, swift-metrics timers).
-    var wholeNanoseconds: Int64 {
-        components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000
-    }
-}

@@ -1,6 +1,7 @@
 import CoreMetrics
 import Foundation
 import Logging
+import MantaStore
 import Metrics
 import Synchronization
 

@@ -21,7 +21,7 @@ public final class RateLimiter: Sendable {
 
     public init(bytesPerSecond: UInt64, burst: Duration = .milliseconds(250)) {
         self.bytesPerSecond = max(bytesPerSecond, 1)
-        self.burst = Double(self.bytesPerSecond) * Self.seconds(burst)
+        self.burst = Double(self.bytesPerSecond) * burst.inSeconds
         state = Mutex(Buckets(all: self.burst, reads: self.burst, updated: ContinuousClock.now))
     }
 
@@ -51,14 +51,10 @@ public final class RateLimiter: Sendable {
 
     private func refill(_ buckets: inout Buckets) {
         let now = ContinuousClock.now
-        let refill = Self.seconds(now - buckets.updated) * Double(bytesPerSecond)
+        let refill = (now - buckets.updated).inSeconds * Double(bytesPerSecond)
         buckets.all = min(burst, buckets.all + refill)
         buckets.reads = min(burst, buckets.reads + refill)
         buckets.updated = now
-    }
-
-    private static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 }
 

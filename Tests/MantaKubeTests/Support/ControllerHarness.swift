@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MantaKube
+import MantaTestSupport
 import Testing
 
 /// The controller running against the test API server, with helpers that play the agents' part: they write

@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTLS
 import Logging
 import MantaKube
+import MantaTestSupport
 import NIOCore
 import NIOSSL
 import ServiceLifecycle
@@ -72,27 +73,6 @@ struct KubeTestEnvironment: Sendable {
         _ = await serverTask.result
         deadline.cancel()
     }
-}
-
-struct TestFailure: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
-}
-
-/// Polls `condition` until it holds or `timeout` passes; then fails loudly with `message`.
-/// The default is generous because a step that takes 0.2 s alone has taken over 10 s with every other suite
-/// running beside it on two cores; a passing wait returns as soon as its condition holds.
-func eventually(
-    _ message: @autoclosure () -> String, timeout: Duration = .seconds(60), poll: Duration = .milliseconds(20),
-    sourceLocation: SourceLocation = #_sourceLocation, _ condition: () async throws -> Bool
-) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return }
-        try await Task.sleep(for: poll)
-    }
-    Issue.record("timed out after \(timeout): \(message())", sourceLocation: sourceLocation)
-    throw TestFailure("timed out: \(message())")
 }
 
 /// Shared mutable state for test closures.
