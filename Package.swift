@@ -47,6 +47,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Transfer primitives every layer that moves bytes shares: rate limiting with fetch priorities, and the chunk and
+        // span fetcher seams the hub, the peers and the mount plug into.
+        .target(name: "MantaTransfer", dependencies: ["MantaStore"]),
         // Formats that arrive from outside (HTTP byte ranges, swarm answers, hub JSON): decoded and bounded, no I/O, so
         // that the fuzz targets build without the network stack.
         .target(name: "MantaWire", dependencies: ["MantaStore"]),
@@ -66,14 +69,14 @@ let package = Package(
         .target(
             name: "MantaFS",
             dependencies: [
-                "CFuse", "MantaStore",
+                "CFuse", "MantaStore", "MantaTransfer",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
             name: "MantaHub",
             dependencies: [
-                "MantaServerLimits", "MantaStore", "MantaWire",
+                "MantaServerLimits", "MantaStore", "MantaTransfer", "MantaWire",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -88,7 +91,7 @@ let package = Package(
         .target(
             name: "MantaPeer",
             dependencies: [
-                "MantaServerLimits", "MantaStore", "MantaWire",
+                "MantaServerLimits", "MantaStore", "MantaTransfer", "MantaWire",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -150,7 +153,7 @@ let package = Package(
         .target(
             name: "MantaAgent",
             dependencies: [
-                "MantaServerLimits", "MantaStore", "MantaWire", "MantaFS", "MantaHub", "MantaPeer", "MantaKube", "MantaCSI",
+                "MantaServerLimits", "MantaStore", "MantaTransfer", "MantaWire", "MantaFS", "MantaHub", "MantaPeer", "MantaKube", "MantaCSI",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -181,7 +184,8 @@ let package = Package(
         .executableTarget(
             name: "MantaNetCLI",
             dependencies: [
-                "MantaServerLimits", "MantaCLISupport", "MantaStore", "MantaFS", "MantaHub", "MantaPeer", "MantaKube", "MantaAgent", "MantaKubeAPI",
+                "MantaServerLimits", "MantaCLISupport", "MantaStore", "MantaTransfer", "MantaFS", "MantaHub", "MantaPeer", "MantaKube", "MantaAgent",
+                "MantaKubeAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -191,7 +195,8 @@ let package = Package(
         ),
 
         .target(name: "MantaTestSupport", dependencies: ["MantaStore"], path: "Tests/MantaTestSupport"),
-        .testTarget(name: "MantaCLITests", dependencies: ["MantaCLISupport", "MantaStore", "MantaTestSupport"]),
+        .testTarget(name: "MantaCLITests", dependencies: ["MantaCLISupport", "MantaStore", "MantaTestSupport", "MantaTransfer"]),
+        .testTarget(name: "MantaTransferTests", dependencies: ["MantaStore", "MantaTransfer"]),
         .testTarget(name: "MantaWireTests", dependencies: ["MantaWire", "MantaStore", "MantaFuzz"]),
         .testTarget(name: "MantaStoreTests", dependencies: ["CLinux", "MantaStore", "MantaTestSupport"]),
         // Mounts through the built `manta` executable, so it imports no MantaFS.
@@ -199,7 +204,7 @@ let package = Package(
         .testTarget(
             name: "MantaHubTests",
             dependencies: [
-                "MantaHub", "MantaStore", "MantaTestSupport", "MantaWire",
+                "MantaHub", "MantaStore", "MantaTestSupport", "MantaTransfer", "MantaWire",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -208,7 +213,7 @@ let package = Package(
         .testTarget(
             name: "MantaPeerTests",
             dependencies: [
-                "MantaPeer", "MantaWire", "MantaStore", "MantaTestSupport",
+                "MantaPeer", "MantaWire", "MantaStore", "MantaTestSupport", "MantaTransfer",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -218,6 +223,7 @@ let package = Package(
             name: "MantaAgentTests",
             dependencies: [
                 "MantaServerLimits", "MantaAgent", "MantaCSI", "MantaPeer", "MantaWire", "MantaHub", "MantaStore", "MantaTestSupport",
+                "MantaTransfer",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
             ]

@@ -5,6 +5,7 @@ import MantaHub
 import MantaPeer
 import MantaServerLimits
 import MantaStore
+import MantaTransfer
 import NIOPosix
 import Prometheus
 import ServiceLifecycle

@@ -3,6 +3,7 @@ import Logging
 import MantaHub
 import MantaPeer
 import MantaStore
+import MantaTransfer
 import MantaWire
 import NIOPosix
 import Synchronization

@@ -1,4 +1,5 @@
 import MantaStore
+import MantaTransfer
 
 #if canImport(Glibc)
 import Glibc

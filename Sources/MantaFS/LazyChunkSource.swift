@@ -1,5 +1,6 @@
 import Logging
 import MantaStore
+import MantaTransfer
 import Synchronization
 
 /// Serves the store's chunks, and fetches the chunks of registered models (`manta add`) on first read: a miss

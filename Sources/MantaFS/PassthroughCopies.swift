@@ -2,6 +2,7 @@ import CFuse
 import Foundation
 import Logging
 import MantaStore
+import MantaTransfer
 import Synchronization
 
 /// File-shaped copies of complete, uncompressed model files, which the kernel reads and maps directly (FUSE

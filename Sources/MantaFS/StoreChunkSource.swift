@@ -1,5 +1,6 @@
 import Logging
 import MantaStore
+import MantaTransfer
 import Synchronization
 
 #if canImport(Glibc)

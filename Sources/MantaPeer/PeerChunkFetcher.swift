@@ -1,5 +1,6 @@
 import Logging
 import MantaStore
+import MantaTransfer
 import NIOPosix
 
 /// Fetches chunks from peers before anything else: it asks every peer which chunks it has, takes the

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import MantaStore
+import MantaTransfer
 import MantaWire
 import NIOCore
 import NIOHTTP1

@@ -2,6 +2,7 @@ import Hummingbird
 import Logging
 import MantaServerLimits
 import MantaStore
+import MantaTransfer
 import MantaWire
 import NIOCore
 import NIOPosix

@@ -3,6 +3,7 @@ import MantaHub
 import MantaPeer
 import MantaStore
 import MantaTestSupport
+import MantaTransfer
 import Testing
 
 /// Three nodes on 127.0.0.1: A pulled the GGUF model from a real hub server; C imported the same files;

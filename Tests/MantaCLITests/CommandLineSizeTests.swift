@@ -1,6 +1,7 @@
 import MantaCLISupport
 import MantaStore
 import MantaTestSupport
+import MantaTransfer
 import Testing
 
 /// Sizes and rates on the command line are parsed without overflow: a number too large for its type is refused

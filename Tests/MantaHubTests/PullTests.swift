@@ -2,6 +2,7 @@ import Foundation
 import MantaHub
 import MantaStore
 import MantaTestSupport
+import MantaTransfer
 import Testing
 
 @Suite struct PullTests {

@@ -1,6 +1,7 @@
 import Foundation
 import MantaStore
 import MantaTestSupport
+import MantaTransfer
 import MantaWire
 import Testing
 

@@ -1,5 +1,6 @@
 import Logging
 import MantaStore
+import MantaTransfer
 import Synchronization
 
 /// Reads chunk ranges of registered models from the Hugging Face hub they were registered from: one ranged

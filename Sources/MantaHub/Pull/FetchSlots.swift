@@ -1,4 +1,5 @@
 import MantaStore
+import MantaTransfer
 import Synchronization
 
 /// Lets at most `limit` fetches run at once; when a slot frees up, waiting reads go before waiting preheats.

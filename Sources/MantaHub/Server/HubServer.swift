@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import MantaServerLimits
 import MantaStore
+import MantaTransfer
 import NIOCore
 import ServiceLifecycle
 

@@ -6,6 +6,7 @@ import MantaHub
 import MantaPeer
 import MantaServerLimits
 import MantaStore
+import MantaTransfer
 
 /// The options of the node agent, shared by `manta agent` and `manta up`: store, mount, peer service, limits, quota.
 struct AgentOptions: ParsableArguments {

@@ -1,3 +1,4 @@
+import MantaStore
 import Synchronization
 
 /// A token bucket shared by every transfer in one direction: `acquire(n)` returns once `n` bytes may pass.

@@ -1,3 +1,5 @@
+import MantaStore
+
 /// Where one chunk's bytes live in the source repository: the file and the byte range.
 public struct ChunkRequest: Hashable, Sendable {
     public var id: ChunkID

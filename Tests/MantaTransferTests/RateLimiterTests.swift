@@ -1,4 +1,5 @@
 import MantaStore
+import MantaTransfer
 import Testing
 
 /// Clock-based: meaningful only when nothing else runs beside it, as in scripts/test.sh.

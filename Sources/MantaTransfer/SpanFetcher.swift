@@ -1,3 +1,5 @@
+import MantaStore
+
 /// Reads byte ranges of a source file whose chunk ids are not known yet (a registered model): the bytes are
 /// checked by the caller, against the whole file's SHA-256, once every chunk of the file is in.
 public protocol SpanFetcher: Sendable {
