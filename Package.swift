@@ -105,7 +105,7 @@ let package = Package(
         .target(
             name: "MantaKube",
             dependencies: [
-                "MantaServerLimits", "MantaStore",
+                "MantaServerLimits", "MantaStore", "MantaTransfer",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -231,7 +231,7 @@ let package = Package(
         .testTarget(
             name: "MantaKubeTests",
             dependencies: [
-                "MantaKube", "MantaKubeAPI", "MantaAgent", "MantaHub", "MantaPeer", "MantaStore", "MantaTestSupport",
+                "MantaKube", "MantaKubeAPI", "MantaAgent", "MantaHub", "MantaPeer", "MantaStore", "MantaTestSupport", "MantaTransfer",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -3,6 +3,7 @@ import Logging
 import MantaKube
 import MantaPeer
 import MantaStore
+import MantaTransfer
 import NIOPosix
 import ServiceLifecycle
 import Synchronization

@@ -1,6 +1,7 @@
 import Logging
 import MantaKube
 import MantaPeer
+import MantaTransfer
 import Synchronization
 
 /// The peers of a node in a cluster: the addresses the other agents publish in their NodeTrackers, read from

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import MantaKube
 import MantaTestSupport
+import MantaTransfer
 import Testing
 
 @Suite(.timeLimit(.minutes(3))) struct ClientMachineryTests {

@@ -3,6 +3,7 @@ import MantaAgent
 import MantaKube
 import MantaPeer
 import MantaTestSupport
+import MantaTransfer
 import Testing
 
 @Suite(.timeLimit(.minutes(3))) struct ClusterAgentPartsTests {

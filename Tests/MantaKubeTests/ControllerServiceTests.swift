@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import MantaKube
 import MantaTestSupport
+import MantaTransfer
 import NIOCore
 import Prometheus
 import ServiceLifecycle

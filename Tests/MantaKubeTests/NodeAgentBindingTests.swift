@@ -1,4 +1,5 @@
 import MantaKube
+import MantaTransfer
 import Testing
 
 @Suite(.timeLimit(.minutes(3))) struct NodeAgentBindingTests {

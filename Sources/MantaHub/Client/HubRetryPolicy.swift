@@ -1,4 +1,6 @@
 import Foundation
+import MantaStore
+import MantaTransfer
 import NIOCore
 
 /// Bounded retries for 429, 5xx and broken connections: exponential backoff with full jitter,
@@ -27,8 +29,9 @@ public struct HubRetryPolicy: Sendable, Hashable {
 
     /// The wait before attempt `attempt + 1` (attempts count from 1), or nil when the server asks for longer than we accept.
     func delay(afterAttempt attempt: Int, retryAfter: TimeAmount?) -> TimeAmount? {
-        let exponent = min(attempt - 1, 20)
-        let ceiling = min(maximumDelay.nanoseconds, initialDelay.nanoseconds << exponent)
+        // Full jitter: anywhere up to the exponential ceiling, so clients that failed together do not retry together.
+        let ceiling = Backoff(initial: .nanoseconds(initialDelay.nanoseconds), maximum: .nanoseconds(maximumDelay.nanoseconds))
+            .delay(afterAttempt: attempt).wholeNanoseconds
         let backoff = TimeAmount.nanoseconds(Int64.random(in: 0...max(0, ceiling)))
         guard let retryAfter else { return backoff }
         guard retryAfter <= maximumRetryAfter else { return nil }

@@ -1,4 +1,5 @@
 import Logging
+import MantaTransfer
 
 /// What a node's agent does through the Kubernetes API: publish its NodeTracker, follow the Replications
 /// placed on its node, and report their progress. The agent (MantaAgent) drives this; it holds no state of

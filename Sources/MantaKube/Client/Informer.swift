@@ -1,4 +1,5 @@
 import Logging
+import MantaTransfer
 import Synchronization
 
 /// A change the informer applied to its cache.

@@ -2,6 +2,7 @@ import CoreMetrics
 import Foundation
 import Logging
 import MantaStore
+import MantaTransfer
 import Metrics
 import Synchronization
 

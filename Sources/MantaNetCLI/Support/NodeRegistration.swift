@@ -1,5 +1,6 @@
 import Logging
 import MantaKube
+import MantaTransfer
 import ServiceLifecycle
 
 /// `manta up`'s stand-in for the kubelet: it writes this machine's Node object, with the labels Torrents'

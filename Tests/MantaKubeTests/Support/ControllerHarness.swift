@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import MantaKube
 import MantaTestSupport
+import MantaTransfer
 import Testing
 
 /// The controller running against the test API server, with helpers that play the agents' part: they write
