@@ -200,7 +200,7 @@ let package = Package(
         .testTarget(name: "MantaWireTests", dependencies: ["MantaWire", "MantaStore", "MantaFuzz"]),
         .testTarget(name: "MantaStoreTests", dependencies: ["CLinux", "MantaStore", "MantaTestSupport"]),
         // Mounts through the built `manta` executable, so it imports no MantaFS.
-        .testTarget(name: "MantaFSTests", dependencies: ["MantaStore", "MantaTestSupport"]),
+        .testTarget(name: "MantaFSTests", dependencies: ["MantaStore", "MantaTestSupport", "MantaTransfer"]),
         .testTarget(
             name: "MantaHubTests",
             dependencies: [

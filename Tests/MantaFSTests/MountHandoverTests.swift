@@ -167,8 +167,7 @@ struct MountHandoverTests {
             holder.waitUntilExit()
         }
         let sockets = { (try? FileManager.default.contentsOfDirectory(atPath: "\(harness.storePath)/run"))?.filter { $0.hasSuffix(".sock") } ?? [] }
-        for _ in 0..<500 where sockets().isEmpty { usleep(20_000) }
-        try #require(!sockets().isEmpty, "the holder listens")
+        try eventually("the holder listens", timeout: .seconds(10)) { !sockets().isEmpty }
 
         try harness.mount(options: ["--no-passthrough", "--leave-mount-on-stop"])
         #expect(!harness.log.contains("started the mount's descriptor holder"), "the holder that listens is used: \(harness.log)")

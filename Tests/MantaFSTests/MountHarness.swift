@@ -1,6 +1,7 @@
 import Foundation
 import MantaStore
 import MantaTestSupport
+import MantaTransfer
 import Testing
 
 #if canImport(Glibc)
@@ -60,13 +61,11 @@ final class MountHarness: @unchecked Sendable {
         process.standardError = FileHandle(forWritingAtPath: logPath)
         try process.run()
         self.process = process
-        let deadline = Date().addingTimeInterval(15)
-        while !Self.isMounted(mountPoint) {
+        try eventually("\(mountPoint) mounted: \(log)", timeout: .seconds(15)) {
             guard process.isRunning else {
                 throw MountFailed(description: "manta mount exited with status \(process.terminationStatus) before mounting: \(log)")
             }
-            guard Date() < deadline else { throw MountFailed(description: "\(mountPoint) was not mounted within 15 s: \(log)") }
-            usleep(20_000)
+            return Self.isMounted(mountPoint)
         }
     }
 
@@ -76,11 +75,7 @@ final class MountHarness: @unchecked Sendable {
     func terminate() throws -> Int32 {
         guard let process else { throw MountFailed(description: "not mounted") }
         kill(process.processIdentifier, SIGTERM)
-        let deadline = Date().addingTimeInterval(15)
-        while process.isRunning {
-            guard Date() < deadline else { throw MountFailed(description: "manta mount did not exit within 15 s of SIGTERM: \(log)") }
-            usleep(20_000)
-        }
+        try eventually("manta mount exits after SIGTERM: \(log)", timeout: .seconds(15)) { !process.isRunning }
         return process.terminationStatus
     }
 
@@ -172,17 +167,4 @@ func runProgram(_ executable: String, _ arguments: [String], environment: [Strin
     let data = pipe.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-}
-
-/// A reproducible random number generator (SplitMix64), so a failing random read can be replayed.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var value = state
-        value = (value ^ (value >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        value = (value ^ (value >> 27)) &* 0x94D0_49BB_1331_11EB
-        return value ^ (value >> 31)
-    }
 }

@@ -97,7 +97,10 @@ struct MountKernelProtocolTests {
             [try TestModels.shards()], environment: features == .environmentNone ? ["MANTA_FUSE_FEATURES": "none"] : [:],
             options: features == .flag ? ["--no-passthrough"] : []
         ) { mount in
-            let line = try #require(mount.log.split(separator: "\n").first { $0.contains("FUSE connection initialised") }, "\(mount.log)")
+            // The kernel lists the mount before it sends INIT, so the answer's log line may come a moment later.
+            let initialised = { mount.log.split(separator: "\n").first { $0.contains("FUSE connection initialised") } }
+            try eventually("the INIT answer logged: \(mount.log)", timeout: .seconds(15)) { initialised() != nil }
+            let line = try #require(initialised())
             let fields = Self.fields(of: String(line))
             #expect(fields["max_pages"] == "\(min(limit, featuresOn ? 1024 : 256))", "\(line)")
             #expect(fields["cloned"] == "\(featuresOn)", "\(line)")
@@ -139,14 +142,10 @@ struct MountKernelProtocolTests {
 
     /// Waits (at most 60 s) until every digest has a sealed copy.
     private static func waitForCopies(_ digests: Set<String>, in directory: String, mount: MountHarness) throws {
-        let deadline = Date().addingTimeInterval(60)
-        while true {
-            let names = Set((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
-            if digests.allSatisfy({ names.contains($0) && names.contains("\($0).seal") }) { return }
-            guard Date() < deadline else {
-                throw MountHarness.MountFailed(description: "passthrough copies were not built within 60 s (have \(names.sorted())): \(mount.log)")
-            }
-            usleep(50_000)
+        var names: Set<String> = []
+        try eventually("passthrough copies built (have \(names.sorted())): \(mount.log)", poll: .milliseconds(50)) {
+            names = Set((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
+            return digests.allSatisfy { names.contains($0) && names.contains("\($0).seal") }
         }
     }
 

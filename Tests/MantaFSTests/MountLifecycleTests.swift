@@ -253,10 +253,9 @@ struct MountLifecycleTests {
         // The background scan (every second) makes the kernel forget the names, one after the other; bounded wait
         // for both views.
         let hubPath = "\(harness.mountPoint)/hub/models--sentence-transformers--all-MiniLM-L6-v2"
-        let deadline = Date().addingTimeInterval(5)
-        while [harness.modelPath(model), hubPath].contains(where: FileManager.default.fileExists(atPath:)) && Date() < deadline { usleep(50_000) }
-        #expect(!FileManager.default.fileExists(atPath: harness.modelPath(model)))
-        #expect(!FileManager.default.fileExists(atPath: hubPath))
+        try eventually("both views forget the removed model", timeout: .seconds(5), poll: .milliseconds(50)) {
+            ![harness.modelPath(model), hubPath].contains(where: FileManager.default.fileExists(atPath:))
+        }
         #expect(try FileManager.default.contentsOfDirectory(atPath: "\(harness.mountPoint)/models").isEmpty)
     }
 
@@ -274,9 +273,7 @@ struct MountLifecycleTests {
                 #expect(try pinned())
             }
             // release reaches the mount after close returns; bounded wait.
-            let deadline = Date().addingTimeInterval(5)
-            while try pinned(), Date() < deadline { usleep(20_000) }
-            #expect(try !pinned())
+            try eventually("the pin released after close", timeout: .seconds(5)) { try !pinned() }
         }
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import MantaStore
 import MantaTestSupport
+import MantaTransfer
 import Synchronization
 import Testing
 
@@ -43,7 +44,7 @@ struct MountReadTests {
             let mounted = try PosixFile(path: "\(mount.modelPath(model))/\(name)")
             let size = try original.size()
             #expect(try mounted.size() == size)
-            var generator = SeededGenerator(state: 0x5eed)
+            var generator = SplitMix64(seed: 0x5eed)
             var reads: [(offset: Int, count: Int)] = [(0, 1), (size - 1, 1), (size - 100, 8 << 20), (size, 4096), (65535, 2), (0, 8 << 20)]
             for _ in 0..<200 {
                 let count = [1, 7, 4096, 65536, 65537, 1 << 20, 8 << 20][Int.random(in: 0..<7, using: &generator)]

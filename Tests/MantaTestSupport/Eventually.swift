@@ -1,3 +1,5 @@
+import Foundation
+import MantaStore
 import Testing
 
 /// A test's own failure, with what it expected.
@@ -18,6 +20,20 @@ public func eventually(
     while ContinuousClock.now < deadline {
         if try await condition() { return }
         try await Task.sleep(for: poll)
+    }
+    Issue.record("timed out after \(timeout): \(message())", sourceLocation: sourceLocation)
+    throw TestFailure("timed out: \(message())")
+}
+
+/// The same for synchronous tests: the mount's tests block their thread on FUSE calls, and a poll there sleeps the thread.
+public func eventually(
+    _ message: @autoclosure () -> String, timeout: Duration = .seconds(60), poll: Duration = .milliseconds(20),
+    sourceLocation: SourceLocation = #_sourceLocation, _ condition: () throws -> Bool
+) throws {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try condition() { return }
+        Thread.sleep(forTimeInterval: poll.inSeconds)
     }
     Issue.record("timed out after \(timeout): \(message())", sourceLocation: sourceLocation)
     throw TestFailure("timed out: \(message())")
