@@ -154,6 +154,7 @@ let package = Package(
             name: "MantaAgent",
             dependencies: [
                 "MantaServerLimits", "MantaStore", "MantaTransfer", "MantaWire", "MantaFS", "MantaHub", "MantaPeer", "MantaKube", "MantaCSI",
+                .product(name: "HeapModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

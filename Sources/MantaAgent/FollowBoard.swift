@@ -1,5 +1,6 @@
 import MantaPeer
 import MantaStore
+import MantaTransfer
 import MantaWire
 
 /// A follower's view of a pull under way on its peers: which chunks they have stored that this node lacks,
@@ -11,7 +12,10 @@ import MantaWire
 /// the last follower one chunk's transfer per node after the hub sent it; sharing a sender's or a receiver's
 /// rate among many chunks in flight would make every hop that many times longer. A chunk the node before
 /// has not got `grace` per node ahead in the line after a peer showed it (one of them is slow) is taken
-/// from the least busy other holder, rarest first; so is everything when no puller is known.
+/// from the least busy other holder, rarest first; so is everything when no puller is known, and everything in
+/// a mesh (`SwarmTopology`). A line's tail grows with its length, so past `longestLine` followers the chunks
+/// are dealt to stripes, each flowing down a tree of the followers with other nodes inside (`parent(of:…)`).
+/// Time is read through the clock it is given, so a simulation drives it (`SwarmSimulation`).
 actor FollowBoard {
     /// Where one chunk goes in the revision's files.
     struct Placement: Sendable, Hashable {
@@ -23,7 +27,8 @@ actor FollowBoard {
         /// A set: a peer may send thousands of placements of one chunk, and each is looked up as it comes.
         var placements: Set<Placement>
         var holders: Set<PeerAddress>
-        let firstSeen: ContinuousClock.Instant
+        /// When a peer first showed the chunk (time on the board's clock).
+        let firstSeen: Duration
         var inFlight = false
     }
 
@@ -35,26 +40,40 @@ actor FollowBoard {
     private let since: Double
     private let perPeer: Int
     private let grace: Duration
+    private let topology: SwarmTopology
+    private let clock: Stopwatch
     private var wanted: [ChunkID: Wanted] = [:]
     private var done = Set<Placement>()
     private var busy: [PeerAddress: Int] = [:]
     private var strikes: [PeerAddress: Int] = [:]
     private var puller: PeerAddress?
-    /// The peer this node takes its chunks from: the follower before it in the line, or the puller.
-    private(set) var upstream: PeerAddress?
-    /// Nodes between the puller and this one, this one included: a chunk takes about that many transfers to get here.
-    private var hops = 1
+    /// The peer this node takes each stripe's chunks from (chunks are dealt to stripes by their id): in a line one
+    /// stripe, from the follower before it or the puller; in a tree its parent in each stripe's tree.
+    private var upstreams: [PeerAddress?] = [nil]
+    /// For each stripe, nodes between the puller and this one, this one included: a chunk takes about that many
+    /// transfers to get here.
+    private var hops = [1]
     private var waiters: [CheckedContinuation<Void, Never>] = []
     private var stopped = false
-    private(set) var lastProgress = ContinuousClock.now
+    private var lastProgress: Duration = .zero
     private(set) var bytesDone: UInt64 = 0
 
-    init(node: String, since: Double, perPeer: Int = 4, grace: Duration = .seconds(1)) {
+    init(
+        node: String, since: Double, perPeer: Int = 4, grace: Duration = .seconds(1), topology: SwarmTopology = .automatic,
+        clock: some Clock<Duration> = ContinuousClock()
+    ) {
         self.node = node
         self.since = since
         self.perPeer = perPeer
         self.grace = grace
+        self.topology = topology
+        self.clock = Stopwatch(clock)
     }
+
+    /// Time since the pull last moved: a chunk stored here, or a peer showing a chunk it had not shown (the end of a
+    /// long line waits many transfers for its first chunk while the nodes ahead move). A peer that shows chunks it
+    /// does not give strikes out, and its answers no longer count.
+    var sinceLastProgress: Duration { clock.elapsed - lastProgress }
 
     /// Takes in the peers' answers. Placements whose chunk the store already has (`present`) are done at once:
     /// they are returned, to be journaled. Answers from `everyone` place this node in the line again.
@@ -65,10 +84,20 @@ actor FollowBoard {
             let followers: [String]
             (puller, followers) = Self.roles(in: answers, node: node, since: since, puller: puller)
             let alive = answers.filter { strikes[$0.peer, default: 0] < Self.strikesOut }
-            (upstream, hops) = Self.upstream(of: node, followers: followers, puller: puller, answers: alive)
-            if let upstream, strikes[upstream, default: 0] >= Self.strikesOut { self.upstream = nil }
+            let shape = topology == .automatic ? (followers.count > Self.longestLine ? .tree : .line) : topology
+            let placed =
+                switch shape {
+                case .line: [Self.upstream(of: node, followers: followers, puller: puller, answers: alive)]
+                case .tree:
+                    (0..<Self.treeFanOut).map {
+                        Self.parent(of: node, stripe: $0, followers: followers, puller: puller, answers: alive)
+                    }
+                case .mesh, .automatic: [(peer: PeerAddress?.none, hops: 1)]
+                }
+            upstreams = placed.map { $0.peer.flatMap { strikes[$0, default: 0] < Self.strikesOut ? $0 : nil } }
+            hops = placed.map(\.hops)
         }
-        let now = ContinuousClock.now
+        let now = clock.elapsed
         var alreadyHere: [Placement] = []
         for (peer, status) in answers where strikes[peer, default: 0] < Self.strikesOut {
             for (file, chunks) in status.chunks {
@@ -83,7 +112,7 @@ actor FollowBoard {
                     }
                     var entry = wanted[chunk.id] ?? Wanted(placements: [], holders: [], firstSeen: now)
                     entry.placements.insert(placement)
-                    entry.holders.insert(peer)
+                    if entry.holders.insert(peer).inserted { lastProgress = now }
                     wanted[chunk.id] = entry
                 }
             }
@@ -95,7 +124,7 @@ actor FollowBoard {
     /// The next chunk to fetch and the peer to fetch it from; nil once stopped.
     func next() async -> (id: ChunkID, length: UInt64, peer: PeerAddress)? {
         while !stopped {
-            if let pick = pick() { return pick }
+            if let pick = take() { return pick }
             await withCheckedContinuation { waiters.append($0) }
         }
         return nil
@@ -111,7 +140,7 @@ actor FollowBoard {
     func stored(_ id: ChunkID) -> (placements: [Placement], bytesDone: UInt64) {
         let placements = Array((wanted.removeValue(forKey: id)?.placements ?? []).filter { done.insert($0).inserted })
         bytesDone = placements.reduce(bytesDone) { Self.sum($0, $1.chunk.length) }
-        lastProgress = .now
+        lastProgress = clock.elapsed
         wake()
         return (placements, bytesDone)
     }
@@ -125,7 +154,7 @@ actor FollowBoard {
         strikes[peer, default: 0] += 1
         if strikes[peer, default: 0] >= Self.strikesOut {
             for id in wanted.keys { wanted[id]?.holders.remove(peer) }
-            if upstream == peer { upstream = nil }
+            upstreams = upstreams.map { $0 == peer ? nil : $0 }
         }
         wake()
     }
@@ -141,24 +170,29 @@ actor FollowBoard {
         wake()
     }
 
-    private func pick() -> (id: ChunkID, length: UInt64, peer: PeerAddress)? {
-        let now = ContinuousClock.now
-        let upstreamFree = upstream.map { busy[$0, default: 0] < Self.upstreamInFlight } ?? false
+    /// The next chunk to fetch and its peer, if one may be fetched now; `next()` waits for one.
+    func take() -> (id: ChunkID, length: UInt64, peer: PeerAddress)? {
+        guard !stopped else { return nil }
+        let now = clock.elapsed
         // Down the line first, oldest first; then what the line is late with, rarest first.
-        var best: (rank: (Int, Int, ContinuousClock.Instant, Int), id: ChunkID, length: UInt64, peer: PeerAddress)?
+        var best: (rank: (Int, Int, Duration, Int), id: ChunkID, length: UInt64, peer: PeerAddress)?
         for (id, entry) in wanted where !entry.inFlight {
             guard let length = entry.placements.first?.chunk.length else { continue }
             let lane: (Int, Int)
             let peer: PeerAddress
-            if let upstream, entry.holders.contains(upstream) {
-                guard upstreamFree else { continue }
+            let stripe = Self.stripe(of: id, among: upstreams.count)
+            if let upstream = upstreams[stripe], entry.holders.contains(upstream) {
+                guard busy[upstream, default: 0] < Self.upstreamInFlight else { continue }
                 (lane, peer) = ((0, 0), upstream)
             } else {
-                if upstream != nil, now - entry.firstSeen < grace * hops { continue }
+                if upstreams[stripe] != nil, now - entry.firstSeen < grace * hops[stripe] { continue }
                 var holders = entry.holders.filter { busy[$0, default: 0] < perPeer }
                 let followersHolding = holders.filter { $0 != puller }
                 if !followersHolding.isEmpty { holders = followersHolding }
-                guard let holder = holders.min(by: { busy[$0, default: 0] < busy[$1, default: 0] }) else { continue }
+                // Ties go by address, so that a simulation's runs repeat.
+                guard let holder = holders.min(by: { (busy[$0, default: 0], $0.host, $0.port) < (busy[$1, default: 0], $1.host, $1.port) }) else {
+                    continue
+                }
                 (lane, peer) = ((1, entry.holders.count), holder)
             }
             var tiebreak = Hasher()
@@ -179,14 +213,17 @@ actor FollowBoard {
         for waiter in waiting { waiter.resume() }
     }
 
-    /// The peer pulling from the hub (`known`, else the earliest start), and the identities of the followers,
-    /// this node (which started at `since`) included, in the order they started (then of their identities): a
-    /// node that joins late goes to the end of the line instead of cutting in front of nodes that hold more.
+    /// The peer pulling from the hub, and the identities of the followers, this node (which started at `since`)
+    /// included, in the order they started (then of their identities): a node that joins late goes to the end of
+    /// the line instead of cutting in front of nodes that hold more. The puller is the earliest start among the
+    /// peers pulling, or the `known` one while it answers holding the revision complete. One that stops answering
+    /// (killed) is replaced by the follower that took over its hub pull, rather than kept as every follower's head.
     static func roles(
         in answers: [(peer: PeerAddress, status: SwarmStatus)], node: String, since: Double, puller known: PeerAddress? = nil
     ) -> (puller: PeerAddress?, followers: [String]) {
         let pulling = answers.compactMap { answer in answer.status.pullingSince.map { (answer.peer, $0, answer.status.node ?? "\(answer.peer)") } }
-        let puller = known ?? pulling.min { ($0.1, $0.2) < ($1.1, $1.2) }?.0
+        let knownHolds = answers.contains { $0.peer == known && $0.status.manifest != nil }
+        let puller = knownHolds ? known : pulling.min { ($0.1, $0.2) < ($1.1, $1.2) }?.0
         var starts = [node: since]
         for (peer, started, identity) in pulling where peer != puller { starts[identity] = started }
         return (puller, starts.sorted { ($0.value, $0.key) < ($1.value, $1.key) }.map(\.key))
@@ -194,6 +231,50 @@ actor FollowBoard {
 
     /// Chunks taken at once from the node before in the line: one, so that each goes at the whole rate.
     static let upstreamInFlight = 1
+
+    /// Followers beyond which `SwarmTopology.automatic` makes trees rather than a line: past about ten, the line's
+    /// tail (a poll and a transfer per node) costs more than sharing a parent's rate among its children
+    /// (docs/swarm.md, from `SwarmSimulation`).
+    static let longestLine = 10
+
+    /// Children of a node in each stripe's tree, and so stripes: each node is inside one stripe's tree and a leaf
+    /// of the others, so it sends about one copy, to this many nodes at a share of its rate each.
+    static let treeFanOut = 4
+
+    /// The peers this node takes chunks from, each once: polled between the rounds that ask everyone.
+    var upstreamPeers: [PeerAddress] {
+        upstreams.reduce(into: []) { peers, peer in
+            if let peer, !peers.contains(peer) { peers.append(peer) }
+        }
+    }
+
+    /// The stripe a chunk is dealt to: by its id, so that every node deals alike.
+    static func stripe(of id: ChunkID, among stripes: Int) -> Int {
+        stripes > 1 ? Int(id.bytes.first ?? 0) % stripes : 0
+    }
+
+    /// The node `node` takes stripe `stripe`'s chunks from in a tree: the followers (sorted) rotated by the
+    /// stripe, so that each stripe has other nodes inside its tree, laid out as a heap with `treeFanOut` children
+    /// per node under the puller; a parent that did not answer is passed over for the nearest ancestor that did.
+    /// Also the node's depth under the puller.
+    static func parent(
+        of node: String, stripe: Int, followers: [String], puller: PeerAddress?, answers: [(peer: PeerAddress, status: SwarmStatus)]
+    ) -> (peer: PeerAddress?, hops: Int) {
+        let addresses = Dictionary(
+            answers.compactMap { answer in answer.status.node.map { ($0, answer.peer) } }, uniquingKeysWith: { first, _ in first })
+        guard !followers.isEmpty, let index = followers.firstIndex(of: node) else { return (puller, 1) }
+        let inside = (followers.count + treeFanOut - 1) / treeFanOut
+        var position = (index - stripe * inside % followers.count + followers.count) % followers.count
+        var hops = 1
+        var parent: PeerAddress?
+        while position > 0 {
+            position = (position - 1) / treeFanOut
+            hops += 1
+            let ancestor = followers[(position + stripe * inside) % followers.count]
+            if parent == nil { parent = addresses[ancestor] }
+        }
+        return (parent ?? puller, hops)
+    }
 
     /// The node `node` takes its chunks from: the follower before it among `followers` (sorted) that
     /// answered, or the puller for the first; and how many nodes from the puller on it is.
@@ -205,4 +286,17 @@ actor FollowBoard {
         let ahead = followers[..<(followers.firstIndex(of: node) ?? 0)].compactMap { addresses[$0] }
         return (ahead.last ?? puller, ahead.count + 1)
     }
+}
+
+/// How followers pass a revision's chunks among themselves.
+public enum SwarmTopology: String, Sendable, Codable, CaseIterable {
+    /// Each follower takes its chunks from the one that started before it, one at a time (`FollowBoard`).
+    case line
+    /// Chunks dealt to `FollowBoard.treeFanOut` stripes; each stripe flows down a tree of the followers, with
+    /// other nodes inside each tree: a chunk crosses log(N) nodes rather than N.
+    case tree
+    /// No fixed upstream: each chunk from the least busy peer holding it, rarest first.
+    case mesh
+    /// A line up to `FollowBoard.longestLine` followers, trees beyond.
+    case automatic
 }

@@ -120,8 +120,9 @@ struct SwarmPuller: Sendable {
             // chunk moves down the line soon after it is stored there.
             defer { round += 1 }
             if round % Self.upstreamPollsPerRound != 0 {
-                if let upstream = await followBoard.upstream {
-                    let answers = await ask([upstream], query, of: snapshot, seen: &seen)
+                let upstreams = await followBoard.upstreamPeers
+                if !upstreams.isEmpty {
+                    let answers = await ask(upstreams, query, of: snapshot, seen: &seen)
                     try await take(
                         answers, present: try await presentChunks(of: answers), everyone: false, board: followBoard, snapshot: snapshot,
                         digests: digests)
@@ -145,35 +146,28 @@ struct SwarmPuller: Sendable {
                     complete = nil
                 }
             }
-            var outcome: Outcome?
             if let complete, !holders.isEmpty {
                 // Peers holding the revision complete hold every chunk of its manifest.
                 let chunks = Dictionary(complete.files.map { ($0.path, $0.chunks) }, uniquingKeysWith: { first, _ in first })
                 answers += holders.map { ($0.peer, SwarmStatus(node: $0.status.node, chunks: chunks)) }
-            } else if !holders.isEmpty {
-                outcome = .hub
-            } else if !anEarlierPuller {
-                // Nobody started before this node: it pulls from the hub. Once it follows, one round in which the
-                // node it follows did not answer (an answer lost, a peer too busy) is no reason to leave the line.
-                if working, roundsWithoutAnEarlierPuller < Self.missedRoundsBeforeLeaving {
-                    try await Task.sleep(for: timing.pollInterval / Self.upstreamPollsPerRound)
-                    continue
-                }
-                outcome = .hub
-            } else if ContinuousClock.now - (await followBoard.lastProgress) > timing.stallTimeout {
-                logger.notice("the peers pulling this revision stalled; taking the rest from the hub", metadata: ["repo": "\(query.repo)"])
-                outcome = .hub
             }
             let present = try await presentChunks(of: answers)
-            if let complete, outcome == nil {
-                // All here, or the holders stopped giving: finishing fetches what is left (the hub for what no peer gives).
-                let allHere = complete.files.allSatisfy { $0.chunks.allSatisfy { present.contains($0.id) } }
-                let stalled = ContinuousClock.now - (await followBoard.lastProgress) > timing.stallTimeout
-                if allHere || stalled {
-                    outcome = .complete(files: complete.files, peers: peers)
+            let verdict = FollowVerdict(
+                holdersAnswered: !holders.isEmpty, manifestAccepted: complete != nil, anEarlierPuller: anEarlierPuller, following: working,
+                roundsWithoutAnEarlierPuller: roundsWithoutAnEarlierPuller, stalled: await followBoard.sinceLastProgress > timing.stallTimeout,
+                allHere: complete?.files.allSatisfy { $0.chunks.allSatisfy { present.contains($0.id) } } ?? false
+            )
+            switch verdict {
+            case .follow:
+                break
+            case .wait:
+                try await Task.sleep(for: timing.pollInterval / Self.upstreamPollsPerRound)
+                continue
+            case .hub, .finish:
+                if verdict == .hub, holders.isEmpty, anEarlierPuller {
+                    logger.notice("the peers pulling this revision stalled; taking the rest from the hub", metadata: ["repo": "\(query.repo)"])
                 }
-            }
-            if let outcome {
+                let outcome: Outcome = if verdict == .finish, let complete { .complete(files: complete.files, peers: peers) } else { .hub }
                 logger.debug("following ends", metadata: ["repo": "\(query.repo)", "complete": "\(complete?.digest.description ?? "no")"])
                 await followBoard.stop()
                 try await group.waitForAll()
@@ -192,10 +186,6 @@ struct SwarmPuller: Sendable {
 
     /// Polls of the node before this one in the line per `pollInterval`, which asks every peer once.
     static let upstreamPollsPerRound = 4
-
-    /// Rounds of polls in a row without an answer from a peer that started pulling before this one, after which a
-    /// follower stops waiting for one and pulls the rest from the hub.
-    static let missedRoundsBeforeLeaving = 3
 
     /// Which of the chunks the peers offer are in the store already.
     private func presentChunks(of answers: [(peer: PeerAddress, status: SwarmStatus)]) async throws -> Set<ChunkID> {

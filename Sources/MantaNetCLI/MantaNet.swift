@@ -13,7 +13,7 @@ struct MantaNet: AsyncParsableCommand {
         subcommands: [
             PullCommand.self, AddCommand.self, HubCommand.self, MountCommand.self, AgentCommand.self,
             ControllerCommand.self, WaitCommand.self, UpCommand.self, ApplyCommand.self, GetCommand.self, DescribeCommand.self,
-            DeleteCommand.self, FuseHolderCommand.self,
+            DeleteCommand.self, FuseHolderCommand.self, SimulateSwarmCommand.self,
         ]
     )
 

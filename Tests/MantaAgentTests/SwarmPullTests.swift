@@ -215,4 +215,16 @@ struct AgentSwarm: Sendable {
             FollowBoard.upstream(of: "m", followers: followers, puller: puller, answers: withoutB) == (address(2), 1),
             "a follower that stopped answering is skipped")
     }
+
+    @Test func thePullerStaysWhileItHoldsTheRevisionAndTheFirstFollowerTakesOverWhenItStopsAnswering() {
+        func address(_ port: Int) -> PeerAddress { PeerAddress(host: "127.0.0.1", port: port) }
+        let manifest = Digest(bytes: Array(repeating: 1, count: 32))
+        let holding = [
+            (peer: address(1), status: SwarmStatus(node: "p", manifest: manifest)), (address(2), SwarmStatus(node: "a", pullingSince: 15)),
+        ]
+        #expect(FollowBoard.roles(in: holding, node: "m", since: 20, puller: address(1)).puller == address(1))
+        // The puller was killed: "a", which took over its hub pull, heads the line.
+        let (puller, followers) = FollowBoard.roles(in: Array(holding.dropFirst()), node: "m", since: 20, puller: address(1))
+        #expect(puller == address(2) && followers == ["m"])
+    }
 }
