@@ -27,6 +27,8 @@ public struct AgentConfiguration: Sendable {
     /// Where the peers come from; nil: the static `peers`.
     public var discovery: (any PeerDiscovery)?
     public var swarmTiming = SwarmTiming()
+    /// How followers pass a revision's chunks on (docs/swarm.md): a line for a few, striped trees for many.
+    public var swarmTopology = SwarmTopology.automatic
     /// The unix socket local processes (`manta pull`, `manta wait`) reach the agent on; nil: `<store>/agent.sock`.
     public var socketPath: String?
     /// The group that may use the socket besides the agent's user (`--socket-group`); nil: the agent's own group.

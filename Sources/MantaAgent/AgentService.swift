@@ -89,7 +89,8 @@ public final class AgentService: Service, Sendable {
     ) async throws -> PullSummary {
         let hub = try hubClient(for: reference)
         let puller = SwarmPuller(
-            store: store, hub: hub, peerClient: peerClient, discovery: discovery, board: swarmBoard, timing: configuration.swarmTiming, logger: logger
+            store: store, hub: hub, peerClient: peerClient, discovery: discovery, board: swarmBoard, timing: configuration.swarmTiming,
+            topology: configuration.swarmTopology, logger: logger
         )
         let snapshot = try await hub.snapshot(of: reference, filename: filename)
         try await admit(reference, snapshot: snapshot)

@@ -20,6 +20,7 @@ struct SwarmPuller: Sendable {
     let discovery: any PeerDiscovery
     let board: SwarmBoard
     let timing: AgentConfiguration.SwarmTiming
+    let topology: SwarmTopology
     let logger: Logger
 
     /// Pulls the files of `snapshot`, the hub's metadata of `reference` (and `filename`), which the caller read
@@ -90,7 +91,7 @@ struct SwarmPuller: Sendable {
         _ query: SwarmQuery, startedAt started: Double, snapshot: HubSnapshot, digests: FileDigests, stored: StoredChunks,
         progress: @escaping @Sendable (PullProgress) -> Void
     ) async throws -> Outcome {
-        let followBoard = FollowBoard(node: board.node, since: started)
+        let followBoard = FollowBoard(node: board.node, since: started, topology: topology)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             do {
                 return try await poll(

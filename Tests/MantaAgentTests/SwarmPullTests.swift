@@ -30,7 +30,8 @@ struct AgentSwarm: Sendable {
     let modelBytes: Int64
 
     static func with(
-        agents count: Int, hubRate: Int? = nil, stallTimeout: Duration = .seconds(15), _ body: @Sendable (AgentSwarm) async throws -> Void
+        agents count: Int, hubRate: Int? = nil, stallTimeout: Duration = .seconds(15), topology: SwarmTopology = .automatic,
+        _ body: @Sendable (AgentSwarm) async throws -> Void
     ) async throws {
         let scratch = try TemporaryDirectory()
         let modelBytes = try Fixtures.copy(try Fixtures.syntheticShards(), to: scratch.appending("hub/acme/shards"))
@@ -43,6 +44,7 @@ struct AgentSwarm: Sendable {
                     hub: try HubClientConfiguration(endpoint: address.endpoint), discovery: members[index]
                 )
                 configuration.swarmTiming = .init(pollInterval: .milliseconds(100), stallTimeout: stallTimeout)
+                configuration.swarmTopology = topology
                 return try AgentService(configuration: configuration)
             }
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -86,15 +88,16 @@ struct AgentSwarm: Sendable {
         }
     }
 
-    @Test func agentsPullingTogetherTakeTheModelFromTheHubAboutOnce() async throws {
-        try await AgentSwarm.with(agents: 3, hubRate: 12_000_000) { swarm in
+    @Test(arguments: [(3, SwarmTopology.automatic), (5, .tree)])
+    func agentsPullingTogetherTakeTheModelFromTheHubAboutOnce(agents: Int, topology: SwarmTopology) async throws {
+        try await AgentSwarm.with(agents: agents, hubRate: 12_000_000, topology: topology) { swarm in
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for agent in swarm.agents { group.addTask { _ = try await agent.pull(swarm.model) } }
                 try await group.waitForAll()
             }
             for agent in swarm.agents { try swarm.expectComplete(agent) }
             let served = swarm.hub.statistics.totalBytesServed
-            #expect(served < swarm.modelBytes * 11 / 10, "the hub sent \(served) bytes for a \(swarm.modelBytes)-byte model and 3 nodes")
+            #expect(served < swarm.modelBytes * 11 / 10, "the hub sent \(served) bytes for a \(swarm.modelBytes)-byte model and \(agents) nodes")
         }
     }
 
