@@ -78,4 +78,28 @@ public final class ManualClock: Clock, Sendable {
 
     /// Sleepers not yet woken: a test advances once this says its subject is waiting.
     public var sleeperCount: Int { state.withLock { $0.sleepers.count } }
+
+    /// The earliest deadline a sleeper waits for.
+    public var nextDeadline: Instant? { state.withLock { $0.sleepers.map(\.deadline).min() } }
+
+    /// Runs `body` while moving the clock to the earliest sleeper's deadline whenever one sleeps (after a
+    /// millisecond of real time, so that tasks sleeping together are all asleep): what `body` waits for passes
+    /// at once, and the clock says how long it would have taken.
+    public func run<Result: Sendable>(_ body: @escaping @Sendable () async throws -> Result) async throws -> Result {
+        try await withThrowingTaskGroup(of: Result?.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                while !Task.isCancelled {
+                    if let deadline = self.nextDeadline { self.advance(to: deadline) }
+                    try await Task.sleep(for: .milliseconds(1))
+                }
+                return nil
+            }
+            defer { group.cancelAll() }
+            while let result = try await group.next() {
+                if let result { return result }
+            }
+            throw CancellationError()
+        }
+    }
 }

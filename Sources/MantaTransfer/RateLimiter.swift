@@ -9,6 +9,8 @@ public final class RateLimiter: Sendable {
     public let bytesPerSecond: UInt64
     private let burst: Double
     private let state: Mutex<Buckets>
+    private let clock: Stopwatch
+    private let sleep: @Sendable (Duration) async throws -> Void
 
     private struct Buckets {
         /// Every transfer takes from this one; preheats wait on it.
@@ -17,13 +19,16 @@ public final class RateLimiter: Sendable {
         var reads: Double
         /// Bytes reads have taken so far: preheats waiting meanwhile wait for them too.
         var readBytes: Double = 0
-        var updated: ContinuousClock.Instant
+        /// When the buckets were last refilled, on the limiter's clock.
+        var updated: Duration = .zero
     }
 
-    public init(bytesPerSecond: UInt64, burst: Duration = .milliseconds(250)) {
+    public init(bytesPerSecond: UInt64, burst: Duration = .milliseconds(250), clock: some Clock<Duration> = ContinuousClock()) {
         self.bytesPerSecond = max(bytesPerSecond, 1)
         self.burst = Double(self.bytesPerSecond) * burst.inSeconds
-        state = Mutex(Buckets(all: self.burst, reads: self.burst, updated: ContinuousClock.now))
+        state = Mutex(Buckets(all: self.burst, reads: self.burst))
+        self.clock = Stopwatch(clock)
+        sleep = { try await clock.sleep(for: $0) }
     }
 
     /// Takes `bytes` tokens, waiting as long as the debt they leave needs to be repaid. A preheat that is
@@ -42,7 +47,7 @@ public final class RateLimiter: Sendable {
             }
         }
         while wait > 0 {
-            try await Task.sleep(for: .milliseconds(Int(wait * 1000)))
+            try await sleep(.milliseconds(Int(wait * 1000)))
             guard priority == .preheat else { return }
             let readBytes = state.withLock { $0.readBytes }
             wait = (readBytes - readBytesSeen) / Double(bytesPerSecond)
@@ -51,7 +56,7 @@ public final class RateLimiter: Sendable {
     }
 
     private func refill(_ buckets: inout Buckets) {
-        let now = ContinuousClock.now
+        let now = clock.elapsed
         let refill = (now - buckets.updated).inSeconds * Double(bytesPerSecond)
         buckets.all = min(burst, buckets.all + refill)
         buckets.reads = min(burst, buckets.reads + refill)
