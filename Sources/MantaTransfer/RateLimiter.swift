@@ -10,7 +10,6 @@ public final class RateLimiter: Sendable {
     private let burst: Double
     private let state: Mutex<Buckets>
     private let clock: Stopwatch
-    private let sleep: @Sendable (Duration) async throws -> Void
 
     private struct Buckets {
         /// Every transfer takes from this one; preheats wait on it.
@@ -28,7 +27,6 @@ public final class RateLimiter: Sendable {
         self.burst = Double(self.bytesPerSecond) * burst.inSeconds
         state = Mutex(Buckets(all: self.burst, reads: self.burst))
         self.clock = Stopwatch(clock)
-        sleep = { try await clock.sleep(for: $0) }
     }
 
     /// Takes `bytes` tokens, waiting as long as the debt they leave needs to be repaid. A preheat that is
@@ -47,7 +45,7 @@ public final class RateLimiter: Sendable {
             }
         }
         while wait > 0 {
-            try await sleep(.milliseconds(Int(wait * 1000)))
+            try await clock.sleep(for: .milliseconds(Int(wait * 1000)))
             guard priority == .preheat else { return }
             let readBytes = state.withLock { $0.readBytes }
             wait = (readBytes - readBytesSeen) / Double(bytesPerSecond)

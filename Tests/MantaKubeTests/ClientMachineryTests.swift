@@ -134,37 +134,30 @@ import Testing
     }
 
     @Test func workQueueBacksOffExponentiallyAndForgets() async throws {
-        let queue = WorkQueue(baseDelay: .milliseconds(40), maxDelay: .seconds(1))
-        let clock = ContinuousClock()
-        await queue.addRateLimited("a")
-        var start = clock.now
-        #expect(await queue.next() == "a")
-        let firstDelay = clock.now - start
-        await queue.done("a")
-        await queue.addRateLimited("a")
-        start = clock.now
-        #expect(await queue.next() == "a")
-        let secondDelay = clock.now - start
-        await queue.done("a")
-        #expect(firstDelay >= .milliseconds(40))
-        #expect(secondDelay >= .milliseconds(80))
-        #expect(await queue.failureCount("a") == 2)
+        let clock = ManualClock()
+        let queue = WorkQueue(baseDelay: .milliseconds(40), maxDelay: .seconds(1), clock: clock)
+        for (failures, delay) in [(1, 40), (2, 80), (3, 160)] {
+            await queue.addRateLimited("a")
+            let asked = clock.now
+            #expect(try await clock.run { await queue.next() } == "a")
+            #expect(asked.duration(to: clock.now) == .milliseconds(delay), "after \(failures) failures")
+            await queue.done("a")
+        }
+        #expect(await queue.failureCount("a") == 3)
         await queue.forget("a")
         #expect(await queue.failureCount("a") == 0)
         await queue.shutdown()
     }
 
     @Test func workQueueDelayedAddsKeepTheEarliestDeadline() async throws {
-        let queue = WorkQueue()
-        let clock = ContinuousClock()
-        let start = clock.now
+        let clock = ManualClock()
+        let queue = WorkQueue(clock: clock)
         await queue.add("ttl", after: .seconds(30))
         await queue.add("ttl", after: .milliseconds(50))
         await queue.add("ttl", after: .seconds(10))
         #expect(await queue.count == 0, "nothing is due yet")
-        #expect(await queue.next() == "ttl")
-        let waited = clock.now - start
-        #expect(waited >= .milliseconds(50) && waited < .seconds(10))
+        #expect(try await clock.run { await queue.next() } == "ttl")
+        #expect(clock.now.offset == .milliseconds(50))
         await queue.shutdown()
     }
 

@@ -1,4 +1,5 @@
 import DequeModule
+import MantaTransfer
 
 /// A queue of keys to reconcile, as in client-go: a key is queued at most once, is never handed to two
 /// workers at the same time, and failed keys come back after an exponentially growing delay.
@@ -9,15 +10,18 @@ public actor WorkQueue {
     /// Keys added while being processed; they are queued again when done.
     private var dirtyWhileProcessing: Set<String> = []
     private var failures: [String: Int] = [:]
-    private var timers: [String: (deadline: ContinuousClock.Instant, task: Task<Void, Never>)] = [:]
+    /// Pending delayed adds, by deadline on the queue's clock.
+    private var timers: [String: (deadline: Duration, task: Task<Void, Never>)] = [:]
     private var waiters: [CheckedContinuation<String?, Never>] = []
     private var shuttingDown = false
     private let baseDelay: Duration
     private let maxDelay: Duration
+    private let clock: Stopwatch
 
-    public init(baseDelay: Duration = .milliseconds(5), maxDelay: Duration = .seconds(300)) {
+    public init(baseDelay: Duration = .milliseconds(5), maxDelay: Duration = .seconds(300), clock: some Clock<Duration> = ContinuousClock()) {
         self.baseDelay = baseDelay
         self.maxDelay = maxDelay
+        self.clock = Stopwatch(clock)
     }
 
     public func add(_ key: String) {
@@ -40,17 +44,17 @@ public actor WorkQueue {
     public func add(_ key: String, after delay: Duration) {
         guard !shuttingDown else { return }
         guard delay > .zero else { return add(key) }
-        let deadline = ContinuousClock.now + delay
+        let deadline = clock.elapsed + delay
         if let timer = timers[key], timer.deadline <= deadline { return }
         timers[key]?.task.cancel()
-        let task = Task { [weak self] in
-            guard (try? await Task.sleep(until: deadline, clock: .continuous)) != nil else { return }
+        let task = Task { [weak self, clock] in
+            guard (try? await clock.sleep(until: deadline)) != nil else { return }
             await self?.fire(key, deadline: deadline)
         }
         timers[key] = (deadline, task)
     }
 
-    private func fire(_ key: String, deadline: ContinuousClock.Instant) {
+    private func fire(_ key: String, deadline: Duration) {
         guard timers[key]?.deadline == deadline else { return }
         timers[key] = nil
         add(key)
