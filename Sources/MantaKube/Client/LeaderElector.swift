@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MantaTransfer
 import Synchronization
 
 /// How a replica of the controller competes for leadership through a Lease.
@@ -44,7 +45,8 @@ public enum LeaderElectionError: Error, CustomStringConvertible, Sendable {
 public final class LeaderElector: Sendable {
     private struct Observation {
         var spec: Lease.Spec?
-        var at: ContinuousClock.Instant
+        /// When this replica saw it, on the elector's clock.
+        var at: Duration
     }
 
     private let client: KubeClient
@@ -52,10 +54,15 @@ public final class LeaderElector: Sendable {
     private let observation = Mutex<Observation?>(nil)
     private let leading = Mutex(false)
     private let logger: Logger
+    private let clock: Stopwatch
 
-    public init(client: KubeClient, configuration: LeaderElectionConfiguration, logger: Logger = Logger(label: "manta.kube.leader")) {
+    public init(
+        client: KubeClient, configuration: LeaderElectionConfiguration, logger: Logger = Logger(label: "manta.kube.leader"),
+        clock: some Clock<Duration> = ContinuousClock()
+    ) {
         self.client = client
         self.configuration = configuration
+        self.clock = Stopwatch(clock)
         var logger = logger
         logger[metadataKey: "identity"] = "\(configuration.identity)"
         self.logger = logger
@@ -67,7 +74,7 @@ public final class LeaderElector: Sendable {
     /// is released), throws ``LeaderElectionError/lost(identity:lease:)`` if renewal fails past the deadline.
     public func run(_ lead: @escaping @Sendable () async throws -> Void) async throws {
         while !(await tryAcquireOrRenew()) {
-            try await Task.sleep(for: configuration.retryPeriod)
+            try await clock.sleep(for: configuration.retryPeriod)
         }
         logger.info("acquired leadership", metadata: ["lease": "\(configuration.namespace)/\(configuration.leaseName)"])
         leading.withLock { $0 = true }
@@ -92,12 +99,12 @@ public final class LeaderElector: Sendable {
     }
 
     private func renewUntilLost() async throws {
-        var lastRenewal = ContinuousClock.now
+        var lastRenewal = clock.elapsed
         while true {
-            try await Task.sleep(for: configuration.retryPeriod)
+            try await clock.sleep(for: configuration.retryPeriod)
             if await tryAcquireOrRenew() {
-                lastRenewal = .now
-            } else if ContinuousClock.now - lastRenewal > configuration.renewDeadline {
+                lastRenewal = clock.elapsed
+            } else if clock.elapsed - lastRenewal > configuration.renewDeadline {
                 logger.error("lost leadership")
                 throw LeaderElectionError.lost(identity: configuration.identity, lease: configuration.leaseName)
             }
@@ -147,7 +154,7 @@ public final class LeaderElector: Sendable {
 
     private func observe(_ spec: Lease.Spec?) {
         observation.withLock { observation in
-            if observation?.spec != spec { observation = Observation(spec: spec, at: .now) }
+            if observation?.spec != spec { observation = Observation(spec: spec, at: clock.elapsed) }
         }
     }
 
@@ -155,7 +162,7 @@ public final class LeaderElector: Sendable {
         let duration = Duration.seconds(Int64(spec.leaseDurationSeconds ?? 0))
         return observation.withLock { observation in
             guard let observation else { return true }
-            return ContinuousClock.now - observation.at > duration
+            return clock.elapsed - observation.at > duration
         }
     }
 
