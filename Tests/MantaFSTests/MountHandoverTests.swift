@@ -99,11 +99,6 @@ struct MountHandoverTests {
         return numbers
     }
 
-    static func waitForExit(_ process: Process, seconds: Double = 15) {
-        let deadline = Date().addingTimeInterval(seconds)
-        while process.isRunning, Date() < deadline { usleep(20_000) }
-    }
-
     @Test(
         "kill -9 of the server, then a restart: the reader sees a pause, never an error, and the inodes stay",
         arguments: [["--no-passthrough"], []])
@@ -140,7 +135,7 @@ struct MountHandoverTests {
         let reader = try Self.startReader(harness, seconds: 6)
         usleep(1_500_000)
         try harness.mount(options: ["--no-passthrough"])
-        Self.waitForExit(first)
+        first.waitForExit(within: .seconds(15))
         #expect(!first.isRunning && first.terminationStatus == 0, "the first server makes way")
         let report = Self.report(reader)
         #expect(report.errors == 0 && report.mismatches == 0 && report.passes > 1, "\(report.output)")

@@ -80,11 +80,7 @@ final class MountHarness: @unchecked Sendable {
     }
 
     func cleanUp() {
-        if let process, process.isRunning {
-            kill(process.processIdentifier, SIGTERM)
-            for _ in 0..<500 where process.isRunning { usleep(20_000) }
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        }
+        process?.stop()
         if Self.isMounted(mountPoint) {
             let unmount = Process()
             unmount.executableURL = URL(fileURLWithPath: "/bin/fusermount3")

@@ -180,11 +180,7 @@ struct Cluster: Sendable {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             Thread {
                 for pid in pids { kill(pid, SIGTERM) }
-                for agent in agents {
-                    let deadline = Date().addingTimeInterval(10)
-                    while agent.isRunning, Date() < deadline { usleep(20_000) }
-                    if agent.isRunning { kill(agent.processIdentifier, SIGKILL) }
-                }
+                for agent in agents where !agent.waitForExit(within: .seconds(10)) { kill(agent.processIdentifier, SIGKILL) }
                 continuation.resume()
             }.start()
         }

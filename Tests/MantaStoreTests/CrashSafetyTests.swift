@@ -95,7 +95,7 @@ import Testing
         agent.standardOutput = FileHandle.nullDevice
         agent.standardError = FileHandle.nullDevice
         try agent.run()
-        for _ in 0..<400 where !FileSystem.exists("\(root)/agent.sock") { usleep(25_000) }
+        try eventually("the agent's socket appears", timeout: .seconds(10)) { FileSystem.exists("\(root)/agent.sock") }
         return agent
     }
 

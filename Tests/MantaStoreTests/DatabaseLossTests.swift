@@ -105,7 +105,7 @@ import Glibc
         agent.standardError = FileHandle(forWritingAtPath: logPath)
         try agent.run()
         defer { if agent.isRunning { kill(agent.processIdentifier, SIGKILL) } }
-        for _ in 0..<400 where agent.isRunning && !FileSystem.exists("\(root)/agent.sock") { usleep(25_000) }
+        try eventually("the agent exits or listens", timeout: .seconds(10)) { !agent.isRunning || FileSystem.exists("\(root)/agent.sock") }
         let log = { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
         #expect(agent.isRunning && FileSystem.exists("\(root)/agent.sock"), "the agent is up: \(log())")
         agent.terminate()

@@ -82,3 +82,21 @@ public enum MantaProcess {
         }
     }
 }
+
+extension Process {
+    /// Waits up to `timeout` for the process to exit; whether it did. Blocks the thread (call it off the cooperative
+    /// pool, or from a synchronous test).
+    @discardableResult
+    public func waitForExit(within timeout: Duration) -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while isRunning, ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        return !isRunning
+    }
+
+    /// SIGTERM, then SIGKILL if it has not exited within `grace`.
+    public func stop(grace: Duration = .seconds(10)) {
+        guard isRunning else { return }
+        kill(processIdentifier, SIGTERM)
+        if !waitForExit(within: grace) { kill(processIdentifier, SIGKILL) }
+    }
+}
