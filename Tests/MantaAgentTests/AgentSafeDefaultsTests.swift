@@ -79,8 +79,9 @@ import Glibc
             ["--max-connections", "10", "--max-connections-per-client", "11"],
             "--max-connections-per-client 11 is not between 1 and --max-connections (10)"
         ),
+        (["--swarm-topology", "star"], "Please provide one of 'line', 'tree', 'mesh' or 'automatic'"),
     ])
-    func connectionLimitsOutOfRangeAreNamed(options: [String], expected: String) throws {
+    func optionsOutOfRangeAreNamed(options: [String], expected: String) throws {
         let scratch = try TemporaryDirectory()
         let result = try MantaProcess.run(["agent", "--store", scratch.appending("store"), "--listen", "127.0.0.1:0"] + options)
         #expect(result.status != 0)

@@ -42,7 +42,7 @@ struct SimulateSwarmCommand: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp("How followers pass chunks on: \(SwarmTopology.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "topology"))
-    var topology = "automatic"
+    var topology = SwarmTopology.automatic
 
     @Option(name: .customLong("peers-asked"), help: "Peers a node asks in a round that asks everyone (all when not given).")
     var peersAsked: Int?
@@ -56,9 +56,6 @@ struct SimulateSwarmCommand: AsyncParsableCommand {
     func run() async throws {
         guard nodes >= 1, nodes <= 100_000 else { throw ValidationError("--nodes must be 1 to 100000") }
         guard size.bytes > 0, chunkSize.bytes > 0 else { throw ValidationError("--size and --chunk-size must be positive") }
-        guard let topology = SwarmTopology(rawValue: topology) else {
-            throw ValidationError("--topology '\(topology)' is not one of \(SwarmTopology.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
         guard let rate = RateLimiter.parseRate(rate), rate > 0 else { throw ValidationError("--rate '\(rate)' is not a rate like 100MB/s") }
         var configuration = SwarmSimulation.Configuration(nodes: nodes, modelBytes: size.bytes, rate: Double(rate))
         configuration.chunkBytes = chunkSize.bytes

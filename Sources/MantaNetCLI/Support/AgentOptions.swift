@@ -67,6 +67,13 @@ struct AgentOptions: ParsableArguments {
         help: ArgumentHelp("Peer connections from one IP address at once (agents on one host share one).", valueName: "n"))
     var maxConnectionsPerClient = ServerLimits.peer.maxConnectionsPerClient
 
+    @Option(
+        name: .customLong("swarm-topology"),
+        help: ArgumentHelp(
+            "How nodes pulling one model pass its chunks on: a line, striped trees, or automatic (a line up to ten followers, trees beyond; docs/swarm.md).",
+            valueName: "automatic|line|tree"))
+    var swarmTopology = SwarmTopology.automatic
+
     @OptionGroup(title: "Quota") var quota: QuotaOptions
 
     @OptionGroup var handoverOptions: HandoverOptions
@@ -91,6 +98,7 @@ struct AgentOptions: ParsableArguments {
             hub: try await HubClientConfiguration.fromEnvironment(environment)
         )
         configuration.socketPath = socket
+        configuration.swarmTopology = swarmTopology
         configuration.socketGroup = try socketGroup.map(Self.groupID)
         configuration.allowsUnauthenticatedNetwork = insecureNoAuth
         configuration.storeChanges = quota.storeChanges
