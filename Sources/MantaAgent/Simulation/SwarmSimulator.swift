@@ -317,7 +317,7 @@ final class SwarmSimulator {
             nodes[peer].uploaded += chunk.length
             nodes[index].fetching -= 1
             guard let board = nodes[index].board else { return }
-            await board.received(from: nodes[peer].address)
+            await board.received(chunk.id, from: nodes[peer].address)
             nodes[index].has.insert(transfer.chunk)
             journal(await board.stored(chunk.id).placements, at: index)
             if nodes[index].mode == .following { await dispatch(index) }
