@@ -31,7 +31,7 @@ struct AgentSwarm: Sendable {
 
     static func with(
         agents count: Int, hubRate: Int? = nil, stallTimeout: Duration = .seconds(15), topology: SwarmTopology = .automatic,
-        _ body: @Sendable (AgentSwarm) async throws -> Void
+        downloadRates: [Int: UInt64] = [:], _ body: @Sendable (AgentSwarm) async throws -> Void
     ) async throws {
         let scratch = try TemporaryDirectory()
         let modelBytes = try Fixtures.copy(try Fixtures.syntheticShards(), to: scratch.appending("hub/acme/shards"))
@@ -45,6 +45,7 @@ struct AgentSwarm: Sendable {
                 )
                 configuration.swarmTiming = .init(pollInterval: .milliseconds(100), stallTimeout: stallTimeout)
                 configuration.swarmTopology = topology
+                configuration.downloadRate = downloadRates[index]
                 return try AgentService(configuration: configuration)
             }
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -145,6 +146,30 @@ struct AgentSwarm: Sendable {
             _ = try await following.value
             try swarm.expectComplete(follower)
             #expect(swarm.hub.statistics.totalBytesServed < swarm.modelBytes * 2)
+        }
+    }
+
+    @Test func aSlowFollowerInTheLineDoesNotHoldBackTheOnesBehindIt() async throws {
+        // Agent 1 takes from peers at 2 MB/s, a sixth of the hub's rate: the 48 MiB model takes it about 25 s.
+        try await AgentSwarm.with(agents: 4, hubRate: 12_000_000, downloadRates: [1: 2_000_000]) { swarm in
+            let pulling = Task { try await swarm.agents[0].pull(swarm.model) }
+            try await Task.sleep(for: .milliseconds(300))
+            let slowDone = Atomic<Bool>(false)
+            let slow = Task {
+                defer { slowDone.store(true, ordering: .relaxed) }
+                return try await swarm.agents[1].pull(swarm.model)
+            }
+            try await Task.sleep(for: .milliseconds(50))
+            let behind = swarm.agents.dropFirst(2).map { agent in Task { try await agent.pull(swarm.model) } }
+            _ = try await pulling.value
+            for task in behind { _ = try await task.value }
+            let slowFinishedFirst = slowDone.load(ordering: .relaxed)
+            #expect(!slowFinishedFirst, "the nodes behind the slow one finished before it, taking from the others")
+            slow.cancel()
+            _ = await slow.result
+            for agent in [swarm.agents[0]] + swarm.agents.dropFirst(2) { try swarm.expectComplete(agent) }
+            let served = swarm.hub.statistics.totalBytesServed
+            #expect(served < swarm.modelBytes * 11 / 10, "the hub sent \(served) bytes for a \(swarm.modelBytes)-byte model")
         }
     }
 
