@@ -1,4 +1,5 @@
 import Foundation
+import MantaHub
 import MantaStore
 
 /// A swarm pull in simulated time: N nodes pull one S-byte revision from a hub and from each other, each node's
@@ -29,8 +30,8 @@ public struct SwarmSimulation: Sendable {
         public var lateStarts: [Int: Double] = [:]
         public var pollInterval: Double = 0.2
         public var stallTimeout: Double = 15
-        /// Streams of a hub pull (`ModelPuller.defaultConcurrency`).
-        public var hubStreams = 4
+        /// Streams of a hub pull.
+        public var hubStreams = ModelPuller.defaultConcurrency
         /// The simulation ends here (seconds); nodes not done by then have no finish time.
         public var timeLimit: Double?
         public var seed: UInt64 = 1

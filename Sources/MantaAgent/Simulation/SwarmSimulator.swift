@@ -1,4 +1,5 @@
 import HeapModule
+import MantaHub
 import MantaPeer
 import MantaStore
 import MantaTransfer
@@ -66,7 +67,6 @@ final class SwarmSimulator {
 
     private static let file = "model.safetensors"
     private static let manifestDigest = Digest(bytes: Array(repeating: 0xAB, count: 32))
-    private static let followWorkers = 16
 
     private let configuration: SwarmSimulation.Configuration
     private let clock = ManualClock()
@@ -284,7 +284,7 @@ final class SwarmSimulator {
     /// Starts fetches the board allows, up to the follower's 16 at once.
     private func dispatch(_ index: Int) async {
         guard let board = nodes[index].board else { return }
-        while nodes[index].fetching < Self.followWorkers, let (id, _, address) = await board.take(), let peer = self.index(of: address),
+        while nodes[index].fetching < SwarmPuller.followWorkers, let (id, _, address) = await board.take(), let peer = self.index(of: address),
             let chunk = chunkIndex[id]
         {
             nodes[index].fetching += 1
@@ -350,21 +350,9 @@ final class SwarmSimulator {
         nodes[index].mode = .hub
         let missing = chunks.indices.filter { !nodes[index].has.contains($0) }
         guard !missing.isEmpty else { return finish(index) }
-        // PullSession.segments: ranges of consecutive chunks, so that every stream has work until the end.
         let remaining = missing.reduce(UInt64(0)) { $0 + chunks[$1].length }
-        let target = min(32 << 20, max(configuration.chunkBytes, remaining / UInt64(2 * configuration.hubStreams)))
-        var segments: [[Int]] = []
-        var current: [Int] = []
-        var bytes: UInt64 = 0
-        for chunk in missing {
-            if let last = current.last, last + 1 != chunk || bytes + chunks[chunk].length > target {
-                segments.append(current)
-                (current, bytes) = ([], 0)
-            }
-            current.append(chunk)
-            bytes += chunks[chunk].length
-        }
-        segments.append(current)
+        let target = PullSegments.target(remaining: remaining, chunkSize: configuration.chunkBytes, streams: configuration.hubStreams)
+        let segments = PullSegments.runs(of: missing, target: target) { chunks[$0].length }
         nodes[index].hubSegments = segments
         for _ in 0..<min(configuration.hubStreams, segments.count) { startHubStream(index) }
     }

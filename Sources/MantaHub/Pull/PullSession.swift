@@ -20,9 +20,6 @@ final class PullSession: Sendable {
         var warnings: [String]
     }
 
-    /// Large files are split into ranges of consecutive chunks of at most this size, fetched in parallel.
-    static let maximumSegmentBytes: UInt64 = 32 << 20
-
     let store: Store
     /// Open for the whole pull (see `Store.WriteSession`).
     let writing: Store.WriteSession
@@ -187,24 +184,10 @@ final class PullSession: Sendable {
     private func segments(of jobs: [PullFileJob]) -> [Segment] {
         let pending = jobs.map { job in (job, job.pendingIndices) }
         let remaining = pending.reduce(UInt64(0)) { total, entry in total + entry.1.reduce(0) { $0 + entry.0.plan.spans[$1].length } }
-        let target = min(Self.maximumSegmentBytes, max(store.configuration.chunkSize, remaining / UInt64(2 * concurrency)))
-        var segments: [Segment] = []
-        for (job, indices) in pending {
-            var current: [Int] = []
-            var bytes: UInt64 = 0
-            for index in indices {
-                let length = job.plan.spans[index].length
-                if let last = current.last, last + 1 != index || bytes + length > target {
-                    segments.append(Segment(job: job, indices: current))
-                    current = []
-                    bytes = 0
-                }
-                current.append(index)
-                bytes += length
-            }
-            if !current.isEmpty { segments.append(Segment(job: job, indices: current)) }
+        let target = PullSegments.target(remaining: remaining, chunkSize: store.configuration.chunkSize, streams: concurrency)
+        return pending.flatMap { job, indices in
+            PullSegments.runs(of: indices, target: target) { job.plan.spans[$0].length }.map { Segment(job: job, indices: $0) }
         }
-        return segments
     }
 }
 
