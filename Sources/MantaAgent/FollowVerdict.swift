@@ -18,7 +18,7 @@ enum FollowVerdict: Equatable {
     ///   - manifestAccepted: their manifest (of this round or an earlier one) was fetched and matches the hub's file list.
     ///   - anEarlierPuller: a peer that started pulling before this node answered.
     ///   - following: this node's fetch workers have started.
-    ///   - stalled: nothing was stored for the stall timeout.
+    ///   - stalled: the pull did not move for the stall timeout (`FollowBoard.sinceLastProgress`).
     ///   - allHere: every chunk of the accepted manifest is in the store.
     init(
         holdersAnswered: Bool, manifestAccepted: Bool, anEarlierPuller: Bool, following: Bool, roundsWithoutAnEarlierPuller: Int, stalled: Bool,

@@ -76,9 +76,6 @@ public final class ManualClock: Clock, Sendable {
         advance(to: now.advanced(by: duration))
     }
 
-    /// Sleepers not yet woken: a test advances once this says its subject is waiting.
-    public var sleeperCount: Int { state.withLock { $0.sleepers.count } }
-
     /// The earliest deadline a sleeper waits for.
     public var nextDeadline: Instant? { state.withLock { $0.sleepers.map(\.deadline).min() } }
 
