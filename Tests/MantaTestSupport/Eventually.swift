@@ -30,11 +30,18 @@ public func eventually(
     _ message: @autoclosure () -> String, timeout: Duration = .seconds(60), poll: Duration = .milliseconds(20),
     sourceLocation: SourceLocation = #_sourceLocation, _ condition: () throws -> Bool
 ) throws {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try condition() { return }
-        Thread.sleep(forTimeInterval: poll.inSeconds)
-    }
+    if try holds(within: timeout, poll: poll, condition) { return }
     Issue.record("timed out after \(timeout): \(message())", sourceLocation: sourceLocation)
     throw TestFailure("timed out: \(message())")
+}
+
+/// Whether `condition` holds within `timeout`, polled every `poll` on a blocked thread: for a wait that may end
+/// either way (a process asked to exit), where `eventually` is one that must succeed.
+public func holds(within timeout: Duration, poll: Duration = .milliseconds(20), _ condition: () throws -> Bool) rethrows -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try condition() { return true }
+        Thread.sleep(forTimeInterval: poll.inSeconds)
+    }
+    return false
 }

@@ -88,9 +88,7 @@ extension Process {
     /// pool, or from a synchronous test).
     @discardableResult
     public func waitForExit(within timeout: Duration) -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while isRunning, ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.02) }
-        return !isRunning
+        holds(within: timeout) { !isRunning } || !isRunning
     }
 
     /// SIGTERM, then SIGKILL if it has not exited within `grace`.
