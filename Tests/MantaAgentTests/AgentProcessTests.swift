@@ -80,6 +80,8 @@ import FoundationNetworking
         await #expect(throws: PeerError.unauthorized(peer: peer.description)) {
             try await PeerClient(token: nil).manifest(digest, from: peer)
         }
+        // The agent reports its port once it listens; the mount may answer a moment later.
+        try await eventually("the mount shows acme/gguf") { FileManager.default.fileExists(atPath: "\(mount)/models/acme/gguf/model.gguf") }
         let served = try Data(contentsOf: URL(fileURLWithPath: "\(mount)/models/acme/gguf/model.gguf"))
         let original = try Data(contentsOf: URL(fileURLWithPath: "\(try Fixtures.gguf())/model.gguf"))
         #expect(served == original)
