@@ -56,20 +56,36 @@ extension Store {
         // It counts on the chunks it finds stored until its manifest names them.
         let writing = beginWriting()
         defer { withExtendedLifetime(writing) {} }
+        let lanes = max(1, workers)
+        let plan = try planImport(of: directory, lanes: lanes, placement: chosen)
+        let wholeFileHashes = WholeFileHashes(limit: lanes)
+        defer { wholeFileHashes.cancelAll() }
+        let (outcome, written) = try hashAndWrite(plan, lanes: lanes, wholeFileHashes: wholeFileHashes, progress: progress)
+        let (files, warnings) = try manifestFiles(plan.files, outcome: outcome, wholeFileHashes: wholeFileHashes)
+        return try commit(files, as: reference, written: written, warnings: warnings)
+    }
+
+    /// Step 1: every file's chunks, and which lanes hash what: the probably new files one pass each, largest first,
+    /// then one queue of the other files' chunks.
+    private func planImport(of directory: String, lanes: Int, placement chosen: FileHashPlacement?) throws -> ImportPlan {
         let sources = try ImportSource.regularFiles(below: directory)
         let largestFirst = sources.indices.sorted { sources[$0].size != sources[$1].size ? sources[$0].size > sources[$1].size : $0 < $1 }
         let files = try sources.map(plan)
-        let wholeFileHashes = WholeFileHashes(limit: max(1, workers))
-        defer { wholeFileHashes.cancelAll() }
         let looksNew = largestFirst.filter { files[$0].startsNew }
-        let placement = chosen ?? FileHashPlacement.choose(sizes: looksNew.map { files[$0].size }, lanes: max(1, workers))
-        let newFiles = placement == .onePass ? looksNew : []
-        if placement == .ownThread {
-            for index in looksNew { wholeFileHashes.start(index, path: files[index].source.absolutePath, size: files[index].size) }
-        }
+        let placement = chosen ?? FileHashPlacement.choose(sizes: looksNew.map { files[$0].size }, lanes: lanes)
         let queue = largestFirst.filter { placement == .ownThread || !files[$0].startsNew }.flatMap { file in
             files[file].plan.spans.indices.map { (file: file, span: $0) }
         }
+        return ImportPlan(
+            files: files, onePass: placement == .onePass ? looksNew : [], ownThread: placement == .ownThread ? looksNew : [], queue: queue)
+    }
+
+    /// Step 2: hashes every chunk on `lanes` threads and stores the new ones durably.
+    private func hashAndWrite(
+        _ plan: ImportPlan, lanes: Int, wholeFileHashes: WholeFileHashes, progress: @escaping @Sendable (ImportProgress) -> Void
+    ) throws -> (ImportOutcome, written: (stored: [ChunkID], bytes: UInt64)) {
+        let files = plan.files
+        for index in plan.ownThread { wholeFileHashes.start(index, path: files[index].source.absolutePath, size: files[index].size) }
         let total = files.reduce(0) { $0 + $1.size }
         let capacity = files.flatMap(\.plan.spans).map(\.length).max() ?? 0
         let nextFile = Atomic<Int>(0)
@@ -77,9 +93,9 @@ extension Store {
         let processed = Atomic<UInt64>(0)
         let outcome = Mutex<ImportOutcome>(ImportOutcome(files: files))
 
-        let writer = ChunkWriter(store: self, capacity: Int(capacity), threads: max(1, workers))
+        let writer = ChunkWriter(store: self, capacity: Int(capacity), threads: lanes)
         do {
-            try WorkerThreads.run(count: min(max(1, workers), max(1, newFiles.count + (queue.count + 1) / 2))) { [self] cancelled in
+            try WorkerThreads.run(count: min(lanes, max(1, plan.onePass.count + (plan.queue.count + 1) / 2))) { [self] cancelled in
                 func chunkDone(_ task: ImportTask, _ chunk: FileMapping, _ id: Digest) throws {
                     let file = files[task.file]
                     if contains(id) {
@@ -98,8 +114,8 @@ extension Store {
                 }
                 while !cancelled.load(ordering: .relaxed) {
                     let next = nextFile.add(1, ordering: .relaxed).oldValue
-                    guard next < newFiles.count else { break }
-                    let index = newFiles[next]
+                    guard next < plan.onePass.count else { break }
+                    let index = plan.onePass[next]
                     let file = files[index]
                     let source = try FileDescriptor.open(file.source.absolutePath, flags: O_RDONLY)
                     let spans = file.plan.spans
@@ -118,8 +134,8 @@ extension Store {
                     next: { () throws -> (item: ImportTask, mapping: FileMapping)? in
                         guard !cancelled.load(ordering: .relaxed) else { return nil }
                         let index = nextTask.add(1, ordering: .relaxed).oldValue
-                        guard index < queue.count else { return nil }
-                        let task = queue[index]
+                        guard index < plan.queue.count else { return nil }
+                        let task = plan.queue[index]
                         let file = files[task.file]
                         let opened: OpenedInput
                         if let input, input.file == task.file {
@@ -139,16 +155,22 @@ extension Store {
             throw error
         }
         let written = try writer.finish()
-        let result = outcome.withLock { $0 }
+        return (outcome.withLock { $0 }, written)
+    }
 
+    /// Step 3: the manifest's entries, with each file's whole-file hash: hashed in the one pass, known to the
+    /// store from an earlier import of the same chunks, or taken from its own thread.
+    private func manifestFiles(
+        _ files: [PlannedFile], outcome: ImportOutcome, wholeFileHashes: WholeFileHashes
+    ) throws -> (files: [Manifest.File], warnings: [String]) {
         var entries: [Manifest.File] = []
         var warnings: [String] = []
         for (index, file) in files.enumerated() {
-            let chunks = zip(file.plan.spans, result.ids[index].compactMap { $0 }).map {
+            let chunks = zip(file.plan.spans, outcome.ids[index].compactMap { $0 }).map {
                 Manifest.Chunk(offset: $0.offset, length: $0.length, id: $1)
             }
             let fileHash: Digest
-            if let hashed = result.fileHashes[index] {
+            if let hashed = outcome.fileHashes[index] {
                 fileHash = hashed
             } else if chunks.count > 1 {
                 if let known = try database.knownFileHash(size: file.size, chunks: chunks) {
@@ -166,14 +188,19 @@ extension Store {
                 logger.warning("falling back to fixed-size chunks", metadata: ["file": "\(file.source.relativePath)", "reason": "\(warning)"])
             }
         }
-        let commit = Self.localCommit(entries)
+        return (entries, warnings)
+    }
+
+    /// Step 4: the manifest, then the reference. One journal commit makes the chunks' names, the new manifest and
+    /// the reference's new content (and its folders) durable, before the reference is renamed into place.
+    private func commit(
+        _ files: [Manifest.File], as reference: RepoReference, written: (stored: [ChunkID], bytes: UInt64), warnings: [String]
+    ) throws -> ImportSummary {
         let manifest = Manifest(
-            source: .init(kind: "local", repo: reference.repo, revision: reference.revision, commit: commit),
+            source: .init(kind: "local", repo: reference.repo, revision: reference.revision, commit: Self.localCommit(files)),
             chunkSize: configuration.chunkSize,
-            files: entries
+            files: files
         )
-        // One journal commit makes the chunks' names, the new manifest and the reference's new content (and its
-        // folders) durable, before the reference is renamed into place.
         let (digest, manifestIsNew) = try put(manifest, durable: false)
         try setReference(reference, to: digest, pinned: true) { [self] changes in
             if changes || !written.stored.isEmpty || manifestIsNew { try syncFileSystem() }
@@ -197,6 +224,15 @@ extension Store {
 
     /// A chunk to import: span `span` of file `file`.
     private typealias ImportTask = (file: Int, span: Int)
+
+    /// What `planImport` decided: the files, the probably new ones hashed in one pass each (`onePass`) or with
+    /// their whole-file hash on a thread of its own (`ownThread`), and the chunks the lanes share.
+    private struct ImportPlan {
+        var files: [PlannedFile]
+        var onePass: [Int]
+        var ownThread: [Int]
+        var queue: [ImportTask]
+    }
 
     /// What the lanes found: each file's chunk ids, and the whole-file hashes of the files hashed in one pass.
     private struct ImportOutcome {
@@ -247,52 +283,5 @@ extension Store {
             startsNew = !contains(firstID)
         }
         return PlannedFile(source: file, size: size, plan: plan, startsNew: startsNew)
-    }
-}
-
-/// The files of a folder to import.
-public enum ImportSource {
-    struct File: Sendable {
-        var relativePath: String
-        var absolutePath: String
-        var size: UInt64
-    }
-
-    /// Folders that hold tool metadata, not repository content.
-    static let skippedFolders: Set<String> = [".git", ".cache"]
-
-    /// Fails unless `directory` is a folder: checked before a store is opened (or created) for it.
-    public static func requireFolder(_ directory: String) throws {
-        switch FileSystem.kind(of: directory) {
-        case .missing: throw StoreError.missingDirectory(directory)
-        case .directory: return
-        default: throw StoreError.notADirectory(directory)
-        }
-    }
-
-    /// Every regular file below `directory` (links followed), sorted by path. Fails on anything else.
-    static func regularFiles(below directory: String) throws -> [File] {
-        try requireFolder(directory)
-        var files: [File] = []
-        var pending = [""]
-        while let relative = pending.popLast() {
-            let absolute = relative.isEmpty ? directory : "\(directory)/\(relative)"
-            guard access(absolute, R_OK | X_OK) == 0 else { throw StoreError.fromErrno(errno, path: absolute, operation: "read folder") }
-            for name in try FileSystem.listing(of: absolute) {
-                let childRelative = relative.isEmpty ? name : "\(relative)/\(name)"
-                let childAbsolute = "\(absolute)/\(name)"
-                switch FileSystem.kind(of: childAbsolute) {
-                case .directory:
-                    if !skippedFolders.contains(name) { pending.append(childRelative) }
-                case .regular:
-                    var info = stat()
-                    stat(childAbsolute, &info)
-                    files.append(File(relativePath: childRelative, absolutePath: childAbsolute, size: UInt64(info.st_size)))
-                case .missing, .other:
-                    throw StoreError.notARegularFile(childAbsolute)
-                }
-            }
-        }
-        return files.sorted { $0.relativePath < $1.relativePath }
     }
 }
