@@ -197,8 +197,8 @@ let package = Package(
 
         .target(name: "MantaTestSupport", dependencies: ["MantaStore"], path: "Tests/MantaTestSupport"),
         .testTarget(name: "MantaCLITests", dependencies: ["MantaCLISupport", "MantaStore", "MantaTestSupport", "MantaTransfer"]),
-        .testTarget(name: "MantaTransferTests", dependencies: ["MantaStore", "MantaTransfer"]),
-        .testTarget(name: "MantaWireTests", dependencies: ["MantaWire", "MantaStore", "MantaFuzz"]),
+        .testTarget(name: "MantaTransferTests", dependencies: ["MantaStore", "MantaTestSupport", "MantaTransfer"]),
+        .testTarget(name: "MantaWireTests", dependencies: ["MantaWire", "MantaStore", "MantaFuzz", "MantaTestSupport"]),
         .testTarget(name: "MantaStoreTests", dependencies: ["CLinux", "MantaStore", "MantaTestSupport"]),
         // Mounts through the built `manta` executable, so it imports no MantaFS.
         .testTarget(name: "MantaFSTests", dependencies: ["MantaStore", "MantaTestSupport", "MantaTransfer"]),

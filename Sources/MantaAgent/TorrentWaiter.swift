@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import MantaKube
 import MantaStore
+import MantaTransfer
 import NIOCore
 
 /// Waits until a Torrent's model is readable on this node, asking the node's agent over its local socket or
@@ -19,11 +20,16 @@ public struct TorrentWaiter: Sendable {
     /// How long a Torrent that is Ready elsewhere may have no replica here before waiting stops: time for the
     /// controller to place one for a pod labelled `manta.io/torrent-name` that was just bound to this node.
     public let notPlacedGrace: Duration
+    /// A stopwatch started on the clock that the timeout, the grace and the polls are measured on.
+    private let startStopwatch: @Sendable () -> Stopwatch
 
-    public init(source: Source, poll: Duration = .seconds(2), notPlacedGrace: Duration = .seconds(60)) {
+    public init(
+        source: Source, poll: Duration = .seconds(2), notPlacedGrace: Duration = .seconds(60), clock: some Clock<Duration> = ContinuousClock()
+    ) {
         self.source = source
         self.poll = poll
         self.notPlacedGrace = notPlacedGrace
+        startStopwatch = { Stopwatch(clock) }
     }
 
     /// Returns the status once the model is Ready (pulled, or registered for lazy reads); throws when it
@@ -32,13 +38,14 @@ public struct TorrentWaiter: Sendable {
     public func wait(
         torrent: String, timeout: Duration, onChange: @Sendable (LocalTorrentStatus) -> Void = { _ in }
     ) async throws(WaitError) -> LocalTorrentStatus {
-        let deadline = ContinuousClock.now + timeout
+        let clock = startStopwatch()
+        let deadline = timeout
         var last: LocalTorrentStatus?
         var lastProblem: String?
-        var settledElsewhereSince: ContinuousClock.Instant?
+        var settledElsewhereSince: Duration?
         while true {
             do {
-                let status = try await self.status(of: torrent, within: min(.seconds(10), deadline - ContinuousClock.now))
+                let status = try await self.status(of: torrent, within: min(.seconds(10), deadline - clock.elapsed))
                 if status.state != last?.state || status.message != last?.message { onChange(status) }
                 last = status
                 lastProblem = nil
@@ -48,9 +55,9 @@ public struct TorrentWaiter: Sendable {
                 default: break
                 }
                 if status.state == .notPlaced, status.torrentPhase == .ready {
-                    let since = settledElsewhereSince ?? ContinuousClock.now
+                    let since = settledElsewhereSince ?? clock.elapsed
                     settledElsewhereSince = since
-                    if ContinuousClock.now - since >= notPlacedGrace { throw WaitError.notPlaced(status, for: notPlacedGrace) }
+                    if clock.elapsed - since >= notPlacedGrace { throw WaitError.notPlaced(status, for: notPlacedGrace) }
                 } else {
                     settledElsewhereSince = nil
                 }
@@ -60,11 +67,11 @@ public struct TorrentWaiter: Sendable {
                 // The agent may still be starting: keep asking until the deadline.
                 lastProblem = "\(error)"
             }
-            guard ContinuousClock.now + poll < deadline else {
+            guard clock.elapsed + poll < deadline else {
                 throw .timedOut(torrent: torrent, timeout: timeout, last: last, problem: lastProblem)
             }
             do {
-                try await Task.sleep(for: poll)
+                try await clock.sleep(for: poll)
             } catch {
                 throw .cancelled(torrent: torrent)
             }

@@ -21,16 +21,19 @@ public struct PeerClient: Sendable {
     /// has not answered within this is left out of the round. (A refused connection, as to a killed agent, is not
     /// an answer: the HTTP client tries to connect again until the request's timeout.)
     static let swarmStallTimeout: Duration = .seconds(3)
+    /// A watch on the clock the stall timeout is measured on.
+    private let stallWatch: @Sendable () -> StallWatch
 
     public init(
         httpClient: HTTPClient = .shared, token: String?, downloadLimiter: RateLimiter? = nil, timeout: TimeAmount = .seconds(30),
-        stallTimeout: Duration = .seconds(10)
+        stallTimeout: Duration = .seconds(10), clock: some Clock<Duration> = ContinuousClock()
     ) {
         self.httpClient = httpClient
         self.token = token
         self.downloadLimiter = downloadLimiter
         self.timeout = timeout
         self.stallTimeout = stallTimeout
+        stallWatch = { StallWatch(clock: clock) }
     }
 
     /// A chunk's bytes, checked against its id.
@@ -99,7 +102,7 @@ public struct PeerClient: Sendable {
         _ peer: PeerAddress, _ path: String, what: String, limit: Int, body: [UInt8]? = nil, priority: FetchPriority = .read,
         stallTimeout: Duration? = nil
     ) async throws -> ([UInt8], HTTPHeaders) {
-        let watch = StallWatch()
+        let watch = stallWatch()
         let stallTimeout = stallTimeout ?? self.stallTimeout
         return try await watch.guarding(stallTimeout) {
             try await exchange(peer, path, what: what, limit: limit, body: body, priority: priority, watch: watch)

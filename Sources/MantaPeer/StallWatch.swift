@@ -1,19 +1,25 @@
+import MantaTransfer
 import Synchronization
 
 /// Gives up on an exchange with a peer that has sent nothing for a while: a watchdog beside the exchange, told of
 /// each thing received, and paused while the exchange waits on something other than the peer.
 final class StallWatch: Sendable {
-    private let state = Mutex<(lastProgress: ContinuousClock.Instant, paused: Bool)>((.now, false))
+    private let clock: Stopwatch
+    private let state = Mutex<(lastProgress: Duration, paused: Bool)>((.zero, false))
+
+    init(clock: some Clock<Duration> = ContinuousClock()) {
+        self.clock = Stopwatch(clock)
+    }
 
     /// Something arrived from the peer.
     func progressed() {
-        state.withLock { $0.lastProgress = .now }
+        state.withLock { $0.lastProgress = clock.elapsed }
     }
 
     /// Runs `wait` (not the peer's doing) without it counting as silence.
     func paused<T>(_ wait: () async throws -> T) async rethrows -> T {
         state.withLock { $0.paused = true }
-        defer { state.withLock { $0 = (.now, false) } }
+        defer { state.withLock { $0 = (clock.elapsed, false) } }
         return try await wait()
     }
 
@@ -25,7 +31,7 @@ final class StallWatch: Sendable {
         let outcome = try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask { try await exchange() }
             group.addTask { [self] in
-                while !silent(for: timeout) { try await Task.sleep(for: .milliseconds(100)) }
+                while !silent(for: timeout) { try await clock.sleep(for: .milliseconds(100)) }
                 return nil
             }
             defer { group.cancelAll() }
@@ -36,6 +42,6 @@ final class StallWatch: Sendable {
     }
 
     private func silent(for timeout: Duration) -> Bool {
-        state.withLock { !$0.paused && ContinuousClock.now - $0.lastProgress >= timeout }
+        state.withLock { !$0.paused && clock.elapsed - $0.lastProgress >= timeout }
     }
 }

@@ -11,7 +11,7 @@ import FoundationNetworking
 
 /// `manta agent` as a real child process: it mounts the store, serves peers on an OS-chosen port, and
 /// stops cleanly on SIGTERM.
-@Suite struct AgentProcessTests {
+@Suite(.threadsOfItsOwn) struct AgentProcessTests {
     /// Starts the agent and returns it with the port it announced on standard output; its standard error goes to
     /// `errorLog` when given.
     static func startAgent(
@@ -116,14 +116,14 @@ import FoundationNetworking
             )
             defer { agentB.terminate() }
 
-            let first = try await MantaProcess.runDetached(["pull", "acme/shards", "--store", storeA])
+            let first = try await MantaProcess.runAwaitingExit(["pull", "acme/shards", "--store", storeA])
             try #require(first.succeeded, "\(first.standardError)")
             #expect(first.standardOutput.contains("through the agent on \(storeA)/agent.sock"))
             #expect(hub.statistics.totalBytesServed >= size)
             hub.statistics.reset()
 
             let started = ContinuousClock.now
-            let second = try await MantaProcess.runDetached(["pull", "acme/shards", "--store", storeB])
+            let second = try await MantaProcess.runAwaitingExit(["pull", "acme/shards", "--store", storeB])
             let elapsed = ContinuousClock.now - started
             try #require(second.succeeded, "\(second.standardError)")
             #expect(hub.statistics.totalBytesServed == 0, "B took every chunk from A")
@@ -147,10 +147,10 @@ import FoundationNetworking
         try await hub.withRunning { address in
             let (agent, _) = try await Self.startAgent(store: store, mount: mount, tokenFile: tokenFile, options: ["--endpoint", address.endpoint])
             defer { agent.terminate() }
-            let missing = try await MantaProcess.runDetached(["add", "acme/missing", "--store", store])
+            let missing = try await MantaProcess.runAwaitingExit(["add", "acme/missing", "--store", store])
             #expect(!missing.succeeded)
             #expect(missing.standardError.contains("acme/missing"), "the agent's reason reaches the command: \(missing.standardError)")
-            let added = try await MantaProcess.runDetached(["add", "acme/shards", "--store", store])
+            let added = try await MantaProcess.runAwaitingExit(["add", "acme/shards", "--store", store])
             try #require(added.succeeded, "\(added.standardError)")
             #expect(added.standardOutput.contains("added acme/shards@main"))
             #expect(hub.statistics.totalBytesServed < 1 << 20, "add read headers and small files only")

@@ -8,7 +8,7 @@ import Glibc
 
 /// `manta agent` refuses to serve peers on the network without a token unless told to, and its local socket admits
 /// its owner and one group only.
-@Suite struct AgentSafeDefaultsTests {
+@Suite(.threadsOfItsOwn) struct AgentSafeDefaultsTests {
     @Test func anAgentOnANonLoopbackAddressWithoutATokenRefusesToStartAndSaysHowToMakeOne() throws {
         let scratch = try TemporaryDirectory()
         let result = try MantaProcess.run(

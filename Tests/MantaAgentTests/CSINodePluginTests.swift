@@ -9,7 +9,7 @@ import Testing
 
 /// The agent's CSI node plugin driven as kubelet drives it: a gRPC client on its unix socket, real read-only bind
 /// mounts of the agent's FUSE mount into target folders.
-@Suite struct CSINodePluginTests {
+@Suite(.threadsOfItsOwn) struct CSINodePluginTests {
     /// A `manta agent --csi-socket` over a store holding the GGUF fixture as `acme/gguf`, mounted.
     struct PluginNode {
         let node: AgentProcessTests.GGUFNode
@@ -299,7 +299,7 @@ import Testing
                 }
                 #expect(absent?.code == .notFound, "\(absent?.message ?? "")")
 
-                let applied = try await MantaProcess.runDetached(["apply", "-f", torrent, "--dir", up])
+                let applied = try await MantaProcess.runAwaitingExit(["apply", "-f", torrent, "--dir", up])
                 try #require(applied.succeeded, "\(applied.standardError)")
                 let target = scratch.appending("pods/reader/volumes/model")
                 try await client.publishRetryingWhileUnavailable(target: target, attributes: ["torrent": "csi-torrent"], for: .seconds(90))

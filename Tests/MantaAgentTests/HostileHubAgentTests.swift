@@ -30,7 +30,7 @@ import Testing
         defer { if agent.isRunning { agent.terminate() } }
 
         for (repo, phrase) in [("acme/sizes", "MANTA_HUB_MAX_FILE_SIZE"), ("acme/pages", "MANTA_HUB_MAX_PAGES"), ("acme/retry", "HTTP 503")] {
-            let pull = try await MantaProcess.runDetached(["pull", repo, "--store", node.store])
+            let pull = try await MantaProcess.runAwaitingExit(["pull", repo, "--store", node.store])
             #expect(pull.status == 1, "\(repo): \(pull.standardError)")
             #expect(pull.standardError.contains(phrase), "\(repo): \(pull.standardError)")
             #expect(agent.isRunning, "the agent survived the pull of \(repo)")

@@ -66,7 +66,7 @@ import Testing
                 store: store, tokenFile: tokenFile, options: ["--endpoint", address.endpoint, "--peers", "127.0.0.1:\(hostile.port)"], errorLog: log
             )
             defer { agent.terminate() }
-            let pulled = try await MantaProcess.runDetached(["pull", "acme/shards", "--store", store])
+            let pulled = try await MantaProcess.runAwaitingExit(["pull", "acme/shards", "--store", store])
             try #require(pulled.succeeded, "\(pulled.standardError)")
             #expect(agent.isRunning, "the agent survived its hostile peer")
             #expect(hostile.requests.contains { $0.path == "/v1/swarm" }, "the hostile peer was asked")

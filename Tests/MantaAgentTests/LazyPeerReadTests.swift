@@ -6,7 +6,7 @@ import Testing
 
 /// A model added lazily (`manta add`) to an agent whose peer holds it complete is read through the mount from the
 /// peer, the hub sending none of its bytes; once the peer is gone, the reads left go to the hub.
-@Suite(.timeLimit(.minutes(5))) struct LazyPeerReadTests {
+@Suite(.timeLimit(.minutes(5)), .threadsOfItsOwn) struct LazyPeerReadTests {
     @Test func aLazilyAddedModelIsReadFromThePeerHoldingItAndFromTheHubOnceThePeerIsGone() async throws {
         let scratch = try TemporaryDirectory()
         let repo = scratch.appending("hub/acme/shards")
@@ -25,9 +25,9 @@ import Testing
                 errorLog: scratch.appending("b.log"))
             defer { if agentB.isRunning { agentB.terminate() } }
 
-            let pulled = try await MantaProcess.runDetached(["pull", "acme/shards", "--store", storeA])
+            let pulled = try await MantaProcess.runAwaitingExit(["pull", "acme/shards", "--store", storeA])
             try #require(pulled.succeeded, "\(pulled.standardError)")
-            let added = try await MantaProcess.runDetached(["add", "acme/shards", "--store", storeB])
+            let added = try await MantaProcess.runAwaitingExit(["add", "acme/shards", "--store", storeB])
             try #require(added.succeeded, "\(added.standardError)")
             hub.statistics.reset()
 

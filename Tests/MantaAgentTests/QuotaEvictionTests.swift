@@ -7,7 +7,7 @@ import Testing
 /// `manta agent --quota` as a real process with its mount, pulling from a real local hub: the least recently used
 /// models nothing holds are evicted, reads through the mount count as use, an open file and a pin hold a model, a
 /// model that cannot fit is refused before any byte is written, and `manta gc` works through the running agent.
-@Suite(.timeLimit(.minutes(5))) struct QuotaEvictionTests {
+@Suite(.timeLimit(.minutes(5)), .threadsOfItsOwn) struct QuotaEvictionTests {
     /// Each model is one file of this many bytes: one chunk, stored as it is.
     static let modelBytes = 1_000_000
     /// High watermark 3.42 MB (three models fit, a fourth does not), low watermark 3.04 MB (three stay).
@@ -35,7 +35,7 @@ import Testing
         }
 
         func run(_ arguments: [String]) async throws -> MantaProcess.Result {
-            try await MantaProcess.runDetached(arguments + ["--store", store])
+            try await MantaProcess.runAwaitingExit(arguments + ["--store", store])
         }
 
         /// `manta pull` through the agent; the command must succeed.

@@ -7,7 +7,7 @@ import Testing
 @testable import MantaAgent
 
 /// What a node answers its peers about a pull stays within what an asker accepts.
-@Suite struct SwarmBoardLimitsTests {
+@Suite(.threadsOfItsOwn) struct SwarmBoardLimitsTests {
     @Test func anAnswerCarriesAtMostTheCapOfChunkEntriesAndTheRestComeAfterWhatWasSeen() throws {
         let scratch = try TemporaryDirectory()
         let store = try Store(root: scratch.appending("store"))

@@ -68,7 +68,7 @@ struct AgentSwarm: Sendable {
     }
 }
 
-@Suite struct SwarmPullTests {
+@Suite(.threadsOfItsOwn) struct SwarmPullTests {
     /// Whether `flag` was set within 300 checks `interval` apart.
     static func waitUntil(_ flag: borrowing Atomic<Bool>, checkingEvery interval: Duration) async throws -> Bool {
         for _ in 0..<300 where !flag.load(ordering: .relaxed) { try await Task.sleep(for: interval) }
@@ -222,7 +222,7 @@ struct AgentSwarm: Sendable {
     }
 }
 
-@Suite struct SwarmRolesTests {
+@Suite(.threadsOfItsOwn) struct SwarmRolesTests {
     @Test func theEarliestPullerFeedsALineOfFollowersEachTakingFromTheOneBefore() {
         func answer(_ port: Int, since: Double?, node: String) -> (peer: PeerAddress, status: SwarmStatus) {
             (PeerAddress(host: "127.0.0.1", port: port), SwarmStatus(node: node, pullingSince: since))

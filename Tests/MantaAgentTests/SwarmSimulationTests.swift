@@ -1,13 +1,14 @@
 import Foundation
 import MantaPeer
 import MantaStore
+import MantaTestSupport
 import MantaTransfer
 import MantaWire
 import Testing
 
 @testable import MantaAgent
 
-@Suite struct SwarmSimulationTests {
+@Suite(.threadsOfItsOwn) struct SwarmSimulationTests {
     /// 64 MiB in 16 chunks at 10 MB/s: S/B = 6.7 s.
     static func configuration(nodes: Int, topology: SwarmTopology = .line) -> SwarmSimulation.Configuration {
         var configuration = SwarmSimulation.Configuration(nodes: nodes, modelBytes: 64 << 20, rate: 10e6)
@@ -65,7 +66,7 @@ import Testing
 
 /// The simulator against the real-agent swarm benchmark (benchmarks/RESULTS.md, "After the stall watchdog": eight
 /// agents in network namespaces, S = 16 MiB in 4 MiB chunks, B = 2 MB/s): makespans within 10 %.
-@Suite struct SwarmSimulationCalibrationTests {
+@Suite(.threadsOfItsOwn) struct SwarmSimulationCalibrationTests {
     static func realBenchmark() -> SwarmSimulation.Configuration {
         SwarmSimulation.Configuration(nodes: 8, modelBytes: 16 << 20, rate: 2e6)
     }
@@ -85,7 +86,7 @@ import Testing
     }
 }
 
-@Suite struct FollowBoardTreeTests {
+@Suite(.threadsOfItsOwn) struct FollowBoardTreeTests {
     @Test func eachFollowerIsInsideOneStripesTreeAndALeafOfTheOthers() throws {
         let followers = (0..<16).map { "node-\(String(format: "%02d", $0))" }
         let answers = followers.enumerated().map { index, node in
@@ -108,7 +109,7 @@ import Testing
     }
 }
 
-@Suite struct FollowBoardClockTests {
+@Suite(.threadsOfItsOwn) struct FollowBoardClockTests {
     @Test func aChunkTheUpstreamLacksIsTakenFromAnotherHolderOnlyAfterTheGracePerHop() async throws {
         let clock = ManualClock()
         let board = FollowBoard(node: "m", since: 20, grace: .seconds(1), clock: clock)

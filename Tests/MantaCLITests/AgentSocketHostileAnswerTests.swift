@@ -13,7 +13,7 @@ import Glibc
 /// the socket (the agent's, or whatever listens there) is refused with an error that says what was wrong, never
 /// trapped on, never read past its bounds. Each answer comes from a real listener on a unix socket (the agent's kind
 /// of socket), byte for byte.
-@Suite(.timeLimit(.minutes(1))) struct AgentSocketHostileAnswerTests {
+@Suite(.timeLimit(.minutes(1)), .threadsOfItsOwn) struct AgentSocketHostileAnswerTests {
     struct Answer: Decodable, Equatable {
         var ok: Bool
     }

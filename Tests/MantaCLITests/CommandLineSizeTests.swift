@@ -6,7 +6,7 @@ import Testing
 
 /// Sizes and rates on the command line are parsed without overflow: a number too large for its type is refused
 /// with a message naming the option, never trapped on or wrapped.
-@Suite struct CommandLineSizeTests {
+@Suite(.threadsOfItsOwn) struct CommandLineSizeTests {
     @Test(arguments: [
         "99999999999999999999GB", "18446744073709551616", "1.9e19", "17TiB" + "0000000", "1e400", "nan", "inf", "-1", "-0.5GiB", "12XB", "",
     ])

@@ -3,7 +3,7 @@ import MantaCLISupport
 import MantaTestSupport
 import Testing
 
-@Suite("manta hands its network commands to manta-net")
+@Suite("manta hands its network commands to manta-net", .threadsOfItsOwn)
 struct NetworkCommandForwardingTests {
     @Test("manta --help lists every network command under its own heading")
     func helpListsEveryNetworkCommand() throws {
@@ -57,7 +57,7 @@ struct NetworkCommandForwardingTests {
     func missingNetworkExecutableIsReported() throws {
         let folder = try TemporaryDirectory()
         let lone = folder.appending("manta")
-        try FileManager.default.copyItem(atPath: try MantaProcess.binaryPath(), toPath: lone)
+        try MantaProcess.copyBinary(to: lone)
 
         let pull = try MantaProcess.run(["pull", "org/name"], executable: lone)
         #expect(pull.status == 127)

@@ -10,15 +10,15 @@ import Glibc
 /// A mount outlives the process serving it: a holder keeps its kernel connection, and the next `manta mount` with
 /// the same store and mount point goes on serving it (`MountHandover`). Readers run as a pod would: in a mount
 /// namespace of their own, a model file kept open and read again and again.
-@Suite("Mount handover", .serialized)
+@Suite("Mount handover", .serialized, .threadsOfItsOwn)
 struct MountHandoverTests {
     static let file = "model-00001-of-00002.safetensors"
 
     /// Reads `path` whole, again and again for `seconds`, dropping its cached pages before each pass so that every
-    /// pass reaches the mount; prints `passes= errors= mismatches= max_pause=`.
+    /// pass reaches the mount; creates `started` once its first block is read; prints `passes= errors= mismatches= max_pause=`.
     static let reader = """
         import hashlib, os, sys, time
-        path, seconds, expected = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+        path, seconds, expected, started_marker = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[4]
         fd = os.open(path, os.O_RDONLY)
         passes = errors = mismatches = 0
         max_pause = 0.0
@@ -36,6 +36,8 @@ struct MountHandoverTests {
                     time.sleep(0.05)
                     continue
                 max_pause = max(max_pause, time.monotonic() - started)
+                if not os.path.exists(started_marker):
+                    open(started_marker, "w").close()
                 if not block:
                     break
                 digest.update(block)
@@ -53,9 +55,12 @@ struct MountHandoverTests {
         var output: String
     }
 
-    /// Starts the reader in a mount namespace of its own (`unshare -m`), as a pod's process.
+    /// Starts the reader in a mount namespace of its own (`unshare -m`), as a pod's process, and returns once it is
+    /// reading.
     static func startReader(_ harness: MountHarness, seconds: Double) throws -> (Process, Pipe) {
         let script = harness.directory.appending("reader.py")
+        let started = harness.directory.appending("reader.started")
+        try? FileManager.default.removeItem(atPath: started)
         try reader.write(toFile: script, atomically: true, encoding: .utf8)
         let original = "\(try Fixtures.syntheticShards())/\(file)"
         let expected = SHA256Hasher.hash(Array(try Data(contentsOf: URL(fileURLWithPath: original)))).hex
@@ -63,11 +68,13 @@ struct MountHandoverTests {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
         process.arguments = [
             "-m", "--propagation", "unchanged", "python3", script, "\(try harness.modelPath(TestModels.shards()))/\(file)", "\(seconds)", expected,
+            started,
         ]
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
         try process.run()
+        try eventuallyBlocking("the reader is reading") { FileManager.default.fileExists(atPath: started) || !process.isRunning }
         return (process, pipe)
     }
 
@@ -108,7 +115,6 @@ struct MountHandoverTests {
         try harness.mount(options: options)
         let before = try Self.inodes(harness)
         let reader = try Self.startReader(harness, seconds: 8)
-        usleep(1_500_000)
         let killed = try #require(harness.process)
         kill(killed.processIdentifier, SIGKILL)
         killed.waitUntilExit()
@@ -133,7 +139,6 @@ struct MountHandoverTests {
         try harness.mount(options: ["--no-passthrough"])
         let first = try #require(harness.process)
         let reader = try Self.startReader(harness, seconds: 6)
-        usleep(1_500_000)
         try harness.mount(options: ["--no-passthrough"])
         first.waitForExit(within: .seconds(15))
         #expect(!first.isRunning && first.terminationStatus == 0, "the first server makes way")
@@ -162,12 +167,11 @@ struct MountHandoverTests {
             holder.waitUntilExit()
         }
         let sockets = { (try? FileManager.default.contentsOfDirectory(atPath: "\(harness.storePath)/run"))?.filter { $0.hasSuffix(".sock") } ?? [] }
-        try eventually("the holder listens", timeout: .seconds(10)) { !sockets().isEmpty }
+        try eventuallyBlocking("the holder listens") { !sockets().isEmpty }
 
         try harness.mount(options: ["--no-passthrough", "--leave-mount-on-stop"])
         #expect(!harness.log.contains("started the mount's descriptor holder"), "the holder that listens is used: \(harness.log)")
         let reader = try Self.startReader(harness, seconds: 6)
-        usleep(1_500_000)
         #expect(try harness.terminate() == 0)
         #expect(harness.log.contains("this server exits without unmounting"), "\(harness.log)")
         #expect(MountHarness.isMounted(harness.mountPoint), "the stopped server left the mount to the holder")
@@ -181,7 +185,7 @@ struct MountHandoverTests {
         #expect(holder.isRunning, "the holder stays for the next mount")
         try harness.mount(options: ["--no-passthrough"])
         let original = "\(try Fixtures.syntheticShards())/\(Self.file)"
-        #expect(try runProgram("/usr/bin/cmp", [original, "\(try harness.modelPath(TestModels.shards()))/\(Self.file)"]).status == 0)
+        #expect(try Program.run("/usr/bin/cmp", [original, "\(try harness.modelPath(TestModels.shards()))/\(Self.file)"]).status == 0)
         #expect(harness.log.contains("the mount's holder keeps its connection"), "the staying holder keeps the new mount: \(harness.log)")
         #expect(try harness.terminate() == 0)
         let held = (try? String(contentsOfFile: holderLog, encoding: .utf8)) ?? ""

@@ -61,7 +61,7 @@ final class MountHarness: @unchecked Sendable {
         process.standardError = FileHandle(forWritingAtPath: logPath)
         try process.run()
         self.process = process
-        try eventually("\(mountPoint) mounted: \(log)", timeout: .seconds(15)) {
+        try eventuallyBlocking("\(mountPoint) mounted: \(log)") {
             guard process.isRunning else {
                 throw MountFailed(description: "manta mount exited with status \(process.terminationStatus) before mounting: \(log)")
             }
@@ -75,7 +75,7 @@ final class MountHarness: @unchecked Sendable {
     func terminate() throws -> Int32 {
         guard let process else { throw MountFailed(description: "not mounted") }
         kill(process.processIdentifier, SIGTERM)
-        try eventually("manta mount exits after SIGTERM: \(log)", timeout: .seconds(15)) { !process.isRunning }
+        try eventuallyBlocking("manta mount exits after SIGTERM: \(log)") { !process.isRunning }
         return process.terminationStatus
     }
 
@@ -147,20 +147,4 @@ enum TestModels {
         }
         return files.sorted()
     }
-}
-
-/// Runs a program to completion and captures its output (stdout and stderr together).
-@discardableResult
-func runProgram(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
 }

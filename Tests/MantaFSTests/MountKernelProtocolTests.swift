@@ -7,7 +7,7 @@ import Testing
 import Glibc
 #endif
 
-@Suite("The mount's own FUSE protocol: INIT, passthrough and the chunk path", .serialized)
+@Suite("The mount's own FUSE protocol: INIT, passthrough and the chunk path", .serialized, .threadsOfItsOwn)
 struct MountKernelProtocolTests {
     /// How the kernel gets a file's bytes.
     enum ReadPath: String, CaseIterable, CustomTestStringConvertible, Sendable {
@@ -99,7 +99,7 @@ struct MountKernelProtocolTests {
         ) { mount in
             // The kernel lists the mount before it sends INIT, so the answer's log line may come a moment later.
             let initialised = { mount.log.split(separator: "\n").first { $0.contains("FUSE connection initialised") } }
-            try eventually("the INIT answer logged: \(mount.log)", timeout: .seconds(15)) { initialised() != nil }
+            try eventuallyBlocking("the INIT answer logged: \(mount.log)") { initialised() != nil }
             let line = try #require(initialised())
             let fields = Self.fields(of: String(line))
             #expect(fields["max_pages"] == "\(min(limit, featuresOn ? 1024 : 256))", "\(line)")
@@ -143,7 +143,7 @@ struct MountKernelProtocolTests {
     /// Waits (at most 60 s) until every digest has a sealed copy.
     private static func waitForCopies(_ digests: Set<String>, in directory: String, mount: MountHarness) throws {
         var names: Set<String> = []
-        try eventually("passthrough copies built (have \(names.sorted())): \(mount.log)", poll: .milliseconds(50)) {
+        try eventuallyBlocking("passthrough copies built (have \(names.sorted())): \(mount.log)", poll: .milliseconds(50)) {
             names = Set((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
             return digests.allSatisfy { names.contains($0) && names.contains("\($0).seal") }
         }

@@ -7,7 +7,7 @@ import Testing
 import Glibc
 #endif
 
-@Suite("Mount lifecycle, writes, corruption and store changes")
+@Suite("Mount lifecycle, writes, corruption and store changes", .threadsOfItsOwn)
 struct MountLifecycleTests {
     @Test("writes, creates, renames, removals and attribute changes fail with EROFS")
     func writesFailWithReadOnly() throws {
@@ -102,7 +102,7 @@ struct MountLifecycleTests {
         let before = try file.read(count: 4096, at: 0)
         #expect(before.count == 4096, "chunks before the damaged one still read")
         let healthy = "model-00001-of-00002.safetensors"
-        #expect(try runProgram("/usr/bin/cmp", ["\(model.directory)/\(healthy)", "\(harness.modelPath(model))/\(healthy)"]).status == 0)
+        #expect(try Program.run("/usr/bin/cmp", ["\(model.directory)/\(healthy)", "\(harness.modelPath(model))/\(healthy)"]).status == 0)
         #expect(harness.log.contains("corrupt"), "\(harness.log)")
         #expect(harness.log.contains(chunk.id.hex))
     }
@@ -117,7 +117,7 @@ struct MountLifecycleTests {
         let file = try PosixFile(path: "\(harness.modelPath(model))/\(damaged.path)")
         #expect(throws: PosixFile.Failure(operation: "pread", errno: EIO)) { try file.read(count: 4096, at: Int(chunk.offset + chunk.length) - 4096) }
         let healthy = "model-00002-of-00002.safetensors"
-        #expect(try runProgram("/usr/bin/cmp", ["\(model.directory)/\(healthy)", "\(harness.modelPath(model))/\(healthy)"]).status == 0)
+        #expect(try Program.run("/usr/bin/cmp", ["\(model.directory)/\(healthy)", "\(harness.modelPath(model))/\(healthy)"]).status == 0)
         #expect(harness.log.contains(chunk.id.hex), "\(harness.log)")
     }
 
@@ -135,7 +135,7 @@ struct MountLifecycleTests {
             }
         }
         let healthy = "model-00002-of-00002.safetensors"
-        #expect(try runProgram("/usr/bin/cmp", ["\(model.directory)/\(healthy)", "\(harness.modelPath(model))/\(healthy)"]).status == 0)
+        #expect(try Program.run("/usr/bin/cmp", ["\(model.directory)/\(healthy)", "\(harness.modelPath(model))/\(healthy)"]).status == 0)
         #expect(try harness.terminate() == 0, "\(harness.log)")
     }
 
@@ -177,7 +177,7 @@ struct MountLifecycleTests {
         #expect(FileManager.default.fileExists(atPath: "\(harness.storePath)/quarantine/\(chunk.id.hex)"))
         #expect(harness.log.contains(chunk.id.hex) && harness.log.contains("quarantine"), "\(harness.log)")
         let healthy = "model-00001-of-00002.safetensors"
-        #expect(try runProgram("/usr/bin/cmp", ["\(model.directory)/\(healthy)", "\(harness.modelPath(model))/\(healthy)"]).status == 0)
+        #expect(try Program.run("/usr/bin/cmp", ["\(model.directory)/\(healthy)", "\(harness.modelPath(model))/\(healthy)"]).status == 0)
         #expect(try harness.terminate() == 0, "\(harness.log)")
     }
 
@@ -187,14 +187,14 @@ struct MountLifecycleTests {
         defer { harness.cleanUp() }
         try harness.mount()
         let path = "\(harness.modelPath(model))/\(file.path)"
-        #expect(try runProgram("/usr/bin/cmp", ["\(model.directory)/\(file.path)", path]).status == 0)
+        #expect(try Program.run("/usr/bin/cmp", ["\(model.directory)/\(file.path)", path]).status == 0)
         let sealed = try #require(harness.store.seal(of: chunk.id))
 
         let original = try PosixFile(path: chunkPath).read(count: 4096, at: 0)
         try overwriteKeepingTimes(chunkPath, at: 0, with: original)
         #expect(ChunkSeal(path: chunkPath) != sealed, "the write changed the seal, though not the bytes")
         try dropPageCaches()
-        #expect(try runProgram("/usr/bin/cmp", ["\(model.directory)/\(file.path)", path]).status == 0)
+        #expect(try Program.run("/usr/bin/cmp", ["\(model.directory)/\(file.path)", path]).status == 0)
         #expect(harness.log.contains("hashing it again"), "\(harness.log)")
         #expect(harness.store.location(of: chunk.id) != nil)
         #expect(try harness.terminate() == 0, "\(harness.log)")
@@ -210,12 +210,12 @@ struct MountLifecycleTests {
         try withMount([model], options: ["--no-passthrough"]) { mount in
             let files = try TestModels.files(below: model.directory)
             func everyFileReads() throws -> Bool {
-                try files.allSatisfy { try runProgram("/usr/bin/cmp", ["\(model.directory)/\($0)", "\(mount.modelPath(model))/\($0)"]).status == 0 }
+                try files.allSatisfy { try Program.run("/usr/bin/cmp", ["\(model.directory)/\($0)", "\(mount.modelPath(model))/\($0)"]).status == 0 }
             }
             #expect(try everyFileReads(), "every chunk is checked and mapped now")
             let pid = try #require(mount.process?.processIdentifier)
             try Self.exhaustDescriptors(of: pid)
-            defer { _ = try? runProgram("/usr/bin/prlimit", ["--pid", "\(pid)", "--nofile=65536:65536"]) }
+            defer { _ = try? Program.run("/usr/bin/prlimit", ["--pid", "\(pid)", "--nofile=65536:65536"]) }
 
             try dropPageCaches()
             #expect(try FileManager.default.contentsOfDirectory(atPath: "\(mount.mountPoint)/models/synthetic") == ["shards"])
@@ -231,7 +231,7 @@ struct MountLifecycleTests {
     private static func exhaustDescriptors(of pid: Int32) throws {
         let open = Set(try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").compactMap(Int.init))
         let lowestFree = (0...).first { !open.contains($0) } ?? open.count
-        let result = try runProgram("/usr/bin/prlimit", ["--pid", "\(pid)", "--nofile=\(lowestFree):\(lowestFree)"])
+        let result = try Program.run("/usr/bin/prlimit", ["--pid", "\(pid)", "--nofile=\(lowestFree):\(lowestFree)"])
         #expect(result.status == 0, "\(result.output)")
     }
 
@@ -246,14 +246,14 @@ struct MountLifecycleTests {
         try harness.importModel(model)
         #expect(try FileManager.default.contentsOfDirectory(atPath: "\(harness.mountPoint)/models") == ["sentence-transformers"])
         #expect(
-            try runProgram("/usr/bin/cmp", ["\(model.directory)/model.safetensors", "\(harness.modelPath(model))/model.safetensors"]).status == 0)
+            try Program.run("/usr/bin/cmp", ["\(model.directory)/model.safetensors", "\(harness.modelPath(model))/model.safetensors"]).status == 0)
         #expect(FileManager.default.fileExists(atPath: "\(try harness.snapshotPath(model))/config.json"))
 
         try harness.store.removeReference(try model.reference)
         // The background scan (every second) makes the kernel forget the names, one after the other; bounded wait
         // for both views.
         let hubPath = "\(harness.mountPoint)/hub/models--sentence-transformers--all-MiniLM-L6-v2"
-        try eventually("both views forget the removed model", timeout: .seconds(5), poll: .milliseconds(50)) {
+        try eventuallyBlocking("both views forget the removed model", timeout: .seconds(5), poll: .milliseconds(50)) {
             ![harness.modelPath(model), hubPath].contains(where: FileManager.default.fileExists(atPath:))
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: "\(harness.mountPoint)/models").isEmpty)
@@ -273,7 +273,7 @@ struct MountLifecycleTests {
                 #expect(try pinned())
             }
             // release reaches the mount after close returns; bounded wait.
-            try eventually("the pin released after close", timeout: .seconds(5)) { try !pinned() }
+            try eventuallyBlocking("the pin released after close", timeout: .seconds(5)) { try !pinned() }
         }
     }
 

@@ -3,7 +3,7 @@ import MantaTestSupport
 import Testing
 
 /// Unmodified Python clients (safetensors, huggingface_hub) reading through the mount.
-@Suite("Python clients on the mount")
+@Suite("Python clients on the mount", .threadsOfItsOwn)
 struct MountPythonTests {
     struct MissingPythonPackages: Error, CustomStringConvertible {
         let output: String
@@ -13,12 +13,12 @@ struct MountPythonTests {
     }
 
     static func requirePythonPackages() throws {
-        let check = try runProgram("/usr/bin/env", ["python3", "-c", "import safetensors, numpy, huggingface_hub"])
+        let check = try Program.run("/usr/bin/env", ["python3", "-c", "import safetensors, numpy, huggingface_hub"])
         guard check.status == 0 else { throw MissingPythonPackages(output: check.output) }
     }
 
-    static func python(_ script: String, _ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
-        try runProgram("/usr/bin/env", ["python3", "-c", script] + arguments, environment: environment)
+    static func python(_ script: String, _ arguments: [String], environment: [String: String] = [:]) throws -> Program.Result {
+        try Program.run("/usr/bin/env", ["python3", "-c", script] + arguments, environment: environment)
     }
 
     @Test("safetensors.safe_open loads every tensor through the mount, equal to the original (bfloat16 ones compared as raw bytes)")

@@ -9,7 +9,7 @@ import Testing
 import Glibc
 #endif
 
-@Suite("Reading models through the mount")
+@Suite("Reading models through the mount", .threadsOfItsOwn)
 struct MountReadTests {
     @Test(
         "cmp finds every file of the real model and the synthetic shards identical through both views, with zstd or byte-grouped chunks",
@@ -24,7 +24,7 @@ struct MountReadTests {
                 #expect(!files.isEmpty)
                 for view in [mount.modelPath(model), try mount.snapshotPath(model)] {
                     for file in files {
-                        let result = try runProgram("/usr/bin/cmp", ["\(model.directory)/\(file)", "\(view)/\(file)"])
+                        let result = try Program.run("/usr/bin/cmp", ["\(model.directory)/\(file)", "\(view)/\(file)"])
                         #expect(result.status == 0, "cmp \(view)/\(file): \(result.output)")
                     }
                 }

@@ -11,17 +11,19 @@ import Testing
 
 /// A hub that lies about sizes, pages and timing: the victim (a real `manta pull`, or the client library where only
 /// a setting differs) stays alive, fails with an error naming the hub and the field, and records nothing.
-@Suite struct HostileHubTests {
-    typealias Outcome = (result: Subprocess.Result, store: Store, directory: TemporaryDirectory)
+@Suite(.threadsOfItsOwn) struct HostileHubTests {
+    typealias Outcome = (result: Program.Result, store: Store, directory: TemporaryDirectory)
 
     /// `manta pull acme/evil` from `hub` into a fresh store; the store (and the folder that holds it while it is
     /// referenced), to check that nothing was recorded.
     static func pull(from hub: HostileHub, settings: [String: String] = [:]) async throws -> Outcome {
         let directory = try TemporaryDirectory("manta-hostile")
         let environment = PullProcessTests.environment(endpoint: hub.endpoint, home: directory.path).merging(settings) { $1 }
-        let result = try await Subprocess.run(
+        let result = try await Program.runAwaitingExit(
+            "/usr/bin/env",
             [try MantaProcess.binaryPath(), "pull", "acme/evil", "--store", directory.appending("store")], environment: environment,
-            workingDirectory: URL(fileURLWithPath: directory.path)
+            inheritingEnvironment: false,
+            workingDirectory: directory.path
         )
         return (result, try Store(root: directory.appending("store")), directory)
     }

@@ -1,8 +1,9 @@
 import Foundation
 import MantaHub
+import MantaTestSupport
 import Testing
 
-@Suite struct HubInputTests {
+@Suite(.threadsOfItsOwn) struct HubInputTests {
     @Test(arguments: ["org", "org/name/extra", "/name", "org/", ".hidden/name", "org/na me", "org/../x", ""])
     func malformedRepoIDsAreRejectedByName(_ text: String) {
         #expect(throws: HubError.invalidRepoID(text)) { try HubRepoID(text) }

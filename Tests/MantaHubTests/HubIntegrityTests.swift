@@ -7,7 +7,7 @@ import Testing
 
 /// Files the hub gives no SHA-256 for (configs, tokenizers, remote code) are held to its git blob id: `hub serve`
 /// gives git's ids, a pull records and checks them, and verify rechecks them.
-@Suite struct HubIntegrityTests {
+@Suite(.threadsOfItsOwn) struct HubIntegrityTests {
     @Test func gitBlobIDsAreThoseGitComputes() {
         #expect(GitBlobHasher.blobID(of: []) == "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391")
         #expect(GitBlobHasher.blobID(of: Array("hello world\n".utf8)) == "3b18e512dba79e4c8300dd08aeb37f8e728b8dad")
@@ -16,9 +16,10 @@ import Testing
     }
 
     static func gitHashObject(_ path: String, in directory: TemporaryDirectory) async throws -> String {
-        let result = try await Subprocess.run(
-            ["git", "hash-object", "--no-filters", path], environment: ProcessInfo.processInfo.environment,
-            workingDirectory: URL(fileURLWithPath: directory.path)
+        let result = try await Program.runAwaitingExit(
+            "/usr/bin/env",
+            ["git", "hash-object", "--no-filters", path], environment: ProcessInfo.processInfo.environment, inheritingEnvironment: false,
+            workingDirectory: directory.path
         )
         return result.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
     }

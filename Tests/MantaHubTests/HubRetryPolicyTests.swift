@@ -1,10 +1,11 @@
 import Foundation
+import MantaTestSupport
 import NIOCore
 import Testing
 
 @testable import MantaHub
 
-@Suite struct HubRetryPolicyTests {
+@Suite(.threadsOfItsOwn) struct HubRetryPolicyTests {
     @Test func backoffGrowsExponentiallyWithJitterUpToTheCap() {
         let policy = HubRetryPolicy(maximumAttempts: 10, initialDelay: .milliseconds(100), maximumDelay: .seconds(1))
         for attempt in 1...8 {

@@ -7,7 +7,7 @@ import NIOCore
 import Testing
 
 /// `manta hub serve` serves what is in its folder and nothing else, and keeps its token out of sight.
-@Suite struct HubServeSafetyTests {
+@Suite(.threadsOfItsOwn) struct HubServeSafetyTests {
     @Test func linksOutOfTheServedFolderAreSkippedAndLinkLoopsEndTheScan() async throws {
         let directory = try TemporaryDirectory("manta-links")
         let repo = directory.appending("hub/acme/linked")

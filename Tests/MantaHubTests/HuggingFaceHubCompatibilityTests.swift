@@ -1,6 +1,7 @@
 import Foundation
 import MantaHub
 import MantaStore
+import MantaTestSupport
 import Testing
 
 /// The real `huggingface_hub` Python client against `HubServer`. Python 3 with `huggingface_hub` must be
@@ -92,8 +93,10 @@ import Testing
             environment["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
             environment["HF_HUB_DISABLE_XET"] = "1"
 
-            let result = try await Subprocess.run(
-                ["python3", scriptURL.path, "\(try TestRepository.repo)"], environment: environment, workingDirectory: work)
+            let result = try await Program.runAwaitingExit(
+                "/usr/bin/env",
+                ["python3", scriptURL.path, "\(try TestRepository.repo)"], environment: environment, inheritingEnvironment: false,
+                workingDirectory: work.path)
             try #require(
                 result.status == 0,
                 "python3 with huggingface_hub is required (pip install huggingface_hub); the script failed with status \(result.status):\n\(result.standardError)"

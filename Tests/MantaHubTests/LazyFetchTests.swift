@@ -46,9 +46,10 @@ import Glibc
             mount.hub.server.statistics.reset()
 
             let tensor = try Self.middleTensor(of: source)
-            let read = try await Subprocess.run(
-                ["python3", "-c", Self.readTensor, mounted, tensor.name], environment: mount.environment,
-                workingDirectory: URL(fileURLWithPath: mount.hub.directory.path)
+            let read = try await Program.runAwaitingExit(
+                "/usr/bin/env",
+                ["python3", "-c", Self.readTensor, mounted, tensor.name], environment: mount.environment, inheritingEnvironment: false,
+                workingDirectory: mount.hub.directory.path
             )
             try #require(read.status == 0, "\(read.standardError)\n\(mount.log)")
             let sourceBytes = try Data(contentsOf: URL(fileURLWithPath: source))
@@ -71,9 +72,10 @@ import Glibc
             #expect(served < sourceSize / 2)
 
             for file in try FileManager.default.contentsOfDirectory(atPath: folder) {
-                let compare = try await Subprocess.run(
-                    ["cmp", "\(folder)/\(file)", mount.modelFile(Self.repo, file)], environment: mount.environment,
-                    workingDirectory: URL(fileURLWithPath: mount.hub.directory.path)
+                let compare = try await Program.runAwaitingExit(
+                    "/usr/bin/env",
+                    ["cmp", "\(folder)/\(file)", mount.modelFile(Self.repo, file)], environment: mount.environment, inheritingEnvironment: false,
+                    workingDirectory: mount.hub.directory.path
                 )
                 #expect(compare.status == 0, "\(file): \(compare.standardOutput)\(compare.standardError)")
             }
@@ -116,8 +118,9 @@ import Glibc
             try await mount.add(Self.repo)
             mount.hub.server.faults.inject(.corruptBody, times: 1000, on: .resolve, pathSuffix: Self.shard)
             let path = mount.modelFile(Self.repo, Self.shard)
-            let whole = try await Subprocess.run(
-                ["cat", path], environment: mount.environment, workingDirectory: URL(fileURLWithPath: mount.hub.directory.path)
+            let whole = try await Program.runAwaitingExit(
+                "/usr/bin/env",
+                ["cat", path], environment: mount.environment, inheritingEnvironment: false, workingDirectory: mount.hub.directory.path
             )
             #expect(whole.status != 0, "a whole read of a file that fails its check succeeded")
             #expect(whole.standardError.contains("Input/output error"))
@@ -160,9 +163,11 @@ import Glibc
         let folder = try Fixtures.gguf()
         try await withLazyMount(["acme/gguf": folder]) { mount in
             try await mount.add("acme/gguf")
-            let compare = try await Subprocess.run(
+            let compare = try await Program.runAwaitingExit(
+                "/usr/bin/env",
                 ["cmp", "\(folder)/model.gguf", mount.modelFile("acme/gguf", "model.gguf")], environment: mount.environment,
-                workingDirectory: URL(fileURLWithPath: mount.hub.directory.path)
+                inheritingEnvironment: false,
+                workingDirectory: mount.hub.directory.path
             )
             #expect(compare.status == 0, "\(compare.standardOutput)\(compare.standardError)\n\(mount.log)")
             try await mount.waitUntilComplete("acme/gguf")

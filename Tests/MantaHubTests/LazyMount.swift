@@ -25,9 +25,11 @@ struct LazyMount: Sendable {
     func modelFile(_ repo: String, _ path: String) -> String { "\(mountPoint)/models/\(repo)/\(path)" }
 
     /// Runs `manta <arguments> --store <store>` to completion.
-    func run(_ arguments: [String]) async throws -> Subprocess.Result {
-        try await Subprocess.run(
-            [try manta] + arguments + ["--store", hub.storeRoot], environment: environment, workingDirectory: URL(fileURLWithPath: hub.directory.path)
+    func run(_ arguments: [String]) async throws -> Program.Result {
+        try await Program.runAwaitingExit(
+            "/usr/bin/env",
+            [try manta] + arguments + ["--store", hub.storeRoot], environment: environment, inheritingEnvironment: false,
+            workingDirectory: hub.directory.path
         )
     }
 

@@ -4,7 +4,7 @@ import MantaTestSupport
 import Testing
 
 /// A mount with a hub source fetches again a chunk of a complete model that the store lost.
-@Suite(.serialized) struct MountRefetchTests {
+@Suite(.serialized, .threadsOfItsOwn) struct MountRefetchTests {
     static let repo = "acme/shards"
 
     @Test func aChunkChangedInPlaceAfterItWasServedIsQuarantinedAndFetchedAgainSoReadsStayByteIdentical() async throws {

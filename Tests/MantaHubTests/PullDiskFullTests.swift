@@ -33,19 +33,24 @@ import Glibc
         // A file system of 16 MiB, less than the model's 41 MB, that this test mounts itself (as root).
         let small = directory.appending("small")
         try FileManager.default.createDirectory(atPath: small, withIntermediateDirectories: true)
-        let mounted = try await Subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", small], environment: [:], workingDirectory: URL(fileURLWithPath: directory.path))
+        let mounted = try await Program.runAwaitingExit(
+            "/usr/bin/env",
+            ["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", small], environment: [:], inheritingEnvironment: false,
+            workingDirectory: directory.path)
         try #require(mounted.status == 0, "\(mounted.standardError)")
         defer { umount2(small, Int32(MNT_DETACH)) }
 
         let store = "\(small)/store"
         let environment = PullProcessTests.environment(endpoint: endpoint, home: directory.path)
         let work = URL(fileURLWithPath: directory.path)
-        let created = try await Subprocess.run([manta, "du", "--store", store], environment: environment, workingDirectory: work)
+        let created = try await Program.runAwaitingExit(
+            "/usr/bin/env", [manta, "du", "--store", store], environment: environment, inheritingEnvironment: false, workingDirectory: work.path)
         #expect(created.status == 0, "\(created.standardError)")
         let before = try Self.usedBytes(small)
 
-        let pull = try await Subprocess.run([manta, "pull", "acme/big", "--store", store], environment: environment, workingDirectory: work)
+        let pull = try await Program.runAwaitingExit(
+            "/usr/bin/env", [manta, "pull", "acme/big", "--store", store], environment: environment, inheritingEnvironment: false,
+            workingDirectory: work.path)
         #expect(pull.status != 0)
         #expect(pull.standardError.contains("no space left on the device holding the store"), "\(pull.standardError)")
         #expect(pull.standardError.contains("nothing of it was kept"), "\(pull.standardError)")
@@ -54,14 +59,18 @@ import Glibc
         #expect(ChunkFiles.list(storeRoot: store).isEmpty)
         #expect((try? FileManager.default.contentsOfDirectory(atPath: "\(store)/partial"))?.isEmpty ?? true)
 
-        let collect = try await Subprocess.run([manta, "gc", "--store", store], environment: environment, workingDirectory: work)
+        let collect = try await Program.runAwaitingExit(
+            "/usr/bin/env", [manta, "gc", "--store", store], environment: environment, inheritingEnvironment: false, workingDirectory: work.path)
         #expect(collect.status == 0, "\(collect.standardError)")
-        let verify = try await Subprocess.run([manta, "verify", "--store", store], environment: environment, workingDirectory: work)
+        let verify = try await Program.runAwaitingExit(
+            "/usr/bin/env", [manta, "verify", "--store", store], environment: environment, inheritingEnvironment: false, workingDirectory: work.path)
         #expect(verify.status == 0, "\(verify.standardOutput)\(verify.standardError)")
 
         // What fits still pulls: the disk is usable again.
-        let one = try await Subprocess.run(
-            [manta, "pull", "acme/big", "--file", "config.json", "--store", store], environment: environment, workingDirectory: work)
+        let one = try await Program.runAwaitingExit(
+            "/usr/bin/env",
+            [manta, "pull", "acme/big", "--file", "config.json", "--store", store], environment: environment, inheritingEnvironment: false,
+            workingDirectory: work.path)
         #expect(one.status == 0, "\(one.standardError)")
     }
 }

@@ -33,11 +33,14 @@ import Testing
             #expect(killedStatus != 0, "the pull finished before it could be killed")
             #expect(hub.server.statistics.totalBytesServed < modelSize)
 
-            let rerun = try await Subprocess.run(arguments, environment: environment, workingDirectory: URL(fileURLWithPath: hub.directory.path))
+            let rerun = try await Program.runAwaitingExit(
+                "/usr/bin/env", arguments, environment: environment, inheritingEnvironment: false, workingDirectory: hub.directory.path)
             #expect(rerun.status == 0, "\(rerun.standardError)")
             #expect(rerun.standardOutput.contains("pulled acme/synthetic@main"))
-            let verify = try await Subprocess.run(
-                [manta, "verify", "--store", hub.storeRoot], environment: environment, workingDirectory: URL(fileURLWithPath: hub.directory.path)
+            let verify = try await Program.runAwaitingExit(
+                "/usr/bin/env",
+                [manta, "verify", "--store", hub.storeRoot], environment: environment, inheritingEnvironment: false,
+                workingDirectory: hub.directory.path
             )
             #expect(verify.status == 0, "\(verify.standardOutput)")
             #expect(hub.server.statistics.totalBytesServed < modelSize * 3 / 2)
@@ -65,23 +68,27 @@ import Testing
 
         let environment = Self.environment(endpoint: endpoint, home: directory.path)
         let store = directory.appending("store")
-        let pull = try await Subprocess.run(
-            [manta, "pull", "acme/real", "--file", "config.json", "--store", store], environment: environment,
-            workingDirectory: URL(fileURLWithPath: directory.path)
+        let pull = try await Program.runAwaitingExit(
+            "/usr/bin/env",
+            [manta, "pull", "acme/real", "--file", "config.json", "--store", store], environment: environment, inheritingEnvironment: false,
+            workingDirectory: directory.path
         )
         #expect(pull.status == 0, "\(pull.standardError)")
-        let again = try await Subprocess.run(
-            [manta, "pull", "acme/real", "--file", "config.json", "--store", store], environment: environment,
-            workingDirectory: URL(fileURLWithPath: directory.path)
+        let again = try await Program.runAwaitingExit(
+            "/usr/bin/env",
+            [manta, "pull", "acme/real", "--file", "config.json", "--store", store], environment: environment, inheritingEnvironment: false,
+            workingDirectory: directory.path
         )
         #expect(again.standardOutput.contains("up to date"))
-        let missing = try await Subprocess.run(
-            [manta, "pull", "acme/none", "--store", store], environment: environment, workingDirectory: URL(fileURLWithPath: directory.path)
+        let missing = try await Program.runAwaitingExit(
+            "/usr/bin/env",
+            [manta, "pull", "acme/none", "--store", store], environment: environment, inheritingEnvironment: false, workingDirectory: directory.path
         )
         #expect(missing.status != 0)
         #expect(missing.standardError.contains("acme/none"))
-        let malformed = try await Subprocess.run(
-            [manta, "pull", "not-a-repo", "--store", store], environment: environment, workingDirectory: URL(fileURLWithPath: directory.path)
+        let malformed = try await Program.runAwaitingExit(
+            "/usr/bin/env",
+            [manta, "pull", "not-a-repo", "--store", store], environment: environment, inheritingEnvironment: false, workingDirectory: directory.path
         )
         #expect(malformed.status != 0)
         #expect(malformed.standardError.contains("'not-a-repo' is not a repository id"))

@@ -4,7 +4,7 @@ import MantaStore
 import MantaTestSupport
 import Testing
 
-@Suite struct ResumeJournalTests {
+@Suite(.threadsOfItsOwn) struct ResumeJournalTests {
     private static func entry(_ index: UInt64) -> ResumeJournal.Entry {
         ResumeJournal.Entry(span: ChunkSpan(offset: index << 22, length: 1 << 22), id: SHA256Hasher.hash([UInt8(index)]), new: index % 2 == 0)
     }

@@ -4,7 +4,7 @@ import MantaTestSupport
 import NIOCore
 import Testing
 
-@Suite(.timeLimit(.minutes(3))) struct ClientConfigTests {
+@Suite(.timeLimit(.minutes(3)), .threadsOfItsOwn) struct ClientConfigTests {
     static let kubeconfig = """
         apiVersion: v1
         kind: Config
@@ -132,7 +132,7 @@ extension TemporaryDirectory {
     }
 }
 
-@Suite(.timeLimit(.minutes(3))) struct TimestampTests {
+@Suite(.timeLimit(.minutes(3)), .threadsOfItsOwn) struct TimestampTests {
     @Test func microTimeHasSixFractionalDigitsAndParsesBack() throws {
         let date = Date(timeIntervalSince1970: 1_700_000_000.012345)
         let text = KubeJSON.microTime(date)

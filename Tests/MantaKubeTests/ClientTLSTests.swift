@@ -1,10 +1,11 @@
 import Foundation
 import MantaKube
+import MantaTestSupport
 import NIOSSL
 import Testing
 
 /// The client over HTTPS: the CA bundle decides whom it trusts, a client certificate authenticates it.
-@Suite(.timeLimit(.minutes(3))) struct ClientTLSTests {
+@Suite(.timeLimit(.minutes(3)), .threadsOfItsOwn) struct ClientTLSTests {
     static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures/tls")
 

@@ -6,7 +6,7 @@ import MantaTestSupport
 import MantaTransfer
 import Testing
 
-@Suite(.timeLimit(.minutes(3))) struct ClusterAgentPartsTests {
+@Suite(.timeLimit(.minutes(3)), .threadsOfItsOwn) struct ClusterAgentPartsTests {
     static let source = Replication.Source(hub: "Huggingface", repoID: "a/b", revision: "main", commit: "c1", filename: nil, totalBytes: 10)
 
     static func replication(_ phase: Replication.Phase, reclaim: Bool = false) -> Replication {

@@ -14,7 +14,7 @@ import Glibc
 /// with two models that share a file, and three `manta agent` processes with real stores, joined to the
 /// cluster with `--node-name` and a kubeconfig. Agents are separate processes so that each owns its store
 /// as on a node, and the CLI options the DaemonSet uses are the ones tested.
-@Suite(.serialized, .timeLimit(.minutes(5))) struct ClusterEndToEndTests {
+@Suite(.serialized, .timeLimit(.minutes(5)), .threadsOfItsOwn) struct ClusterEndToEndTests {
     static let nodes = ["node-a", "node-b", "node-c"]
 
     @Test func torrentsReplicateScaleThroughPeersAndReclaimOnlyUnsharedChunks() async throws {
@@ -197,7 +197,7 @@ struct Cluster: Sendable {
     /// `manta wait` against the node's agent socket, run to its end off the cooperative pool.
     func wait(torrent: String, on node: String, timeout: String) -> Task<MantaProcess.Result, any Error> {
         let arguments = ["wait", "--torrent", torrent, "--socket", socket(node), "--timeout", timeout, "--interval", "200ms"]
-        return Task { try await MantaProcess.runDetached(arguments) }
+        return Task { try await MantaProcess.runAwaitingExit(arguments) }
     }
 
     // MARK: Looking into a node's store (files only: opening the store would hold the lock its agent's GC needs)

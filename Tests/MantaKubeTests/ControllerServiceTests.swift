@@ -29,7 +29,8 @@ import Testing
             let probeGroup = ServiceGroup(configuration: .init(services: [probes], gracefulShutdownSignals: [], logger: quietLogger))
             let probeTask = Task { try await probeGroup.run() }
             try await eventually("probe server listening") { port.value > 0 }
-            let http = HTTPClient(eventLoopGroupProvider: .singleton)
+            // The shared client: one made here would stop the test process on its way out if an expectation threw first.
+            let http = HTTPClient.shared
             func get(_ path: String) async throws -> (Int, String) {
                 let response = try await http.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port.value)\(path)"), timeout: .seconds(5))
                 return (Int(response.status.code), String(buffer: try await response.body.collect(upTo: 1 << 20)))
@@ -59,7 +60,6 @@ import Testing
             #expect(try await get("/healthz").0 == 503)
             let released = try await env.client.get(Lease.self, name: "manta-controller", namespace: "manta-system")
             #expect(released.spec?.holderIdentity == "", "a stopped leader hands the lease back")
-            try await http.shutdown()
             await probeGroup.triggerGracefulShutdown()
             try await probeTask.value
         }

@@ -1,11 +1,12 @@
 import Foundation
 import MantaKube
+import MantaTestSupport
 import Testing
 import Yams
 
 /// The Torrent YAMLs in deploy/samples (those of the original Manta README among them) decode into the
 /// Swift types and are admitted by the API server's Torrent validation unchanged.
-@Suite(.timeLimit(.minutes(3))) struct DeploySamplesTests {
+@Suite(.timeLimit(.minutes(3)), .threadsOfItsOwn) struct DeploySamplesTests {
     static let samples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("deploy/samples")
 

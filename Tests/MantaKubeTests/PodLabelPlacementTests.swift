@@ -2,10 +2,11 @@ import Foundation
 import MantaAgent
 import MantaKube
 import MantaTestSupport
+import MantaTransfer
 import Testing
 
 /// The original Manta's pod label (`manta.io/torrent-name`) and the Node labels that say where a model is.
-@Suite(.timeLimit(.minutes(3))) struct PodLabelPlacementTests {
+@Suite(.timeLimit(.minutes(3)), .threadsOfItsOwn) struct PodLabelPlacementTests {
     static let namespace = "inference"
 
     static func pod(_ name: String, torrent: String, node: String? = nil) -> Pod {
@@ -145,14 +146,18 @@ import Testing
             try await harness.report("qwen", on: scheduled.spec.nodeName, .ready)
             _ = try await harness.waitForPhase("qwen", .ready)
             let elsewhere = scheduled.spec.nodeName == "node-a" ? "node-b" : "node-a"
+            // The grace and the timeout run on a test clock: the wait ends by the grace, which comes first, however
+            // slowly the API answers on a busy machine.
+            let clock = ManualClock()
             let waiter = TorrentWaiter(
-                source: .cluster(harness.client, nodeName: elsewhere), poll: .milliseconds(20), notPlacedGrace: .milliseconds(200))
+                source: .cluster(harness.client, nodeName: elsewhere), poll: .seconds(1), notPlacedGrace: .seconds(60), clock: clock)
             do {
-                _ = try await waiter.wait(torrent: "qwen", timeout: .seconds(30))
+                _ = try await clock.run { try await waiter.wait(torrent: "qwen", timeout: .seconds(3600)) }
                 Issue.record("the wait ended Ready on a node without the model")
             } catch let error as WaitError {
                 guard case .notPlaced(let status, _) = error else { throw error }
                 #expect(status.node == elsewhere)
+                #expect(clock.now.offset >= .seconds(60) && clock.now.offset < .seconds(120), "\(clock.now.offset)")
                 #expect(error.description.contains("label the pod manta.io/torrent-name=qwen"), "\(error)")
                 #expect(error.description.contains("torrent.manta.io/qwen"), "\(error)")
             }

@@ -1,7 +1,8 @@
 import MantaKube
+import MantaTestSupport
 import Testing
 
-@Suite(.timeLimit(.minutes(3))) struct SchedulerTests {
+@Suite(.timeLimit(.minutes(3)), .threadsOfItsOwn) struct SchedulerTests {
     static let gib: Int64 = 1 << 30
     static let repo = Torrent.RepoStatus(
         repoID: "org/model", revision: "main", filename: nil, commit: "abc", files: [.init(path: "model.safetensors", size: 10 * gib, sha256: nil)])

@@ -7,7 +7,7 @@ import Yams
 
 /// The Torrent schema the embedded API validates with and serves at `/openapi/v3` is the CRD's, so `manta up`
 /// and a cluster refuse the same Torrents.
-@Suite(.timeLimit(.minutes(1))) struct TorrentOpenAPISchemaTests {
+@Suite(.timeLimit(.minutes(1)), .threadsOfItsOwn) struct TorrentOpenAPISchemaTests {
     @Test func theServedSpecSchemaIsTheCRDsLessDescriptionsAndCELRules() throws {
         let yaml = try String(contentsOfFile: PackageFolder.path + "/deploy/crds/manta.io_torrents.yaml", encoding: .utf8)
         let crd = try YAMLDecoder().decode(JSONValue.self, from: yaml)

@@ -4,7 +4,7 @@ import Testing
 
 @testable import MantaStore
 
-@Suite struct BadInputTests {
+@Suite(.threadsOfItsOwn) struct BadInputTests {
     @Test(arguments: [
         ("../evil", "'..' are not allowed"), ("org/..", "'..' are not allowed"), ("/abs/path", "org/name"), ("org//name", "org/name"),
         ("org/", "org/name"), ("just-a-name", "org/name"), ("org/na me", "letters, digits"), ("org/.hidden", "'.'"),
@@ -61,11 +61,11 @@ import Testing
         try mount.run()
         mount.waitUntilExit()
         try #require(mount.terminationStatus == 0, "bind-mounting the store read-only needs root")
-        defer { _ = try? runTool("/bin/umount", [root]) }
+        defer { _ = try? Program.run("/bin/umount", [root]) }
         let result = try MantaProcess.run(["import", try Fixtures.syntheticShards(), "--repo", "c/d", "--store", root])
         #expect(result.status != 0)
         #expect(result.standardError.contains("is not writable"), "\(result.standardError)")
-        _ = try runTool("/bin/umount", [root])
+        _ = try Program.run("/bin/umount", [root])
         let verify = try MantaProcess.run(["verify", "--store", root])
         #expect(verify.succeeded, "\(verify.standardOutput)")
     }
@@ -74,8 +74,8 @@ import Testing
         let scratch = try TemporaryDirectory()
         let root = scratch.appending("store")
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        try #require(try runTool("/bin/mount", ["-t", "tmpfs", "-o", "size=24m", "tmpfs", root]) == 0, "mounting a tmpfs needs root")
-        defer { _ = try? runTool("/bin/umount", ["-l", root]) }
+        try #require(try Program.run("/bin/mount", ["-t", "tmpfs", "-o", "size=24m", "tmpfs", root]).succeeded, "mounting a tmpfs needs root")
+        defer { _ = try? Program.run("/bin/umount", ["-l", root]) }
         let small = try MantaProcess.run(["import", try Fixtures.gguf(), "--repo", "acme/small", "--store", root])
         #expect(small.succeeded, "\(small.standardError)")
         let big = try MantaProcess.run(["import", try Fixtures.syntheticShards(), "--repo", "acme/big", "--store", root])
@@ -120,7 +120,7 @@ import Testing
         let scratch = try TemporaryDirectory()
         #expect(chmod(scratch.path, 0o755) == 0)
         let binary = scratch.appending("manta")
-        try FileManager.default.copyItem(atPath: try MantaProcess.binaryPath(), toPath: binary)
+        try MantaProcess.copyBinary(to: binary)
         let source = scratch.appending("model")
         try FileManager.default.copyItem(atPath: try Fixtures.syntheticShards(), toPath: source)
         let root = scratch.appending("store")
@@ -145,14 +145,4 @@ import Testing
         let verify = try MantaProcess.run(["verify", "--store", root])
         #expect(verify.succeeded, "\(verify.standardOutput)")
     }
-}
-
-@discardableResult
-func runTool(_ path: String, _ arguments: [String]) throws -> Int32 {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = arguments
-    try process.run()
-    process.waitUntilExit()
-    return process.terminationStatus
 }

@@ -4,7 +4,7 @@ import Testing
 
 @testable import MantaStore
 
-@Suite struct ByteGroupedCompressionTests {
+@Suite(.threadsOfItsOwn) struct ByteGroupedCompressionTests {
     /// 1 MiB of BF16 tensor bytes from the synthetic fixture.
     static func bf16Bytes() throws -> [UInt8] {
         let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: try Fixtures.syntheticShards() + "/model-00001-of-00002.safetensors"))

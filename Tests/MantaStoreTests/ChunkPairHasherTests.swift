@@ -4,7 +4,7 @@ import Testing
 
 @testable import MantaStore
 
-@Suite struct ChunkPairHasherTests {
+@Suite(.threadsOfItsOwn) struct ChunkPairHasherTests {
     /// Lengths around the block size and its padding limit, and long ones; offsets unaligned.
     static let lengths = [0, 1, 55, 56, 63, 64, 65, 119, 120, 128, 4095, 4097, 300_001, 1_000_003, 2_500_000]
 

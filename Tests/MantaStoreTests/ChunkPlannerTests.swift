@@ -1,9 +1,10 @@
 import Foundation
+import MantaTestSupport
 import Testing
 
 @testable import MantaStore
 
-@Suite struct ChunkPlannerTests {
+@Suite(.threadsOfItsOwn) struct ChunkPlannerTests {
     let parameters = ChunkingParameters(targetSize: 64 << 10)
 
     /// A safetensors file with the given tensor sizes, in order, after a header with `metadata`.

@@ -8,7 +8,7 @@ import Testing
 import Glibc
 #endif
 
-@Suite struct ChunkSealTests {
+@Suite(.threadsOfItsOwn) struct ChunkSealTests {
     static func importedGGUF(_ scratch: TemporaryDirectory) throws -> (store: Store, chunks: [ChunkID]) {
         let store = try Store(root: scratch.appending("store"))
         let summary = try store.importDirectory(try Fixtures.gguf(), as: try RepoReference(parsing: "acme/gguf"))

@@ -4,7 +4,7 @@ import Testing
 
 @testable import MantaStore
 
-@Suite struct ChunkWriterTests {
+@Suite(.threadsOfItsOwn) struct ChunkWriterTests {
     /// Bytes that differ from one position to the next, so a piece written at the wrong offset shows.
     static func bytes(_ count: Int) -> [UInt8] {
         (0..<count).map { UInt8(truncatingIfNeeded: ($0 &* 131) ^ ($0 >> 9)) }

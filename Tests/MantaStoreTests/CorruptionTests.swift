@@ -4,7 +4,7 @@ import Testing
 
 @testable import MantaStore
 
-@Suite struct CorruptionTests {
+@Suite(.threadsOfItsOwn) struct CorruptionTests {
     /// Imports the GGUF fixture and damages the file of the chunk holding the file's middle (by default,
     /// flips one byte in the middle of it).
     static func storeWithOneDamagedChunk(

@@ -5,7 +5,7 @@ import Testing
 
 @testable import MantaStore
 
-@Suite struct CrashSafetyTests {
+@Suite(.threadsOfItsOwn) struct CrashSafetyTests {
     /// Every chunk file under the store holds bytes that hash to its name.
     static func everyNamedChunkIsIntact(_ root: String) throws -> Bool {
         let store = try Store(root: root)
@@ -95,7 +95,7 @@ import Testing
         agent.standardOutput = FileHandle.nullDevice
         agent.standardError = FileHandle.nullDevice
         try agent.run()
-        try eventually("the agent's socket appears", timeout: .seconds(10)) { FileSystem.exists("\(root)/agent.sock") }
+        try eventuallyBlocking("the agent's socket appears") { FileSystem.exists("\(root)/agent.sock") }
         return agent
     }
 
@@ -173,7 +173,7 @@ import Testing
     }
 }
 
-@Suite struct StoreLockingTests {
+@Suite(.threadsOfItsOwn) struct StoreLockingTests {
     @Test func verifyRefusesClearlyWhileAnAgentKeepsTheStoreOpenAndGCGoesThroughTheAgent() throws {
         let scratch = try TemporaryDirectory()
         let root = scratch.appending("store")
@@ -187,7 +187,7 @@ import Testing
             holder.terminate()
             holder.waitUntilExit()
         }
-        usleep(500_000)
+        try eventuallyBlocking("the agent listens on its socket") { FileSystem.exists("\(root)/agent.sock") }
         let verify = try MantaProcess.run(["verify", "--store", root])
         #expect(verify.status != 0)
         #expect(verify.standardError.contains("keeps the store at \(root) open"), "\(verify.standardError)")

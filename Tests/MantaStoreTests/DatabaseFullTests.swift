@@ -5,7 +5,7 @@ import Testing
 
 /// The metadata database meeting a full disk is the store's full disk (`StoreError.diskFull`), so a pull that met
 /// it there first removes what it stored, as it does when a chunk write meets it.
-@Suite struct DatabaseFullTests {
+@Suite(.threadsOfItsOwn) struct DatabaseFullTests {
     @Test func aDatabaseThatCannotGrowReportsTheDiskFull() throws {
         let folder = try TemporaryDirectory()
         let connection = try SQLiteConnection(path: folder.appending("meta.db"))

@@ -10,7 +10,7 @@ import Glibc
 
 /// `meta.db` is an index of the store's files: lost or damaged, it is rebuilt from them, pins included, by the
 /// first command or agent that has the store to itself.
-@Suite struct DatabaseLossTests {
+@Suite(.threadsOfItsOwn) struct DatabaseLossTests {
     enum Damage: String, CaseIterable, CustomStringConvertible {
         case deleted, garbage, truncated, emptied
 
@@ -105,7 +105,7 @@ import Glibc
         agent.standardError = FileHandle(forWritingAtPath: logPath)
         try agent.run()
         defer { if agent.isRunning { kill(agent.processIdentifier, SIGKILL) } }
-        try eventually("the agent exits or listens", timeout: .seconds(10)) { !agent.isRunning || FileSystem.exists("\(root)/agent.sock") }
+        try eventuallyBlocking("the agent exits or listens") { !agent.isRunning || FileSystem.exists("\(root)/agent.sock") }
         let log = { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
         #expect(agent.isRunning && FileSystem.exists("\(root)/agent.sock"), "the agent is up: \(log())")
         agent.terminate()

@@ -4,7 +4,7 @@ import Testing
 
 @testable import MantaStore
 
-@Suite struct DedupTests {
+@Suite(.threadsOfItsOwn) struct DedupTests {
     @Test func twoReposSharingFilesAndTensorsStoreSharedChunksOnce() throws {
         let scratch = try TemporaryDirectory()
         let store = try Store(root: scratch.path)

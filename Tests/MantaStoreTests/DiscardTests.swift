@@ -5,7 +5,7 @@ import Testing
 @testable import MantaStore
 
 /// A pull whose file fails its whole-file check drops the chunks it wrote, unless another writer could count on them.
-@Suite struct DiscardTests {
+@Suite(.threadsOfItsOwn) struct DiscardTests {
     /// Stores two chunks, as a failed file's, and returns their ids.
     static func storeFailedFileChunks(in store: Store) throws -> [ChunkID] {
         try (1...2).map { index in

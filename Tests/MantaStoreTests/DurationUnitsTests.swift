@@ -1,7 +1,8 @@
 import MantaStore
+import MantaTestSupport
 import Testing
 
-@Suite struct DurationUnitsTests {
+@Suite(.threadsOfItsOwn) struct DurationUnitsTests {
     @Test func durationsConvertToSecondsAndWholeUnits() {
         let duration = Duration.milliseconds(1_500) + .nanoseconds(7)
         #expect(abs(duration.inSeconds - 1.500000007) < 1e-12)

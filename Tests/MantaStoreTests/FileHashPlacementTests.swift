@@ -1,8 +1,9 @@
+import MantaTestSupport
 import Testing
 
 @testable import MantaStore
 
-@Suite struct FileHashPlacementTests {
+@Suite(.threadsOfItsOwn) struct FileHashPlacementTests {
     static let mebibytes: UInt64 = 1 << 20
 
     @Test func oneLargeFileGetsItsOwnThreadWherePairingSavesLittle() {

@@ -4,7 +4,7 @@ import Testing
 
 @testable import MantaStore
 
-@Suite struct GarbageCollectionTests {
+@Suite(.threadsOfItsOwn) struct GarbageCollectionTests {
     /// A store with three one-chunk models imported in order a, b, c, each `size` bytes.
     static func storeWithThreeModels(_ scratch: TemporaryDirectory, size: Int = 100_000) throws -> (Store, [RepoReference]) {
         let store = try Store(root: scratch.appending("store"))

@@ -1,8 +1,9 @@
+import MantaTestSupport
 import Testing
 
 @testable import MantaStore
 
-@Suite struct HashCostsTests {
+@Suite(.threadsOfItsOwn) struct HashCostsTests {
     @Test func sixteenAtOnceStartsWhereEnoughRangesOutrunTheirPairs() {
         // Intel here: sixteen cost 8 single messages, a pair 1.75, so ten ranges (8 < 10 / 2 * 1.75) beat pairs.
         #expect(HashCosts(pair: 1.75, sixteen: 8).sixteenFrom == 10)

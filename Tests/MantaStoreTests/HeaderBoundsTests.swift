@@ -1,10 +1,11 @@
+import MantaTestSupport
 import Testing
 
 @testable import MantaStore
 
 /// Numbers in safetensors and GGUF headers come from the file (a hub's, a peer's, a user's): every one that would
 /// overflow or run past the file makes the header malformed (fixed blocks, with a warning), never a trap.
-@Suite struct HeaderBoundsTests {
+@Suite(.threadsOfItsOwn) struct HeaderBoundsTests {
     static func le(_ value: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: value >> (8 * UInt64($0))) } }
     static func le(_ value: UInt32) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: value >> (8 * UInt32($0))) } }
     static func string(_ text: String) -> [UInt8] { le(UInt64(text.utf8.count)) + Array(text.utf8) }

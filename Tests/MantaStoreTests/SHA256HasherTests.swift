@@ -1,8 +1,9 @@
+import MantaTestSupport
 import Testing
 
 @testable import MantaStore
 
-@Suite struct SHA256HasherTests {
+@Suite(.threadsOfItsOwn) struct SHA256HasherTests {
     static let engines: [SHA256Hasher.Engine] = [.shaExtensions, .openSSL].filter {
         $0 != .shaExtensions || SHA256Hasher.Engine.fastest == .shaExtensions
     }

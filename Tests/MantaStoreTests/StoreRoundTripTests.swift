@@ -5,7 +5,7 @@ import Testing
 
 @testable import MantaStore
 
-@Suite struct StoreRoundTripTests {
+@Suite(.threadsOfItsOwn) struct StoreRoundTripTests {
     static func filesAreIdentical(_ left: String, _ right: String) throws -> Bool {
         let enumerator = FileManager.default.enumerator(atPath: left)
         var checked = 0

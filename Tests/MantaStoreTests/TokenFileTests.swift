@@ -4,7 +4,7 @@ import MantaTestSupport
 import Testing
 
 /// Token files, as every server and client of Manta reads them: one line, trimmed, bounded, printable.
-@Suite struct TokenFileTests {
+@Suite(.threadsOfItsOwn) struct TokenFileTests {
     @Test func theTokenIsTheFilesLineWithoutSurroundingWhitespace() throws {
         let folder = try TemporaryDirectory()
         let path = folder.appending("token")

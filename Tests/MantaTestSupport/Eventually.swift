@@ -25,8 +25,10 @@ public func eventually(
     throw TestFailure("timed out: \(message())")
 }
 
-/// The same for synchronous tests: the mount's tests block their thread on FUSE calls, and a poll there sleeps the thread.
-public func eventually(
+/// The same for synchronous tests, which block their thread anyway (the mount's tests, on FUSE calls): a poll there
+/// sleeps the thread. Named apart so that async code, which must not block a thread of the shared pool, never picks
+/// it for a synchronous condition.
+public func eventuallyBlocking(
     _ message: @autoclosure () -> String, timeout: Duration = .seconds(60), poll: Duration = .milliseconds(20),
     sourceLocation: SourceLocation = #_sourceLocation, _ condition: () throws -> Bool
 ) throws {

@@ -7,12 +7,7 @@ public enum MantaProcess {
         public var description: String { "\(path) does not exist: run `swift build` before `swift test` (the README's test command does)" }
     }
 
-    public struct Result: Sendable {
-        public var status: Int32
-        public var standardOutput: String
-        public var standardError: String
-        public var succeeded: Bool { status == 0 }
-    }
+    public typealias Result = Program.Result
 
     /// `manta` in the build folder holding the running test bundle.
     public static func binaryPath() throws -> String {
@@ -31,6 +26,18 @@ public enum MantaProcess {
         throw NotBuilt(path: folder.appendingPathComponent("manta").path)
     }
 
+    /// Copies the `manta` binary to `destination`, to run it from another folder. Written through a descriptor
+    /// closed on exec: a process another test starts meanwhile would otherwise keep the copy open for writing, and
+    /// running the copy would fail with "Text file busy".
+    public static func copyBinary(to destination: String) throws {
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: try binaryPath()))
+        let descriptor = open(destination, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o755)
+        guard descriptor >= 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: destination]) }
+        defer { close(descriptor) }
+        let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        guard written == bytes.count else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: destination]) }
+    }
+
     /// A configured but not yet started `manta` process (or of a copy of it at `executable`).
     public static func process(_ arguments: [String], environment: [String: String] = [:], executable: String? = nil) throws -> Process {
         let process = Process()
@@ -40,46 +47,16 @@ public enum MantaProcess {
         return process
     }
 
-    /// Runs `manta` with `arguments` to completion and captures its output.
+    /// Runs `manta` with `arguments` to completion and captures its output, blocking the thread (`Program.run`).
     @discardableResult
     public static func run(_ arguments: [String], environment: [String: String] = [:], executable: String? = nil) throws -> Result {
-        let process = try process(arguments, environment: environment, executable: executable)
-        let output = Pipe()
-        let error = Pipe()
-        process.standardOutput = output
-        process.standardError = error
-        try process.run()
-        let collected = ConcurrentRead(error.fileHandleForReading)
-        let outputData = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(
-            status: process.terminationStatus,
-            standardOutput: String(decoding: outputData, as: UTF8.self),
-            standardError: String(decoding: collected.wait(), as: UTF8.self)
-        )
+        try Program.run(try executable ?? binaryPath(), arguments, environment: environment)
     }
 
-    /// `run` on a thread of its own, for tests whose servers run on the cooperative pool that `run` would block.
-    public static func runDetached(_ arguments: [String], environment: [String: String] = [:]) async throws -> Result {
-        try await blocking { try run(arguments, environment: environment) }
-    }
-
-    /// Reads a pipe to its end on another thread, so two pipes never block each other.
-    final class ConcurrentRead: @unchecked Sendable {
-        private var data = Data()
-        private let done = DispatchSemaphore(value: 0)
-
-        init(_ handle: FileHandle) {
-            Thread { [self] in
-                data = handle.readDataToEndOfFile()
-                done.signal()
-            }.start()
-        }
-
-        func wait() -> Data {
-            done.wait()
-            return data
-        }
+    /// The same without holding a thread while it runs, for async tests (`Program.runAwaitingExit`).
+    @discardableResult
+    public static func runAwaitingExit(_ arguments: [String], environment: [String: String] = [:]) async throws -> Result {
+        try await Program.runAwaitingExit(try binaryPath(), arguments, environment: environment)
     }
 }
 

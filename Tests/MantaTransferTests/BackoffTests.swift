@@ -1,7 +1,8 @@
+import MantaTestSupport
 import MantaTransfer
 import Testing
 
-@Suite struct BackoffTests {
+@Suite(.threadsOfItsOwn) struct BackoffTests {
     @Test func delaysDoubleFromTheInitialUpToTheMaximumAndStartOverAfterAReset() {
         var backoff = Backoff(initial: .milliseconds(100), maximum: .seconds(1))
         #expect(

@@ -1,9 +1,10 @@
 import MantaStore
+import MantaTestSupport
 import MantaTransfer
 import Testing
 
 /// In simulated time: the limiter sleeps on a `ManualClock` that moves as soon as it sleeps.
-@Suite struct RateLimiterTimingTests {
+@Suite(.threadsOfItsOwn) struct RateLimiterTimingTests {
     @Test func aSustainedTransferHoldsTheRate() async throws {
         let rate: UInt64 = 20_000_000
         let clock = ManualClock()

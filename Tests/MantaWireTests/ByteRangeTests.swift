@@ -1,7 +1,8 @@
+import MantaTestSupport
 import MantaWire
 import Testing
 
-@Suite struct ByteRangeTests {
+@Suite(.threadsOfItsOwn) struct ByteRangeTests {
     @Test func byteRangesParseLikeRFC9110() {
         #expect(ByteRange.parse(nil, length: 10) == .whole)
         #expect(ByteRange.parse("bytes=2-4", length: 10) == .partial(ByteRange(2, 5)))

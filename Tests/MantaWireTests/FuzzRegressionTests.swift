@@ -1,11 +1,12 @@
 import Foundation
 import MantaFuzz
+import MantaTestSupport
 import Testing
 
 /// Every input saved under `Fuzz/Regressions/<target>/` (a crash or broken invariant the fuzzer found, or one
 /// written for a crash found by hand) goes through the fuzz target it was saved for, in every test run, not
 /// only when scripts/fuzz.sh runs.
-@Suite struct FuzzRegressionTests {
+@Suite(.threadsOfItsOwn) struct FuzzRegressionTests {
     static let regressions = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fuzz/Regressions")

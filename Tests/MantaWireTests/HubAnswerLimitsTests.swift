@@ -1,7 +1,8 @@
+import MantaTestSupport
 import MantaWire
 import Testing
 
-@Suite struct HubAnswerLimitsTests {
+@Suite(.threadsOfItsOwn) struct HubAnswerLimitsTests {
     @Test func eachCapIsSetByItsEnvironmentVariableAndTheDefaultsStandOtherwise() throws {
         #expect(try HubAnswerLimits(environment: [:]) == HubAnswerLimits())
         let raised = try HubAnswerLimits(environment: ["MANTA_HUB_MAX_PAGES": "5000", "MANTA_HUB_MAX_PLAIN_FILE_SIZE": "1048576"])

@@ -1,8 +1,9 @@
 import MantaStore
+import MantaTestSupport
 import Testing
 
 /// Manifests arrive from peers: every number in them is refused with a clear error, never trapped on.
-@Suite struct ManifestBoundsTests {
+@Suite(.threadsOfItsOwn) struct ManifestBoundsTests {
     static let id = SHA256Hasher.hash([1])
 
     static func manifest(size: UInt64, chunks: [(offset: UInt64, length: UInt64)], files: Int = 1) -> Manifest {

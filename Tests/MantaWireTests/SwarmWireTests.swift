@@ -1,9 +1,10 @@
 import MantaStore
+import MantaTestSupport
 import MantaWire
 import Testing
 
 /// Swarm queries and answers arrive from peers: each number that cannot be believed is refused, naming its field.
-@Suite struct SwarmWireTests {
+@Suite(.threadsOfItsOwn) struct SwarmWireTests {
     static let query = SwarmQuery(
         repo: "acme/shards", commit: String(repeating: "a", count: 40), chunkSize: 4 << 20, files: ["a.safetensors", "b.json"])
     static let id = SHA256Hasher.hash([1]).hex

@@ -29,18 +29,22 @@ public final class Informer<R: KubeResource>: Sendable {
     private let namespace: String?
     private let labelSelector: String?
     private let backoff: Backoff
+    /// What the backoff between failed watches sleeps on.
+    private let clock: Stopwatch
     private let handler: @Sendable (InformerEvent<R>) -> Void
     private let state = Mutex(State())
     private let logger: Logger
 
     public init(
         client: KubeClient, namespace: String? = nil, labelSelector: String? = nil, backoff: Backoff = Backoff(),
-        logger: Logger = Logger(label: "manta.kube.informer"), handler: @escaping @Sendable (InformerEvent<R>) -> Void
+        clock: some Clock<Duration> = ContinuousClock(), logger: Logger = Logger(label: "manta.kube.informer"),
+        handler: @escaping @Sendable (InformerEvent<R>) -> Void
     ) {
         self.client = client
         self.namespace = namespace
         self.labelSelector = labelSelector
         self.backoff = backoff
+        self.clock = Stopwatch(clock)
         self.handler = handler
         var logger = logger
         logger[metadataKey: "resource"] = "\(R.resourceType)"
@@ -97,7 +101,7 @@ public final class Informer<R: KubeResource>: Sendable {
                 }
                 logger.debug("watch closed by the server, resuming", metadata: ["resourceVersion": "\(lastResourceVersion ?? "")"])
                 // A server that keeps closing watches at once must not make this loop spin.
-                if !delivered { try await Task.sleep(for: backoff.next()) }
+                if !delivered { try await clock.sleep(for: backoff.next()) }
             } catch let error as KubeError where error.isGone {
                 logger.info("watch expired, listing again", metadata: ["error": "\(error)"])
                 needsList = true
@@ -107,7 +111,7 @@ public final class Informer<R: KubeResource>: Sendable {
                 if Task.isCancelled { return }
                 let delay = backoff.next()
                 logger.warning("watch failed, retrying", metadata: ["error": "\(error)", "delay": "\(delay)"])
-                try? await Task.sleep(for: delay)
+                try? await clock.sleep(for: delay)
             }
         }
     }

@@ -7,7 +7,7 @@ import Testing
 
 /// The embedded API's persistence: objects, statuses and the resource version survive a restart; a damaged
 /// snapshot is refused with what to do; Events are kept to a bound.
-@Suite(.timeLimit(.minutes(3))) struct APIStorePersistenceTests {
+@Suite(.timeLimit(.minutes(3)), .threadsOfItsOwn) struct APIStorePersistenceTests {
     /// Serves a store persisted in `folder` on a unix socket there, runs `body` with a client, then shuts down.
     static func serving(_ folder: String, _ body: @Sendable (KubeClient) async throws -> Void) async throws {
         let store = try APIStore(persistingIn: folder + "/api", logger: quietLogger)

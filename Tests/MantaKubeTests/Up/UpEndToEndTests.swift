@@ -9,7 +9,7 @@ import Testing
 /// `manta up` as a user runs it, with a local hub: the original Manta's sample Torrents applied unchanged become
 /// Ready and readable in the mount, TTL and reclaim work, a restart keeps everything, bad manifests store nothing,
 /// two instances share a model as peers, and kubectl talks to the embedded API.
-@Suite(.serialized, .timeLimit(.minutes(5))) struct UpEndToEndTests {
+@Suite(.serialized, .timeLimit(.minutes(5)), .threadsOfItsOwn) struct UpEndToEndTests {
     static let samples = PackageFolder.path + "/deploy/samples"
     /// The repositories the samples name, each the GGUF fixture with a config.
     static let repositories = ["Qwen/Qwen2.5-0.5B-Instruct", "Qwen/Qwen3-0.6B"]
@@ -37,7 +37,7 @@ import Testing
                 #expect(applied.succeeded && applied.standardOutput.contains("torrent.manta.io/torrent-sample created"), "\(applied.standardError)")
                 let ready = try await up.waitForPhase("torrent-sample", .ready)
                 #expect(ready.status?.readyReplicas == 1)
-                let waited = try await MantaProcess.runDetached([
+                let waited = try await MantaProcess.runAwaitingExit([
                     "wait", "--torrent", "torrent-sample", "--socket", up.storeRoot + "/agent.sock", "--timeout", "30s",
                 ])
                 #expect(waited.succeeded, "\(waited.standardError)")

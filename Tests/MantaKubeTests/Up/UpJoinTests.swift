@@ -163,7 +163,7 @@ import Testing
                     (["--join", server, "--join-token-file", token], "needs one of --join-ca-sha256"),
                 ]
                 for (index, attempt) in attempts.enumerated() {
-                    let joining = try await MantaProcess.runDetached(
+                    let joining = try await MantaProcess.runAwaitingExit(
                         ["up", "--dir", scratch.appending("refused-\(index)"), "--listen", "127.0.0.1:0", "--node-name", "refused"]
                             + attempt.arguments)
                     #expect(!joining.succeeded && joining.standardError.contains(attempt.says), "\(attempt.arguments): \(joining.standardError)")

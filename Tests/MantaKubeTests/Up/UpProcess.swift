@@ -62,7 +62,7 @@ struct UpProcess: Sendable {
 
     /// `manta <arguments> --dir <directory>`, run to its end off the cooperative pool.
     func run(_ arguments: [String]) async throws -> MantaProcess.Result {
-        try await MantaProcess.runDetached(arguments + ["--dir", directory])
+        try await MantaProcess.runAwaitingExit(arguments + ["--dir", directory])
     }
 
     func torrent(_ name: String) async throws -> Torrent? {
