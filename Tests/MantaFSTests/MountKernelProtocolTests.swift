@@ -63,9 +63,18 @@ struct MountKernelProtocolTests {
                 // The copies' pages are dropped once built: only the kernel's passthrough brings them back.
                 if let copy, path == .passthrough || path == .chunks { try Self.dropCachedPages(copy) }
                 #expect(try Array(Data(contentsOf: URL(fileURLWithPath: mounted))) == original, "read \(path) \(file)")
-                if let copy, path == .passthrough || path == .chunks {
+                if let copy, path == .chunks {
                     let resident = try Self.residentPages(copy)
-                    #expect(path == .passthrough ? resident > 0 : resident == 0, "\(path) \(file): \(resident) pages of its copy were read")
+                    #expect(resident == 0, "\(path) \(file): \(resident) pages of its copy were read")
+                }
+                if let copy, path == .passthrough {
+                    // A copy can stand in its folder a moment before the mount serves opens from it (CI, with the
+                    // suite beside it, once read a file by its chunks then): each try opens the file anew.
+                    try eventuallyBlocking("\(file) read through its passthrough copy") {
+                        try Self.dropCachedPages(copy)
+                        _ = try Data(contentsOf: URL(fileURLWithPath: mounted))
+                        return try Self.residentPages(copy) > 0
+                    }
                 }
                 guard !original.isEmpty else { continue }
                 let handle = try PosixFile(path: mounted)
