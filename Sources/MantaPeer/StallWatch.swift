@@ -7,7 +7,7 @@ final class StallWatch: Sendable {
     private let clock: Stopwatch
     private let state = Mutex<(lastProgress: Duration, paused: Bool)>((.zero, false))
 
-    init(clock: some Clock<Duration> = ContinuousClock()) {
+    init(clock: some Clock<Duration>) {
         self.clock = Stopwatch(clock)
     }
 

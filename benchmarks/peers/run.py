@@ -8,27 +8,10 @@ the hub's egress (its /metrics) and each agent's peak RSS, against hub-only dist
 agents without peers) and, with --bittorrent, an aria2c swarm behind opentracker (a seeder capped at B
 standing in for the hub, N leechers capped at B/B). Writes results.json and makespan.png next to --out.
 """
-import argparse, json, os, re, shutil, signal, socket, subprocess, sys, time, urllib.request
+import argparse, json, os, re, shutil, signal, subprocess, sys, time, urllib.request
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(predicate, timeout, what):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    sys.exit(f"timed out waiting for {what}")
-
-
-def hub_bytes(endpoint):
-    text = urllib.request.urlopen(f"{endpoint}/metrics").read().decode()
-    return int(re.search(r"^manta_hub_served_bytes (\d+)$", text, re.M)[1])
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "harness"))
+from loopback import free_port, hub_bytes, wait_for  # noqa: E402
 
 
 def peak_rss_kib(pid):

@@ -20,29 +20,13 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "harness"))
 import figures as harness  # noqa: E402
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    sys.exit(f"timed out waiting for {what}")
+from loopback import free_port, hub_bytes, wait_for  # noqa: E402
 
 
 def cpu_of_command(command, **kwargs):
@@ -57,11 +41,6 @@ def cpu_of_command(command, **kwargs):
 def cpu_of_pid(pid):
     fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def hub_bytes(endpoint):
-    text = urllib.request.urlopen(f"{endpoint}/metrics").read().decode()
-    return int(re.search(r"^manta_hub_served_bytes (\d+)$", text, re.M)[1])
 
 
 def median(values):
