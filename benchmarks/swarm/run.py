@@ -17,6 +17,9 @@ SIGINT/SIGTERM, and any left by an earlier run is removed first. Writes <name>.j
 """
 import argparse, json, os, random, re, shutil, signal, subprocess, sys, time, urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "harness"))
+from loopback import wait_for  # noqa: E402
+
 PREFIX = "msw"                     # every namespace and link this script makes starts with it
 BRIDGE = f"{PREFIX}br0"
 SUBNET = "10.77"
@@ -156,15 +159,6 @@ class CPU:
 def hub_served_bytes():
     text = urllib.request.urlopen(f"http://{HUB_ADDRESS}:{PORT}/metrics", timeout=10).read().decode()
     return int(re.search(r"^manta_hub_served_bytes (\d+)$", text, re.M)[1])
-
-
-def wait_for(predicate, timeout, what):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise RuntimeError(f"timed out waiting for {what}")
 
 
 def run_swarm(args, scenario, nodes, size, rate_bytes):
