@@ -8,7 +8,9 @@ import Testing
 /// A real `manta agent` with a mount and a token under thousands of half-sent requests: it stays up, keeps serving
 /// an authenticated peer and its mount, holds its connections under the cap, and closes the stalled ones itself.
 @Suite(.timeLimit(.minutes(3))) struct ConnectionLimitsTests {
-    static let idleTimeout = 3
+    /// Long enough that the peer and the mount are answered while the flood is still held open, even with the
+    /// suite running beside this test.
+    static let idleTimeout = 10
 
     @Test func thousandsOfHalfOpenConnectionsNeitherStopPeersNorTheMountAndAreClosedAfterTheIdleTimeout() async throws {
         // The test holds 3,000 sockets itself.
@@ -35,7 +37,7 @@ import Testing
         let flood = HalfOpenConnections()
         let sources = (2...101).map { "127.0.0.\($0)" }
         try await blocking { flood.open(3000, to: port, from: sources, deadline: .now + .seconds(60)) }
-        #expect(flood.descriptors.count >= 2900, "the agent accepted the connections (\(flood.failedToOpen) failed)")
+        #expect(flood.descriptors.count >= 2 * maxConnections, "the flood outnumbered the cap (\(flood.failedToOpen) failed to open)")
         #expect(agent.isRunning)
         let descriptors = try openDescriptors(of: agent.processIdentifier)
         #expect(descriptors < maxConnections + 200, "the agent holds \(descriptors) descriptors under a cap of \(maxConnections) connections")
@@ -50,7 +52,10 @@ import Testing
         #expect(Data(bytes) == original.subdata(in: chunkStart..<(chunkStart + chunkLength)))
         let served = try await blocking { try Data(contentsOf: URL(fileURLWithPath: "\(mount)/models/acme/gguf/model.gguf")) }
         #expect(served == original)
-        #expect(ContinuousClock.now - started < .seconds(5), "peer and mount answered in \(ContinuousClock.now - started)")
+        // Stalled connections still open show both were answered beside the flood, not once the idle timeout had
+        // cleared it; a wall-clock bound would also measure whatever else the machine is doing.
+        let heldMeanwhile = try await blocking { flood.stillOpen() }
+        #expect(heldMeanwhile >= 100, "peer and mount answered in \(ContinuousClock.now - started), \(heldMeanwhile) stalled connections still open")
 
         // After the idle timeout the agent has closed every stalled connection itself.
         try await eventually("the idle timeout closes every half-open connection", timeout: .seconds(Self.idleTimeout * 4)) {
