@@ -3,6 +3,7 @@ import MantaHub
 import MantaPeer
 import MantaServerLimits
 import MantaStore
+import MantaTransfer
 
 /// What one node's agent runs with; `manta agent` fills it from its options.
 public struct AgentConfiguration: Sendable {
@@ -41,6 +42,8 @@ public struct AgentConfiguration: Sendable {
     public var quotaCheckInterval: Duration = .seconds(10)
     /// Whether the mount outlives the agent (a crash or a restart resumes it); nil: it ends with the agent.
     public var mountHandover: MountHandover?
+    /// What the swarm's polls, stall timeouts and answers' lifetimes, and the hub client's retry waits, are measured on.
+    public var clock = AnyClock(ContinuousClock())
 
     /// The socket an agent owning the store at `storeRoot` listens on unless told otherwise.
     public static func defaultSocketPath(storeRoot: String) -> String { "\(storeRoot)/agent.sock" }

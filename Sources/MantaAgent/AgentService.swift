@@ -47,7 +47,7 @@ public final class AgentService: Service, Sendable {
         self.discovery = discovery
         let peerClient = PeerClient(token: configuration.token, downloadLimiter: configuration.downloadRate.map { RateLimiter(bytesPerSecond: $0) })
         self.peerClient = peerClient
-        let board = SwarmBoard(store: store)
+        let board = SwarmBoard(store: store, clock: configuration.clock)
         swarmBoard = board
         let metrics = AgentMetrics(store: store)
         quota = QuotaKeeper(
@@ -90,7 +90,7 @@ public final class AgentService: Service, Sendable {
         let hub = try hubClient(for: reference)
         let puller = SwarmPuller(
             store: store, hub: hub, peerClient: peerClient, discovery: discovery, board: swarmBoard, timing: configuration.swarmTiming,
-            topology: configuration.swarmTopology, logger: logger
+            topology: configuration.swarmTopology, clock: configuration.clock, logger: logger
         )
         let snapshot = try await hub.snapshot(of: reference, filename: filename)
         try await admit(reference, snapshot: snapshot)
@@ -138,6 +138,6 @@ extension AgentService {
     /// The agent's hub, where revisions are resolved and what no peer has is fetched.
     private func hubClient(for reference: HubModelReference) throws -> HubClient {
         guard let hub = configuration.hub else { throw AgentError.noHub(reference: "\(reference)") }
-        return HubClient(configuration: hub, logger: logger)
+        return HubClient(configuration: hub, logger: logger, clock: configuration.clock)
     }
 }

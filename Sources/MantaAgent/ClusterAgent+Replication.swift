@@ -121,7 +121,7 @@ extension ClusterAgent {
                 logger.warning("\(verb) failed", metadata: ["replication": "\(name)", "error": "\(error)", "retry in": "\(delay)"])
                 await reportReliably(name, Replication.Status(phase: .failed, bytesTotal: total, message: message))
                 await recordEvent(for: replication, .warning, reason: replication.isLazy ? "RegisterFailed" : "PullFailed", message: message)
-                guard (try? await Task.sleep(for: delay)) != nil else { return }
+                guard (try? await self.configuration.clock.sleep(for: delay)) != nil else { return }
             }
         }
     }
@@ -177,7 +177,7 @@ extension ClusterAgent {
             await self.recordEvent(
                 for: replication, .normal, reason: "PullStarted",
                 message: "pulling \(source.repoID)@\(source.revision) (\(source.totalBytes) bytes), from peers first")
-            let started = ContinuousClock.now
+            let started = configuration.clock.now
             let summary = try await self.pullReportingProgress(name, reference: reference, filename: source.filename)
             guard summary.manifest.source.commit == source.commit else {
                 throw AgentError.revisionMoved(reference: "\(reference)", expected: source.commit, found: summary.manifest.source.commit)
@@ -185,7 +185,7 @@ extension ClusterAgent {
             try await NIOThreadPool.singleton.runIfActive { try store.pin(summary.digest, holder: holder) }
             await self.recordEvent(
                 for: replication, .normal, reason: "Pulled",
-                message: Self.pullDoneMessage(summary, source: source, took: ContinuousClock.now - started))
+                message: Self.pullDoneMessage(summary, source: source, took: started.duration(to: configuration.clock.now)))
             return summary.digest
         }
         return Self.readyStatus(source, manifest: digest)
@@ -201,7 +201,7 @@ extension ClusterAgent {
         return try await withThrowingTaskGroup(of: PullSummary?.self) { group in
             group.addTask {
                 var reported: UInt64?
-                while (try? await Task.sleep(for: self.configuration.progressInterval)) != nil {
+                while (try? await self.configuration.clock.sleep(for: self.configuration.progressInterval)) != nil {
                     guard let progress = latest.value.withLock({ $0 }), progress.completedBytes != reported else { continue }
                     reported = progress.completedBytes
                     await self.reportOnce(
@@ -247,7 +247,7 @@ extension ClusterAgent {
                 let message = "freeing failed: \(error); retrying in \(delay)"
                 await reportReliably(name, Replication.Status(phase: .reclaiming, message: message))
                 await recordEvent(for: replication, .warning, reason: "ReclaimFailed", message: message)
-                guard (try? await Task.sleep(for: delay)) != nil else { return }
+                guard (try? await self.configuration.clock.sleep(for: delay)) != nil else { return }
             }
         }
     }
@@ -324,7 +324,7 @@ extension ClusterAgent {
                 let delay = backoff.next()
                 logger.warning(
                     "could not report the status, retrying", metadata: ["replication": "\(name)", "error": "\(error)", "retry in": "\(delay)"])
-                guard (try? await Task.sleep(for: delay)) != nil else { return }
+                guard (try? await self.configuration.clock.sleep(for: delay)) != nil else { return }
             }
         }
     }

@@ -21,6 +21,8 @@ public struct ClusterAgentConfiguration: Sendable {
     public var retryBackoff: Backoff
     /// Reconnects of the watches.
     public var watchBackoff: Backoff
+    /// What the intervals and backoffs are measured on.
+    public var clock = AnyClock(ContinuousClock())
 
     public init(
         nodeName: String, advertiseAddress: PeerAddress? = nil, publishInterval: Duration = .seconds(30), progressInterval: Duration = .seconds(2),
@@ -109,7 +111,7 @@ public final class ClusterAgent: Service, Sendable {
         requestPublish()
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
-                while (try? await Task.sleep(for: self.configuration.publishInterval)) != nil { self.requestPublish() }
+                while (try? await self.configuration.clock.sleep(for: self.configuration.publishInterval)) != nil { self.requestPublish() }
             }
             for await _ in publishes {
                 do {
@@ -120,7 +122,7 @@ public final class ClusterAgent: Service, Sendable {
                 } catch {
                     let delay = retry.next()
                     logger.warning("could not write the NodeTracker, retrying", metadata: ["error": "\(error)", "in": "\(delay)"])
-                    guard (try? await Task.sleep(for: delay)) != nil else { break }
+                    guard (try? await configuration.clock.sleep(for: delay)) != nil else { break }
                     requestPublish()
                 }
             }

@@ -2,6 +2,7 @@ import Foundation
 import MantaHub
 import MantaPeer
 import MantaStore
+import MantaTransfer
 import MantaWire
 import Synchronization
 
@@ -17,8 +18,9 @@ final class SwarmBoard: Sendable {
     /// reading stopped): peers ask several times a second, and each answer reads only what was appended since.
     private let journalsRead = Mutex<[String: [String: (position: ResumeJournal.ReadPosition, chunks: [Manifest.Chunk])]]>([:])
 
-    init(store: Store) {
+    init(store: Store, clock: some Clock<Duration>) {
         self.store = store
+        self.clock = Stopwatch(clock)
     }
 
     /// Announces a pull of `repo@commit`; returns its start time, which orders it against peers' pulls.
@@ -69,12 +71,13 @@ final class SwarmBoard: Sendable {
     /// While this node pulls a revision, answers about complete ones are kept this long: followers ask
     /// several times a second, and finding one reads every reference's manifest.
     static let completeAnswerLifetime: Duration = .milliseconds(500)
-    private let completeAnswers = Mutex<[String: (digest: Digest?, at: ContinuousClock.Instant)]>([:])
+    private let completeAnswers = Mutex<[String: (digest: Digest?, at: Duration)]>([:])
+    private let clock: Stopwatch
 
     /// A manifest of the revision holding every queried file, with every chunk stored.
     private func completeManifest(for query: SwarmQuery) -> Digest? {
         let key = "\(query.repo)@\(query.commit)\u{0}\(query.files.joined(separator: "\u{0}"))"
-        let now = ContinuousClock.now
+        let now = clock.elapsed
         if let cached = completeAnswers.withLock({ $0[key] }), now - cached.at < Self.completeAnswerLifetime { return cached.digest }
         let digest = findCompleteManifest(for: query)
         completeAnswers.withLock { answers in

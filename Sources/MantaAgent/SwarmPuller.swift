@@ -21,6 +21,7 @@ struct SwarmPuller: Sendable {
     let board: SwarmBoard
     let timing: AgentConfiguration.SwarmTiming
     let topology: SwarmTopology
+    let clock: AnyClock
     let logger: Logger
 
     /// Pulls the files of `snapshot`, the hub's metadata of `reference` (and `filename`), which the caller read
@@ -91,7 +92,7 @@ struct SwarmPuller: Sendable {
         _ query: SwarmQuery, startedAt started: Double, snapshot: HubSnapshot, digests: FileDigests, stored: StoredChunks,
         progress: @escaping @Sendable (PullProgress) -> Void
     ) async throws -> Outcome {
-        let followBoard = FollowBoard(node: board.node, since: started, topology: topology)
+        let followBoard = FollowBoard(node: board.node, since: started, topology: topology, clock: clock)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             do {
                 return try await poll(
@@ -128,7 +129,7 @@ struct SwarmPuller: Sendable {
                         answers, present: try await presentChunks(of: answers), everyone: false, board: followBoard, snapshot: snapshot,
                         digests: digests)
                 }
-                try await Task.sleep(for: timing.pollInterval / Self.upstreamPollsPerRound)
+                try await clock.sleep(for: timing.pollInterval / Self.upstreamPollsPerRound)
                 continue
             }
             let peers = await discovery.peers()
@@ -162,7 +163,7 @@ struct SwarmPuller: Sendable {
             case .follow:
                 break
             case .wait:
-                try await Task.sleep(for: timing.pollInterval / Self.upstreamPollsPerRound)
+                try await clock.sleep(for: timing.pollInterval / Self.upstreamPollsPerRound)
                 continue
             case .hub, .finish:
                 if verdict == .hub, holders.isEmpty, anEarlierPuller {
@@ -181,7 +182,7 @@ struct SwarmPuller: Sendable {
                     group.addTask { try await fetchFollowing(followBoard, snapshot: snapshot, digests: digests, stored: stored, progress: progress) }
                 }
             }
-            try await Task.sleep(for: timing.pollInterval / Self.upstreamPollsPerRound)
+            try await clock.sleep(for: timing.pollInterval / Self.upstreamPollsPerRound)
         }
     }
 
@@ -329,11 +330,11 @@ struct SwarmPuller: Sendable {
         _ files: [Manifest.File], snapshot: HubSnapshot, reference: HubModelReference, filename: String?, puller: ModelPuller, digests: FileDigests,
         written: Set<ChunkID>, bytesDownloaded: UInt64, writing: Store.WriteSession
     ) async throws -> PullSummary {
-        let checking = ContinuousClock.now
+        let checking = Stopwatch(clock)
         defer {
             logger.debug(
                 "finished from peers",
-                metadata: ["repo": "\(snapshot.repo)", "missing": "\(written.count)", "seconds": "\(ContinuousClock.now - checking)"])
+                metadata: ["repo": "\(snapshot.repo)", "missing": "\(written.count)", "seconds": "\(checking.elapsed)"])
         }
         return try await NIOThreadPool.singleton.runIfActive { [store] in
             for file in files { try Self.checkWholeFile(file, hashedSoFar: digests[file.path], in: store, dropping: written, by: writing) }

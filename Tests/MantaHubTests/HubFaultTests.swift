@@ -1,6 +1,8 @@
 import Foundation
 import MantaHub
 import MantaStore
+import MantaTestSupport
+import MantaTransfer
 import NIOCore
 import Testing
 
@@ -34,13 +36,17 @@ import Testing
 
     @Test func tooManyRequestsWaitsAtLeastRetryAfter() async throws {
         try await withTestHub { server, address, repository in
-            let client = try testClient(address)
-            server.faults.inject(.status(429, retryAfterSeconds: 1), times: 1, on: .resolve)
+            let clock = ManualClock()
+            let client = try testClient(address, clock: clock)
+            server.faults.inject(.status(429, retryAfterSeconds: 30), times: 1, on: .resolve)
             let location = try HubFileLocation(repo: TestRepository.repo, revision: "main", path: "config.json")
-            let clock = ContinuousClock()
-            let start = clock.now
-            let bytes = try await client.fetch(location, range: 0..<5)
-            #expect(clock.now - start >= .seconds(1))
+            let fetching = Task { try await client.fetch(location, range: 0..<5) }
+            let retryAt = ManualClock.Instant(offset: .seconds(30))
+            try await eventually("the client waits out the Retry-After") { clock.nextDeadline == retryAt }
+            clock.advance(to: retryAt.advanced(by: .milliseconds(-1)))
+            #expect(clock.nextDeadline == retryAt, "the client asks again no sooner than Retry-After")
+            clock.advance(to: retryAt)
+            let bytes = try await fetching.value
             #expect(bytes.bytes == Array(repository.bytes("config.json")[..<5]))
         }
     }

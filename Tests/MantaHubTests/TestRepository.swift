@@ -1,6 +1,7 @@
 import Foundation
 import MantaHub
 import MantaStore
+import MantaTransfer
 import NIOCore
 
 /// A small nested repository written to a fresh temporary folder, in the layout `HubServer` serves:
@@ -69,9 +70,11 @@ func withTestHub<Result: Sendable>(
 }
 
 /// A client with short retry delays so fault tests stay fast.
-func testClient(_ address: HubServerAddress, token: String? = nil, maximumAttempts: Int = 5) throws -> HubClient {
+func testClient(
+    _ address: HubServerAddress, token: String? = nil, maximumAttempts: Int = 5, clock: some Clock<Duration> = ContinuousClock()
+) throws -> HubClient {
     let retry = HubRetryPolicy(maximumAttempts: maximumAttempts, initialDelay: .milliseconds(10), maximumDelay: .milliseconds(100))
-    return HubClient(configuration: try HubClientConfiguration(endpoint: address.endpoint, token: token, retry: retry))
+    return HubClient(configuration: try HubClientConfiguration(endpoint: address.endpoint, token: token, retry: retry), clock: clock)
 }
 
 extension ByteBuffer {

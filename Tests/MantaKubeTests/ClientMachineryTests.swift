@@ -24,9 +24,19 @@ import Testing
     }
 
     @Test func throttledRequestsAreRetriedAfterRetryAfter() async throws {
-        try await KubeTestEnvironment.with { env in
-            env.store.throttle(times: 3)
-            _ = try await env.client.create(Torrent.sample("patient"))
+        let clock = ManualClock()
+        try await KubeTestEnvironment.with(clientClock: clock) { env in
+            env.store.throttle(times: 3, retryAfterSeconds: 7)
+            let creating = Task { try await env.client.create(Torrent.sample("patient")) }
+            for attempt in 1...3 {
+                let waitEnds = ManualClock.Instant(offset: .seconds(7 * attempt))
+                try await eventually("throttled attempt \(attempt) waits out its Retry-After") { clock.nextDeadline == waitEnds }
+                clock.advance(to: waitEnds.advanced(by: .milliseconds(-1)))
+                #expect(clock.nextDeadline == waitEnds, "the client waits the whole Retry-After")
+                clock.advance(to: waitEnds)
+            }
+            _ = try await creating.value
+            #expect(clock.now.offset == .seconds(21))
             #expect(try await env.client.get(Torrent.self, name: "patient").name == "patient")
         }
     }

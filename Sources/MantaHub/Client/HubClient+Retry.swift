@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Logging
+import MantaTransfer
 import NIOCore
 
 extension HubClient {
@@ -10,6 +11,7 @@ extension HubClient {
         let target: HubRequestTarget
         let url: String
         let logger: Logger
+        let clock: Stopwatch
         private(set) var failures = 0
 
         init(client: HubClient, target: HubRequestTarget, url: String) {
@@ -17,6 +19,7 @@ extension HubClient {
             self.target = target
             self.url = url
             logger = client.logger
+            clock = client.clock
         }
 
         /// Waits before the next attempt, or throws the final error when the budget is spent or the error is not transient.
@@ -34,7 +37,7 @@ extension HubClient {
                     "error": "\(Self.describe(error))", "delay_ms": "\(delay.nanoseconds / 1_000_000)",
                 ]
             )
-            try await Task.sleep(for: .nanoseconds(delay.nanoseconds))
+            try await clock.sleep(for: .nanoseconds(delay.nanoseconds))
         }
 
         private func finalError(for error: any Error) -> HubError {

@@ -91,8 +91,8 @@ extension HubClient {
     private func withTimeout<Value: Sendable>(_ timeout: TimeAmount, _ body: @escaping @Sendable () async throws -> Value) async throws -> Value {
         try await withThrowingTaskGroup(of: Value.self) { group in
             group.addTask { try await body() }
-            group.addTask {
-                try await Task.sleep(for: .nanoseconds(timeout.nanoseconds))
+            group.addTask { [clock] in
+                try await clock.sleep(for: .nanoseconds(timeout.nanoseconds))
                 throw MetadataTimeout(timeout: timeout)
             }
             defer { group.cancelAll() }

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Logging
+import MantaTransfer
 import NIOCore
 import NIOHTTP1
 
@@ -10,11 +11,17 @@ public struct HubClient: Sendable {
     public let configuration: HubClientConfiguration
     let httpClient: HTTPClient
     let logger: Logger
+    /// What retry waits and metadata timeouts are measured on.
+    let clock: Stopwatch
 
-    public init(configuration: HubClientConfiguration, httpClient: HTTPClient = .shared, logger: Logger = Logger(label: "manta.hub.client")) {
+    public init(
+        configuration: HubClientConfiguration, httpClient: HTTPClient = .shared, logger: Logger = Logger(label: "manta.hub.client"),
+        clock: some Clock<Duration> = ContinuousClock()
+    ) {
         self.configuration = configuration
         self.httpClient = httpClient
         self.logger = logger
+        self.clock = Stopwatch(clock)
     }
 
     /// Sends one request and returns the response once its status is a success; failures become `HubError`s or

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import Logging
 import MantaStore
+import MantaTransfer
 import NIOCore
 import NIOFoundationCompat
 import NIOHTTP1
@@ -17,6 +18,8 @@ public struct KubeClient: Sendable {
     let http: HTTPClient
     let tokens: TokenSource
     let logger: Logger
+    /// What Retry-After waits and the token's age are measured on.
+    let clock: Stopwatch
 
     /// Deadline for the response head of ordinary requests.
     static let requestTimeout: TimeAmount = .seconds(30)
@@ -27,9 +30,10 @@ public struct KubeClient: Sendable {
     ///   - tokenRefreshInterval: how long a token read from a file is used before the file is read again.
     ///   - connectTimeout: how long to keep trying to connect; a TLS handshake failure (an untrusted server
     ///     certificate, say) is retried until then before the request fails.
+    ///   - clock: what throttling waits and the token's age are measured on.
     public init(
         config: KubeConfig, tokenRefreshInterval: Duration = .seconds(60), connectTimeout: Duration = .seconds(10),
-        logger: Logger = Logger(label: "manta.kube")
+        logger: Logger = Logger(label: "manta.kube"), clock: some Clock<Duration> = ContinuousClock()
     ) throws(KubeError) {
         var configuration = HTTPClient.Configuration()
         configuration.timeout = .init(connect: .nanoseconds(connectTimeout.wholeNanoseconds), read: nil)
@@ -39,7 +43,8 @@ public struct KubeClient: Sendable {
         }
         self.config = config
         self.http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-        self.tokens = TokenSource(credentials: config.credentials, refreshInterval: tokenRefreshInterval)
+        self.clock = Stopwatch(clock)
+        self.tokens = TokenSource(credentials: config.credentials, refreshInterval: tokenRefreshInterval, clock: self.clock)
         self.logger = logger
     }
 
@@ -219,7 +224,7 @@ public struct KubeClient: Sendable {
                 throttled += 1
                 let seconds = response.headers.first(name: "Retry-After").flatMap { Int64($0) } ?? 1
                 _ = try? await collect(response, path: path)
-                try await Task.sleep(for: min(.seconds(max(seconds, 0)), Self.maxRetryAfter))
+                try await clock.sleep(for: min(.seconds(max(seconds, 0)), Self.maxRetryAfter))
                 continue
             } else {
                 return response
@@ -284,16 +289,18 @@ public struct KubeClient: Sendable {
 final class TokenSource: Sendable {
     private struct Cached {
         var token: String
-        var readAt: ContinuousClock.Instant
+        var readAt: Duration
     }
 
     private let refreshInterval: Duration
     private let credentials: KubeConfig.Credentials
+    private let clock: Stopwatch
     private let cache = Mutex<Cached?>(nil)
 
-    init(credentials: KubeConfig.Credentials, refreshInterval: Duration) {
+    init(credentials: KubeConfig.Credentials, refreshInterval: Duration, clock: Stopwatch) {
         self.credentials = credentials
         self.refreshInterval = refreshInterval
+        self.clock = clock
     }
 
     func token() async throws -> String? {
@@ -301,7 +308,7 @@ final class TokenSource: Sendable {
         case .none, .clientCertificate: return nil
         case .token(let token): return token
         case .tokenFile(let path):
-            let now = ContinuousClock.now
+            let now = clock.elapsed
             if let cached = cache.withLock({ $0 }), now - cached.readAt < refreshInterval {
                 return cached.token
             }

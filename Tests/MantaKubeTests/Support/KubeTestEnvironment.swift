@@ -22,7 +22,7 @@ struct KubeTestEnvironment: Sendable {
     /// Starts a server on 127.0.0.1:0, runs `body` with a client, then stops both.
     static func with<T: Sendable>(
         bookmarkInterval: Duration = .milliseconds(200), watchFragmentBytes: Int? = nil, tls: TLSConfiguration? = nil,
-        _ body: @Sendable (KubeTestEnvironment) async throws -> T
+        clientClock: some Clock<Duration> = ContinuousClock(), _ body: @Sendable (KubeTestEnvironment) async throws -> T
     ) async throws -> T {
         let apiServer = TestAPIServer(bookmarkInterval: bookmarkInterval, watchFragmentBytes: watchFragmentBytes)
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
@@ -48,7 +48,7 @@ struct KubeTestEnvironment: Sendable {
         var clientLogger = Logger(label: "test-client")
         clientLogger.logLevel = .warning
         let scheme = tls == nil ? "http" : "https"
-        let client = try KubeClient(config: KubeConfig(server: "\(scheme)://127.0.0.1:\(port)"), logger: clientLogger)
+        let client = try KubeClient(config: KubeConfig(server: "\(scheme)://127.0.0.1:\(port)"), logger: clientLogger, clock: clientClock)
         let environment = KubeTestEnvironment(server: apiServer, client: client, port: port)
         do {
             let result = try await body(environment)

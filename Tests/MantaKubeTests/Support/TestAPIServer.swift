@@ -14,8 +14,8 @@ struct TestAPIServer: Sendable {
         var requests: [String: Int] = [:]
         /// False answers watches with 503, as an overloaded or restarting API server would.
         var watchesAvailable = true
-        /// Requests still to be refused with 429 Too Many Requests.
-        var throttle = 0
+        /// Requests still to be refused with 429 Too Many Requests, and the Retry-After they carry.
+        var throttle = (times: 0, retryAfterSeconds: 0)
         /// When set, requests must carry this bearer token.
         var requiredToken: String?
     }
@@ -31,14 +31,14 @@ struct TestAPIServer: Sendable {
         if let token = faults.value.requiredToken, request.headers[.authorization] != "Bearer \(token)" {
             return EmbeddedAPIServer.status(401, "Unauthorized", "Unauthorized")
         }
-        let throttled = faults.mutate { faults in
-            defer { faults.throttle = max(0, faults.throttle - 1) }
-            return faults.throttle > 0
+        let throttledFor = faults.mutate { faults -> Int? in
+            defer { faults.throttle.times = max(0, faults.throttle.times - 1) }
+            return faults.throttle.times > 0 ? faults.throttle.retryAfterSeconds : nil
         }
-        if throttled {
+        if let throttledFor {
             var response = EmbeddedAPIServer.status(
                 429, "TooManyRequests", "the server has received too many requests and has asked us to try again later")
-            response.headers[.retryAfter] = "0"
+            response.headers[.retryAfter] = "\(throttledFor)"
             return response
         }
         if let route = APIRoute(path: request.uri.path) {
@@ -78,8 +78,8 @@ struct TestAPIServer: Sendable {
 
     func setWatchesAvailable(_ available: Bool) { faults.mutate { $0.watchesAvailable = available } }
 
-    /// Refuses the next `times` requests with 429 and `Retry-After: 0`, as API Priority and Fairness does.
-    func throttle(times: Int) { faults.mutate { $0.throttle = times } }
+    /// Refuses the next `times` requests with 429 and a `Retry-After`, as API Priority and Fairness does.
+    func throttle(times: Int, retryAfterSeconds: Int = 0) { faults.mutate { $0.throttle = (times, retryAfterSeconds) } }
 
     func requireToken(_ token: String?) { faults.mutate { $0.requiredToken = token } }
 
