@@ -195,7 +195,8 @@ let package = Package(
             ]
         ),
 
-        .target(name: "MantaTestSupport", dependencies: ["MantaStore"], path: "Tests/MantaTestSupport"),
+        .target(name: "CTestParallelism", path: "Tests/CTestParallelism"),
+        .target(name: "MantaTestSupport", dependencies: ["CTestParallelism", "MantaStore"], path: "Tests/MantaTestSupport"),
         .testTarget(name: "MantaCLITests", dependencies: ["MantaCLISupport", "MantaStore", "MantaTestSupport", "MantaTransfer"]),
         .testTarget(name: "MantaTransferTests", dependencies: ["MantaStore", "MantaTestSupport", "MantaTransfer"]),
         .testTarget(name: "MantaWireTests", dependencies: ["MantaWire", "MantaStore", "MantaFuzz", "MantaTestSupport"]),
