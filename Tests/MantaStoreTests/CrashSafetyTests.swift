@@ -211,7 +211,10 @@ import Testing
                 results.withLock { $0.append(contentsOf: result.map { [$0] } ?? []) }
             }
         }
-        usleep(1_500_000)
+        // Each opening makes its session file once it holds the shared lock: then both are in each other's way.
+        try eventuallyBlocking("both waiters have the store open beside this one") {
+            try FileManager.default.contentsOfDirectory(atPath: "\(root)/sessions").count == 3
+        }
         withExtendedLifetime(holder) {}
         holder = nil
         waiters.wait()

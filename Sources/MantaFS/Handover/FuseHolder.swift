@@ -1,6 +1,7 @@
 import CFuse
 import Foundation
 import Logging
+import MantaTransfer
 
 #if canImport(Glibc)
 import Glibc
@@ -18,21 +19,24 @@ public struct FuseHolder {
     private let logger: Logger
     /// How long a server asked to yield has to exit before the new one gets the connection anyway.
     private let yieldTimeout: Duration = .seconds(10)
+    /// What the grace, the yield timeout and the wait for a first server are measured on.
+    private let clock: Stopwatch
 
     private var listener: Int32 = -1
     private var server: HandoverSocket?
     /// A server waiting for the one before it to exit.
     private var successor: HandoverSocket?
-    private var successorDeadline: ContinuousClock.Instant?
+    private var successorDeadline: Duration?
     private var descriptors: [Int32] = []
     private var journal: MountJournal?
-    private var serverlessSince: ContinuousClock.Instant? = .now
+    private var serverlessSince: Duration? = .zero
 
-    public init(socketPath: String, grace: Duration, stays: Bool = false, logger: Logger) {
+    public init(socketPath: String, grace: Duration, stays: Bool = false, logger: Logger, clock: some Clock<Duration> = ContinuousClock()) {
         self.socketPath = socketPath
         self.grace = grace
         self.stays = stays
         self.logger = logger
+        self.clock = Stopwatch(clock)
     }
 
     /// Serves until there is nothing left to hold.
@@ -81,17 +85,17 @@ public struct FuseHolder {
             guard serveMessage(from: server) else { return letGo() }
         }
         if watched[0].revents & Int16(POLLIN) != 0 { accept() }
-        if let deadline = successorDeadline, ContinuousClock.now >= deadline, let successor {
+        if let deadline = successorDeadline, clock.elapsed >= deadline, let successor {
             logger.warning("the server asked to yield did not exit: the new one takes over anyway")
             server = nil
             resume(successor)
         }
         // A holder started for a server that went before handing anything over has nothing to keep.
-        if server == nil, successor == nil, !stays, descriptors.isEmpty, let since = serverlessSince, ContinuousClock.now - since >= .seconds(10) {
+        if server == nil, successor == nil, !stays, descriptors.isEmpty, let since = serverlessSince, clock.elapsed - since >= .seconds(10) {
             logger.info("no server handed a connection over: nothing to hold")
             return false
         }
-        if server == nil, successor == nil, !(stays && descriptors.isEmpty), let since = serverlessSince, ContinuousClock.now - since >= grace {
+        if server == nil, successor == nil, !(stays && descriptors.isEmpty), let since = serverlessSince, clock.elapsed - since >= grace {
             logger.notice("no server came back within the grace period: letting the mount go", metadata: ["grace": "\(grace)"])
             return letGo()
         }
@@ -157,7 +161,7 @@ public struct FuseHolder {
         if let successor {
             resume(successor)
         } else {
-            serverlessSince = .now
+            serverlessSince = clock.elapsed
             if !descriptors.isEmpty { logger.notice("the mount's server went away: holding its connection until one comes back") }
         }
     }
@@ -188,7 +192,7 @@ public struct FuseHolder {
             logger.notice("a new server takes over: asking the current one to exit")
             try? server.send(.yield)
             successor = connection
-            successorDeadline = .now + yieldTimeout
+            successorDeadline = clock.elapsed + yieldTimeout
         } else {
             resume(connection)
         }
@@ -205,7 +209,7 @@ public struct FuseHolder {
             logger.notice("handed the mount's connection to a new server")
         } catch {
             logger.warning("could not hand the connection to the new server", metadata: ["error": "\(error)"])
-            serverlessSince = .now
+            serverlessSince = clock.elapsed
         }
     }
 }
