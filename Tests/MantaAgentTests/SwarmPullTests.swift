@@ -152,14 +152,16 @@ struct AgentSwarm: Sendable {
     @Test func aSlowFollowerInTheLineDoesNotHoldBackTheOnesBehindIt() async throws {
         // Agent 1 takes from peers at 250 kB/s, a fiftieth of the hub's rate: the 48 MiB model would take it over
         // three minutes, far past the others (7 s alone) even with the suite running beside them (at 1 MB/s and
-        // 2 MB/s they once finished after it in CI). It is cancelled once they are done.
-        try await AgentSwarm.with(agents: 4, hubRate: 12_000_000, downloadRates: [1: 250_000]) { swarm in
+        // 2 MB/s they once finished after it in CI). A 4 MiB chunk takes it 16 s, so its follow must not count
+        // 15 s without a new chunk as a stall and take the rest from the hub. It is cancelled once they are done.
+        try await AgentSwarm.with(agents: 4, hubRate: 12_000_000, stallTimeout: .seconds(600), downloadRates: [1: 250_000]) { swarm in
             let pulling = Task { try await swarm.agents[0].pull(swarm.model) }
             try await Task.sleep(for: .milliseconds(300))
             let slowDone = Atomic<Bool>(false)
             let slow = Task {
-                defer { slowDone.store(true, ordering: .relaxed) }
-                return try await swarm.agents[1].pull(swarm.model)
+                let summary = try await swarm.agents[1].pull(swarm.model)
+                slowDone.store(true, ordering: .relaxed)
+                return summary
             }
             try await Task.sleep(for: .milliseconds(50))
             let behind = swarm.agents.dropFirst(2).map { agent in Task { try await agent.pull(swarm.model) } }

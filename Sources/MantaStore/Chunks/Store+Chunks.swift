@@ -92,6 +92,29 @@ extension Store {
         }
     }
 
+    /// Hands the chunk's bytes to `consume` in pieces read through `buffer`, unchecked: for a caller that hashes them
+    /// anyway, and reads many chunks, so that it needs no fresh memory per chunk (a compressed chunk is decoded whole).
+    public func readChunk(
+        _ id: ChunkID, file: String? = nil, through buffer: UnsafeMutableRawBufferPointer, _ consume: (UnsafeRawBufferPointer) throws -> Void
+    ) throws {
+        guard let location = location(of: id) else { throw StoreError.missingChunk(file: file ?? "?", chunk: id) }
+        guard location.encoding == .plain else {
+            let bytes: [UInt8]
+            do {
+                bytes = try location.decoded()
+            } catch is ChunkDecodingError {
+                throw StoreError.corruptChunk(file: file, chunk: id)
+            }
+            return try bytes.withUnsafeBytes(consume)
+        }
+        let descriptor = try FileDescriptor.open(location.path, flags: O_RDONLY)
+        var offset: UInt64 = 0
+        while case let count = try descriptor.read(into: buffer, at: offset), count > 0 {
+            try consume(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+            offset += UInt64(count)
+        }
+    }
+
     /// The chunk's bytes, checked against its id unless `verify` is false (for a caller that hashes them anyway).
     public func read(_ id: ChunkID, file: String? = nil, verify: Bool = true) throws -> [UInt8] {
         guard let location = location(of: id) else { throw StoreError.missingChunk(file: file ?? "?", chunk: id) }

@@ -43,10 +43,11 @@ public struct FileDescriptor: ~Copyable {
     }
 
     public func read(count: Int, at offset: UInt64) throws -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: count)
-        let got = try bytes.withUnsafeMutableBytes { buffer throws in try read(into: buffer, at: offset) }
-        bytes.removeLast(count - got)
-        return bytes
+        // Not zeroed first: the array holds only the bytes `pread` wrote, and clearing a chunk's megabytes before
+        // reading over them cost a pull as much CPU as copying them.
+        try [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            initialized = try read(into: UnsafeMutableRawBufferPointer(buffer), at: offset)
+        }
     }
 
     public func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws {
