@@ -90,12 +90,7 @@ extension PeerServer {
         let digest = try digest(context, "digest")
         let ids = try await NIOThreadPool.singleton.runIfActive { [store] in (try? store.manifest(digest))?.chunkIDs }
         guard let ids else { throw HTTPError(.notFound, message: "manifest \(digest) is not on this node") }
-        let bitmap = ChunkBitmap(try await presence(of: ids))
-        return Response(
-            status: .ok,
-            headers: [.contentType: "application/octet-stream", ChunkBitmap.countHeader: String(bitmap.count)],
-            body: .init(byteBuffer: ByteBuffer(bytes: bitmap.bytes))
-        )
+        return Self.bitmapResponse(try await presence(of: ids))
     }
 }
 
@@ -132,7 +127,12 @@ extension PeerServer {
         let bytes = Array(body.readableBytesView)
         guard bytes.count % 32 == 0 else { throw HTTPError(.badRequest, message: "the body must be 32-byte SHA-256 ids") }
         let ids = stride(from: 0, to: bytes.count, by: 32).map { Digest(bytes: Array(bytes[$0..<$0 + 32])) }
-        let bitmap = ChunkBitmap(try await presence(of: ids))
+        return Self.bitmapResponse(try await presence(of: ids))
+    }
+
+    /// Which chunks are here, one bit each in the order asked, with their count in a header.
+    static func bitmapResponse(_ present: [Bool]) -> Response {
+        let bitmap = ChunkBitmap(present)
         return Response(
             status: .ok,
             headers: [.contentType: "application/octet-stream", ChunkBitmap.countHeader: String(bitmap.count)],

@@ -16,10 +16,7 @@ import Testing
         let copies = "\(node.store)/passthrough"
         let hub = HubServer(configuration: try HubServerConfiguration(root: node.hubRoot))
         try await hub.withRunning { address in
-            let (agent, port) = try await AgentProcessTests.startAgent(
-                store: node.store, mount: node.mount, tokenFile: nil,
-                options: ["--endpoint", address.endpoint, "--quota", "\(Self.quota)", "--quota-interval", "1h"],
-                errorLog: node.scratch.appending("agent.log"))
+            let (agent, port) = try await node.startAgent(hub: address.endpoint, quota: Self.quota)
             defer { if agent.isRunning { agent.terminate() } }
             for name in ["m1", "m2", "m3"] { try await node.pull(name) }
             // The first open of each file builds its copy.

@@ -34,6 +34,14 @@ import Testing
             try content.write(to: URL(fileURLWithPath: "\(folder)/weights.bin"))
         }
 
+        /// An agent on this node's store and mount, pulling from the hub at `endpoint`, under `quota` bytes with no
+        /// periodic check (every eviction follows a pull, or `manta gc`); its log goes to the scratch folder.
+        func startAgent(hub endpoint: String, quota: Int) async throws -> (Process, Int) {
+            try await AgentProcessTests.startAgent(
+                store: store, mount: mount, tokenFile: nil, options: ["--endpoint", endpoint, "--quota", "\(quota)", "--quota-interval", "1h"],
+                errorLog: scratch.appending("agent.log"))
+        }
+
         func run(_ arguments: [String]) async throws -> MantaProcess.Result {
             try await MantaProcess.runAwaitingExit(arguments + ["--store", store])
         }
@@ -89,11 +97,7 @@ import Testing
         let node = try QuotaNode()
         let hub = HubServer(configuration: try HubServerConfiguration(root: node.hubRoot))
         try await hub.withRunning { address in
-            // No periodic check: every eviction here follows a pull, or `manta gc`.
-            let (agent, port) = try await AgentProcessTests.startAgent(
-                store: node.store, mount: node.mount, tokenFile: nil,
-                options: ["--endpoint", address.endpoint, "--quota", "\(Self.quota)", "--quota-interval", "1h"],
-                errorLog: node.scratch.appending("agent.log"))
+            let (agent, port) = try await node.startAgent(hub: address.endpoint, quota: Self.quota)
             defer { if agent.isRunning { agent.terminate() } }
 
             try await node.pull("pinned", pinned: true)

@@ -46,22 +46,54 @@ import Testing
         let scratch = try TemporaryDirectory()
         let store = try Store(root: scratch.appending("store"))
         let summary = try store.importDirectory(try Fixtures.syntheticShards(), as: try RepoReference(parsing: "acme/shards"))
-        let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
         var checked = 0
         for chunk in summary.manifest.files.flatMap(\.chunks) where chunk.length >= 1 << 20 {
-            let path = try #require(store.location(of: chunk.id)).path
-            let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-            defer { close(descriptor) }
-            let length = Int(chunk.length)
-            let mapping = try #require(mmap(nil, length, PROT_READ, MAP_SHARED, descriptor, 0))
-            defer { munmap(mapping, length) }
-            var pages = [UInt8](repeating: 0, count: (length + pageSize - 1) / pageSize)
-            #expect(mincore(mapping, length, &pages) == 0)
-            let resident = pages.filter { $0 & 1 != 0 }.count
-            #expect(resident <= 1, "\(resident) of \(pages.count) pages of a \(length)-byte chunk are cached (only its last partial block may be)")
+            let resident = try Self.residentPages(of: try #require(store.location(of: chunk.id)).path, length: Int(chunk.length))
+            #expect(resident <= 1, "\(resident) pages of a \(chunk.length)-byte chunk are cached (only its last partial block may be)")
             checked += 1
         }
         #expect(checked > 0)
+    }
+
+    @Test(
+        "a chunk put past the page cache (as a pull's are) is left out of it, and reads back byte-identical through any buffer",
+        .enabled(if: temporaryFolderIsOnDisk))
+    func aChunkPutPastThePageCacheIsLeftOutOfItAndReadsBackIdentical() throws {
+        let scratch = try TemporaryDirectory()
+        let store = try Store(root: scratch.appending("store"))
+        let length = (1 << 20) + 1000
+        let aligned = UnsafeMutableRawBufferPointer.allocate(byteCount: length + 1, alignment: 4096)
+        defer { aligned.deallocate() }
+        for index in 0..<length { aligned[index] = UInt8(truncatingIfNeeded: (index &* 31) ^ (index >> 9)) }
+        let bytes = UnsafeRawBufferPointer(rebasing: aligned[..<length])
+        let id = SHA256Hasher.hash(bytes)
+        #expect(try store.put(id, bytes: bytes, pastPageCache: true) > 0)
+        let resident = try Self.residentPages(of: try #require(store.location(of: id)).path, length: length)
+        #expect(resident <= 1, "\(resident) pages of the chunk are cached (only its last partial block may be)")
+
+        // Read back past the page cache through an aligned buffer, through the cache through one that is not.
+        for buffer in [aligned, UnsafeMutableRawBufferPointer(rebasing: aligned[1...])] {
+            let piece = UnsafeMutableRawBufferPointer(rebasing: buffer[..<(256 << 10)])
+            var read: [UInt8] = []
+            try store.readChunk(id, through: piece) { read += $0 }
+            #expect(read.count == length)
+            #expect(SHA256Hasher.hash(read) == id)
+        }
+        #expect(try store.read(id).count == length)
+        let missing = SHA256Hasher.hash(Array("not stored".utf8))
+        #expect(throws: StoreError.self) { try store.readChunk(missing, through: aligned) { _ in } }
+    }
+
+    /// How many of the file's pages are in the page cache.
+    static func residentPages(of path: String, length: Int) throws -> Int {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        defer { close(descriptor) }
+        let mapping = try #require(mmap(nil, length, PROT_READ, MAP_SHARED, descriptor, 0))
+        defer { munmap(mapping, length) }
+        let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+        var pages = [UInt8](repeating: 0, count: (length + pageSize - 1) / pageSize)
+        #expect(mincore(mapping, length, &pages) == 0)
+        return pages.filter { $0 & 1 != 0 }.count
     }
 
     @Test func importThenExportOfSyntheticShardsAndGGUFIsByteIdentical() throws {

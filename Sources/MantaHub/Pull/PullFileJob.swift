@@ -51,7 +51,7 @@ final class PullFileJob: Sendable {
     /// Hashes and stores chunk `index`, journals it, and feeds the whole-file hash. Blocking.
     func store(_ index: Int, bytes: UnsafeRawBufferPointer, into store: Store) throws {
         let id = SHA256Hasher.hash(bytes)
-        let new = try store.put(id, bytes: bytes) > 0
+        let new = try store.put(id, bytes: bytes, pastPageCache: true) > 0
         // Known as written before the journal is: a pull whose append fails (a full disk) still removes the chunk.
         if new { state.withLock { _ = $0.written.insert(id) } }
         try journal.append(ResumeJournal.Entry(span: plan.spans[index], id: id, new: new))

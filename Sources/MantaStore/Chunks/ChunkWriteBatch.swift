@@ -6,9 +6,10 @@ import Glibc
 
 /// New chunks written as temporary files and named only once their bytes are durable, so a crash never
 /// leaves a valid chunk name over bad bytes. With `.batched` durability the whole batch is made durable
-/// by one `syncfs` (one journal commit, as `cp` + `sync` does) instead of one `fdatasync` per chunk, and
-/// each chunk's whole 4 KiB blocks are written past the page cache (`O_DIRECT`) from the caller's aligned
-/// buffer, the rest through it with write-back started at once. Used by one thread at a time.
+/// by one `syncfs` (one journal commit, as `cp` + `sync` does) instead of one `fdatasync` per chunk. Past the
+/// page cache (always when batched, on request otherwise) each chunk's whole 4 KiB blocks are written with
+/// `O_DIRECT` from the caller's aligned buffer, the rest through the cache (with write-back started at once when
+/// batched). Used by one thread at a time.
 public final class ChunkWriteBatch {
     public enum Durability: Sendable {
         /// `fdatasync` each chunk file: for chunks that arrive one by one.
@@ -28,6 +29,8 @@ public final class ChunkWriteBatch {
 
     let store: Store
     let durability: Durability
+    /// Whether whole 4 KiB blocks go past the page cache (`O_DIRECT`) where the caller's buffer is aligned.
+    let pastPageCache: Bool
     private var pending: [Pending] = []
     private var pendingIDs = Set<ChunkID>()
     /// Chunks already stored that this batch met again: their last access is updated in one transaction.
@@ -35,9 +38,11 @@ public final class ChunkWriteBatch {
     public private(set) var pendingBytes: UInt64 = 0
     private let encoder: ChunkEncoder
 
-    public init(store: Store, durability: Durability) {
+    /// `pastPageCache`: nil, past it where durability is batched.
+    public init(store: Store, durability: Durability, pastPageCache: Bool? = nil) {
         self.store = store
         self.durability = durability
+        self.pastPageCache = pastPageCache ?? (durability == .batched)
         encoder = ChunkEncoder(compression: store.configuration.compression)
     }
 
@@ -112,10 +117,10 @@ public final class ChunkWriteBatch {
         return stored
     }
 
-    /// Writes `bytes` at `offset`, whole 4 KiB blocks past the page cache where durability is batched; returns
+    /// Writes `bytes` at `offset`, whole 4 KiB blocks past the page cache where `pastPageCache`; returns
     /// whether any went through it.
     private func write(_ bytes: UnsafeRawBufferPointer, to file: borrowing FileDescriptor, at offset: Int) throws -> Bool {
-        let direct = durability == .batched ? Self.writeDirect(bytes, to: file, at: offset) : 0
+        let direct = pastPageCache ? Self.writeDirect(bytes, to: file, at: offset) : 0
         try file.write(UnsafeRawBufferPointer(rebasing: bytes[direct...]), at: UInt64(offset + direct))
         return direct < bytes.count
     }

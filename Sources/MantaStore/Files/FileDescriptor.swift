@@ -34,12 +34,19 @@ public struct FileDescriptor: ~Copyable {
     public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws -> Int {
         var done = 0
         while done < buffer.count {
-            let count = retryingEINTR { pread(raw, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done)) }
-            guard count >= 0 else { throw StoreError.fromErrno(errno, path: path, operation: "read") }
+            let count = try readOnce(into: UnsafeMutableRawBufferPointer(rebasing: buffer[done...]), at: offset + UInt64(done))
             if count == 0 { break }
             done += count
         }
         return done
+    }
+
+    /// One `pread` into `buffer` at `offset`; returns the count read (0 at end of file). What a descriptor reading
+    /// past the page cache needs: its reads must start at aligned offsets, so it cannot go on after a short one.
+    public func readOnce(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws -> Int {
+        let count = retryingEINTR { pread(raw, buffer.baseAddress!, buffer.count, off_t(offset)) }
+        guard count >= 0 else { throw StoreError.fromErrno(errno, path: path, operation: "read") }
+        return count
     }
 
     public func read(count: Int, at offset: UInt64) throws -> [UInt8] {
