@@ -70,6 +70,13 @@ import Testing
         #expect(try store.put(id, bytes: bytes, pastPageCache: true) > 0)
         let resident = try Self.residentPages(of: try #require(store.location(of: id)).path, length: length)
         #expect(resident <= 1, "\(resident) pages of the chunk are cached (only its last partial block may be)")
+        // From unaligned memory (a peer's chunk) too: copied through an aligned buffer of the store's.
+        let unaligned = UnsafeRawBufferPointer(rebasing: aligned[1..<length])
+        let other = SHA256Hasher.hash(unaligned)
+        #expect(try store.put(other, bytes: unaligned, pastPageCache: true) > 0)
+        let otherResident = try Self.residentPages(of: try #require(store.location(of: other)).path, length: length - 1)
+        #expect(otherResident <= 1, "\(otherResident) pages of the chunk from unaligned memory are cached")
+        #expect(SHA256Hasher.hash(try store.read(other)) == other)
 
         // Read back past the page cache through an aligned buffer, through the cache through one that is not.
         for buffer in [aligned, UnsafeMutableRawBufferPointer(rebasing: aligned[1...])] {

@@ -219,7 +219,7 @@ struct SwarmPuller: Sendable {
                 let new = try await NIOThreadPool.singleton.runIfActive { [store] in
                     // Counted before the write: a full disk can fail it after the chunk's file landed.
                     if store.location(of: id) == nil { stored.writing(id) }
-                    return try bytes.withUnsafeBytes { try store.put(id, bytes: $0) } > 0
+                    return try bytes.withUnsafeBytes { try store.put(id, bytes: $0, pastPageCache: true) } > 0
                 }
                 if new { stored.insert(id, bytes: bytes.count) }
                 let (placements, done) = await followBoard.stored(id)

@@ -66,8 +66,9 @@ extension Store {
     /// the bytes written to disk, 0 when the chunk was already present. The chunk's folder still needs
     /// `syncChunkFolders` before a manifest may name it. Many chunks at once go faster through a
     /// `ChunkWriteBatch`.
-    /// `pastPageCache`: write its whole 4 KiB blocks with `O_DIRECT` when `bytes` is aligned (a pull's chunks, which
-    /// would otherwise cost more CPU in the page cache than in their hashes; the mount then reads them from disk).
+    /// `pastPageCache`: write its whole 4 KiB blocks with `O_DIRECT` (a pull's chunks, which would otherwise cost
+    /// more CPU in the page cache than in their hashes; the mount then reads them from disk), from `bytes` where it
+    /// is aligned, else copied through one of the store's aligned buffers where the store keeps chunks plain.
     @discardableResult
     public func put(_ id: ChunkID, bytes: UnsafeRawBufferPointer, verify: Bool = false, pastPageCache: Bool = false) throws -> UInt64 {
         if verify {
@@ -75,7 +76,16 @@ extension Store {
             guard actual == id else { throw StoreError.hashMismatch(expected: id, actual: actual) }
         }
         let batch = ChunkWriteBatch(store: self, durability: .eachFile, pastPageCache: pastPageCache)
-        let stored = try batch.add(id, bytes: bytes)
+        let stored: UInt64
+        if pastPageCache, configuration.compression == .none, Int(bitPattern: bytes.baseAddress) % 4096 != 0 {
+            stored = try pieceBuffers.withBuffer { buffer in
+                try batch.add(id, size: bytes.count, through: buffer) { piece, offset in
+                    piece.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + piece.count)]))
+                }
+            }
+        } else {
+            stored = try batch.add(id, bytes: bytes)
+        }
         try batch.commit()
         return stored
     }
