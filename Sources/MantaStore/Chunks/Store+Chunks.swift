@@ -121,14 +121,18 @@ extension Store {
             return try bytes.withUnsafeBytes(consume)
         }
         let descriptor = try FileDescriptor.open(location.path, flags: O_RDONLY)
+        let size = try descriptor.size()
         let aligned = buffer.count % 4096 == 0 && Int(bitPattern: buffer.baseAddress) % 4096 == 0
-        let direct = aligned && clinux_set_direct(descriptor.raw, 1) == 0
+        var direct = aligned && clinux_set_direct(descriptor.raw, 1) == 0
         var offset: UInt64 = 0
-        while true {
-            let count = try direct ? descriptor.readOnce(into: buffer, at: offset) : descriptor.read(into: buffer, at: offset)
-            if count > 0 { try consume(UnsafeRawBufferPointer(rebasing: buffer[..<count])) }
-            offset += UInt64(count)
-            if count < buffer.count { return }
+        while offset < size {
+            // A direct read must start on a block; should one come back short before the end, the rest goes through the cache.
+            if direct, offset % 4096 != 0 { direct = clinux_set_direct(descriptor.raw, 0) != 0 }
+            let piece = UnsafeMutableRawBufferPointer(rebasing: buffer[..<Int(min(UInt64(buffer.count), size - offset))])
+            let count = try direct ? descriptor.readOnce(into: buffer, at: offset) : descriptor.read(into: piece, at: offset)
+            guard count > 0 else { throw StoreError.corruptChunk(file: file, chunk: id) }
+            try consume(UnsafeRawBufferPointer(rebasing: buffer[..<min(count, piece.count)]))
+            offset += UInt64(min(count, piece.count))
         }
     }
 
