@@ -158,7 +158,7 @@ struct MountHandoverTests {
         let harness = try MountHarness([try TestModels.shards()])
         defer { harness.cleanUp() }
         let holderLog = harness.directory.appending("holder.log")
-        FileManager.default.createFile(atPath: holderLog, contents: nil)
+        _ = FileManager.default.createFile(atPath: holderLog, contents: nil)
         let holder = try MantaProcess.process(
             ["fuse-holder", "--store", harness.storePath, "--mount", harness.mountPoint, "--stay"], environment: ["MANTA_LOG_LEVEL": "info"],
             executable: URL(fileURLWithPath: try MantaProcess.binaryPath()).deletingLastPathComponent().appendingPathComponent("manta-net").path)

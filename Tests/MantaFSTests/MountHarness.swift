@@ -53,7 +53,7 @@ final class MountHarness: @unchecked Sendable {
 
     /// Starts `manta mount` and waits (at most 15 s) until the kernel lists the mount.
     func mount(environment: [String: String] = [:], options: [String] = []) throws {
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let process = try MantaProcess.process(
             ["mount", mountPoint, "--store", storePath] + options, environment: environment.merging(["MANTA_LOG_LEVEL": "info"]) { old, _ in old }
         )

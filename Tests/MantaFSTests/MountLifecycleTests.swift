@@ -286,7 +286,7 @@ struct MountLifecycleTests {
         #expect(result.standardError.contains("\(missing) does not exist"), "\(result.standardError)")
 
         let file = directory.appending("file")
-        FileManager.default.createFile(atPath: file, contents: Data("x".utf8))
+        _ = FileManager.default.createFile(atPath: file, contents: Data("x".utf8))
         let onFile = try MantaProcess.run(["mount", file, "--store", directory.appending("store")])
         #expect(onFile.status != 0)
         #expect(onFile.standardError.contains("is not a folder"), "\(onFile.standardError)")

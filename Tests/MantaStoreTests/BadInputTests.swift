@@ -33,7 +33,7 @@ import Testing
 
     @Test func aFileInsteadOfAFolderIsNamed() throws {
         let scratch = try TemporaryDirectory()
-        FileManager.default.createFile(atPath: scratch.appending("file"), contents: Data([1]))
+        _ = FileManager.default.createFile(atPath: scratch.appending("file"), contents: Data([1]))
         let result = try MantaProcess.run(["import", scratch.appending("file"), "--repo", "a/b", "--store", scratch.appending("store")])
         #expect(result.standardError.contains("is not a folder"))
         #expect(!FileSystem.exists(scratch.appending("store")))
@@ -43,7 +43,7 @@ import Testing
         let scratch = try TemporaryDirectory()
         let source = scratch.appending("src")
         try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: "\(source)/a.txt", contents: Data("hello".utf8))
+        _ = FileManager.default.createFile(atPath: "\(source)/a.txt", contents: Data("hello".utf8))
         #expect(mkfifo("\(source)/pipe", 0o644) == 0)
         let result = try MantaProcess.run(["import", source, "--repo", "a/b", "--store", scratch.appending("store")])
         #expect(result.status != 0)

@@ -55,9 +55,10 @@ import Testing
         }
         let usage = try Store(root: root).usage()
         for suffix in ["", "-wal", "-shm"] { unlink("\(root)/meta.db\(suffix)") }
-        FileManager.default.createFile(atPath: "\(root)/tmp/tmp-123-leftover", contents: Data([1, 2, 3]))
+        _ = FileManager.default.createFile(atPath: "\(root)/tmp/tmp-123-leftover", contents: Data([1, 2, 3]))
         let folder = try #require(FileSystem.entries(of: "\(root)/chunks").first)
-        FileManager.default.createFile(atPath: "\(root)/chunks/\(folder)/\(Store.temporaryChunkPrefix)tmp-123-leftover", contents: Data([1, 2, 3]))
+        _ = FileManager.default.createFile(
+            atPath: "\(root)/chunks/\(folder)/\(Store.temporaryChunkPrefix)tmp-123-leftover", contents: Data([1, 2, 3]))
         let recovered = try Store(root: root)
         #expect(try recovered.usage().uniqueBytes == usage.uniqueBytes)
         #expect(try recovered.usage().chunkCount == usage.chunkCount)
@@ -84,7 +85,7 @@ import Testing
         let bytes = Array("a chunk written just before a crash".utf8)
         let hex = SHA256Hasher.hash(bytes).hex
         try FileManager.default.createDirectory(atPath: "\(root)/chunks/\(hex.prefix(2))", withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: "\(root)/chunks/\(hex.prefix(2))/\(hex)", contents: Data(bytes))
+        _ = FileManager.default.createFile(atPath: "\(root)/chunks/\(hex.prefix(2))/\(hex)", contents: Data(bytes))
         return (root, indexed)
     }
 
@@ -168,7 +169,7 @@ import Testing
     @Test func aRebootMakesTheNextOpenRecover() throws {
         let scratch = try TemporaryDirectory()
         let (root, indexed) = try Self.closedStoreWithAnUnindexedChunk(scratch)
-        FileManager.default.createFile(atPath: "\(root)/recovered", contents: Data("an earlier boot".utf8))
+        _ = FileManager.default.createFile(atPath: "\(root)/recovered", contents: Data("an earlier boot".utf8))
         #expect(try Store(root: root).usage().chunkCount == indexed + 1)
     }
 }

@@ -99,7 +99,7 @@ import Glibc
         try damage.apply(to: root)
 
         let logPath = scratch.appending("agent.log")
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let agent = try MantaProcess.process(["agent", "--store", root, "--listen", "127.0.0.1:0"])
         agent.standardOutput = FileHandle(forWritingAtPath: logPath)
         agent.standardError = FileHandle(forWritingAtPath: logPath)

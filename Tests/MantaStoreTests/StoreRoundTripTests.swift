@@ -11,7 +11,7 @@ import Testing
         var checked = 0
         while let relative = enumerator?.nextObject() as? String {
             var isDirectory: ObjCBool = false
-            FileManager.default.fileExists(atPath: "\(left)/\(relative)", isDirectory: &isDirectory)
+            _ = FileManager.default.fileExists(atPath: "\(left)/\(relative)", isDirectory: &isDirectory)
             guard !isDirectory.boolValue else { continue }
             guard FileManager.default.contentsEqual(atPath: "\(left)/\(relative)", andPath: "\(right)/\(relative)") else { return false }
             checked += 1

@@ -58,7 +58,7 @@ public enum Program {
             process.arguments = arguments
             process.environment = inheritingEnvironment ? ProcessInfo.processInfo.environment.merging(environment) { $1 } : environment
             if let workingDirectory { process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory) }
-            for stream in ["stdout", "stderr"] { FileManager.default.createFile(atPath: folder.appending(stream), contents: nil) }
+            for stream in ["stdout", "stderr"] { _ = FileManager.default.createFile(atPath: folder.appending(stream), contents: nil) }
             process.standardOutput = FileHandle(forWritingAtPath: folder.appending("stdout"))
             process.standardError = FileHandle(forWritingAtPath: folder.appending("stderr"))
         }

@@ -36,6 +36,7 @@ extension Store {
     /// form one queue that the lanes share after those, so the small files fill the lanes at the end. Where pairing
     /// two hashes on one core saves little and the new files are fewer than the cores, each new file's hash is on a
     /// thread of its own from the start instead, and its chunks join the queue (`FileHashPlacement`).
+    @discardableResult
     public func importDirectory(
         _ directory: String,
         as reference: RepoReference,
