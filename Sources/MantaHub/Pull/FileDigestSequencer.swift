@@ -62,7 +62,7 @@ public final class FileDigestSequencer: Sendable {
                 if let inHand, inHand.offset == chunk.offset {
                     hasher.state.update(inHand.bytes)
                 } else {
-                    try store.readChunk(chunk.id, file: path, through: hasher.readBuffer) { hasher.state.update($0) }
+                    try store.readChunk(chunk.id, file: path) { hasher.state.update($0) }
                 }
             } catch {
                 progress.withLock { $0.hashing = false }
@@ -80,20 +80,8 @@ public final class FileDigestSequencer: Sendable {
     }
 }
 
-/// The running hash of a `FileDigestSequencer`, and the buffer chunks stored out of order are read back through.
-/// Unchecked `Sendable`: only the holder of the hashing role (handed out under the sequencer's lock, one at a time)
-/// touches it, and `finish` runs after all stores.
+/// The running hash of a `FileDigestSequencer`. Unchecked `Sendable`: only the holder of the hashing role
+/// (handed out under the sequencer's lock, one at a time) touches it, and `finish` runs after all stores.
 private final class RoleGuardedHasher: @unchecked Sendable {
     var state = SHA256Hasher()
-    /// Made on the first read-back: a file whose chunks arrive in order never needs it.
-    private var buffer: UnsafeMutableRawBufferPointer?
-
-    var readBuffer: UnsafeMutableRawBufferPointer {
-        if let buffer { return buffer }
-        let made = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 4096)
-        buffer = made
-        return made
-    }
-
-    deinit { buffer?.deallocate() }
 }

@@ -1,8 +1,8 @@
 import Synchronization
 
-/// Aligned buffers that a chunk in unaligned memory (one from a peer) is copied through, a piece at a time, to be
-/// written past the page cache. Kept for the store's life, one per thread that has written at once, so that no
-/// chunk needs fresh memory. A buffer belongs to the one caller that took it until it is given back.
+/// Aligned buffers that chunks go through a piece at a time past the page cache: one in unaligned memory (from a
+/// peer) copied in to be written, one read back to be hashed. Kept for the store's life, one per thread that has
+/// used one at once, so that no chunk needs fresh memory. A buffer belongs to the one caller that took it until it is given back.
 final class PieceBuffers: Sendable {
     static let pieceBytes = 1 << 20
 

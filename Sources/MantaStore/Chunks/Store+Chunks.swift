@@ -104,12 +104,10 @@ extension Store {
         }
     }
 
-    /// Hands the chunk's bytes to `consume` in pieces read through `buffer`, unchecked: for a caller that hashes them
-    /// anyway, and reads many chunks, so that it needs no fresh memory per chunk (a compressed chunk is decoded whole).
-    /// An aligned `buffer` (4 KiB) is read into past the page cache: a pull reads back what it just wrote past it.
-    public func readChunk(
-        _ id: ChunkID, file: String? = nil, through buffer: UnsafeMutableRawBufferPointer, _ consume: (UnsafeRawBufferPointer) throws -> Void
-    ) throws {
+    /// Hands the chunk's bytes to `consume` in pieces, unchecked: for a caller that hashes them anyway and reads many
+    /// chunks, so that it needs no fresh memory per chunk (a compressed chunk is decoded whole). A plain chunk is read
+    /// past the page cache, through one of the store's aligned buffers: a pull reads back what it just wrote past it.
+    public func readChunk(_ id: ChunkID, file: String? = nil, _ consume: (UnsafeRawBufferPointer) throws -> Void) throws {
         guard let location = location(of: id) else { throw StoreError.missingChunk(file: file ?? "?", chunk: id) }
         guard location.encoding == .plain else {
             let bytes: [UInt8]
@@ -122,17 +120,18 @@ extension Store {
         }
         let descriptor = try FileDescriptor.open(location.path, flags: O_RDONLY)
         let size = try descriptor.size()
-        let aligned = buffer.count % 4096 == 0 && Int(bitPattern: buffer.baseAddress) % 4096 == 0
-        var direct = aligned && clinux_set_direct(descriptor.raw, 1) == 0
-        var offset: UInt64 = 0
-        while offset < size {
-            // A direct read must start on a block; should one come back short before the end, the rest goes through the cache.
-            if direct, offset % 4096 != 0 { direct = clinux_set_direct(descriptor.raw, 0) != 0 }
-            let piece = UnsafeMutableRawBufferPointer(rebasing: buffer[..<Int(min(UInt64(buffer.count), size - offset))])
-            let count = try direct ? descriptor.readOnce(into: buffer, at: offset) : descriptor.read(into: piece, at: offset)
-            guard count > 0 else { throw StoreError.corruptChunk(file: file, chunk: id) }
-            try consume(UnsafeRawBufferPointer(rebasing: buffer[..<min(count, piece.count)]))
-            offset += UInt64(min(count, piece.count))
+        var direct = clinux_set_direct(descriptor.raw, 1) == 0
+        try pieceBuffers.withBuffer { buffer in
+            var offset: UInt64 = 0
+            while offset < size {
+                // A direct read must start on a block; should one come back short before the end, the rest goes through the cache.
+                if direct, offset % 4096 != 0 { direct = clinux_set_direct(descriptor.raw, 0) != 0 }
+                let piece = UnsafeMutableRawBufferPointer(rebasing: buffer[..<Int(min(UInt64(buffer.count), size - offset))])
+                let count = try direct ? descriptor.readOnce(into: buffer, at: offset) : descriptor.read(into: piece, at: offset)
+                guard count > 0 else { throw StoreError.corruptChunk(file: file, chunk: id) }
+                try consume(UnsafeRawBufferPointer(rebasing: buffer[..<min(count, piece.count)]))
+                offset += UInt64(min(count, piece.count))
+            }
         }
     }
 

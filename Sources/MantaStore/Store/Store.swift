@@ -38,7 +38,8 @@ public final class Store: Sendable {
     let sessionPath: String
     /// How many `WriteSession`s this process has open, under the lock a discard holds while it deletes.
     let openWriteSessions = Mutex(0)
-    /// What `put` copies a chunk from unaligned memory through to write it past the page cache.
+    /// What `put` copies a chunk from unaligned memory through to write it past the page cache, and what
+    /// `readChunk` reads through.
     let pieceBuffers = PieceBuffers()
 
     var chunksDirectory: String { root + "/chunks" }
