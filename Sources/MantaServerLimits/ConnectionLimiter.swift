@@ -9,11 +9,15 @@ import Synchronization
 public final class ConnectionLimiter: Sendable {
     public let limits: ServerLimits
     private let logger: Logger
+    /// Time on the clock the limiter was given, since it was made: it paces the cap's warnings.
+    private let elapsed: @Sendable () -> Duration
     private let state = Mutex(State())
 
-    public init(limits: ServerLimits, logger: Logger) {
+    public init(limits: ServerLimits, logger: Logger, clock: some Clock<Duration> = ContinuousClock()) {
         self.limits = limits
         self.logger = logger
+        let start = clock.now
+        elapsed = { start.duration(to: clock.now) }
     }
 
     /// Connections open now.
@@ -25,7 +29,7 @@ public final class ConnectionLimiter: Sendable {
     /// new one must be closed instead.
     func admit(_ channel: any Channel) -> UInt64? {
         let client = channel.remoteAddress?.ipAddress
-        let now = ContinuousClock.now
+        let now = elapsed()
         let (id, displaced, warn) = state.withLock { state -> (UInt64?, [any Channel], Bool) in
             var displaced: [any Channel] = []
             if let client, state.perClient[client, default: 0] >= limits.maxConnectionsPerClient {
@@ -85,7 +89,7 @@ public final class ConnectionLimiter: Sendable {
         var open: [UInt64: Connection] = [:]
         var perClient: [String: Int] = [:]
         var displaced = 0
-        var lastWarning: ContinuousClock.Instant?
+        var lastWarning: Duration?
 
         /// A scan, not an index: it runs only at a full cap, over at most `maxConnections` entries.
         func longestIdle(client: String?) -> UInt64? {
@@ -107,7 +111,7 @@ public final class ConnectionLimiter: Sendable {
         }
 
         /// At most one warning a minute, so a flood does not flood the log too.
-        mutating func shouldWarn(at now: ContinuousClock.Instant) -> Bool {
+        mutating func shouldWarn(at now: Duration) -> Bool {
             if let lastWarning, now - lastWarning < .seconds(60) { return false }
             lastWarning = now
             return true

@@ -88,6 +88,15 @@ import Testing
             }
         }
 
+        /// Waits until the mount has let go of every closed file: the kernel releases a file after `close` returns,
+        /// and the mount records a model as used when its last file is released.
+        func waitUntilClosedFilesAreReleased() async throws {
+            let store = store
+            try await eventually("the mount released every closed file", poll: .milliseconds(100)) {
+                try await blocking { try Store(root: store).pins().allSatisfy { !$0.holder.hasPrefix(Store.processHolderPrefix) } }
+            }
+        }
+
         func chunkFileCount() -> Int {
             (FileManager.default.enumerator(atPath: "\(store)/chunks")?.allObjects as? [String] ?? []).filter { $0.count > 64 }.count
         }
@@ -107,7 +116,7 @@ import Testing
 
             // m1 was pulled first, but reading it through the mount makes m2 the least recently used.
             #expect(try await node.readThroughMount("m1"))
-            try await Task.sleep(for: .seconds(2))  // the mount records reads every second
+            try await node.waitUntilClosedFilesAreReleased()
             try await node.pull("m3")
             try await node.expectModels(["pinned", "m1", "m3"])
 
@@ -117,7 +126,7 @@ import Testing
             try await node.expectModels(["pinned", "m1", "m4"])
             // Closing its last file counts as use (the kernel may have served the reads itself): m4 is now the oldest.
             try held.close()
-            try await Task.sleep(for: .milliseconds(500))
+            try await node.waitUntilClosedFilesAreReleased()
 
             // Imported beside the running agent, m5 takes the store over the high watermark; a dry run lists what would go.
             let m5 = try await node.run(["import", "\(node.hubRoot)/acme/m5", "--repo", "acme/m5", "--no-pin"])

@@ -120,7 +120,7 @@ struct MountHandoverTests {
         let killed = try #require(harness.process)
         kill(killed.processIdentifier, SIGKILL)
         killed.waitUntilExit()
-        usleep(500_000)
+        usleep(500_000)  // Not a wait for anything: the mount stays serverless as long as a supervisor's restart would leave it.
         try harness.mount(options: options)
         let report = Self.report(reader)
         #expect(report.errors == 0, "\(report.output)")

@@ -55,7 +55,7 @@ import Testing
 
             let original = try Array(Data(contentsOf: URL(fileURLWithPath: folder + "/config.json")))
             let storeReference = try ModelPuller.storeReference(for: reference)
-            try await blocking { try TamperedModel.change("config.json", original: original, of: storeReference, in: store) }
+            _ = try await blocking { try TamperedModel.change("config.json", original: original, of: storeReference, in: store) }
             let report = try await blocking { try store.verify() }
             #expect(!report.isClean)
             #expect(report.corruptChunks.isEmpty, "every chunk still hashes to its id")

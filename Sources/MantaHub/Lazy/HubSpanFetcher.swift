@@ -41,7 +41,7 @@ public final class HubSpanFetcher: SpanFetcher {
         let client = try client(for: source)
         let capacity = Int(spans.map(\.length).max() ?? 0)
         try await slots.withSlot(priority) {
-            try await client.streamSpans(location, spans: spans, buffers: (ChunkBuffer(capacity: capacity), ChunkBuffer(capacity: capacity))) {
+            try await client.streamSpans(location, spans: spans, buffers: (ReceiveBuffer(capacity: capacity), ReceiveBuffer(capacity: capacity))) {
                 index, buffer in
                 try await each(index, Array(buffer.bytes))
             }

@@ -77,7 +77,7 @@ public struct HubChunkFetcher: ChunkFetcher {
         do {
             let location = try HubFileLocation(repo: repo, revision: commit, path: run[0].path)
             let capacity = Int(run.map(\.length).max() ?? 0)
-            let buffers = (ChunkBuffer(capacity: capacity), ChunkBuffer(capacity: capacity))
+            let buffers = (ReceiveBuffer(capacity: capacity), ReceiveBuffer(capacity: capacity))
             let spans = run.map { ChunkSpan(offset: $0.offset, length: $0.length) }
             try await client.streamSpans(location, spans: spans, buffers: buffers) { [threadPool] index, buffer in
                 let request = run[index]

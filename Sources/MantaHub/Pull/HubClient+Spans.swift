@@ -10,8 +10,8 @@ extension HubClient {
     func streamSpans(
         _ location: HubFileLocation,
         spans: [ChunkSpan],
-        buffers: (ChunkBuffer, ChunkBuffer),
-        each: @escaping @Sendable (Int, ChunkBuffer) async throws -> Void
+        buffers: (ReceiveBuffer, ReceiveBuffer),
+        each: @escaping @Sendable (Int, ReceiveBuffer) async throws -> Void
     ) async throws {
         guard let first = spans.first, let last = spans.last else { return }
         var index = 0

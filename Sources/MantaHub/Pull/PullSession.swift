@@ -161,7 +161,7 @@ final class PullSession: Sendable {
             for _ in 0..<min(concurrency, queue.count) {
                 group.addTask { [self] in
                     let capacity = Int(store.configuration.chunkSize)
-                    let buffers = (ChunkBuffer(capacity: capacity), ChunkBuffer(capacity: capacity))
+                    let buffers = (ReceiveBuffer(capacity: capacity), ReceiveBuffer(capacity: capacity))
                     while let segment = queue.next() {
                         try await fetch(segment, buffers: buffers)
                     }
@@ -171,7 +171,7 @@ final class PullSession: Sendable {
         }
     }
 
-    private func fetch(_ segment: Segment, buffers: (ChunkBuffer, ChunkBuffer)) async throws {
+    private func fetch(_ segment: Segment, buffers: (ReceiveBuffer, ReceiveBuffer)) async throws {
         let job = segment.job
         try await client.streamSpans(job.location, spans: segment.indices.map { job.plan.spans[$0] }, buffers: buffers) { [self] position, buffer in
             downloaded.add(UInt64(buffer.count), ordering: .relaxed)

@@ -69,7 +69,7 @@ public final class ChunkWriteBatch {
 
     /// `add` for a chunk of `size` bytes kept plain, copied into `buffer` (a multiple of 4 KiB, aligned for
     /// `O_DIRECT`) and written one buffer at a time: `fill(piece, offset)` copies the chunk's bytes from `offset`
-    /// into `piece`. A buffer smaller than the chunk spares fresh memory (`ChunkBuffer`).
+    /// into `piece`. A buffer smaller than the chunk spares fresh memory (`DirectWriteBuffer`).
     func add(
         _ id: ChunkID, size: Int, through buffer: UnsafeMutableRawBufferPointer, fill: (UnsafeMutableRawBufferPointer, Int) throws -> Void
     ) throws -> UInt64 {

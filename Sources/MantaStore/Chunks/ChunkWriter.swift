@@ -12,7 +12,7 @@ import Foundation
 /// With a thread per core the disk always has a write queued, even when one lane makes all the new chunks (a
 /// large new file is hashed in one pass), and no copy or file creation leaves it idle between two writes. A
 /// store that keeps chunks plain copies and writes each 1 MiB at a time, so each thread's buffer is a quarter of
-/// a chunk of fresh memory, whose first touch costs the VMs here more than copying it (`ChunkBuffer`); one that
+/// a chunk of fresh memory, whose first touch costs the VMs here more than copying it (`DirectWriteBuffer`); one that
 /// compresses needs the whole chunk in its buffer. At most two chunks per thread are mapped, the one it writes
 /// and one waiting for it. Threads and buffers start with the first new chunk, so a re-import has neither.
 ///
@@ -115,7 +115,7 @@ final class ChunkWriter: Sendable {
         do {
             for batch in batches {
                 try DetachedThread.start { [self] in
-                    let buffer = ChunkBuffer(piecewise ? min(capacity, Self.pieceBytes) : capacity)
+                    let buffer = DirectWriteBuffer(piecewise ? min(capacity, Self.pieceBytes) : capacity)
                     while let (id, chunk) = nextChunk() {
                         record { try store(id, chunk, through: buffer.chunk, in: batch.batch) }
                         handover.signal()

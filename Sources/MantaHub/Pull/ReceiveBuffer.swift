@@ -1,7 +1,7 @@
 /// One chunk's bytes, reused from chunk to chunk by one stream so that a pull allocates a buffer per
 /// stream rather than per chunk. Unchecked `Sendable`: the stream fills it only between awaits, and hands
 /// it to a thread only while it awaits that thread's work.
-final class ChunkBuffer: @unchecked Sendable {
+final class ReceiveBuffer: @unchecked Sendable {
     private var storage: UnsafeMutableRawBufferPointer
     private(set) var count = 0
 

@@ -8,7 +8,7 @@ import Glibc
 /// pages are advised: a chunk a little over the target size would otherwise make a third one resident.
 ///
 /// `@unchecked Sendable`: one thread at a time uses it.
-final class ChunkBuffer: @unchecked Sendable {
+final class DirectWriteBuffer: @unchecked Sendable {
     static let hugePageBytes = 2 << 20
 
     /// `bytes` bytes, aligned to a huge page.
