@@ -24,12 +24,14 @@ final class PeerFirstSpanFetcher: SpanFetcher {
     let discovery: any PeerDiscovery
     let fallback: any SpanFetcher
     let logger: Logger
+    /// Paces the failed-peer pause and the holders' lifetime.
+    let clock: AnyClock
     /// Who holds what of each `repo@commit`, asked once per `holdersLifetime` however many spans are read meanwhile.
-    private let holders = Mutex<[String: (lookup: Task<[String: HeldFile], Never>, at: ContinuousClock.Instant)]>([:])
+    private let holders = Mutex<[String: (lookup: Task<[String: HeldFile], Never>, at: AnyClock.Instant)]>([:])
     /// Spreads chunk requests over the peers holding a file.
     private let turn = Atomic<Int>(0)
     /// Peers that recently failed to give a chunk, and when: a node gone away costs one request timeout, not one per chunk.
-    private let failedPeers = Mutex<[PeerAddress: ContinuousClock.Instant]>([:])
+    private let failedPeers = Mutex<[PeerAddress: AnyClock.Instant]>([:])
     static let failedPeerPause: Duration = .seconds(30)
 
     /// Long enough that reading a model asks the peers a few times at most, short enough that a peer that just
@@ -41,8 +43,11 @@ final class PeerFirstSpanFetcher: SpanFetcher {
     /// Manifests of a revision fetched per lookup: peers with other chunk sizes have other manifests.
     static let maximumManifests = 4
 
-    init(store: Store, peerClient: PeerClient, discovery: any PeerDiscovery, fallback: any SpanFetcher, logger: Logger) {
+    init(
+        store: Store, peerClient: PeerClient, discovery: any PeerDiscovery, fallback: any SpanFetcher, clock: AnyClock, logger: Logger
+    ) {
         self.store = store
+        self.clock = clock
         self.peerClient = peerClient
         self.discovery = discovery
         self.fallback = fallback
@@ -54,7 +59,8 @@ final class PeerFirstSpanFetcher: SpanFetcher {
         hub: any SpanFetcher, configuration: AgentConfiguration, store: Store, peerClient: PeerClient, discovery: any PeerDiscovery, logger: Logger
     ) -> any SpanFetcher {
         guard configuration.discovery != nil || !configuration.peers.isEmpty else { return hub }
-        return PeerFirstSpanFetcher(store: store, peerClient: peerClient, discovery: discovery, fallback: hub, logger: logger)
+        return PeerFirstSpanFetcher(
+            store: store, peerClient: peerClient, discovery: discovery, fallback: hub, clock: configuration.clock, logger: logger)
     }
 
     func fetch(
@@ -120,7 +126,7 @@ final class PeerFirstSpanFetcher: SpanFetcher {
             do {
                 return try await peerClient.chunk(chunk.id, length: chunk.length, from: peer, priority: priority)
             } catch {
-                failedPeers.withLock { $0[peer] = ContinuousClock.now }
+                failedPeers.withLock { $0[peer] = clock.now }
                 logger.notice(
                     "a peer could not give a chunk of a lazily read file; it is fetched elsewhere",
                     metadata: [
@@ -133,9 +139,9 @@ final class PeerFirstSpanFetcher: SpanFetcher {
 
     /// `peers` less those that failed within `failedPeerPause`.
     private func reachable(_ peers: [PeerAddress]) -> [PeerAddress] {
-        let now = ContinuousClock.now
+        let now = clock.now
         return failedPeers.withLock { failed in
-            failed = failed.filter { now - $0.value < Self.failedPeerPause }
+            failed = failed.filter { $0.value.duration(to: now) < Self.failedPeerPause }
             return peers.filter { failed[$0] == nil }
         }
     }
@@ -143,10 +149,10 @@ final class PeerFirstSpanFetcher: SpanFetcher {
     /// The registered files of `source` that peers hold complete, by path.
     private func heldFiles(of source: Manifest.Source) async -> [String: HeldFile] {
         let key = "\(source.repo)@\(source.commit)"
-        let now = ContinuousClock.now
+        let now = clock.now
         let lookup = holders.withLock { holders in
-            if let cached = holders[key], now - cached.at < Self.holdersLifetime { return cached.lookup }
-            holders = holders.filter { now - $0.value.at < Self.holdersLifetime }
+            if let cached = holders[key], cached.at.duration(to: now) < Self.holdersLifetime { return cached.lookup }
+            holders = holders.filter { $0.value.at.duration(to: now) < Self.holdersLifetime }
             let lookup = Task { await self.findHeldFiles(of: source) }
             holders[key] = (lookup, now)
             return lookup

@@ -40,10 +40,7 @@ private final class WarningCount: LogHandler, @unchecked Sendable {
         set { metadata[key] = newValue }
     }
 
-    func log(
-        level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String,
-        function: String, line: UInt
-    ) {
-        if level == .warning { warnings.withLock { $0 += 1 } }
+    func log(event: LogEvent) {
+        if event.level == .warning { warnings.withLock { $0 += 1 } }
     }
 }
