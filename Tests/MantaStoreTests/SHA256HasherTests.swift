@@ -42,4 +42,27 @@ import Testing
             #expect(hasher.finalize() == whole, "pieces of \(pieceLength)")
         }
     }
+
+    @Test(arguments: engines)
+    func anAdvanceGivesThePiecesOwnDigestAndTakesThePieceInOnlyWhenApplied(engine: SHA256Hasher.Engine) {
+        let message = (0..<20_000).map { UInt8(truncatingIfNeeded: ($0 &* 197) ^ ($0 >> 3)) }
+        let whole = message.withUnsafeBytes { SHA256Hasher.hash($0, engine: .openSSL) }
+        // Pieces of whole blocks hash in a pair; a piece after a partial block does not: both give the same digests.
+        for lengths in [[4096, 4096, 11_808], [64, 1000, 18_936], [0, 20_000], [100, 19_900]] {
+            var hasher = SHA256Hasher(engine: engine)
+            var offset = 0
+            for length in lengths {
+                let piece = Array(message[offset..<offset + length])
+                piece.withUnsafeBytes { bytes in
+                    let unapplied = hasher.advance(over: bytes)
+                    let advance = hasher.advance(over: bytes)
+                    #expect(advance.digest == SHA256Hasher.hash(bytes, engine: .openSSL), "\(lengths): piece at \(offset)")
+                    #expect(unapplied.digest == advance.digest, "advancing again from the same state")
+                    hasher.apply(advance, bytes: bytes)
+                }
+                offset += length
+            }
+            #expect(hasher.finalize() == whole, "\(lengths)")
+        }
+    }
 }

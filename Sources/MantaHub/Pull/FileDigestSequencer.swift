@@ -50,12 +50,49 @@ public final class FileDigestSequencer: Sendable {
         return finished.finalize()
     }
 
+    /// Stores a chunk received in memory and returns its id: hashes `bytes`, `storing(id)` stores them, and the
+    /// file's hash takes them in. Where they are the next bytes the file's hash needs (a stream's chunks arrive in
+    /// order), the chunk's hash and the file's come from one paired pass (`SHA256Hasher.advance(over:)`); the file's
+    /// hash takes them in only once `storing` returns, so it never holds bytes that were not stored.
+    public func store(
+        _ span: ChunkSpan, bytes: UnsafeRawBufferPointer, into store: Store, storing: (_ id: Digest) throws -> Void
+    ) throws -> Digest {
+        let inOrder = progress.withLock { progress in
+            guard !progress.hashing, progress.next == span.offset, progress.waiting[span.offset] == nil else { return false }
+            progress.hashing = true
+            return true
+        }
+        guard inOrder else {
+            let id = SHA256Hasher.hash(bytes)
+            try storing(id)
+            try stored(Manifest.Chunk(offset: span.offset, length: span.length, id: id), bytes: bytes, store: store)
+            return id
+        }
+        let advance = hasher.state.advance(over: bytes)
+        do {
+            try storing(advance.digest)
+        } catch {
+            progress.withLock { $0.hashing = false }
+            throw error
+        }
+        hasher.state.apply(advance, bytes: bytes)
+        try hash(from: hashed(Manifest.Chunk(offset: span.offset, length: span.length, id: advance.digest)), inHand: nil, store: store)
+        return advance.digest
+    }
+
     private func advance(store: Store, inHand: (offset: UInt64, bytes: UnsafeRawBufferPointer)?) throws {
-        var current = progress.withLock { progress -> Manifest.Chunk? in
+        let first = progress.withLock { progress -> Manifest.Chunk? in
             guard !progress.hashing, let chunk = progress.waiting[progress.next] else { return nil }
             progress.hashing = true
             return chunk
         }
+        try hash(from: first, inHand: inHand, store: store)
+    }
+
+    /// Holding the hashing role: hashes `chunk` and each stored chunk after it, in order, up to a gap, where the
+    /// role is let go.
+    private func hash(from chunk: Manifest.Chunk?, inHand: (offset: UInt64, bytes: UnsafeRawBufferPointer)?, store: Store) throws {
+        var current = chunk
         while let chunk = current {
             do {
                 // The store checked each chunk on entry; the whole-file hash catches anything since.
@@ -68,14 +105,19 @@ public final class FileDigestSequencer: Sendable {
                 progress.withLock { $0.hashing = false }
                 throw error
             }
-            current = progress.withLock { progress in
-                progress.waiting[chunk.offset] = nil
-                progress.hashed.append(chunk)
-                progress.next = chunk.end
-                if let following = progress.waiting[progress.next], following.length > 0 { return following }
-                progress.hashing = false
-                return nil
-            }
+            current = hashed(chunk)
+        }
+    }
+
+    /// Records `chunk` as hashed; returns the stored chunk that follows it, or lets the hashing role go at a gap.
+    private func hashed(_ chunk: Manifest.Chunk) -> Manifest.Chunk? {
+        progress.withLock { progress in
+            progress.waiting[chunk.offset] = nil
+            progress.hashed.append(chunk)
+            progress.next = chunk.end
+            if let following = progress.waiting[progress.next], following.length > 0 { return following }
+            progress.hashing = false
+            return nil
         }
     }
 }

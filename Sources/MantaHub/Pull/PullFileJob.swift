@@ -50,14 +50,14 @@ final class PullFileJob: Sendable {
 
     /// Hashes and stores chunk `index`, journals it, and feeds the whole-file hash. Blocking.
     func store(_ index: Int, bytes: UnsafeRawBufferPointer, into store: Store) throws {
-        let id = SHA256Hasher.hash(bytes)
-        let new = try store.put(id, bytes: bytes, pastPageCache: true) > 0
-        // Known as written before the journal is: a pull whose append fails (a full disk) still removes the chunk.
-        if new { state.withLock { _ = $0.written.insert(id) } }
-        try journal.append(ResumeJournal.Entry(span: plan.spans[index], id: id, new: new))
-        state.withLock { $0.ids[index] = id }
         let span = plan.spans[index]
-        try sequencer.stored(Manifest.Chunk(offset: span.offset, length: span.length, id: id), bytes: bytes, store: store)
+        _ = try sequencer.store(span, bytes: bytes, into: store) { id in
+            let new = try store.put(id, bytes: bytes, pastPageCache: true) > 0
+            // Known as written before the journal is: a pull whose append fails (a full disk) still removes the chunk.
+            if new { state.withLock { _ = $0.written.insert(id) } }
+            try journal.append(ResumeJournal.Entry(span: span, id: id, new: new))
+            state.withLock { $0.ids[index] = id }
+        }
     }
 
     /// Checks the whole file against the hub's SHA-256 (LFS files) or git blob id (the others), and the header the layout came from
