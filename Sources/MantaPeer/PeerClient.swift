@@ -111,6 +111,16 @@ public struct PeerClient: Sendable {
         }
     }
 
+    /// A kept connection the peer closes just as it is reused (its idle timeout) fails the request before any answer:
+    /// it is sent once more, on a new connection, rather than counted against the peer. Every peer request only reads.
+    private func executeOnceMoreIfClosed(_ request: HTTPClientRequest) async throws -> HTTPClientResponse {
+        do {
+            return try await httpClient.execute(request, timeout: timeout)
+        } catch let error as HTTPClientError where error == .remoteConnectionClosed {
+            return try await httpClient.execute(request, timeout: timeout)
+        }
+    }
+
     private func exchange(
         _ peer: PeerAddress, _ path: String, what: String, limit: Int, body: [UInt8]?, priority: FetchPriority, watch: StallWatch
     ) async throws -> ([UInt8], HTTPHeaders) {
@@ -122,7 +132,7 @@ public struct PeerClient: Sendable {
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         let response: HTTPClientResponse
         do {
-            response = try await httpClient.execute(request, timeout: timeout)
+            response = try await executeOnceMoreIfClosed(request)
         } catch {
             throw PeerError.unreachable(peer: peer.description, reason: "\(error)")
         }

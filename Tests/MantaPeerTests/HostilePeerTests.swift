@@ -3,6 +3,7 @@ import MantaStore
 import MantaTestSupport
 import MantaTransfer
 import MantaWire
+import Synchronization
 import Testing
 
 @testable import MantaPeer
@@ -73,6 +74,23 @@ import Testing
             let message = await Self.refusal(from: peer) { _ = try await clock.run { try await fetch.value } }
             #expect(message.contains("sent nothing for 1.0 seconds"), "\(message)")
             #expect(clock.now.offset >= .seconds(1) && clock.now.offset <= .seconds(1.2), "\(clock.now.offset)")
+        }
+    }
+
+    /// A peer's idle timeout can close a kept connection just as the client sends on it: the request is sent once
+    /// more on a new connection, and only a peer that hangs up on that one too is given up on.
+    @Test func aConnectionClosedBeforeAnyAnswerIsAskedOnceMoreThenGivenUp() async throws {
+        let bytes: [UInt8] = Array(repeating: 9, count: 100)
+        let answered = Atomic<Int>(0)
+        try await Self.withHostilePeer({ _ in
+            answered.add(1, ordering: .relaxed).newValue == 2 ? .init(body: bytes) : .hangUp
+        }) { peer, server in
+            let fetched = try await client.chunk(SHA256Hasher.hash(bytes), length: 100, from: peer)
+            #expect(fetched == bytes)
+            #expect(server.requests.count == 2)
+            let message = await Self.refusal(from: peer) { _ = try await client.chunk(SHA256Hasher.hash(bytes), length: 100, from: peer) }
+            #expect(message.contains("remoteConnectionClosed"), "\(message)")
+            #expect(server.requests.count == 4, "asked once more, no more")
         }
     }
 

@@ -47,8 +47,8 @@ import Testing
     func anAdvanceGivesThePiecesOwnDigestAndTakesThePieceInOnlyWhenApplied(engine: SHA256Hasher.Engine) {
         let message = (0..<20_000).map { UInt8(truncatingIfNeeded: ($0 &* 197) ^ ($0 >> 3)) }
         let whole = message.withUnsafeBytes { SHA256Hasher.hash($0, engine: .openSSL) }
-        // Pieces of whole blocks hash in a pair; a piece after a partial block does not: both give the same digests.
-        for lengths in [[4096, 4096, 11_808], [64, 1000, 18_936], [0, 20_000], [100, 19_900]] {
+        // Pieces that start on a block edge and pieces that first complete a pending partial block.
+        for lengths in [[4096, 4096, 11_808], [64, 1000, 18_936], [0, 20_000], [100, 19_900], [10, 20, 30, 19_940], [63, 1, 19_936]] {
             var hasher = SHA256Hasher(engine: engine)
             var offset = 0
             for length in lengths {

@@ -25,12 +25,20 @@ public final class ScriptedHTTPServer: Sendable {
         public var body: [UInt8]
         /// How long the connection stays open, silent, after the answer: a peer whose host died mid-answer.
         public var silenceAfter: Duration
+        /// Closes the connection without a byte of answer: a peer that idle-closed the connection as the request came.
+        public var hangsUp = false
 
         public init(status: Int = 200, headers: [(name: String, value: String)] = [], body: [UInt8] = [], silenceAfter: Duration = .zero) {
             self.status = status
             self.headers = headers
             self.body = body
             self.silenceAfter = silenceAfter
+        }
+
+        public static var hangUp: Answer {
+            var answer = Answer()
+            answer.hangsUp = true
+            return answer
         }
 
         public static func json(_ text: String) -> Answer {
@@ -110,7 +118,7 @@ public final class ScriptedHTTPServer: Sendable {
             if let request = Self.read(connection) {
                 received.withLock { $0.append(request) }
                 let answer = answer(request)
-                Self.write(answer, to: connection)
+                if !answer.hangsUp { Self.write(answer, to: connection) }
                 Self.waitQuietly(answer.silenceAfter, unlessStopped: stopped)
             }
             close(connection)

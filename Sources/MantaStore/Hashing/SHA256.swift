@@ -60,20 +60,32 @@ public struct SHA256Hasher: ~Copyable {
     }
 
     /// What `bytes` more would make of this hash, with the bytes' own SHA-256, from one pass over them: on the SHA
-    /// extensions with no partial block pending, the two messages share one core's pair (`ChunkPairHasher`), about
-    /// 0.6–0.9 of one hash after the other. The hash is unchanged until `apply`.
+    /// extensions, the two messages share one core's pair (`ChunkPairHasher`), about 0.6–0.9 of one hash after
+    /// the other. The hash is unchanged until `apply`.
     public func advance(over bytes: UnsafeRawBufferPointer) -> Advance {
-        guard context == nil, pending.isEmpty, let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else {
+        // Where a partial block is pending, the bytes complete it first: the hash's blocks then start that far in.
+        let fill = pending.isEmpty ? 0 : Self.blockBytes - pending.count
+        guard context == nil, bytes.count >= fill, let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else {
             return Advance(digest: Self.hash(bytes), paired: nil)
         }
         var file = state
+        if fill > 0 {
+            let block = pending + UnsafeRawBufferPointer(rebasing: bytes[..<fill])
+            block.withUnsafeBytes { Self.hashBlocks($0, into: &file) }
+        }
         var chunk = csha256_state()
         csha256_begin(&chunk)
-        let blocks = bytes.count / Self.blockBytes
+        let fileBlocks = (bytes.count - fill) / Self.blockBytes
+        let chunkBlocks = bytes.count / Self.blockBytes
+        let paired = min(fileBlocks, chunkBlocks)
+        let fileNext = base + fill
+        Self.expectNoFault(csha256_blocks_pair(&file, fileNext, &chunk, base, paired))
+        Self.expectNoFault(csha256_blocks(&file, fileNext + Self.blockBytes * paired, fileBlocks - paired))
+        Self.expectNoFault(csha256_blocks(&chunk, base + Self.blockBytes * paired, chunkBlocks - paired))
         var digest = [UInt8](repeating: 0, count: 32)
-        Self.expectNoFault(csha256_blocks_pair(&file, base, &chunk, base, blocks))
-        Self.expectNoFault(csha256_end(&chunk, base + Self.blockBytes * blocks, bytes.count % Self.blockBytes, UInt64(bytes.count), &digest))
-        let tail = [UInt8](UnsafeRawBufferPointer(rebasing: bytes[(Self.blockBytes * blocks)...]))
+        let chunkTail = Self.blockBytes * chunkBlocks
+        Self.expectNoFault(csha256_end(&chunk, base + chunkTail, bytes.count - chunkTail, UInt64(bytes.count), &digest))
+        let tail = [UInt8](UnsafeRawBufferPointer(rebasing: bytes[(fill + Self.blockBytes * fileBlocks)...]))
         return Advance(digest: Digest(bytes: digest), paired: (file, tail))
     }
 
