@@ -78,7 +78,7 @@ def categorize(report):
     buckets = {"hashing": 0.0, "socket reads": 0.0, "page-cache writes": 0.0, "fresh memory (faults, zeroing)": 0.0,
                "copies in the process": 0.0, "other kernel": 0.0, "HTTP and NIO": 0.0, "the rest": 0.0}
     rules = [
-        ("hashing", r"hashBlocks|sha256|SHA256|sha_ni|Hasher"),
+        ("hashing", r"hashBlocks|pairBody|sha256|SHA256|sha_ni|Hasher"),
         ("socket reads", r"_copy_to_iter|tcp_|skb_|sock_|inet_"),
         ("page-cache writes", r"copy_folio_from_iter|ext4_|filemap_|folio|mpage_|block_|find_get_block|__es_"),
         ("fresh memory (faults, zeroing)", r"page_fault|clear_page|memset|handle_mm_fault|do_anonymous_page|alloc_.*pages|charge_memcg|"

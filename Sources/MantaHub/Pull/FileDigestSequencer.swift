@@ -45,7 +45,7 @@ public final class FileDigestSequencer: Sendable {
         try advance(store: store, inHand: nil)
         let complete = progress.withLock { $0.next == size }
         guard complete else { return nil }
-        var finished = SHA256Hasher()
+        var finished = SHA256Hasher(pairing: .pulls)
         swap(&hasher.state, &finished)
         return finished.finalize()
     }
@@ -63,7 +63,7 @@ public final class FileDigestSequencer: Sendable {
             return true
         }
         guard inOrder else {
-            let id = SHA256Hasher.hash(bytes)
+            let id = SHA256Hasher.hash(bytes, pairing: .pulls)
             try storing(id)
             try stored(Manifest.Chunk(offset: span.offset, length: span.length, id: id), bytes: bytes, store: store)
             return id
@@ -125,5 +125,5 @@ public final class FileDigestSequencer: Sendable {
 /// The running hash of a `FileDigestSequencer`. Unchecked `Sendable`: only the holder of the hashing role
 /// (handed out under the sequencer's lock, one at a time) touches it, and `finish` runs after all stores.
 private final class RoleGuardedHasher: @unchecked Sendable {
-    var state = SHA256Hasher()
+    var state = SHA256Hasher(pairing: .pulls)
 }

@@ -19,12 +19,20 @@ public struct SHA256Hasher: ~Copyable {
     /// The bytes of a block not yet complete.
     private var pending: [UInt8] = []
     private var length: UInt64 = 0
+    /// Where whole blocks meet other threads' blocks to be hashed in pairs; nil: alone.
+    private let pairing: HashPairing?
 
     public init() {
         self.init(engine: .fastest)
     }
 
-    init(engine: Engine) {
+    /// A hash whose blocks are hashed beside other threads' through `pairing`: for threads that may block.
+    public init(pairing: HashPairing) {
+        self.init(engine: .fastest, pairing: pairing)
+    }
+
+    init(engine: Engine, pairing: HashPairing? = nil) {
+        self.pairing = pairing
         switch engine {
         case .shaExtensions:
             context = nil
@@ -55,7 +63,11 @@ public struct SHA256Hasher: ~Copyable {
             pending.removeAll(keepingCapacity: true)
         }
         let whole = rest.count / Self.blockBytes * Self.blockBytes
-        Self.hashBlocks(UnsafeRawBufferPointer(rebasing: rest.prefix(whole)), into: &state)
+        if let pairing, whole > 0, let base = rest.baseAddress?.assumingMemoryBound(to: UInt8.self) {
+            Self.expectNoFault(pairing.hashBlocks(&state, base, whole / Self.blockBytes))
+        } else {
+            Self.hashBlocks(UnsafeRawBufferPointer(rebasing: rest.prefix(whole)), into: &state)
+        }
         pending.append(contentsOf: rest.dropFirst(whole))
     }
 
@@ -126,6 +138,13 @@ public struct SHA256Hasher: ~Copyable {
 
     public static func hash(_ bytes: UnsafeRawBufferPointer) -> Digest {
         hash(bytes, engine: .fastest)
+    }
+
+    /// `bytes`' SHA-256, its blocks hashed beside other threads' through `pairing`: for threads that may block.
+    public static func hash(_ bytes: UnsafeRawBufferPointer, pairing: HashPairing) -> Digest {
+        var hasher = SHA256Hasher(pairing: pairing)
+        hasher.update(bytes)
+        return hasher.finalize()
     }
 
     public static func hash(_ bytes: [UInt8]) -> Digest {
