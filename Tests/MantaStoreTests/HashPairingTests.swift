@@ -8,8 +8,9 @@ import Testing
         (0..<bytes).map { UInt8(truncatingIfNeeded: ($0 &* (2 * seed + 1)) ^ ($0 >> 6) ^ seed) }
     }
 
-    @Test func messagesHashedAtOnceFromManyThreadsGiveTheirOwnDigests() async throws {
-        let pairing = HashPairing()
+    @Test(arguments: [nil, 2])
+    func messagesHashedAtOnceFromManyThreadsGiveTheirOwnDigests(patienceMilliseconds: Int?) async throws {
+        let pairing = HashPairing(patience: patienceMilliseconds.map { .milliseconds($0) })
         // Lengths of different block counts (pairs cover the shorter one), partial blocks, and an empty message.
         let lengths = [0, 1, 63, 64, 65, 4096, 100_000, 256 << 10, (256 << 10) + 17, 300_000]
         let mismatches = await withTaskGroup(of: Int.self) { group in
@@ -34,8 +35,9 @@ import Testing
         #expect(mismatches == 0)
     }
 
-    @Test(.timeLimit(.minutes(1))) func aThreadAloneHashesAlone() {
-        let pairing = HashPairing()
+    @Test(.timeLimit(.minutes(1)), arguments: [nil, 2])
+    func aThreadAloneHashesAlone(patienceMilliseconds: Int?) {
+        let pairing = HashPairing(patience: patienceMilliseconds.map { .milliseconds($0) })
         let message = Self.message(7, bytes: 256 << 10)
         #expect(message.withUnsafeBytes { SHA256Hasher.hash($0, pairing: pairing) } == SHA256Hasher.hash(message))
     }

@@ -16,12 +16,15 @@ public final class FileDigestSequencer: Sendable {
     public let path: String
     public let size: UInt64
     private let progress: Mutex<Progress>
-    private let hasher = RoleGuardedHasher()
+    private let pairing: HashPairing
+    private let hasher: RoleGuardedHasher
 
-    /// `stored`: chunks already in the store.
-    public init(path: String, size: UInt64, stored: [Manifest.Chunk] = []) {
+    /// `stored`: chunks already in the store. `pairing`: where its hashes meet other threads' (`HashPairing`).
+    public init(path: String, size: UInt64, stored: [Manifest.Chunk] = [], pairing: HashPairing = .pulls) {
         self.path = path
         self.size = size
+        self.pairing = pairing
+        hasher = RoleGuardedHasher(pairing: pairing)
         progress = Mutex(Progress(waiting: Dictionary(stored.map { ($0.offset, $0) }, uniquingKeysWith: { first, _ in first })))
     }
 
@@ -45,7 +48,7 @@ public final class FileDigestSequencer: Sendable {
         try advance(store: store, inHand: nil)
         let complete = progress.withLock { $0.next == size }
         guard complete else { return nil }
-        var finished = SHA256Hasher(pairing: .pulls)
+        var finished = SHA256Hasher(pairing: pairing)
         swap(&hasher.state, &finished)
         return finished.finalize()
     }
@@ -63,7 +66,7 @@ public final class FileDigestSequencer: Sendable {
             return true
         }
         guard inOrder else {
-            let id = SHA256Hasher.hash(bytes, pairing: .pulls)
+            let id = SHA256Hasher.hash(bytes, pairing: pairing)
             try storing(id)
             try stored(Manifest.Chunk(offset: span.offset, length: span.length, id: id), bytes: bytes, store: store)
             return id
@@ -125,5 +128,9 @@ public final class FileDigestSequencer: Sendable {
 /// The running hash of a `FileDigestSequencer`. Unchecked `Sendable`: only the holder of the hashing role
 /// (handed out under the sequencer's lock, one at a time) touches it, and `finish` runs after all stores.
 private final class RoleGuardedHasher: @unchecked Sendable {
-    var state = SHA256Hasher(pairing: .pulls)
+    var state: SHA256Hasher
+
+    init(pairing: HashPairing) {
+        state = SHA256Hasher(pairing: pairing)
+    }
 }

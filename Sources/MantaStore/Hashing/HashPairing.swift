@@ -12,9 +12,15 @@ import Synchronization
 /// blocks and blocks until they are hashed (the other thread does its work meanwhile) or handed back. So no
 /// thread waits idle for a partner that may not come; but an offering thread does block, so only code on threads
 /// that may block (a thread pool's, never the cooperative pool's) hashes through a pairing.
+///
+/// With `patience`, a thread that finds no one hashing first waits that long for an offer: where the threads'
+/// hashing rarely overlaps (a chunk's hash, then its disk write), that is what makes pairs. It holds the thread
+/// idle, so only threads of a pool of their own should hash through a patient pairing.
 public final class HashPairing: Sendable {
-    /// The pairing a pull's threads share.
+    /// The pairing of threads in shared pools (the NIO pool, which also answers peers): no patience.
     public static let pulls = HashPairing()
+    /// The pairing of hub pulls, which hash on a thread pool of their own.
+    public static let hubPulls = HashPairing(patience: .milliseconds(2))
 
     /// Blocks hashed alone between looks for an offer: 64 KiB, tens of microseconds.
     static let step = 1024
@@ -23,11 +29,16 @@ public final class HashPairing: Sendable {
         /// Threads hashing alone, which take an offer at their next step.
         var alone = 0
         var offered: Offer?
+        /// Signalled by the next offer: a patient thread waits on it before it starts alone.
+        var offerAwaited: DispatchSemaphore?
     }
 
     private let meeting = Mutex(Meeting())
+    private let patience: DispatchTimeInterval?
 
-    public init() {}
+    public init(patience: DispatchTimeInterval? = nil) {
+        self.patience = patience
+    }
 
     /// Blocks another thread hashes for the thread that offered them. Unchecked `Sendable`: `state`, `data` and
     /// `blocks` are read only by the thread that took the offer, which writes `hashed` and `status` before it
@@ -58,15 +69,35 @@ public final class HashPairing: Sendable {
                     return false
                 }
                 meeting.offered = offer
+                meeting.offerAwaited?.signal()
                 return true
             }
-            guard offered else { return hashTakingOffers(state, data, blocks) }
+            guard offered else {
+                awaitOffer()
+                return hashTakingOffers(state, data, blocks)
+            }
             offer.done.wait()
             guard offer.status == 0 else { return offer.status }
             data += 64 * offer.hashed
             blocks -= offer.hashed
         }
         return 0
+    }
+
+    /// With patience, and no offer yet, waits for one (or for `patience` to pass).
+    private func awaitOffer() {
+        guard let patience else { return }
+        let arrival = DispatchSemaphore(value: 0)
+        let waits = meeting.withLock { meeting in
+            guard meeting.offered == nil, meeting.offerAwaited == nil else { return false }
+            meeting.offerAwaited = arrival
+            return true
+        }
+        guard waits else { return }
+        _ = arrival.wait(timeout: .now() + patience)
+        meeting.withLock { meeting in
+            if meeting.offerAwaited === arrival { meeting.offerAwaited = nil }
+        }
     }
 
     /// Hashes alone, counted in `alone`, and takes offers between steps.
