@@ -5,7 +5,6 @@ import MantaTransfer
 import MantaWire
 import NIOCore
 import NIOHTTP1
-import NIOPosix
 
 /// Fetches from other nodes' `PeerServer`s. Everything it returns is verified: chunk bytes hash to their
 /// id, manifests to their digest, bitmaps have the announced size.
@@ -37,23 +36,15 @@ public struct PeerClient: Sendable {
         stallWatch = { StallWatch(clock: clock) }
     }
 
-    /// A chunk's bytes, checked against its id: with `pairing`, on a thread of the NIO pool, beside other threads' hashes.
-    public func chunk(
-        _ id: ChunkID, length: UInt64, from peer: PeerAddress, priority: FetchPriority = .preheat, pairing: HashPairing? = nil
-    ) async throws -> [UInt8] {
+    /// A chunk's bytes, checked against its id.
+    public func chunk(_ id: ChunkID, length: UInt64, from peer: PeerAddress, priority: FetchPriority = .preheat) async throws -> [UInt8] {
         // The length comes from a manifest or a swarm answer, which a peer may have sent: bounded before it sizes anything.
         guard length <= UInt64(ChunkEncoding.maximumChunkSize) else {
             throw PeerError.garbage(
                 peer: peer.description, what: "length for chunk \(id): \(length) bytes, above the largest chunk (\(ChunkEncoding.maximumChunkSize))")
         }
         let bytes = try await getWithHeaders(peer, "/v1/chunks/\(id.prefixed)", what: "chunk \(id)", limit: Int(length), priority: priority).0
-        let digest =
-            if let pairing {
-                try await NIOThreadPool.singleton.runIfActive { bytes.withUnsafeBytes { SHA256Hasher.hash($0, pairing: pairing) } }
-            } else {
-                SHA256Hasher.hash(bytes)
-            }
-        guard UInt64(bytes.count) == length, digest == id else {
+        guard UInt64(bytes.count) == length, SHA256Hasher.hash(bytes) == id else {
             throw PeerError.badBytes(peer: peer.description, chunk: id.prefixed)
         }
         return bytes

@@ -214,7 +214,7 @@ struct SwarmPuller: Sendable {
         let total = UInt64(snapshot.totalSize)
         while let (id, length, peer) = await followBoard.next() {
             do {
-                let bytes = try await peerClient.chunk(id, length: length, from: peer, priority: .preheat, pairing: .pulls)
+                let bytes = try await peerClient.chunk(id, length: length, from: peer, priority: .preheat)
                 await followBoard.received(id, from: peer)
                 let new = try await NIOThreadPool.singleton.runIfActive { [store] in
                     // Counted before the write: a full disk can fail it after the chunk's file landed.
