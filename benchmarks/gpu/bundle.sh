@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Packs a release build of manta and manta-net (`swift build -c release --static-swift-stdlib`) with every shared
+# Packs a release build of manta and manta-net (`swift build -c release --static-swift-stdlib --product manta`, and `manta-net`) with every shared
 # library they load and the dynamic loader into OUT/manta.tar.xz, for a GPU machine that has no Swift toolchain.
 # There, unpack it into DIR and run the binaries as
 #   DIR/lib/ld-linux-x86-64.so.2 --library-path DIR/lib DIR/bin/manta-net …   (benchmarks/gpu/run.py --loader …)

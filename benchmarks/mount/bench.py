@@ -4,7 +4,7 @@ casync mount, on the same files in the same run. Needs root (drops the page cach
 
 Usage: python3 benchmarks/mount/bench.py --manta .build/release/manta --fixtures /tmp/bench-fixtures \
            [--work /tmp/manta-mount-bench] [--skip-casync]
-Build both executables first (`swift build -c release --static-swift-stdlib`): `manta mount` runs the
+Build both executables first (`swift build -c release --static-swift-stdlib --product manta`, then `--product manta-net`): `manta mount` runs the
 `manta-net` beside `manta`, and `--product manta` alone would leave an older one there.
 Prints a markdown section for benchmarks/RESULTS.md.
 """

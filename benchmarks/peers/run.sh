@@ -11,5 +11,5 @@ if [[ " $* " == *" --bittorrent "* ]]; then
     command -v aria2c >/dev/null && command -v opentracker >/dev/null && command -v mktorrent >/dev/null \
         || apt-get install -y aria2 opentracker mktorrent >/dev/null
 fi
-swift build -c release --static-swift-stdlib >/dev/null  # manta and manta-net
+swift build -c release --static-swift-stdlib --product manta >/dev/null  # not every target: MantaTestSupport builds only with tests
 python3 benchmarks/peers/run.py --manta "$(swift build -c release --show-bin-path)/manta" --model "$fixtures/synthetic-256m" "$@"
