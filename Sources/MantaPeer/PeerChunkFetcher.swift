@@ -4,7 +4,7 @@ import MantaTransfer
 import NIOPosix
 
 /// Fetches chunks from peers before anything else: it asks every peer which chunks it has, takes the
-/// rarest first (random tie-break), spreads them over the peers holding them with a cap per peer, and
+/// rarest first (in the order asked among equals), spreads them over the peers holding them with a cap per peer, and
 /// drops a peer for the rest of the fetch when it fails or sends bytes that do not hash to the chunk's id.
 /// What no peer can give goes to `fallback` (the hub). Every chunk is verified before it enters the store.
 public struct PeerChunkFetcher: ChunkFetcher {
@@ -14,17 +14,20 @@ public struct PeerChunkFetcher: ChunkFetcher {
     public let perPeerConcurrency: Int
     /// Chunks in flight at once over all peers: each is held in memory until stored.
     public let maximumInFlight: Int
+    /// How the chunks are hashed and stored.
+    public let intake: ChunkIntake
     let logger: Logger
 
     public init(
         peers: [PeerAddress], client: PeerClient, fallback: (any ChunkFetcher)?, perPeerConcurrency: Int = 4, maximumInFlight: Int = 8,
-        logger: Logger = Logger(label: "manta.peer.fetch")
+        intake: ChunkIntake = .standard, logger: Logger = Logger(label: "manta.peer.fetch")
     ) {
         self.peers = peers
         self.client = client
         self.fallback = fallback
         self.perPeerConcurrency = max(1, perPeerConcurrency)
         self.maximumInFlight = max(1, maximumInFlight)
+        self.intake = intake
         self.logger = logger
     }
 
@@ -40,10 +43,13 @@ public struct PeerChunkFetcher: ChunkFetcher {
         await withTaskGroup(of: Void.self) { group in
             for _ in 0..<workers {
                 group.addTask {
+                    let buffer = ReceiveBuffer(capacity: 0)
                     while let (request, peer) = await plan.next() {
                         do {
-                            let bytes = try await client.chunk(request.id, length: request.length, from: peer, priority: priority)
-                            try await NIOThreadPool.singleton.runIfActive { try bytes.withUnsafeBytes { _ = try store.put(request.id, bytes: $0) } }
+                            try await client.uncheckedChunk(request.id, length: request.length, from: peer, priority: priority, into: buffer)
+                            try await intake.threadPool.runIfActive {
+                                try intake.take(request, buffer.bytes, store) { try PeerClient.check($0, of: request.id, from: peer) }
+                            }
                             await plan.finished(peer)
                             progress(request.length)
                         } catch {
@@ -115,9 +121,10 @@ actor FetchPlan {
     init(requests: [ChunkRequest], holders: [ChunkID: [PeerAddress]], perPeer: Int) {
         self.holders = holders
         self.perPeer = perPeer
-        queue = requests.map { ($0, UInt64.random(in: 0...UInt64.max)) }
-            .sorted { (holders[$0.0.id]?.count ?? 0, $0.1) < (holders[$1.0.id]?.count ?? 0, $1.1) }
-            .map(\.0)
+        // Among equally rare chunks, the order asked: a file's chunks in order, so that its hash can follow them as they come.
+        queue = requests.enumerated()
+            .sorted { (holders[$0.element.id]?.count ?? 0, $0.offset) < (holders[$1.element.id]?.count ?? 0, $1.offset) }
+            .map(\.element)
     }
 
     /// The next chunk and the peer to get it from; nil when nothing is left for peers.

@@ -7,7 +7,7 @@ import NIOCore
 import NIOHTTP1
 
 /// Fetches from other nodes' `PeerServer`s. Everything it returns is verified: chunk bytes hash to their
-/// id, manifests to their digest, bitmaps have the announced size.
+/// id, manifests to their digest, bitmaps have the announced size (`uncheckedChunk` leaves the hash to its caller).
 public struct PeerClient: Sendable {
     public let httpClient: HTTPClient
     public let token: String?
@@ -38,16 +38,41 @@ public struct PeerClient: Sendable {
 
     /// A chunk's bytes, checked against its id.
     public func chunk(_ id: ChunkID, length: UInt64, from peer: PeerAddress, priority: FetchPriority = .preheat) async throws -> [UInt8] {
-        // The length comes from a manifest or a swarm answer, which a peer may have sent: bounded before it sizes anything.
+        let bytes = try await getWithHeaders(
+            peer, chunkPath(id), what: "chunk \(id)", limit: try chunkLimit(id, length, from: peer), priority: priority
+        ).0
+        guard UInt64(bytes.count) == length else { throw PeerError.badBytes(peer: peer.description, chunk: id.prefixed) }
+        try Self.check(SHA256Hasher.hash(bytes), of: id, from: peer)
+        return bytes
+    }
+
+    /// A chunk's bytes, `length` of them, into `buffer` (aligned and reused, so that storing them needs no fresh
+    /// memory and no copy), not yet hashed: for a caller that hashes them together with other work (a file's SHA-256,
+    /// another thread's chunk) and must hand their digest to `check(_:of:from:)` before it uses a byte.
+    package func uncheckedChunk(
+        _ id: ChunkID, length: UInt64, from peer: PeerAddress, priority: FetchPriority, into buffer: ReceiveBuffer
+    ) async throws {
+        let limit = try chunkLimit(id, length, from: peer)
+        buffer.reset(capacity: limit)
+        _ = try await getWithHeaders(peer, chunkPath(id), what: "chunk \(id)", limit: limit, priority: priority, into: buffer)
+        guard buffer.count == limit else { throw PeerError.badBytes(peer: peer.description, chunk: id.prefixed) }
+    }
+
+    /// A chunk's length as a byte limit. It comes from a manifest or a swarm answer, which a peer may have sent:
+    /// bounded before it sizes anything.
+    private func chunkLimit(_ id: ChunkID, _ length: UInt64, from peer: PeerAddress) throws -> Int {
         guard length <= UInt64(ChunkEncoding.maximumChunkSize) else {
             throw PeerError.garbage(
                 peer: peer.description, what: "length for chunk \(id): \(length) bytes, above the largest chunk (\(ChunkEncoding.maximumChunkSize))")
         }
-        let bytes = try await getWithHeaders(peer, "/v1/chunks/\(id.prefixed)", what: "chunk \(id)", limit: Int(length), priority: priority).0
-        guard UInt64(bytes.count) == length, SHA256Hasher.hash(bytes) == id else {
-            throw PeerError.badBytes(peer: peer.description, chunk: id.prefixed)
-        }
-        return bytes
+        return Int(length)
+    }
+
+    private func chunkPath(_ id: ChunkID) -> String { "/v1/chunks/\(id.prefixed)" }
+
+    /// Throws `badBytes` unless `actual`, the SHA-256 of the bytes a peer sent for chunk `id`, is that id.
+    package static func check(_ actual: Digest, of id: ChunkID, from peer: PeerAddress) throws {
+        guard actual == id else { throw PeerError.badBytes(peer: peer.description, chunk: id.prefixed) }
     }
 
     /// A manifest, checked against its digest and for safety.
@@ -98,14 +123,15 @@ public struct PeerClient: Sendable {
         try await getWithHeaders(peer, path, what: what, limit: limit).0
     }
 
+    /// The answer's body and headers; with `buffer`, the body goes there and the bytes returned are empty.
     private func getWithHeaders(
         _ peer: PeerAddress, _ path: String, what: String, limit: Int, body: [UInt8]? = nil, priority: FetchPriority = .read,
-        stallTimeout: Duration? = nil
+        stallTimeout: Duration? = nil, into buffer: ReceiveBuffer? = nil
     ) async throws -> ([UInt8], HTTPHeaders) {
         let watch = stallWatch()
         let stallTimeout = stallTimeout ?? self.stallTimeout
         return try await watch.guarding(stallTimeout) {
-            try await exchange(peer, path, what: what, limit: limit, body: body, priority: priority, watch: watch)
+            try await exchange(peer, path, what: what, limit: limit, body: body, priority: priority, watch: watch, into: buffer)
         } stalled: {
             PeerError.unreachable(peer: peer.description, reason: "it sent nothing for \(stallTimeout) in answer to the request for \(what)")
         }
@@ -122,7 +148,8 @@ public struct PeerClient: Sendable {
     }
 
     private func exchange(
-        _ peer: PeerAddress, _ path: String, what: String, limit: Int, body: [UInt8]?, priority: FetchPriority, watch: StallWatch
+        _ peer: PeerAddress, _ path: String, what: String, limit: Int, body: [UInt8]?, priority: FetchPriority, watch: StallWatch,
+        into buffer: ReceiveBuffer?
     ) async throws -> ([UInt8], HTTPHeaders) {
         var request = HTTPClientRequest(url: peer.baseURL + path)
         if let body {
@@ -151,17 +178,21 @@ public struct PeerClient: Sendable {
                 throw PeerError.garbage(
                     peer: peer.description, what: "Content-Length '\(announced.prefix(40))' for \(what), not a length within 0...\(limit) bytes")
             }
-            collected.reserveCapacity(length)
+            if buffer == nil { collected.reserveCapacity(length) }
         }
         do {
             for try await part in response.body {
-                guard collected.count + part.readableBytes <= limit else {
+                guard (buffer?.count ?? collected.count) + part.readableBytes <= limit else {
                     throw PeerError.garbage(peer: peer.description, what: "\(what): more than \(limit) bytes")
                 }
                 if let downloadLimiter {
                     try await watch.paused { try await downloadLimiter.acquire(part.readableBytes, priority: priority) }
                 }
-                collected += part.readableBytesView
+                if let buffer {
+                    _ = part.withUnsafeReadableBytes { buffer.append($0, upTo: limit) }
+                } else {
+                    collected += part.readableBytesView
+                }
                 watch.progressed()
             }
         } catch let error as PeerError {

@@ -58,6 +58,17 @@ struct Swarm: Sendable {
     }
 
     func bIsComplete() -> Bool { manifest.chunkIDs.allSatisfy(b.contains) }
+
+    /// Flips a byte in each of A's chunk files, so that A serves wrong bytes for every chunk.
+    func corruptEveryChunkOfA() throws {
+        for id in manifest.chunkIDs {
+            let path = try #require(a.location(of: id)).path
+            var bytes = try Array(Data(contentsOf: URL(fileURLWithPath: path)))
+            bytes[bytes.count / 2] ^= 0x55
+            chmod(path, 0o644)
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+        }
+    }
 }
 
 @Suite struct PeerFetchTests {
@@ -74,13 +85,7 @@ struct Swarm: Sendable {
 
     @Test func aPeerSendingWrongBytesIsDroppedAndTheChunkComesFromAnother() async throws {
         try await Swarm.with { swarm, _ in
-            for id in swarm.manifest.chunkIDs {
-                let path = try #require(swarm.a.location(of: id)).path
-                var bytes = try Array(Data(contentsOf: URL(fileURLWithPath: path)))
-                bytes[bytes.count / 2] ^= 0x55
-                chmod(path, 0o644)
-                try Data(bytes).write(to: URL(fileURLWithPath: path))
-            }
+            try swarm.corruptEveryChunkOfA()
             try await swarm.fetcher(peers: [swarm.peerA, swarm.peerC], fallback: false)
                 .fetch(swarm.requests, source: swarm.manifest.source, into: swarm.b, priority: .preheat) { _ in }
             #expect(swarm.bIsComplete())

@@ -8,8 +8,8 @@ Contenders, each the CPU (user + system) of the process that receives and stores
   floor       what the design must do per byte, without Manta:
                 receive: curl fetching the same files from the same hub to /dev/null (socket reads, HTTP)
                 store:   benchmarks/import/floor.c on the same files (both SHA-256 passes, the chunk writes)
-The hub's own CPU is not counted. One extra pull runs under `perf record` and its samples are split into
-hashing, copying, kernel, HTTP and the rest.
+The hub's own CPU is not counted. One extra hub pull and one extra peer pull (the receiving agent) run under
+`perf record`, and their samples are split into hashing, copying, kernel, HTTP and the rest.
 
 Writes benchmarks/results/pull-cpu.json (the harness's schema) and the raw figures to <work>/figures.json.
 Usage: benchmarks/pull/cpu.sh [--runs 3]   (cpu.sh builds, makes the fixture and calls this)
@@ -20,8 +20,10 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "harness"))
@@ -160,6 +162,17 @@ def main():
                 finally:
                     stop(node)
                     shutil.rmtree(store_path, ignore_errors=True)
+            node, store_path, _ = start_agent(arguments.manta_net, work, "profiled", endpoint, peers=f"127.0.0.1:{seed_port}")
+            try:
+                recorder = subprocess.Popen(["perf", "record", "-F", "999", "-g", "-o", f"{work}/perf-peer.data", "-p", str(node.pid)],
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                time.sleep(2)  # perf attaches to the agent's threads before the pull starts, not during its first second
+                cpu_of_command([arguments.manta_net, "pull", repo, "--store", store_path], env=environment)
+                recorder.send_signal(signal.SIGINT)
+                recorder.wait(timeout=60)
+            finally:
+                stop(node)
+                shutil.rmtree(store_path, ignore_errors=True)
         finally:
             stop(seed)
         figures["peer pull s/GB"] = median(receiving) / gigabytes
@@ -168,10 +181,11 @@ def main():
         shutil.rmtree(f"{work}/seed", ignore_errors=True)
         subprocess.run(["perf", "record", "-F", "999", "-g", "-o", f"{work}/perf.data", "--", arguments.manta_net, "pull", repo, "--store", f"{work}/seed"],
                        env=environment, check=True, capture_output=True)
-        report = subprocess.run(["perf", "report", "-i", f"{work}/perf.data", "--stdio", "--no-children", "--sort", "dso,sym"],
-                                capture_output=True, text=True).stdout
-        figures["hub pull profile %"] = {name: round(share, 1) for name, share in categorize(report).items()}
-        figures["hub pull top symbols"] = [line.strip() for line in report.splitlines() if re.match(r"\s*[\d.]+%", line)][:12]
+        for key, data in (("hub pull", "perf.data"), ("peer pull", "perf-peer.data")):
+            report = subprocess.run(["perf", "report", "-i", f"{work}/{data}", "--stdio", "--no-children", "--sort", "dso,sym"],
+                                    capture_output=True, text=True).stdout
+            figures[f"{key} profile %"] = {name: round(share, 1) for name, share in categorize(report).items()}
+            figures[f"{key} top symbols"] = [line.strip() for line in report.splitlines() if re.match(r"\s*[\d.]+%", line)][:12]
     finally:
         stop(hub)
 
@@ -195,10 +209,11 @@ def main():
     print(f"| floor (receive {figures['floor receive s/GB']:.2f} + store {figures['floor store s/GB']:.2f}) | {figures['floor s/GB']:.2f} | 1.00 |")
     for key in ("hub pull", "peer pull", "peer serve"):
         print(f"| {key} | {figures[f'{key} s/GB']:.2f} | {figures[f'{key} ÷ floor']:.2f} |")
-    print("hub pull profile:", ", ".join(f"{name} {share}%" for name, share in figures["hub pull profile %"].items()))
-    print("top symbols:")
-    for line in figures["hub pull top symbols"]:
-        print("  " + line)
+    for key in ("hub pull", "peer pull"):
+        print(f"{key} profile:", ", ".join(f"{name} {share}%" for name, share in figures[f"{key} profile %"].items()))
+        print("top symbols:")
+        for line in figures[f"{key} top symbols"]:
+            print("  " + line)
 
 
 if __name__ == "__main__":

@@ -41,34 +41,43 @@ struct SwarmPuller: Sendable {
         let started = board.begin(repo: repo, commit: snapshot.commit)
         defer { board.end(repo: repo, commit: snapshot.commit) }
         let query = SwarmQuery(repo: repo, commit: snapshot.commit, chunkSize: store.configuration.chunkSize, files: snapshot.files.map(\.path))
-        // Each file's SHA-256 is computed as its chunks arrive, so that checking the files at the end costs little.
-        let digests = FileDigests(snapshot.files.map { FileDigestSequencer(path: $0.path, size: UInt64($0.size)) })
+        // Each file's SHA-256 is computed as its chunks arrive, so that checking the files at the end costs little; on
+        // the pull's own threads, where a hash may wait for another to pair with.
+        let digests = FileDigests(snapshot.files.map { FileDigestSequencer(path: $0.path, size: UInt64($0.size), pairing: .ownPools) })
         let storedWhileFollowing = StoredChunks()
-        let outcome: Outcome
-        do {
-            outcome = try await follow(
-                query, startedAt: started, snapshot: snapshot, digests: digests, stored: storedWhileFollowing, progress: progress)
-        } catch  where ModelPuller.isDiskFull(error) {
-            throw await discardAfterDiskFull(error, written: storedWhileFollowing.ids, of: snapshot, writing: writing)
-        }
-        if case .complete(let files, let peers) = outcome {
+        return try await ModelPuller.withThreadPool(threads: Self.blockingThreads) { pool in
+            let outcome: Outcome
             do {
-                return Self.counting(
-                    storedWhileFollowing,
-                    in: try await finish(
-                        files, peers: peers, snapshot: snapshot, reference: reference, filename: filename, puller: puller, digests: digests,
-                        writing: writing, progress: progress
-                    ))
+                outcome = try await follow(
+                    query, startedAt: started, snapshot: snapshot, digests: digests, stored: storedWhileFollowing, pool: pool, progress: progress)
             } catch  where ModelPuller.isDiskFull(error) {
-                // `finish` removed what the pull stored; the hub would need the same space.
-                throw error
-            } catch {
-                logger.warning("could not take the revision from peers; pulling it from the hub", metadata: ["repo": "\(repo)", "error": "\(error)"])
+                throw await discardAfterDiskFull(error, written: storedWhileFollowing.ids, of: snapshot, writing: writing)
             }
+            if case .complete(let files, let peers) = outcome {
+                do {
+                    return Self.counting(
+                        storedWhileFollowing,
+                        in: try await finish(
+                            files, peers: peers, snapshot: snapshot, reference: reference, filename: filename, puller: puller, digests: digests,
+                            writing: writing, pool: pool, progress: progress
+                        ))
+                } catch  where ModelPuller.isDiskFull(error) {
+                    // `finish` removed what the pull stored; the hub would need the same space.
+                    throw error
+                } catch {
+                    logger.warning(
+                        "could not take the revision from peers; pulling it from the hub", metadata: ["repo": "\(repo)", "error": "\(error)"])
+                }
+            }
+            return Self.counting(
+                storedWhileFollowing,
+                in: try await puller.pull(reference, snapshot: snapshot, filename: filename, writing: writing, progress: progress))
         }
-        return Self.counting(
-            storedWhileFollowing, in: try await puller.pull(reference, snapshot: snapshot, filename: filename, writing: writing, progress: progress))
     }
+
+    /// Threads of a pull's own pool for its blocking work: hashing (the chunks from peers, and their files' hashes,
+    /// paired across threads: `HashPairing.ownPools`) and writing chunks, which waits for the disk.
+    static let blockingThreads = 8
 
     /// Adds the chunks taken from followed peers to a summary's bytes, as bytes from peers.
     private static func counting(_ storedWhileFollowing: StoredChunks, in summary: PullSummary) -> PullSummary {
@@ -89,15 +98,15 @@ struct SwarmPuller: Sendable {
     /// node pulls it, fetch workers follow it chunk by chunk (see `FollowBoard`), journaling each chunk in the
     /// resume journal a hub pull would use, so one resumes after them if it comes to that.
     private func follow(
-        _ query: SwarmQuery, startedAt started: Double, snapshot: HubSnapshot, digests: FileDigests, stored: StoredChunks,
+        _ query: SwarmQuery, startedAt started: Double, snapshot: HubSnapshot, digests: FileDigests, stored: StoredChunks, pool: NIOThreadPool,
         progress: @escaping @Sendable (PullProgress) -> Void
     ) async throws -> Outcome {
         let followBoard = FollowBoard(node: board.node, since: started, topology: topology, clock: clock)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             do {
                 return try await poll(
-                    query, startedAt: started, snapshot: snapshot, digests: digests, board: followBoard, stored: stored, workers: &group,
-                    progress: progress
+                    query, startedAt: started, snapshot: snapshot, digests: digests, board: followBoard, stored: stored, pool: pool,
+                    workers: &group, progress: progress
                 )
             } catch {
                 // The fetch workers wait on the board, and the group waits for them before it rethrows.
@@ -109,7 +118,7 @@ struct SwarmPuller: Sendable {
 
     private func poll(
         _ query: SwarmQuery, startedAt started: Double, snapshot: HubSnapshot, digests: FileDigests, board followBoard: FollowBoard,
-        stored: StoredChunks,
+        stored: StoredChunks, pool: NIOThreadPool,
         workers group: inout ThrowingTaskGroup<Void, any Error>, progress: @escaping @Sendable (PullProgress) -> Void
     ) async throws -> Outcome {
         var working = false
@@ -126,8 +135,8 @@ struct SwarmPuller: Sendable {
                 if !upstreams.isEmpty {
                     let answers = await ask(upstreams, query, of: snapshot, seen: &seen)
                     try await take(
-                        answers, present: try await presentChunks(of: answers), everyone: false, board: followBoard, snapshot: snapshot,
-                        digests: digests)
+                        answers, present: try await presentChunks(of: answers, pool: pool), everyone: false, board: followBoard,
+                        snapshot: snapshot, digests: digests, pool: pool)
                 }
                 try await clock.sleep(for: timing.pollInterval / Self.upstreamPollsPerRound)
                 continue
@@ -153,7 +162,7 @@ struct SwarmPuller: Sendable {
                 let chunks = Dictionary(complete.files.map { ($0.path, $0.chunks) }, uniquingKeysWith: { first, _ in first })
                 answers += holders.map { ($0.peer, SwarmStatus(node: $0.status.node, chunks: chunks)) }
             }
-            let present = try await presentChunks(of: answers)
+            let present = try await presentChunks(of: answers, pool: pool)
             let verdict = FollowVerdict(
                 holdersAnswered: !holders.isEmpty, manifestAccepted: complete != nil, anEarlierPuller: anEarlierPuller, following: working,
                 roundsWithoutAnEarlierPuller: roundsWithoutAnEarlierPuller, stalled: await followBoard.sinceLastProgress > timing.stallTimeout,
@@ -175,11 +184,13 @@ struct SwarmPuller: Sendable {
                 try await group.waitForAll()
                 return outcome
             }
-            try await take(answers, present: present, everyone: true, board: followBoard, snapshot: snapshot, digests: digests)
+            try await take(answers, present: present, everyone: true, board: followBoard, snapshot: snapshot, digests: digests, pool: pool)
             if !working {
                 working = true
                 for _ in 0..<Self.followWorkers {
-                    group.addTask { try await fetchFollowing(followBoard, snapshot: snapshot, digests: digests, stored: stored, progress: progress) }
+                    group.addTask {
+                        try await fetchFollowing(followBoard, snapshot: snapshot, digests: digests, stored: stored, pool: pool, progress: progress)
+                    }
                 }
             }
             try await clock.sleep(for: timing.pollInterval / Self.upstreamPollsPerRound)
@@ -190,40 +201,44 @@ struct SwarmPuller: Sendable {
     static let upstreamPollsPerRound = 4
 
     /// Which of the chunks the peers offer are in the store already.
-    private func presentChunks(of answers: [(peer: PeerAddress, status: SwarmStatus)]) async throws -> Set<ChunkID> {
+    private func presentChunks(of answers: [(peer: PeerAddress, status: SwarmStatus)], pool: NIOThreadPool) async throws -> Set<ChunkID> {
         let offered = Set(answers.flatMap { $0.status.chunks.values.flatMap { $0.map(\.id) } })
-        return try await NIOThreadPool.singleton.runIfActive { [store] in offered.filter(store.contains) }
+        return try await pool.runIfActive { [store] in offered.filter(store.contains) }
     }
 
     /// Hands the answers to the board and journals the chunks it finds already here.
     private func take(
         _ answers: [(peer: PeerAddress, status: SwarmStatus)], present: Set<ChunkID>, everyone: Bool, board followBoard: FollowBoard,
-        snapshot: HubSnapshot, digests: FileDigests
+        snapshot: HubSnapshot, digests: FileDigests, pool: NIOThreadPool
     ) async throws {
         let alreadyHere = await followBoard.update(with: answers, present: present, everyone: everyone)
-        try await record(alreadyHere, bytes: nil, new: false, snapshot: snapshot, digests: digests)
+        try await record(alreadyHere, bytes: nil, new: false, snapshot: snapshot, digests: digests, pool: pool)
     }
 
     /// Chunks fetched at once while following, each held in memory until stored.
     static let followWorkers = 16
 
     private func fetchFollowing(
-        _ followBoard: FollowBoard, snapshot: HubSnapshot, digests: FileDigests, stored: StoredChunks,
+        _ followBoard: FollowBoard, snapshot: HubSnapshot, digests: FileDigests, stored: StoredChunks, pool: NIOThreadPool,
         progress: @escaping @Sendable (PullProgress) -> Void
     ) async throws {
         let total = UInt64(snapshot.totalSize)
+        let buffer = ReceiveBuffer(capacity: 0)
         while let (id, length, peer) = await followBoard.next() {
             do {
-                let bytes = try await peerClient.chunk(id, length: length, from: peer, priority: .preheat)
+                try await peerClient.uncheckedChunk(id, length: length, from: peer, priority: .preheat, into: buffer)
+                // Hashed on the pull's threads, beside the other workers' chunks and the files' hashes.
+                let actual = try await pool.runIfActive { SHA256Hasher.hash(buffer.bytes, pairing: .ownPools) }
+                try PeerClient.check(actual, of: id, from: peer)
                 await followBoard.received(id, from: peer)
-                let new = try await NIOThreadPool.singleton.runIfActive { [store] in
+                let new = try await pool.runIfActive { [store] in
                     // Counted before the write: a full disk can fail it after the chunk's file landed.
                     if store.location(of: id) == nil { stored.writing(id) }
-                    return try bytes.withUnsafeBytes { try store.put(id, bytes: $0, pastPageCache: true) } > 0
+                    return try store.put(id, bytes: buffer.bytes, pastPageCache: true) > 0
                 }
-                if new { stored.insert(id, bytes: bytes.count) }
+                if new { stored.insert(id, bytes: buffer.count) }
                 let (placements, done) = await followBoard.stored(id)
-                try await record(placements, bytes: bytes, new: new, snapshot: snapshot, digests: digests)
+                try await record(placements, bytes: buffer, new: new, snapshot: snapshot, digests: digests, pool: pool)
                 progress(PullProgress(totalBytes: total, completedBytes: min(total, done)))
             } catch let error as PeerError {
                 logger.notice(
@@ -235,15 +250,17 @@ struct SwarmPuller: Sendable {
 
     /// Appends the placements to their files' resume journals and feeds their files' running hashes (with
     /// the chunk's `bytes` when at hand).
-    private func record(_ placements: [FollowBoard.Placement], bytes: [UInt8]?, new: Bool, snapshot: HubSnapshot, digests: FileDigests) async throws {
+    private func record(
+        _ placements: [FollowBoard.Placement], bytes: ReceiveBuffer?, new: Bool, snapshot: HubSnapshot, digests: FileDigests, pool: NIOThreadPool
+    ) async throws {
         guard !placements.isEmpty else { return }
-        try await NIOThreadPool.singleton.runIfActive { [store] in
+        try await pool.runIfActive { [store] in
             for (file, entries) in Dictionary(grouping: placements, by: \.file) {
                 let journal = try ResumeJournal(store: store, repo: snapshot.repo, commit: snapshot.commit, file: file)
                 for entry in entries {
                     try journal.append(.init(span: ChunkSpan(offset: entry.chunk.offset, length: entry.chunk.length), id: entry.chunk.id, new: new))
                     if let bytes {
-                        try bytes.withUnsafeBytes { try digests[file]?.stored(entry.chunk, bytes: $0, store: store) }
+                        try digests[file]?.stored(entry.chunk, bytes: bytes.bytes, store: store)
                     } else {
                         try digests[file]?.stored(entry.chunk, store: store)
                     }
@@ -296,16 +313,18 @@ struct SwarmPuller: Sendable {
     /// over the stored chunks before the manifest is written.
     private func finish(
         _ files: [Manifest.File], peers: [PeerAddress], snapshot: HubSnapshot, reference: HubModelReference, filename: String?,
-        puller: ModelPuller, digests: FileDigests, writing: Store.WriteSession, progress: @escaping @Sendable (PullProgress) -> Void
+        puller: ModelPuller, digests: FileDigests, writing: Store.WriteSession, pool: NIOThreadPool,
+        progress: @escaping @Sendable (PullProgress) -> Void
     ) async throws -> PullSummary {
-        let requests = try await NIOThreadPool.singleton.runIfActive { [store] in files.flatMap { ChunkRequest.missing(from: $0, in: store) } }
+        let requests = try await pool.runIfActive { [store] in files.flatMap { ChunkRequest.missing(from: $0, in: store) } }
         let total = UInt64(snapshot.totalSize)
         // The files were checked against the hub's sizes, so what is missing cannot exceed the total; clamped all the same.
         let done = ByteCounter(total - min(total, requests.reduce(0) { $0 + $1.length }))
         progress(PullProgress(totalBytes: total, completedBytes: done.value))
         let fromHub = ByteCounter(0)
         let fallback = CountingChunkFetcher(base: HubChunkFetcher(client: hub, logger: logger), counter: fromHub)
-        let fetcher = PeerChunkFetcher(peers: peers, client: peerClient, fallback: fallback, logger: logger)
+        let fetcher = PeerChunkFetcher(
+            peers: peers, client: peerClient, fallback: fallback, intake: Self.intake(feeding: digests, on: pool), logger: logger)
         let source = Manifest.Source(kind: HubSource.kind, repo: "\(snapshot.repo)", revision: reference.revision, commit: snapshot.commit)
         // What was missing and is stored now, this pull stored: it goes again if the disk fills up.
         let written = Set(requests.map(\.id))
@@ -316,7 +335,7 @@ struct SwarmPuller: Sendable {
             let fetched = requests.reduce(0) { $0 + $1.length }
             var summary = try await record(
                 files, snapshot: snapshot, reference: reference, filename: filename, puller: puller, digests: digests, written: written,
-                bytesDownloaded: fetched, writing: writing
+                bytesDownloaded: fetched, writing: writing, pool: pool
             )
             summary.bytesFromPeers = fetched - min(fetched, fromHub.value)
             return summary
@@ -325,10 +344,23 @@ struct SwarmPuller: Sendable {
         }
     }
 
+    /// Stores the chunks a complete revision's holders send, each hashed with its file's SHA-256 in one pass where it
+    /// comes in its file's order (the fetcher asks for them in that order), else beside another thread's hash.
+    static func intake(feeding digests: FileDigests, on pool: NIOThreadPool) -> ChunkIntake {
+        ChunkIntake(threadPool: pool) { request, bytes, store, check in
+            func storing(_ id: Digest) throws {
+                try check(id)
+                try store.put(id, bytes: bytes, pastPageCache: true)
+            }
+            guard let sequencer = digests[request.path] else { return try storing(SHA256Hasher.hash(bytes, pairing: .ownPools)) }
+            _ = try sequencer.store(ChunkSpan(offset: request.offset, length: request.length), bytes: bytes, into: store, storing: storing)
+        }
+    }
+
     /// Checks each file whole over the stored chunks and records the manifest and the reference.
     private func record(
         _ files: [Manifest.File], snapshot: HubSnapshot, reference: HubModelReference, filename: String?, puller: ModelPuller, digests: FileDigests,
-        written: Set<ChunkID>, bytesDownloaded: UInt64, writing: Store.WriteSession
+        written: Set<ChunkID>, bytesDownloaded: UInt64, writing: Store.WriteSession, pool: NIOThreadPool
     ) async throws -> PullSummary {
         let checking = Stopwatch(clock)
         defer {
@@ -336,7 +368,7 @@ struct SwarmPuller: Sendable {
                 "finished from peers",
                 metadata: ["repo": "\(snapshot.repo)", "missing": "\(written.count)", "seconds": "\(checking.elapsed)"])
         }
-        return try await NIOThreadPool.singleton.runIfActive { [store] in
+        return try await pool.runIfActive { [store] in
             for file in files { try Self.checkWholeFile(file, hashedSoFar: digests[file.path], in: store, dropping: written, by: writing) }
             let (digest, manifest) = try puller.record(
                 files, of: snapshot, as: reference, partial: filename != nil, written: written, writing: writing)

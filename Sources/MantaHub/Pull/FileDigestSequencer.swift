@@ -20,7 +20,7 @@ public final class FileDigestSequencer: Sendable {
     private let hasher: RoleGuardedHasher
 
     /// `stored`: chunks already in the store. `pairing`: where its hashes meet other threads' (`HashPairing`).
-    public init(path: String, size: UInt64, stored: [Manifest.Chunk] = [], pairing: HashPairing = .pulls) {
+    public init(path: String, size: UInt64, stored: [Manifest.Chunk] = [], pairing: HashPairing = .sharedPools) {
         self.path = path
         self.size = size
         self.pairing = pairing

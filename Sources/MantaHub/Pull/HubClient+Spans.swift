@@ -1,4 +1,5 @@
 import MantaStore
+import MantaTransfer
 import NIOCore
 
 extension HubClient {

@@ -203,7 +203,7 @@ public struct ModelPuller: Sendable {
     }
 
     /// Runs `body` with a pool of threads for the blocking work (hashing, disk), shut down afterwards.
-    static func withThreadPool<Result: Sendable>(threads: Int, _ body: (NIOThreadPool) async throws -> Result) async throws -> Result {
+    package static func withThreadPool<Result: Sendable>(threads: Int, _ body: (NIOThreadPool) async throws -> Result) async throws -> Result {
         let pool = NIOThreadPool(numberOfThreads: threads)
         pool.start()
         do {

@@ -40,7 +40,7 @@ final class PullFileJob: Sendable {
         }
         let stored = zip(plan.spans, ids).compactMap { span, id in id.map { Manifest.Chunk(offset: span.offset, length: span.length, id: $0) } }
         // Its hashes run on the pull's own thread pool (`PullSession`), where waiting for a partner holds no one else up.
-        sequencer = FileDigestSequencer(path: file.path, size: UInt64(file.size), stored: stored, pairing: .hubPulls)
+        sequencer = FileDigestSequencer(path: file.path, size: UInt64(file.size), stored: stored, pairing: .ownPools)
         state = Mutex(State(ids: ids, written: written))
     }
 

@@ -18,9 +18,9 @@ import Synchronization
 /// idle, so only threads of a pool of their own should hash through a patient pairing.
 public final class HashPairing: Sendable {
     /// The pairing of threads in shared pools (the NIO pool, which also answers peers): no patience.
-    public static let pulls = HashPairing()
-    /// The pairing of hub pulls, which hash on a thread pool of their own.
-    public static let hubPulls = HashPairing(patience: .milliseconds(2))
+    public static let sharedPools = HashPairing()
+    /// The pairing of pulls (from the hub, from peers), which hash on a thread pool of their own.
+    public static let ownPools = HashPairing(patience: .milliseconds(2))
 
     /// Blocks hashed alone between looks for an offer: 64 KiB, tens of microseconds.
     static let step = 1024
