@@ -3,6 +3,7 @@ import MantaHub
 import MantaPeer
 import MantaStore
 import MantaTestSupport
+import MantaTransfer
 import MantaWire
 import Synchronization
 import Testing
@@ -260,5 +261,45 @@ struct AgentSwarm: Sendable {
         // The puller was killed: "a", which took over its hub pull, heads the line.
         let (puller, followers) = FollowBoard.roles(in: Array(holding.dropFirst()), node: "m", since: 20, puller: address(1))
         #expect(puller == address(2) && followers == ["m"])
+    }
+}
+
+@Suite struct FollowBoardPipeliningTests {
+    /// A board for node "m", last of `followersAhead` followers behind a puller, whose upstream shows four chunks and
+    /// has sent the first in 50 ms.
+    static func boardAfterOneFastChunk(followersAhead: Int) async -> (board: FollowBoard, upstream: PeerAddress) {
+        let chunks = (0..<4).map {
+            Manifest.Chunk(offset: UInt64($0) << 20, length: 1 << 20, id: Digest(bytes: Array(repeating: UInt8($0 + 1), count: 32)))
+        }
+        let puller = (peer: PeerAddress(host: "127.0.0.1", port: 1), status: SwarmStatus(node: "puller", pullingSince: 1))
+        let followers = (0..<followersAhead).map { index in
+            (peer: PeerAddress(host: "127.0.0.1", port: 100 + index), status: SwarmStatus(node: "f\(index)", pullingSince: Double(10 + index)))
+        }
+        let upstream = followers.last!.peer
+        var answers = [puller] + followers
+        answers[answers.count - 1].status.chunks = ["model.safetensors": chunks]
+        let clock = ManualClock()
+        let board = FollowBoard(node: "m", since: 1_000, topology: .line, clock: clock)
+        _ = await board.update(with: answers, present: [], everyone: true)
+        let first = await board.take()
+        #expect(first?.peer == upstream)
+        clock.advance(by: .milliseconds(50))
+        if let first {
+            await board.received(first.id, from: upstream)
+            _ = await board.stored(first.id)
+        }
+        return (board, upstream)
+    }
+
+    @Test func aShortLineTakesTwoChunksAtOnceFromAFastUpstream() async {
+        let (board, upstream) = await Self.boardAfterOneFastChunk(followersAhead: 2)
+        #expect(await board.take()?.peer == upstream)
+        #expect(await board.take()?.peer == upstream, "a chunk in 50 ms: the next request's round trip is worth hiding")
+    }
+
+    @Test func aLineLongerThanTheLongestTakesOneChunkAtATime() async {
+        let (board, upstream) = await Self.boardAfterOneFastChunk(followersAhead: FollowBoard.longestLine + 1)
+        #expect(await board.take()?.peer == upstream)
+        #expect(await board.take() == nil, "two chunks would halve the upstream's rate for each, and a long line adds up its hops")
     }
 }

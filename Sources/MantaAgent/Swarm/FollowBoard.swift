@@ -57,6 +57,8 @@ actor FollowBoard {
     /// For each stripe, nodes between the puller and this one, this one included: a chunk takes about that many
     /// transfers to get here.
     private var hops = [1]
+    /// Followers in the swarm, this node included, as of the last round that asked everyone.
+    private var followerCount = 1
     private var waiters: [CheckedContinuation<Void, Never>] = []
     private var stopped = false
     private var lastProgress: Duration = .zero
@@ -87,6 +89,7 @@ actor FollowBoard {
             // else yet, still go down the line rather than to every follower at once.
             let followers: [String]
             (puller, followers) = Self.roles(in: answers, node: node, since: since, puller: puller)
+            followerCount = followers.count
             let alive = answers.filter { strikes[$0.peer, default: 0] < Self.strikesOut }
             let shape = topology == .automatic ? (followers.count > Self.longestLine ? .tree : .line) : topology
             let placed =
@@ -234,12 +237,15 @@ actor FollowBoard {
         return (puller, starts.sorted { ($0.value, $0.key) < ($1.value, $1.key) }.map(\.key))
     }
 
-    /// Chunks taken at once from an upstream: one, so that each goes at the whole rate; in a line, two where a chunk
-    /// takes less than `pipelinedBelow`, since there the request's round trip before each chunk is a share of its
-    /// transfer worth hiding (simulated at 100 MB/s: two nodes 1.47 → 1.13 S/B, four 1.47 → 1.39). A tree's node
+    /// Chunks taken at once from an upstream: one, so that each goes at the whole rate; in a line of up to
+    /// `longestLine` followers, two where a chunk takes less than `pipelinedBelow`, since there the request's round
+    /// trip before each chunk is a share of its transfer worth hiding (simulated at 100 MB/s: two nodes 1.47 → 1.13
+    /// S/B, four 1.47 → 1.39). Two chunks share the upstream's rate, so each hop takes a chunk twice as long: a longer
+    /// line, whose tail is the sum of its hops, lost more than that saved (100 nodes 5.35 → 6.77 S/B). A tree's node
     /// already has a chunk in flight from each of its stripes' parents (two there made 100 nodes 10 % slower).
     private func upstreamInFlight(_ peer: PeerAddress) -> Int {
-        upstreams.count == 1 && (lastTransfer[peer].map { $0 < Self.pipelinedBelow } ?? false) ? 2 : 1
+        let pipelined = upstreams.count == 1 && followerCount <= Self.longestLine
+        return pipelined && (lastTransfer[peer].map { $0 < Self.pipelinedBelow } ?? false) ? 2 : 1
     }
 
     static let pipelinedBelow = Duration.milliseconds(250)
