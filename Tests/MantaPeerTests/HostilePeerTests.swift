@@ -50,6 +50,23 @@ import Testing
         }
     }
 
+    /// A chunk taken into a receive buffer (the swarm's pulls) meets the same limits as one returned whole: a body
+    /// longer or shorter than the chunk is refused, and bytes of the right length that hash to something else are
+    /// caught by `check`, which the caller must pass them through before it uses them.
+    @Test(arguments: [150, 60, 100])
+    func aChunkIntoAReceiveBufferIsHeldToItsLengthAndItsHash(sent: Int) async throws {
+        let bytes: [UInt8] = Array(repeating: 7, count: sent)
+        let id = SHA256Hasher.hash(Array(repeating: 8, count: 100))
+        try await Self.withHostilePeer({ _ in .init(body: bytes) }) { peer, _ in
+            let buffer = ReceiveBuffer(capacity: 0)
+            _ = await Self.refusal(from: peer) {
+                try await client.uncheckedChunk(id, length: 100, from: peer, priority: .preheat, into: buffer)
+                try PeerClient.check(SHA256Hasher.hash(buffer.bytes), of: id, from: peer)
+            }
+            #expect(buffer.count <= 100, "nothing past the chunk's length is kept")
+        }
+    }
+
     /// A peer whose host died sends no reset: the client gives up once it has been silent for the stall timeout,
     /// long before the request's own timeout, whether the silence comes before the answer or inside its body. The
     /// timeout runs on a test clock, which moves only while the client waits: the answer is given up when the clock

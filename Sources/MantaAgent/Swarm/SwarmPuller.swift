@@ -230,6 +230,7 @@ struct SwarmPuller: Sendable {
                 // Hashed on the pull's threads, beside the other workers' chunks and the files' hashes.
                 let actual = try await pool.runIfActive { SHA256Hasher.hash(buffer.bytes, pairing: .ownPools) }
                 try PeerClient.check(actual, of: id, from: peer)
+                // Before the write: the peer's slot is free and its transfer time measured without the disk's.
                 await followBoard.received(id, from: peer)
                 let new = try await pool.runIfActive { [store] in
                     // Counted before the write: a full disk can fail it after the chunk's file landed.
