@@ -112,7 +112,10 @@ final class FuseOperations: Sendable {
         case FUSE_ACCESS:
             guard let input = arguments.take(fuse_access_in.self) else { return reply.fail(EINVAL) }
             if input.mask & UInt32(W_OK) != 0 { reply.fail(EROFS) } else { reply.succeed() }
-        case FUSE_FLUSH, FUSE_DESTROY:
+        case FUSE_FLUSH:
+            // A kernel that does not know FOPEN_NOFLUSH sends one on every close: ENOSYS tells it to stop.
+            reply.fail(ENOSYS)
+        case FUSE_DESTROY:
             reply.succeed()
         case FUSE_LSEEK:
             guard let input = arguments.take(fuse_lseek_in.self) else { return reply.fail(EINVAL) }
@@ -185,11 +188,14 @@ final class FuseOperations: Sendable {
         case .success(let file):
             let (passthrough, channel) = settings.withLock { ($0.passthrough, $0.channel) }
             var output = cfuse_open_out()
+            // Nothing is written through the mount, so a close has nothing to flush: without FOPEN_NOFLUSH every
+            // close(2) would wait for a FLUSH round trip to this server.
+            output.open_flags = UInt32(FOPEN_NOFLUSH)
             if passthrough, let channel, let backings, let backingID = backings.open(file, channel: channel) {
-                output.open_flags = CFUSE_FOPEN_PASSTHROUGH
+                output.open_flags |= CFUSE_FOPEN_PASSTHROUGH
                 output.backing_id = backingID
             } else {
-                output.open_flags = UInt32(FOPEN_KEEP_CACHE)
+                output.open_flags |= UInt32(FOPEN_KEEP_CACHE)
             }
             output.fh = files.insert(file)
             fileSystem.journal.record(.opened(handle: output.fh, file: .init(inode: inode, flags: flags)))

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Issue 24's measures of the mount's kernel paths, against native reads of the same files in the same run:
 page-cache growth per byte of a cold read, an mmap page-touch pass (cold and warm), a safetensors load on the
-CPU (every tensor through `safe_open`), and the disk bytes of the store with and without passthrough copies.
+CPU (every tensor through `safe_open`), opening and closing each file, and the disk bytes of the store with and
+without passthrough copies.
 
 Contenders: native (the files themselves); manta with passthrough (the kernel reads each file's passthrough
 copy, built on first open); manta's chunk path (`MANTA_FUSE_FEATURES=none`: every byte through the mount, as
@@ -35,6 +36,15 @@ def read_all(paths):
         with open(path, "rb", buffering=0) as file:
             while file.read(4 << 20):
                 pass
+    return time.perf_counter() - start
+
+
+def open_close(paths, rounds=50):
+    """Opens and closes every file, `rounds` times: what a loader pays per file before its first byte."""
+    start = time.perf_counter()
+    for _ in range(rounds):
+        for path in paths:
+            os.close(os.open(path, os.O_RDONLY))
     return time.perf_counter() - start
 
 
@@ -133,6 +143,7 @@ def main():
         measure(name, "mmap page-touch pass, warm (s)", mmap_touch, cold=False)
         measure(name, "safetensors safe_open + every get_tensor, cold (s)", safetensors_load, cold=True)
         measure(name, "safetensors safe_open + every get_tensor, warm (s)", safetensors_load, cold=False)
+        measure(name, "open + close of every file, 50 rounds, warm (s)", open_close, cold=False)
         if mount:
             mount.stop()
         print(f"done: {name}", file=sys.stderr)
