@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A swarm of real agents in network namespaces (see run.py; root, ip and tc needed). Recorded figures:
-# S = 256 MiB, every link B = 2MB/s; quick mode (S = 32 MiB): BENCH_SWARM_MIB=32 benchmarks/swarm/run.sh --name results-quick
+# S = 256 MiB, B = 5 MB/s, release build (MANTA=.build/release/manta benchmarks/swarm/run.sh --rate 5MB/s); quick mode (S = 32 MiB): BENCH_SWARM_MIB=32 benchmarks/swarm/run.sh --name results-quick
 # Usage: benchmarks/swarm/run.sh [--runs base:16,base:32,slow:16,kill:16,late:16] [--rate 2MB/s] [--name results]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
