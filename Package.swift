@@ -202,7 +202,7 @@ let package = Package(
         .testTarget(name: "MantaWireTests", dependencies: ["MantaWire", "MantaStore", "MantaFuzz", "MantaTestSupport"]),
         .testTarget(name: "MantaStoreTests", dependencies: ["CLinux", "MantaStore", "MantaTestSupport"]),
         // Mounts through the built `manta` executable, so it imports no MantaFS.
-        .testTarget(name: "MantaFSTests", dependencies: ["MantaStore", "MantaTestSupport", "MantaTransfer"]),
+        .testTarget(name: "MantaFSTests", dependencies: ["MantaFS", "MantaStore", "MantaTestSupport", "MantaTransfer"]),
         .testTarget(
             name: "MantaHubTests",
             dependencies: [

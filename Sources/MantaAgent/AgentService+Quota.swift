@@ -19,7 +19,9 @@ extension AgentService {
     }
 
     /// Collects garbage as `manta gc` does, with the agent's quota, while the agent runs: alone, no pull running.
+    /// Models whose files were all closed are let go first, without the mount's unpin delay.
     public func collectGarbage(dryRun: Bool) async throws -> Store.GCPlan {
-        try await quota.collect(dryRun: dryRun)
+        if !dryRun, let mount = mount?.mount { try await NIOThreadPool.singleton.runIfActive { mount.releaseClosedModels() } }
+        return try await quota.collect(dryRun: dryRun)
     }
 }

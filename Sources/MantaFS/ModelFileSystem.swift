@@ -53,7 +53,7 @@ public final class ModelFileSystem: Sendable {
         self.source = source
         self.configuration = configuration
         self.logger = logger
-        pins = OpenPins(store: store, logger: logger)
+        pins = OpenPins(store: store, logger: logger, unpinDelay: .seconds(configuration.unpinDelay))
         owner = (getuid(), getgid())
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
@@ -145,9 +145,19 @@ public final class ModelFileSystem: Sendable {
         if let node = node(inode), node.isDirectory, !node.immutable { refresh() }
     }
 
+    /// A name already in the tree is answered from it, without looking at the store: the refresher does that every
+    /// `refreshInterval`, as often as the kernel asks again about names in listings (`listingTimeout`), and a scan
+    /// on every lookup cost each open of a path after a second idle one scan per folder above it (0.3-2 ms each). A
+    /// name not in the tree may just have been imported: the store is looked at again before answering that it is not.
     func lookup(parent: UInt64, name: String) -> Result<Entry, Errno> {
+        let found = entry(parent: parent, name: name)
+        guard case .failure(.noEntry) = found else { return found }
         refreshIfListing(parent)
-        return table.withLock { table in
+        return entry(parent: parent, name: name)
+    }
+
+    private func entry(parent: UInt64, name: String) -> Result<Entry, Errno> {
+        table.withLock { table in
             guard let parentNode = table.node(parent) else { return .failure(.noEntry) }
             guard let listing = parentNode.listing else { return .failure(.notADirectory) }
             guard let child = listing.entry(named: name), let node = table.node(child.inode) else { return .failure(.noEntry) }

@@ -32,6 +32,9 @@ public struct MountConfiguration: Sendable {
     /// `MANTA_FUSE_FEATURES=none` in the environment) it behaves as on a kernel without them: 1 MiB requests, one
     /// descriptor, every byte through the mount.
     public var kernelFeatures: Bool
+    /// Seconds a model stays pinned, and unrecorded as used, after its last open file closes (`OpenPins`): the
+    /// refresher unpins it on its first pass after that.
+    public var unpinDelay: Double
     /// Whether the mount outlives this process (`MountHandover`); nil: it ends when the process does.
     public var handover: MountHandover?
 
@@ -48,6 +51,7 @@ public struct MountConfiguration: Sendable {
         pendingPrefetchAfterBytes: UInt64 = 8 << 20,
         fetchConcurrency: Int = 8,
         kernelFeatures: Bool = true,
+        unpinDelay: Double = 2,
         handover: MountHandover? = nil
     ) {
         self.allowOther = allowOther
@@ -62,6 +66,7 @@ public struct MountConfiguration: Sendable {
         self.pendingPrefetchAfterBytes = pendingPrefetchAfterBytes
         self.fetchConcurrency = fetchConcurrency
         self.kernelFeatures = kernelFeatures
+        self.unpinDelay = unpinDelay
         self.handover = handover
     }
 }

@@ -350,12 +350,19 @@ public final class MountService: Sendable {
         holder?.end()
     }
 
+    /// Unpins at once the models whose files are all closed, rather than after `MountConfiguration.unpinDelay`: for
+    /// a collection asked for now (`manta gc`, a Torrent reclaimed), which should free what nothing reads any more.
+    public func releaseClosedModels() {
+        fileSystem.pins.unpinClosedModels(closedFor: .zero)
+    }
+
     private func startRefresher() {
         let interval = configuration.refreshInterval
         let thread = Thread { [self] in
             while refresherStop.wait(timeout: .now() + interval) == .timedOut {
                 fileSystem.refresh()
                 fileSystem.source.flushAccessLog()
+                fileSystem.pins.unpinClosedModels()
             }
         }
         thread.name = "manta-fs-refresh"

@@ -7,48 +7,76 @@ import Glibc
 #endif
 
 /// Pins the manifests of files open through the mount, so GC never evicts chunks a reader may still need.
-/// One store pin per manifest (holder `open:<pid of the mount>`), held while any of its files is open.
+/// One store pin per manifest (holder `open:<pid of the mount>`), held while any of its files is open and for
+/// `unpinDelay` after the last closes: a loader opens a model's files one after another (config, tokenizer, each
+/// shard), and each pin, unpin and use record is a write to the store's database beside the open or close.
 final class OpenPins: Sendable {
     static let holderPrefix = Store.processHolderPrefix
+
+    private struct Held {
+        var openFiles = 0
+        /// When the last open file closed; nil while one is open.
+        var closedAt: ContinuousClock.Instant?
+        /// The same, as the store records a use (`Store.accessTime()`).
+        var lastUse: Int64 = 0
+    }
 
     let holder: String
     private let store: Store
     private let logger: Logger
-    private let counts = Mutex<[Digest: Int]>([:])
+    private let unpinDelay: Duration
+    private let held = Mutex<[Digest: Held]>([:])
 
-    init(store: Store, logger: Logger) {
+    init(store: Store, logger: Logger, unpinDelay: Duration = .seconds(2)) {
         self.store = store
         self.logger = logger
+        self.unpinDelay = unpinDelay
         holder = Self.holderPrefix + String(getpid())
     }
 
     func acquire(_ manifest: Digest) {
-        counts.withLock { counts in
-            counts[manifest, default: 0] += 1
-            guard counts[manifest] == 1 else { return }
-            do {
-                try store.pin(manifest, holder: holder)
-            } catch {
-                logger.warning("could not pin the manifest of an open file", metadata: ["manifest": "\(manifest)", "error": "\(error)"])
+        held.withLock { held in
+            // Pinned already while a file is open or the delay after the last close runs.
+            if held[manifest] == nil {
+                do {
+                    try store.pin(manifest, holder: holder)
+                } catch {
+                    logger.warning("could not pin the manifest of an open file", metadata: ["manifest": "\(manifest)", "error": "\(error)"])
+                }
+            }
+            held[manifest, default: Held()].openFiles += 1
+            held[manifest]?.closedAt = nil
+        }
+    }
+
+    func release(_ manifest: Digest, at now: ContinuousClock.Instant = .now) {
+        held.withLock { held in
+            guard var entry = held[manifest], entry.openFiles > 0 else { return }
+            entry.openFiles -= 1
+            if entry.openFiles == 0 { (entry.closedAt, entry.lastUse) = (now, Store.accessTime()) }
+            held[manifest] = entry
+        }
+    }
+
+    /// Unpins the models whose files have all been closed for `delay` (`unpinDelay` unless given) by `now`, and
+    /// records them as used until their last close. The mount's refresher calls it every `refreshInterval`.
+    func unpinClosedModels(at now: ContinuousClock.Instant = .now, closedFor delay: Duration? = nil) {
+        let delay = delay ?? unpinDelay
+        held.withLock { held in
+            for (manifest, entry) in held {
+                guard entry.openFiles == 0, let closedAt = entry.closedAt, now - closedAt >= delay else { continue }
+                held[manifest] = nil
+                markUsed(manifest, at: entry.lastUse)
+                unpin(manifest)
             }
         }
     }
 
-    func release(_ manifest: Digest) {
-        counts.withLock { counts in
-            guard let count = counts[manifest] else { return }
-            counts[manifest] = count > 1 ? count - 1 : nil
-            guard count == 1 else { return }
-            markUsed(manifest)
-            unpin(manifest)
-        }
-    }
-
-    /// Records the model as used now, as its last file closes: reads the kernel serves itself (passthrough, page
-    /// cache) never reach the mount, and a quota evicts the least recently used models first.
-    private func markUsed(_ manifest: Digest) {
+    /// Records the model as used at `time`, its last close: reads the kernel serves itself (passthrough, page cache)
+    /// never reach the mount, and a quota evicts the least recently used models first.
+    private func markUsed(_ manifest: Digest, at time: Int64) {
         do {
-            try store.touch(try store.manifest(manifest).chunkIDs)
+            try store.touch(Dictionary(try store.manifest(manifest).chunkIDs.map { ($0, time) }, uniquingKeysWith: max))
         } catch {
             logger.warning("could not record the use of a closed file's model", metadata: ["manifest": "\(manifest)", "error": "\(error)"])
         }
@@ -56,9 +84,9 @@ final class OpenPins: Sendable {
 
     /// Unpins everything (the mount is gone, so no file is open through it any more).
     func releaseAll() {
-        counts.withLock { counts in
-            for manifest in counts.keys { unpin(manifest) }
-            counts.removeAll()
+        held.withLock { held in
+            for manifest in held.keys { unpin(manifest) }
+            held.removeAll()
         }
     }
 
