@@ -32,8 +32,8 @@ public struct MountConfiguration: Sendable {
     /// `MANTA_FUSE_FEATURES=none` in the environment) it behaves as on a kernel without them: 1 MiB requests, one
     /// descriptor, every byte through the mount.
     public var kernelFeatures: Bool
-    /// Seconds a model stays pinned, and unrecorded as used, after its last open file closes (`OpenPins`): the
-    /// refresher unpins it on its first pass after that.
+    /// Seconds a model stays pinned, and unrecorded as used, after its last open file closes (`OpenPins`), and a
+    /// file's passthrough backing stays set up (`PassthroughBackings`): the refresher lets go on its first pass after.
     public var unpinDelay: Double
     /// Whether the mount outlives this process (`MountHandover`); nil: it ends when the process does.
     public var handover: MountHandover?

@@ -35,6 +35,8 @@ public final class MountService: Sendable {
         var ended = false
         var connection: UInt32?
         var waiters: [CheckedContinuation<Void, Never>] = []
+        /// The backings of the server running now, when it passes files through.
+        var backings: PassthroughBackings?
     }
 
     private struct Session: @unchecked Sendable {
@@ -127,9 +129,11 @@ public final class MountService: Sendable {
     }
 
     private func makeOperations(passthrough: Bool) -> FuseOperations {
-        FuseOperations(
-            fileSystem: fileSystem, backings: passthrough ? PassthroughBackings(copies: copies, journal: fileSystem.journal, logger: logger) : nil,
-            logger: logger)
+        let backings =
+            passthrough
+            ? PassthroughBackings(copies: copies, journal: fileSystem.journal, keepFor: .seconds(configuration.unpinDelay), logger: logger) : nil
+        state.withLock { $0.backings = backings }
+        return FuseOperations(fileSystem: fileSystem, backings: backings, logger: logger)
     }
 
     // MARK: Handover
@@ -350,9 +354,11 @@ public final class MountService: Sendable {
         holder?.end()
     }
 
-    /// Unpins at once the models whose files are all closed, rather than after `MountConfiguration.unpinDelay`: for
-    /// a collection asked for now (`manta gc`, a Torrent reclaimed), which should free what nothing reads any more.
+    /// Unpins at once the models whose files are all closed, and closes the passthrough backings no file has open,
+    /// rather than after `MountConfiguration.unpinDelay`: for a collection asked for now (`manta gc`, a Torrent
+    /// reclaimed), which should free what nothing reads any more.
     public func releaseClosedModels() {
+        state.withLock { $0.backings }?.closeUnused(closedFor: .zero)
         fileSystem.pins.unpinClosedModels(closedFor: .zero)
     }
 
@@ -362,6 +368,7 @@ public final class MountService: Sendable {
             while refresherStop.wait(timeout: .now() + interval) == .timedOut {
                 fileSystem.refresh()
                 fileSystem.source.flushAccessLog()
+                state.withLock { $0.backings }?.closeUnused()
                 fileSystem.pins.unpinClosedModels()
             }
         }
