@@ -13,12 +13,13 @@ import Glibc
 final class OpenPins: Sendable {
     static let holderPrefix = Store.processHolderPrefix
 
-    private struct Held {
+    private struct Held: KeptAfterClose {
         var openFiles = 0
         /// When the last open file closed; nil while one is open.
         var closedAt: ContinuousClock.Instant?
         /// The same, as the store records a use (`Store.accessTime()`).
         var lastUse: Int64 = 0
+        var inUse: Bool { openFiles > 0 }
     }
 
     let holder: String
@@ -61,11 +62,8 @@ final class OpenPins: Sendable {
     /// Unpins the models whose files have all been closed for `delay` (`unpinDelay` unless given) by `now`, and
     /// records them as used until their last close. The mount's refresher calls it every `refreshInterval`.
     func unpinClosedModels(at now: ContinuousClock.Instant = .now, closedFor delay: Duration? = nil) {
-        let delay = delay ?? unpinDelay
         held.withLock { held in
-            for (manifest, entry) in held {
-                guard entry.openFiles == 0, let closedAt = entry.closedAt, now - closedAt >= delay else { continue }
-                held[manifest] = nil
+            for (manifest, entry) in held.removeUnused(for: delay ?? unpinDelay, at: now) {
                 markUsed(manifest, at: entry.lastUse)
                 unpin(manifest)
             }

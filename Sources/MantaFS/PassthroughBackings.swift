@@ -13,13 +13,14 @@ import Glibc
 /// its first open until its last open file is released: a file opened while its copy was still being built stays
 /// on the chunk path until every reader closed it.
 final class PassthroughBackings: Sendable {
-    private struct Opens {
+    private struct Opens: KeptAfterClose {
         var count = 0
         /// Nil while the inode is open through the chunk path.
         var backingID: Int32?
         var channel: FuseChannel?
         /// When the last file open on the backing closed, while the backing is kept (`closeUnused`).
         var closedAt: ContinuousClock.Instant?
+        var inUse: Bool { count > 0 }
     }
 
     private let copies: PassthroughCopies
@@ -86,13 +87,8 @@ final class PassthroughBackings: Sendable {
     /// mount's refresher calls it every `refreshInterval`; a collection asked for now, with no delay, so that the
     /// copies nothing has open may go (a kept backing holds its copy open).
     func closeUnused(at now: ContinuousClock.Instant = .now, closedFor delay: Duration? = nil) {
-        let delay = delay ?? keepFor
         opens.withLock { opens in
-            for (inode, entry) in opens {
-                guard entry.count == 0, let closedAt = entry.closedAt, now - closedAt >= delay else { continue }
-                opens[inode] = nil
-                closeBacking(inode, entry)
-            }
+            for (inode, entry) in opens.removeUnused(for: delay ?? keepFor, at: now) { closeBacking(inode, entry) }
         }
     }
 
