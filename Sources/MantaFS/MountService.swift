@@ -358,8 +358,14 @@ public final class MountService: Sendable {
     /// rather than after `MountConfiguration.unpinDelay`: for a collection asked for now (`manta gc`, a Torrent
     /// reclaimed), which should free what nothing reads any more.
     public func releaseClosedModels() {
-        state.withLock { $0.backings }?.closeUnused(closedFor: .zero)
-        fileSystem.pins.unpinClosedModels(closedFor: .zero)
+        letGoOfClosedFiles(closedFor: .zero)
+    }
+
+    /// Closes the passthrough backings and unpins the models no file has had open for `delay` (the unpin delay
+    /// unless given).
+    private func letGoOfClosedFiles(closedFor delay: Duration? = nil) {
+        state.withLock { $0.backings }?.closeUnused(closedFor: delay)
+        fileSystem.pins.unpinClosedModels(closedFor: delay)
     }
 
     private func startRefresher() {
@@ -368,8 +374,7 @@ public final class MountService: Sendable {
             while refresherStop.wait(timeout: .now() + interval) == .timedOut {
                 fileSystem.refresh()
                 fileSystem.source.flushAccessLog()
-                state.withLock { $0.backings }?.closeUnused()
-                fileSystem.pins.unpinClosedModels()
+                letGoOfClosedFiles()
             }
         }
         thread.name = "manta-fs-refresh"

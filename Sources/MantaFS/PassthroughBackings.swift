@@ -78,8 +78,12 @@ final class PassthroughBackings: Sendable {
             guard var entry = opens[file.inode], entry.count > 0 else { return }
             entry.count -= 1
             if entry.count == 0, entry.backingID != nil, keepFor > .zero { entry.closedAt = now }
-            opens[file.inode] = entry.count > 0 || entry.closedAt != nil ? entry : nil
-            if opens[file.inode] == nil { closeBacking(file.inode, entry) }
+            if entry.count > 0 || entry.closedAt != nil {
+                opens[file.inode] = entry
+            } else {
+                opens[file.inode] = nil
+                closeBacking(file.inode, entry)
+            }
         }
     }
 
