@@ -238,7 +238,7 @@ struct AgentSwarm: Sendable {
         let answers = [
             answer(1, since: 20, node: "b"), answer(2, since: 10, node: "z"), answer(3, since: nil, node: "c"), answer(4, since: 30, node: "a"),
         ]
-        let (puller, followers) = FollowBoard.roles(in: answers, node: "m", since: 25)
+        let (puller, followers, _) = FollowBoard.roles(in: answers, node: "m", since: 25)
         #expect(puller == address(2))
         #expect(followers == ["b", "m", "a"], "in the order they started; the peer that is not pulling is no follower")
         #expect(
@@ -259,8 +259,32 @@ struct AgentSwarm: Sendable {
         ]
         #expect(FollowBoard.roles(in: holding, node: "m", since: 20, puller: address(1)).puller == address(1))
         // The puller was killed: "a", which took over its hub pull, heads the line.
-        let (puller, followers) = FollowBoard.roles(in: Array(holding.dropFirst()), node: "m", since: 20, puller: address(1))
+        let (puller, followers, _) = FollowBoard.roles(in: Array(holding.dropFirst()), node: "m", since: 20, puller: address(1))
         #expect(puller == address(2) && followers == ["m"])
+    }
+
+    @Test func aFollowerKeepsItsPlaceWhenItFinishesAndLosesItAfterThreeRoundsWithoutAnAnswer() async {
+        func address(_ port: Int) -> PeerAddress { PeerAddress(host: "127.0.0.1", port: port) }
+        let puller = (peer: address(1), status: SwarmStatus(node: "p", pullingSince: 10))
+        let a = (peer: address(2), status: SwarmStatus(node: "a", pullingSince: 15))
+        let b = (peer: address(3), status: SwarmStatus(node: "b", pullingSince: 18))
+        let board = FollowBoard(node: "m", since: 20, topology: .line)
+        _ = await board.update(with: [puller, a, b], present: [], everyone: true)
+        #expect(await board.followers == ["a", "b", "m"])
+        #expect(await board.upstreamPeers == [address(3)])
+        // "b" has the revision complete and no longer pulls: it keeps its place, so that nobody moves.
+        let finished = (peer: address(3), status: SwarmStatus(node: "b", manifest: Digest(bytes: Array(repeating: 1, count: 32))))
+        _ = await board.update(with: [puller, a, finished], present: [], everyone: true)
+        #expect(await board.followers == ["a", "b", "m"])
+        #expect(await board.upstreamPeers == [address(3)])
+        // Then it stops answering (killed): one or two rounds could be answers lost; the third moves this node up.
+        for _ in 0..<2 {
+            _ = await board.update(with: [puller, a], present: [], everyone: true)
+            #expect(await board.followers == ["a", "b", "m"])
+            #expect(await board.upstreamPeers == [address(2)], "the nearest node before it that answers feeds this one")
+        }
+        _ = await board.update(with: [puller, a], present: [], everyone: true)
+        #expect(await board.followers == ["a", "m"])
     }
 }
 

@@ -64,17 +64,21 @@ import Testing
     }
 }
 
-/// The simulator against the real-agent swarm benchmark (benchmarks/RESULTS.md, "After the stall watchdog": eight
-/// agents in network namespaces, S = 16 MiB in 4 MiB chunks, B = 2 MB/s): makespans within 10 %.
+/// The simulator against the real-agent swarm benchmark (benchmarks/RESULTS.md, "Stripes that fit, places kept":
+/// eight agents in network namespaces, S = 16 MiB, B = 2 MB/s, medians of three runs each): makespans within 10 %.
+/// The hub's rate is the one the real puller reached: 16 MiB in 10.3–11.1 s, not the link's 8.4 s (its HTTP and
+/// storing, and a follower's 2 MiB from the hub on the same link), which every node in a line waits for.
 @Suite(.threadsOfItsOwn) struct SwarmSimulationCalibrationTests {
     static func realBenchmark() -> SwarmSimulation.Configuration {
-        SwarmSimulation.Configuration(nodes: 8, modelBytes: 16 << 20, rate: 2e6)
+        var configuration = SwarmSimulation.Configuration(nodes: 8, modelBytes: 16 << 20, rate: 2e6)
+        configuration.hubRate = 1.6e6
+        return configuration
     }
 
     @Test func aQuietSwarmTakesWhatTheRealAgentsTook() async throws {
         let outcome = await SwarmSimulation(Self.realBenchmark()).run()
         let ratio = try #require(outcome.makespan) / outcome.configuration.idealSeconds
-        #expect(abs(ratio / 6.42 - 1) <= 0.1, "\(ratio) S/B; the real agents took 6.42 S/B")
+        #expect(abs(ratio / 3.94 - 1) <= 0.1, "\(ratio) S/B; the real agents took 3.94 S/B")
     }
 
     @Test func aSwarmThatLosesANodeTakesWhatTheRealAgentsTook() async throws {
@@ -82,11 +86,23 @@ import Testing
         configuration.kills = [4: 0.4 * configuration.idealSeconds]
         let outcome = await SwarmSimulation(configuration).run()
         let ratio = try #require(outcome.makespan) / configuration.idealSeconds
-        #expect(abs(ratio / 5.46 - 1) <= 0.1, "\(ratio) S/B; the real agents took 5.46 S/B")
+        #expect(abs(ratio / 3.96 - 1) <= 0.1, "\(ratio) S/B; the real agents took 3.96 S/B")
     }
 }
 
 @Suite(.threadsOfItsOwn) struct FollowBoardTreeTests {
+    @Test(arguments: 1...70) func everyFollowerHasOnePlaceInEachStripeAndFeedsAtMostTheFanOutOverAllStripes(followers: Int) {
+        var children = Array(repeating: 0, count: followers)
+        for stripe in 0..<FollowBoard.treeFanOut {
+            let layout = StripeLayout(followers: followers, stripe: stripe)
+            let positions = (0..<followers).map(layout.position(of:))
+            #expect(Set(positions) == Set(0..<followers), "stripe \(stripe): \(positions)")
+            #expect(positions.indices.allSatisfy { layout.follower(at: positions[$0]) == $0 })
+            for position in 1..<max(followers, 1) { children[layout.follower(at: (position - 1) / FollowBoard.treeFanOut)] += 1 }
+        }
+        #expect(children.allSatisfy { $0 <= FollowBoard.treeFanOut }, "\(children)")
+    }
+
     @Test func eachFollowerIsInsideOneStripesTreeAndALeafOfTheOthers() throws {
         let followers = (0..<16).map { "node-\(String(format: "%02d", $0))" }
         let answers = followers.enumerated().map { index, node in
@@ -110,24 +126,50 @@ import Testing
 }
 
 @Suite(.threadsOfItsOwn) struct FollowBoardClockTests {
-    @Test func aChunkTheUpstreamLacksIsTakenFromAnotherHolderOnlyAfterTheGracePerHop() async throws {
+    @Test func aChunkTheUpstreamLacksWaitsTwiceTheTimeChunksTakePerHopThenComesFromANodeThatFinished() async throws {
         let clock = ManualClock()
         let board = FollowBoard(node: "m", since: 20, grace: .seconds(1), clock: clock)
         func address(_ port: Int) -> PeerAddress { PeerAddress(host: "127.0.0.1", port: port) }
-        let chunk = Manifest.Chunk(offset: 0, length: 10, id: Digest(bytes: Array(repeating: 7, count: 32)))
-        // Puller "p" (port 1) started first, then "a" (port 2), then this node: its upstream is "a", two hops from the puller.
+        func chunk(_ byte: UInt8) -> Manifest.Chunk {
+            Manifest.Chunk(offset: UInt64(byte) * 10, length: 10, id: Digest(bytes: Array(repeating: byte, count: 32)))
+        }
+        func shown(by port: Int, _ node: String, since: Double?, _ chunks: [Manifest.Chunk]) -> (peer: PeerAddress, status: SwarmStatus) {
+            (peer: address(port), status: SwarmStatus(node: node, pullingSince: since, chunks: chunks.isEmpty ? [:] : ["f": chunks]))
+        }
+        let holding = (peer: address(3), status: SwarmStatus(node: "b", manifest: Digest(bytes: Array(repeating: 9, count: 32))))
+        // Puller "p" (port 1) started first, then "a" (port 2), this node, then "c" (port 4); "b" (port 3) holds the
+        // revision complete. This node's upstream is "a", two hops from the puller. Chunk 1 is held by the puller and
+        // by "b", chunk 2 by the puller and by "c".
         let answers = [
-            (peer: address(1), status: SwarmStatus(node: "p", pullingSince: 10, chunks: ["f": [chunk]])),
-            (peer: address(2), status: SwarmStatus(node: "a", pullingSince: 15)),
+            shown(by: 1, "p", since: 10, [chunk(1), chunk(2)]), shown(by: 2, "a", since: 15, []), holding, shown(by: 3, "b", since: nil, [chunk(1)]),
+            shown(by: 4, "c", since: 25, [chunk(2)]),
         ]
         #expect(await board.update(with: answers, present: [], everyone: true).isEmpty)
         #expect(await board.upstreamPeers == [address(2)])
-        #expect(await board.take() == nil, "the line is given time to bring it")
-        clock.advance(by: .milliseconds(1_999))
+        clock.advance(by: .seconds(30))
+        #expect(await board.take() == nil, "no chunk came yet: the line is given the time it takes to fill")
+
+        _ = await board.update(with: [shown(by: 2, "a", since: 15, [chunk(3)])], present: [], everyone: false)
+        let first = try #require(await board.take())
+        #expect(first.id == chunk(3).id && first.peer == address(2))
+        clock.advance(by: .seconds(2))
+        await board.received(first.id, from: first.peer)
+        _ = await board.stored(first.id)
+
+        let around = try #require(await board.take(), "32 s late, past twice the 2 s a chunk took, for each of two hops")
+        #expect(around.id == chunk(1).id && around.peer == address(3), "from the node that finished")
+        await board.received(around.id, from: around.peer)
+        _ = await board.stored(around.id)
+        #expect(await board.take() == nil, "chunk 2 is not taken from nodes still pulling: their uploads feed the line")
+
+        _ = await board.update(with: [shown(by: 3, "b", since: 25, [chunk(4), chunk(5)])], present: [], everyone: false)
+        clock.advance(by: .milliseconds(7_999))
         #expect(await board.take() == nil)
         clock.advance(by: .milliseconds(1))
-        let taken = try #require(await board.take())
-        #expect(taken.id == chunk.id && taken.peer == address(1))
-        #expect(await board.sinceLastProgress == .seconds(2))
+        let next = try #require(await board.take())
+        #expect([chunk(4).id, chunk(5).id].contains(next.id) && next.peer == address(3))
+        #expect(await board.take() == nil, "one chunk at a time from around the line")
+        await board.received(next.id, from: next.peer)
+        #expect(try #require(await board.take()).peer == address(3))
     }
 }

@@ -349,6 +349,7 @@ def main():
         shutil.rmtree(f"{args.work}/run", ignore_errors=True)
     if args.no_write:
         return
+    os.makedirs(args.out, exist_ok=True)
     result = {"size": size, "rate": rate_bytes, "shaping": "netem" if NETEM else "tbf (no delay)", "ideal_seconds": size / rate_bytes, "command": " ".join(sys.argv), "runs": runs}
     with open(f"{args.out}/{args.name}.json", "w") as f:
         json.dump(result, f, indent=1)

@@ -11,10 +11,11 @@ import MantaWire
 /// there. So every node uploads each chunk about once, to one node, at its whole rate, and a chunk reaches
 /// the last follower one chunk's transfer per node after the hub sent it; sharing a sender's or a receiver's
 /// rate among many chunks in flight would make every hop that many times longer. A chunk the node before
-/// has not got `grace` per node ahead in the line after a peer showed it (one of them is slow) is taken
-/// from the least busy other holder, rarest first; so is everything when no puller is known, and everything in
-/// a mesh (`SwarmTopology`). A line's tail grows with its length, so past `longestLine` followers the chunks
-/// are dealt to stripes, each flowing down a tree of the followers with other nodes inside (`parent(of:…)`).
+/// has not got `waitPerHop` per node ahead in the line after a peer showed it (one of them is slow) is taken
+/// from a node that holds the revision complete, one at a time (`take`); everything is taken from any holder,
+/// rarest first, when no puller is known, and in a mesh (`SwarmTopology`). A line's tail grows with its length, so
+/// past `longestLine` followers the chunks are dealt to stripes, each flowing down a tree of the followers with
+/// other nodes inside (`parent(of:…)`).
 /// Time is read through the clock it is given, so a simulation drives it (`SwarmSimulation`).
 actor FollowBoard {
     /// Where one chunk goes in the revision's files.
@@ -50,6 +51,12 @@ actor FollowBoard {
     private var strikes: [PeerAddress: Int] = [:]
     /// How long the last chunk from each peer took, from its request to its last byte.
     private var lastTransfer: [PeerAddress: Duration] = [:]
+    /// Chunks in flight from a peer other than their stripe's upstream, while there is one: see `take`.
+    private var takenAround: Set<ChunkID> = []
+    /// Peers that answered holding the revision complete: followers that finished no longer feed the shape.
+    private var finished: Set<PeerAddress> = []
+    /// The median of `lastTransfer`: how long a chunk takes to come here now; nil until one came.
+    private var typicalTransfer: Duration?
     private var puller: PeerAddress?
     /// The peer this node takes each stripe's chunks from (chunks are dealt to stripes by their id): in a line one
     /// stripe, from the follower before it or the puller; in a tree its parent in each stripe's tree.
@@ -57,8 +64,13 @@ actor FollowBoard {
     /// For each stripe, nodes between the puller and this one, this one included: a chunk takes about that many
     /// transfers to get here.
     private var hops = [1]
-    /// Followers in the swarm, this node included, as of the last round that asked everyone.
-    private var followerCount = 1
+    /// Followers in the swarm, this node included, in their order, as of the last round that asked everyone.
+    private(set) var followers: [String] = []
+    /// Every follower placed so far, with the time it started: see `roles`. One that gives no answer in
+    /// `FollowVerdict.missedRoundsBeforeLeaving` rounds in a row that ask everyone (killed, or silent: `SilentPeers`)
+    /// loses its place, and its children move to other parents; one answer lost does not move anybody.
+    private var placed: [String: Double] = [:]
+    private var missedRounds: [String: Int] = [:]
     private var waiters: [CheckedContinuation<Void, Never>] = []
     private var stopped = false
     private var lastProgress: Duration = .zero
@@ -87,12 +99,14 @@ actor FollowBoard {
         if everyone {
             // The hub puller stays the puller once it has the revision complete: its last chunks, held by nobody
             // else yet, still go down the line rather than to every follower at once.
-            let followers: [String]
-            (puller, followers) = Self.roles(in: answers, node: node, since: since, puller: puller)
-            followerCount = followers.count
+            let answered = Set(answers.compactMap(\.status.node))
+            for identity in placed.keys { missedRounds[identity] = answered.contains(identity) ? 0 : missedRounds[identity, default: 0] + 1 }
+            let kept = placed.filter { missedRounds[$0.key, default: 0] < FollowVerdict.missedRoundsBeforeLeaving }
+            missedRounds = missedRounds.filter { kept[$0.key] != nil }
+            (puller, followers, placed) = Self.roles(in: answers, node: node, since: since, puller: puller, placed: kept)
             let alive = answers.filter { strikes[$0.peer, default: 0] < Self.strikesOut }
             let shape = topology == .automatic ? (followers.count > Self.longestLine ? .tree : .line) : topology
-            let placed =
+            let positions =
                 switch shape {
                 case .line: [Self.upstream(of: node, followers: followers, puller: puller, answers: alive)]
                 case .tree:
@@ -101,12 +115,13 @@ actor FollowBoard {
                     }
                 case .mesh, .automatic: [(peer: PeerAddress?.none, hops: 1)]
                 }
-            upstreams = placed.map { $0.peer.flatMap { strikes[$0, default: 0] < Self.strikesOut ? $0 : nil } }
-            hops = placed.map(\.hops)
+            upstreams = positions.map { $0.peer.flatMap { strikes[$0, default: 0] < Self.strikesOut ? $0 : nil } }
+            hops = positions.map(\.hops)
         }
         let now = clock.elapsed
         var alreadyHere: [Placement] = []
         for (peer, status) in answers where strikes[peer, default: 0] < Self.strikesOut {
+            if status.manifest != nil { finished.insert(peer) }
             for (file, chunks) in status.chunks {
                 for chunk in chunks {
                     let placement = Placement(file: file, chunk: chunk)
@@ -140,7 +155,12 @@ actor FollowBoard {
     /// The chunk's bytes are in from `peer`, which may be asked for the next while they are stored.
     func received(_ id: ChunkID, from peer: PeerAddress) {
         busy[peer, default: 1] -= 1
-        if let takenAt = wanted[id]?.takenAt { lastTransfer[peer] = clock.elapsed - takenAt }
+        takenAround.remove(id)
+        if let takenAt = wanted[id]?.takenAt {
+            lastTransfer[peer] = clock.elapsed - takenAt
+            let times = lastTransfer.values.sorted()
+            typicalTransfer = times[times.count / 2]
+        }
         wake()
     }
 
@@ -157,6 +177,7 @@ actor FollowBoard {
     /// `strikesOut` failures not for anything.
     func failed(_ id: ChunkID, from peer: PeerAddress) {
         busy[peer, default: 1] -= 1
+        takenAround.remove(id)
         wanted[id]?.takenAt = nil
         wanted[id]?.holders.remove(peer)
         strikes[peer, default: 0] += 1
@@ -182,6 +203,7 @@ actor FollowBoard {
     func take() -> (id: ChunkID, length: UInt64, peer: PeerAddress)? {
         guard !stopped else { return nil }
         let now = clock.elapsed
+        let perHop = waitPerHop
         // Down the line first, oldest first; then what the line is late with, rarest first.
         var best: (rank: (Int, Int, Duration, Int), id: ChunkID, length: UInt64, peer: PeerAddress)?
         for (id, entry) in wanted where !entry.inFlight {
@@ -193,12 +215,24 @@ actor FollowBoard {
                 guard busy[upstream, default: 0] < upstreamInFlight(upstream) else { continue }
                 (lane, peer) = ((0, 0), upstream)
             } else {
-                if upstreams[stripe] != nil, now - entry.firstSeen < grace * hops[stripe] { continue }
+                let shaped = upstreams[stripe] != nil
+                if shaped, takenAround.count >= Self.aroundAtOnce || perHop.map({ now - entry.firstSeen < $0 * hops[stripe] }) ?? true {
+                    continue
+                }
                 var holders = entry.holders.filter { busy[$0, default: 0] < perPeer }
                 let followersHolding = holders.filter { $0 != puller }
-                if !followersHolding.isEmpty { holders = followersHolding }
-                // Ties go by address, so that a simulation's runs repeat.
-                guard let holder = holders.min(by: { (busy[$0, default: 0], $0.host, $0.port) < (busy[$1, default: 0], $1.host, $1.port) }) else {
+                if shaped {
+                    // The puller that finished is asked only for chunks late by `pullerAfterWaits` waits, and which no
+                    // follower that finished holds: its upload still feeds the shape's first nodes.
+                    let finishedFollowers = followersHolding.filter(finished.contains)
+                    let veryLate = perHop.map { now - entry.firstSeen >= $0 * hops[stripe] * Self.pullerAfterWaits } ?? false
+                    holders = !finishedFollowers.isEmpty ? finishedFollowers : veryLate ? holders.filter(finished.contains) : []
+                } else if !followersHolding.isEmpty {
+                    holders = followersHolding
+                }
+                // Ties go by a hash of the holder and this node, so that the nodes going around spread over the
+                // holders rather than all taking from the same one (the first to finish, say), and a simulation's runs repeat.
+                guard let holder = holders.min(by: { (busy[$0, default: 0], mixed($0)) < (busy[$1, default: 0], mixed($1)) }) else {
                     continue
                 }
                 (lane, peer) = ((1, entry.holders.count), holder)
@@ -210,10 +244,30 @@ actor FollowBoard {
             if best.map({ rank < $0.rank }) ?? true { best = (rank, id, length, peer) }
         }
         guard let best else { return nil }
+        if best.rank.0 == 1, upstreams[Self.stripe(of: best.id, among: upstreams.count)] != nil { takenAround.insert(best.id) }
         wanted[best.id]?.takenAt = now
         busy[best.peer, default: 0] += 1
         return (best.id, best.length, best.peer)
     }
+
+    private func mixed(_ holder: PeerAddress) -> Int {
+        var hasher = Hasher()
+        hasher.combine(holder)
+        hasher.combine(node)
+        return hasher.finalize()
+    }
+
+    /// Chunks a node takes at once from peers other than their stripe's upstream: one. Each such transfer shares a
+    /// holder's upload with the children it feeds in the shape, and every late node does the same: with four per
+    /// holder, the nodes going around took 60 transfers at once from the first follower to finish, and its own
+    /// children in the tree waited 30 s for a chunk (simulated, 16 nodes at 5 MB/s).
+    static let aroundAtOnce = 1
+
+    /// Waits per hop after which a chunk no follower that finished holds is taken from the puller that finished. At
+    /// one wait, 100 nodes at 20 MB/s all went to it as it finished and it sent 4.5 S (4.66 S/B against 1.55); at
+    /// four, 16 real agents at 5 MB/s still had it send 1.8 S (2.14 S/B). A node behind a follower that downloads
+    /// slowly waits minutes, and still goes to it (`aSlowFollowerInTheLineDoesNotHoldBackTheOnesBehindIt`).
+    static let pullerAfterWaits = 16
 
     private func wake() {
         let waiting = waiters
@@ -222,20 +276,36 @@ actor FollowBoard {
     }
 
     /// The peer pulling from the hub, and the identities of the followers, this node (which started at `since`)
-    /// included, in the order they started (then of their identities): a node that joins late goes to the end of
-    /// the line instead of cutting in front of nodes that hold more. The puller is the earliest start among the
-    /// peers pulling, or the `known` one while it answers holding the revision complete. One that stops answering
-    /// (killed) is replaced by the follower that took over its hub pull, rather than kept as every follower's head.
+    /// included, in the order they started (then of their identities), with their starts: a node that joins late goes
+    /// to the end of the line instead of cutting in front of nodes that hold more. The puller is the earliest start
+    /// among the peers pulling, or the `known` one while it answers holding the revision complete. One that stops
+    /// answering (killed) is replaced by the follower that took over its hub pull, rather than kept as every
+    /// follower's head. A follower `placed` in an earlier round keeps its place when it finishes (it then holds every
+    /// chunk: the best parent it could be) or misses an answer (its children take from the nearest ancestor that
+    /// answers): were it dropped, every node after it would move to a parent that lacks what its old one sent it
+    /// (simulated, 16 nodes at 5 MB/s: the first follower to finish laid the trees out anew at 65 s, and a stripe
+    /// stalled for 30 s).
     static func roles(
-        in answers: [(peer: PeerAddress, status: SwarmStatus)], node: String, since: Double, puller known: PeerAddress? = nil
-    ) -> (puller: PeerAddress?, followers: [String]) {
+        in answers: [(peer: PeerAddress, status: SwarmStatus)], node: String, since: Double, puller known: PeerAddress? = nil,
+        placed: [String: Double] = [:]
+    ) -> (puller: PeerAddress?, followers: [String], starts: [String: Double]) {
         let pulling = answers.compactMap { answer in answer.status.pullingSince.map { (answer.peer, $0, answer.status.node ?? "\(answer.peer)") } }
         let knownHolds = answers.contains { $0.peer == known && $0.status.manifest != nil }
         let puller = knownHolds ? known : pulling.min { ($0.1, $0.2) < ($1.1, $1.2) }?.0
-        var starts = [node: since]
-        for (peer, started, identity) in pulling where peer != puller { starts[identity] = started }
-        return (puller, starts.sorted { ($0.value, $0.key) < ($1.value, $1.key) }.map(\.key))
+        var starts = placed.merging([node: since]) { _, mine in mine }
+        for (peer, started, identity) in pulling where peer != puller { starts[identity] = starts[identity] ?? started }
+        if let puller, let identity = answers.first(where: { $0.peer == puller })?.status.node { starts[identity] = nil }
+        return (puller, starts.sorted { ($0.value, $0.key) < ($1.value, $1.key) }.map(\.key), starts)
     }
+
+    /// How long a chunk shown by a peer may wait per hop for this node's upstream to have it, before it is taken from
+    /// another holder: `grace`, or twice the time chunks take to come here where that is longer; no limit until a
+    /// first chunk came (an upstream that fails strikes out instead). On slow links a hop takes longer than any fixed
+    /// grace (at 5 MB/s a 4 MiB chunk takes 3.4 s at a quarter of a parent's rate): with a fixed one, every follower
+    /// went around the shape to the puller, the only other holder while the shape fills, and shared its upload
+    /// (simulated, 16 nodes at 5 MB/s: all but the puller stalled and fell back to the hub). The median over peers,
+    /// so that one slow upstream does not lengthen the wait for itself.
+    private var waitPerHop: Duration? { typicalTransfer.map { max(grace, $0 * 2) } }
 
     /// Chunks taken at once from an upstream: one, so that each goes at the whole rate; in a line of up to
     /// `longestLine` followers, two where a chunk takes less than `pipelinedBelow`, since there the request's round
@@ -244,7 +314,7 @@ actor FollowBoard {
     /// line, whose tail is the sum of its hops, lost more than that saved (100 nodes 5.35 → 6.77 S/B). A tree's node
     /// already has a chunk in flight from each of its stripes' parents (two there made 100 nodes 10 % slower).
     private func upstreamInFlight(_ peer: PeerAddress) -> Int {
-        let pipelined = upstreams.count == 1 && followerCount <= Self.longestLine
+        let pipelined = upstreams.count == 1 && max(followers.count, 1) <= Self.longestLine
         return pipelined && (lastTransfer[peer].map { $0 < Self.pipelinedBelow } ?? false) ? 2 : 1
     }
 
@@ -271,25 +341,24 @@ actor FollowBoard {
         stripes > 1 ? Int(id.bytes.first ?? 0) % stripes : 0
     }
 
-    /// The node `node` takes stripe `stripe`'s chunks from in a tree: the followers (sorted) rotated by the
-    /// stripe, so that each stripe has other nodes inside its tree, laid out as a heap with `treeFanOut` children
-    /// per node under the puller; a parent that did not answer is passed over for the nearest ancestor that did.
+    /// The node `node` takes stripe `stripe`'s chunks from in a tree: the followers (sorted) laid out as a heap
+    /// with `treeFanOut` children per node under the puller, each stripe with other nodes inside its tree
+    /// (`StripeLayout`); a parent that did not answer is passed over for the nearest ancestor that did.
     /// Also the node's depth under the puller.
     static func parent(
         of node: String, stripe: Int, followers: [String], puller: PeerAddress?, answers: [(peer: PeerAddress, status: SwarmStatus)]
     ) -> (peer: PeerAddress?, hops: Int) {
         let addresses = Dictionary(
             answers.compactMap { answer in answer.status.node.map { ($0, answer.peer) } }, uniquingKeysWith: { first, _ in first })
-        guard !followers.isEmpty, let index = followers.firstIndex(of: node) else { return (puller, 1) }
-        let inside = (followers.count + treeFanOut - 1) / treeFanOut
-        var position = (index - stripe * inside % followers.count + followers.count) % followers.count
+        guard let index = followers.firstIndex(of: node) else { return (puller, 1) }
+        let layout = StripeLayout(followers: followers.count, stripe: stripe)
+        var position = layout.position(of: index)
         var hops = 1
         var parent: PeerAddress?
         while position > 0 {
             position = (position - 1) / treeFanOut
             hops += 1
-            let ancestor = followers[(position + stripe * inside) % followers.count]
-            if parent == nil { parent = addresses[ancestor] }
+            if parent == nil { parent = addresses[followers[layout.follower(at: position)]] }
         }
         return (parent ?? puller, hops)
     }

@@ -126,6 +126,9 @@ struct SwarmPuller: Sendable {
         var seen: [PeerAddress: [String: Int]] = [:]
         var round = 0
         var roundsWithoutAnEarlierPuller = 0
+        let silent = SilentPeers(probeInterval: timing.pollInterval * Self.roundsBetweenProbes, clock: clock) { [peerClient] peer in
+            (try? await peerClient.swarm(query, from: peer)) != nil
+        }
         while true {
             // Every peer once a round; in between only the node this one takes its chunks from, so that a
             // chunk moves down the line soon after it is stored there.
@@ -133,7 +136,7 @@ struct SwarmPuller: Sendable {
             if round % Self.upstreamPollsPerRound != 0 {
                 let upstreams = await followBoard.upstreamPeers
                 if !upstreams.isEmpty {
-                    let answers = await ask(upstreams, query, of: snapshot, seen: &seen)
+                    let answers = await ask(upstreams, query, of: snapshot, seen: &seen, silent: silent)
                     try await take(
                         answers, present: try await presentChunks(of: answers, pool: pool), everyone: false, board: followBoard,
                         snapshot: snapshot, digests: digests, pool: pool)
@@ -142,7 +145,7 @@ struct SwarmPuller: Sendable {
                 continue
             }
             let peers = await discovery.peers()
-            var answers = await ask(peers, query, of: snapshot, seen: &seen)
+            var answers = await ask(peers, query, of: snapshot, seen: &seen, silent: silent)
             let anEarlierPuller = answers.contains { ($0.status.pullingSince ?? .infinity) < started }
             roundsWithoutAnEarlierPuller = anEarlierPuller ? 0 : roundsWithoutAnEarlierPuller + 1
             let holders = answers.filter { $0.status.manifest != nil }
@@ -200,6 +203,11 @@ struct SwarmPuller: Sendable {
     /// Polls of the node before this one in the line per `pollInterval`, which asks every peer once.
     static let upstreamPollsPerRound = 4
 
+    /// Rounds that ask everyone between two probes of a peer that went silent (`SilentPeers`): one, since the probes
+    /// hold up no round, and a puller silent for more than `FollowVerdict.missedRoundsBeforeLeaving` rounds sends
+    /// its first follower to the hub.
+    static let roundsBetweenProbes = 1
+
     /// Which of the chunks the peers offer are in the store already.
     private func presentChunks(of answers: [(peer: PeerAddress, status: SwarmStatus)], pool: NIOThreadPool) async throws -> Set<ChunkID> {
         let offered = Set(answers.flatMap { $0.status.chunks.values.flatMap { $0.map(\.id) } })
@@ -225,6 +233,7 @@ struct SwarmPuller: Sendable {
         let total = UInt64(snapshot.totalSize)
         let buffer = ReceiveBuffer(capacity: 0)
         while let (id, length, peer) = await followBoard.next() {
+            logger.debug("asking a peer for a chunk", metadata: ["peer": "\(peer)", "chunk": "\(id)", "bytes": "\(length)"])
             do {
                 try await peerClient.uncheckedChunk(id, length: length, from: peer, priority: .preheat, into: buffer)
                 // Hashed on the pull's threads, beside the other workers' chunks and the files' hashes.
@@ -232,6 +241,10 @@ struct SwarmPuller: Sendable {
                 try PeerClient.check(actual, of: id, from: peer)
                 // Before the write: the peer's slot is free and its transfer time measured without the disk's.
                 await followBoard.received(id, from: peer)
+                if logger.logLevel <= .debug {
+                    let upstreams = await followBoard.upstreamPeers
+                    logger.debug("a chunk came from a peer", metadata: ["peer": "\(peer)", "chunk": "\(id)", "upstreams": "\(upstreams)"])
+                }
                 let new = try await pool.runIfActive { [store] in
                     // Counted before the write: a full disk can fail it after the chunk's file landed.
                     if store.location(of: id) == nil { stored.writing(id) }
@@ -274,8 +287,9 @@ struct SwarmPuller: Sendable {
     /// that does not answer, or answers with numbers that cannot be believed (a chunk past its file's size in
     /// `snapshot`, a `pullingSince` that is no time: `SwarmStatus.validated`), is left out.
     private func ask(
-        _ peers: [PeerAddress], _ query: SwarmQuery, of snapshot: HubSnapshot, seen: inout [PeerAddress: [String: Int]]
+        _ peers: [PeerAddress], _ query: SwarmQuery, of snapshot: HubSnapshot, seen: inout [PeerAddress: [String: Int]], silent: SilentPeers
     ) async -> [(peer: PeerAddress, status: SwarmStatus)] {
+        let peers = silent.toAsk(peers)
         let sizes = Dictionary(snapshot.files.map { ($0.path, UInt64(clamping: $0.size)) }, uniquingKeysWith: { first, _ in first })
         let queries = peers.map { peer in
             var asked = query
@@ -303,6 +317,7 @@ struct SwarmPuller: Sendable {
             }
             return answers
         }
+        silent.record(asked: peers, answered: Set(answers.map(\.peer)))
         for (peer, status) in answers {
             for (file, chunks) in status.chunks { seen[peer, default: [:]][file, default: 0] += chunks.count }
         }
