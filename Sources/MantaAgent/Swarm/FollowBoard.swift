@@ -204,8 +204,9 @@ actor FollowBoard {
         guard !stopped else { return nil }
         let now = clock.elapsed
         let perHop = waitPerHop
+        let mayGoAround = takenAround.count < Self.aroundAtOnce
         // Down the line first, oldest first; then what the line is late with, rarest first.
-        var best: (rank: (Int, Int, Duration, Int), id: ChunkID, length: UInt64, peer: PeerAddress)?
+        var best: (rank: (Int, Int, Duration, Int), id: ChunkID, length: UInt64, peer: PeerAddress, around: Bool)?
         for (id, entry) in wanted where !entry.inFlight {
             guard let length = entry.placements.first?.chunk.length else { continue }
             let lane: (Int, Int)
@@ -216,7 +217,7 @@ actor FollowBoard {
                 (lane, peer) = ((0, 0), upstream)
             } else {
                 let shaped = upstreams[stripe] != nil
-                if shaped, takenAround.count >= Self.aroundAtOnce || perHop.map({ now - entry.firstSeen < $0 * hops[stripe] }) ?? true {
+                if shaped, !mayGoAround || perHop.map({ now - entry.firstSeen < $0 * hops[stripe] }) ?? true {
                     continue
                 }
                 var holders = entry.holders.filter { busy[$0, default: 0] < perPeer }
@@ -241,10 +242,12 @@ actor FollowBoard {
             tiebreak.combine(id)
             tiebreak.combine(node)
             let rank = (lane.0, lane.1, entry.firstSeen, tiebreak.finalize())
-            if best.map({ rank < $0.rank }) ?? true { best = (rank, id, length, peer) }
+            // Around the shape: from another peer than the stripe's upstream, while there is one.
+            let around = lane.0 == 1 && upstreams[stripe] != nil
+            if best.map({ rank < $0.rank }) ?? true { best = (rank, id, length, peer, around) }
         }
         guard let best else { return nil }
-        if best.rank.0 == 1, upstreams[Self.stripe(of: best.id, among: upstreams.count)] != nil { takenAround.insert(best.id) }
+        if best.around { takenAround.insert(best.id) }
         wanted[best.id]?.takenAt = now
         busy[best.peer, default: 0] += 1
         return (best.id, best.length, best.peer)

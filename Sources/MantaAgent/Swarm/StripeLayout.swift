@@ -3,7 +3,8 @@
 /// over all stripes: a node feeding more shares its upload among them, and the whole stripe below it runs that much
 /// slower. Stripe `s` is fed by the block of followers `s × full ..< (s + 1) × full`, each with `fanOut` children, and
 /// by one node after all the blocks with the rest; the other followers hang below as leaves, in the order that
-/// starts after the stripe's block. (Rotating one order by a quarter per stripe, as before, gave one of 15
+/// starts after the stripe's block. There are as many stripes as children per position (`fanOut`), so the blocks
+/// of all stripes take `fanOut × full` followers. (Rotating one order by a quarter per stripe, as before, gave one of 15
 /// followers six children: its stripe took 5 s a chunk where the others took 3.4, simulated at 5 MB/s.)
 struct StripeLayout {
     let count: Int
