@@ -64,6 +64,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
         .target(
@@ -196,7 +198,15 @@ let package = Package(
         ),
 
         .target(name: "CTestParallelism", path: "Tests/CTestParallelism"),
-        .target(name: "MantaTestSupport", dependencies: ["CTestParallelism", "MantaStore"], path: "Tests/MantaTestSupport"),
+        .target(
+            name: "MantaTestSupport",
+            dependencies: [
+                "CTestParallelism", "MantaStore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Tests/MantaTestSupport"
+        ),
         .testTarget(name: "MantaCLITests", dependencies: ["MantaCLISupport", "MantaStore", "MantaTestSupport", "MantaTransfer"]),
         .testTarget(name: "MantaTransferTests", dependencies: ["MantaStore", "MantaTestSupport", "MantaTransfer"]),
         .testTarget(name: "MantaWireTests", dependencies: ["MantaWire", "MantaStore", "MantaFuzz", "MantaTestSupport"]),

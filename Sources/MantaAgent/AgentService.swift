@@ -122,7 +122,7 @@ public final class AgentService: Service, Sendable {
         if let mount { services.append(mount) }
         // A service that returns ends the group: the keeper runs only under a quota.
         if quota.quotaBytes != nil { services.append(quota) }
-        let group = ServiceGroup(configuration: .init(services: services, logger: logger))
+        let group = ServiceGroup(configuration: .init(endingGracefully: services, logger: logger))
         try await group.run()
     }
 }

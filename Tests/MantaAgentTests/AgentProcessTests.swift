@@ -3,6 +3,7 @@ import MantaHub
 import MantaPeer
 import MantaStore
 import MantaTestSupport
+import Synchronization
 import Testing
 
 #if canImport(FoundationNetworking)
@@ -96,6 +97,35 @@ import FoundationNetworking
         #expect(agent.terminationStatus == 0)
         let mounts = try String(contentsOfFile: "/proc/self/mounts", encoding: .utf8)
         #expect(!mounts.contains(" \(mount) "), "the mount is gone after SIGTERM")
+    }
+
+    @Test func theAgentStopsCleanlyOnSIGTERMWhilePeersKeepConnecting() async throws {
+        let node = try GGUFNode()
+        let errorLog = node.scratch.appending("agent.err")
+        let (agent, port) = try await Self.startAgent(store: node.store, mount: node.mount, tokenFile: node.tokenFile, errorLog: errorLog)
+        defer { if agent.isRunning { agent.terminate() } }
+        // Peers connect without pause from before the signal until the agent has gone, at most 100 rounds of 20.
+        let stopped = Atomic<Bool>(false)
+        let connecting = Task.detached {
+            var opened = 0
+            for _ in 0..<100 where !stopped.load(ordering: .relaxed) {
+                let connections = HalfOpenConnections()
+                connections.open(
+                    20, to: port, from: ["127.0.0.1"], sending: "GET /healthz HTTP/1.1\r\nHost: peer\r\n\r\n", deadline: .now + .seconds(5)
+                )
+                opened += connections.descriptors.count
+                connections.closeAll()
+            }
+            return opened
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        kill(agent.processIdentifier, SIGTERM)
+        agent.waitUntilExit()
+        stopped.store(true, ordering: .relaxed)
+        #expect(await connecting.value > 0)
+        let errors = try String(contentsOfFile: errorLog, encoding: .utf8)
+        #expect(agent.terminationStatus == 0, "the agent exited with \(agent.terminationStatus): \(errors.suffix(2_000))")
+        #expect(!errors.contains("Fatal error"))
     }
 
     @Test func pullWithAnAgentRunningGoesThroughItAndTheSecondNodeTakesTheModelFromTheFirst() async throws {

@@ -39,20 +39,16 @@ struct Swarm: Sendable {
             try await Task.detached { _ = try c.importDirectory(repos, as: try RepoReference(parsing: "acme/gguf")) }.value
             let serverA = PeerServer(store: a, configuration: .init(token: "t", uploadRate: aUploadRate))
             let serverC = PeerServer(store: c, configuration: .init(token: "t"))
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                let runA = Task { try await serverA.run() }
-                group.addTask { try await serverC.run() }
-                defer {
-                    runA.cancel()
-                    group.cancelAll()
+            try await RunningServices.with([serverC]) { _ in
+                try await RunningServices.with([serverA]) { runningA in
+                    hub.statistics.reset()
+                    let swarm = Swarm(
+                        hub: hub, hubClient: client, a: a, b: b, c: c, manifest: pulled.manifest,
+                        peerA: PeerAddress(host: "127.0.0.1", port: await serverA.boundPort()),
+                        peerC: PeerAddress(host: "127.0.0.1", port: await serverC.boundPort())
+                    )
+                    try await body(swarm) { Task { await runningA.stop() } }
                 }
-                hub.statistics.reset()
-                let swarm = Swarm(
-                    hub: hub, hubClient: client, a: a, b: b, c: c, manifest: pulled.manifest,
-                    peerA: PeerAddress(host: "127.0.0.1", port: await serverA.boundPort()),
-                    peerC: PeerAddress(host: "127.0.0.1", port: await serverC.boundPort())
-                )
-                try await body(swarm) { runA.cancel() }
             }
         }
     }
@@ -95,9 +91,9 @@ struct Swarm: Sendable {
         }
     }
 
-    @Test func whenAPeerDiesMidTransferTheRestComesFromTheOthers() async throws {
+    @Test func whenAPeerStopsMidFetchTheRestComesFromTheOthers() async throws {
         try await Swarm.with(aUploadRate: 4_000_000) { swarm, stopA in
-            // A stops serving as soon as its first chunk has arrived, with more of its chunks in flight.
+            // A shuts down as soon as its first chunk has arrived: it finishes the chunks in flight and refuses the rest.
             try await swarm.fetcher(peers: [swarm.peerA]).fetch(swarm.requests, source: swarm.manifest.source, into: swarm.b, priority: .preheat) {
                 _ in
                 stopA()

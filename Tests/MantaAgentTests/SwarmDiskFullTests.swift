@@ -40,13 +40,11 @@ import Glibc
                     )
                 )
             }
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for agent in agents { group.addTask { try await agent.run() } }
+            try await RunningServices.with(agents) { _ in
                 var ports: [PeerAddress] = []
                 for agent in agents { ports.append(PeerAddress(host: "127.0.0.1", port: await agent.boundPort())) }
                 members[0].set([ports[1]])
                 members[1].set([ports[0]])
-                defer { group.cancelAll() }
 
                 let model = try HubModelReference("acme/shards")
                 _ = try await agents[0].pull(model)

@@ -49,12 +49,10 @@ struct AgentSwarm: Sendable {
                 configuration.downloadRate = downloadRates[index]
                 return try AgentService(configuration: configuration)
             }
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for agent in agents { group.addTask { try await agent.run() } }
+            try await RunningServices.with(agents) { _ in
                 var ports: [PeerAddress] = []
                 for agent in agents { ports.append(PeerAddress(host: "127.0.0.1", port: await agent.boundPort())) }
                 for (index, member) in members.enumerated() { member.set(ports.enumerated().filter { $0.offset != index }.map(\.element)) }
-                defer { group.cancelAll() }
                 try await body(AgentSwarm(hub: hub, endpoint: address.endpoint, agents: agents, members: members, modelBytes: modelBytes))
             }
         }

@@ -27,9 +27,7 @@ struct RunningPeer: Sendable {
         let store = try Store(root: scratch.appending("store"), changes: .init(compression: compression))
         let summary = try store.importDirectory(try Fixtures.gguf(), as: try RepoReference(parsing: "acme/gguf"))
         let server = PeerServer(store: store, configuration: .init(token: token, uploadRate: uploadRate))
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await server.run() }
-            defer { group.cancelAll() }
+        return try await RunningServices.with([server]) { _ in
             let peer = RunningPeer(store: store, server: server, port: await server.boundPort(), manifest: summary.manifest, digest: summary.digest)
             return try await body(peer, scratch)
         }

@@ -41,7 +41,7 @@ struct AgentCommand: AsyncParsableCommand {
             FileHandle.standardOutput.write(Data("manta agent listening on \(PeerAddress(host: address.host, port: port))\n".utf8))
         }
         defer { announce.cancel() }
-        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let group = ServiceGroup(configuration: .init(endingGracefully: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
         } catch {

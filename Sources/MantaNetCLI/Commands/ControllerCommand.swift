@@ -5,6 +5,7 @@ import MantaAgent
 import MantaCLISupport
 import MantaHub
 import MantaKube
+import MantaServerLimits
 import Prometheus
 import ServiceLifecycle
 
@@ -56,7 +57,7 @@ struct ControllerCommand: AsyncParsableCommand {
         if metricsPort != healthPort {
             services.append(ControllerProbeServer(port: metricsPort, controller: controller, registry: registry))
         }
-        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let group = ServiceGroup(configuration: .init(endingGracefully: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }

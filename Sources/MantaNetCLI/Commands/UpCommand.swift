@@ -7,6 +7,7 @@ import MantaHub
 import MantaKube
 import MantaKubeAPI
 import MantaPeer
+import MantaServerLimits
 import ServiceLifecycle
 
 /// Everything on one machine without Kubernetes: the embedded API holding Torrents, Replications, NodeTrackers and
@@ -125,7 +126,7 @@ struct UpCommand: AsyncParsableCommand {
         // Shut down in reverse: the agent and the controller stop before the API they talk to.
         services += [registration, controller, agentService, clusterAgent]
         if let plugin = csi.service(agent: agentService, cluster: clusterAgent, nodeName: nodeName, logger: logger) { services.append(plugin) }
-        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let group = ServiceGroup(configuration: .init(endingGracefully: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         defer { agentService.store.endSession() }
         var failure: (any Error)?
         do {
