@@ -89,6 +89,9 @@ extension SwarmStatus {
     /// `pullingSince` later than this (seconds since 1970, the year 5138) is no time a pull started.
     public static let latestStart: Double = 1e11
 
+    /// A `receiveRate` above this (bytes per second, 10 TB/s) is no rate a node reached.
+    public static let fastestReceiveRate: Double = 1e13
+
     /// An answer to `query` decoded from a peer's bytes and checked (`validated(for:maximumChunkSize:fileSizes:)`).
     public static func decode(
         _ bytes: [UInt8], answering query: SwarmQuery, maximumChunkSize: UInt64, fileSizes: [String: UInt64]? = nil
@@ -108,13 +111,18 @@ extension SwarmStatus {
     /// The answer itself, once every number in it can be believed: chunks only for files the query named,
     /// at most `maximumChunks` of them, each non-empty, no longer than `maximumChunkSize`, and ending within
     /// its file (within `fileSizes[file]` when known, else `Manifest.maximumLogicalSize`) without overflow;
-    /// `pullingSince` a finite time in 0...`latestStart`; a short node identity.
+    /// `pullingSince` a finite time in 0...`latestStart`; `receiveRate` a finite rate in 0...`fastestReceiveRate`; a
+    /// short node identity.
     public func validated(for query: SwarmQuery, maximumChunkSize: UInt64, fileSizes: [String: UInt64]? = nil) throws(SwarmWireError) -> SwarmStatus {
         if let node, node.utf8.count > Self.maximumNodeLength {
             throw SwarmWireError(field: "node", problem: "is longer than \(Self.maximumNodeLength) bytes")
         }
         if let pullingSince, !(pullingSince.isFinite && pullingSince >= 0 && pullingSince <= Self.latestStart) {
             throw SwarmWireError(field: "pullingSince", problem: "\(pullingSince) is not a time in 0...\(Self.latestStart) seconds since 1970")
+        }
+        if let receiveRate, !(receiveRate.isFinite && receiveRate >= 0 && receiveRate <= Self.fastestReceiveRate) {
+            throw SwarmWireError(
+                field: "receiveRate", problem: "\(receiveRate) is not a rate in 0...\(Self.fastestReceiveRate) bytes per second")
         }
         let asked = Set(query.files)
         var count = 0

@@ -32,12 +32,19 @@ public struct SwarmStatus: Sendable, Hashable, Codable {
     /// For each queried file being pulled: the chunks stored so far, in the order they were stored, after the
     /// ones the asker has `seen`.
     public var chunks: [String: [Manifest.Chunk]]
+    /// Bytes per second at which the peer has lately stored chunks from its own peers in this pull, once it has
+    /// stored a few: followers place a node far slower than the others where it feeds nobody.
+    public var receiveRate: Double?
 
-    public init(node: String? = nil, manifest: Digest? = nil, pullingSince: Double? = nil, chunks: [String: [Manifest.Chunk]] = [:]) {
+    public init(
+        node: String? = nil, manifest: Digest? = nil, pullingSince: Double? = nil, chunks: [String: [Manifest.Chunk]] = [:],
+        receiveRate: Double? = nil
+    ) {
         self.node = node
         self.manifest = manifest
         self.pullingSince = pullingSince
         self.chunks = chunks
+        self.receiveRate = receiveRate
     }
 
     public static let nothing = SwarmStatus()

@@ -286,6 +286,41 @@ struct AgentSwarm: Sendable {
     }
 }
 
+@Suite struct SlowFollowerTests {
+    @Test func aFollowerReceivingAtAQuarterOfTheOthersRateMovesToTheEndAndStaysThere() async {
+        func answer(_ node: String, started: Double, rate: Double?) -> (peer: PeerAddress, status: SwarmStatus) {
+            (PeerAddress(host: "127.0.0.1", port: Int(started)), SwarmStatus(node: node, pullingSince: started, receiveRate: rate))
+        }
+        let puller = answer("p", started: 10, rate: nil)
+        let board = FollowBoard(node: "m", since: 20, topology: .tree)
+        _ = await board.update(with: [puller, answer("a", started: 11, rate: 4e6), answer("b", started: 12, rate: 5e6)], present: [], everyone: true)
+        #expect(await board.followers == ["a", "b", "m"], "two rates are too few to call one slow")
+        let slow = [puller, answer("a", started: 11, rate: 1e6), answer("b", started: 12, rate: 5e6), answer("c", started: 13, rate: 4.5e6)]
+        _ = await board.update(with: slow, present: [], everyone: true)
+        #expect(await board.followers == ["b", "c", "m", "a"])
+        // Its rate comes back within reach of the others: it stays a leaf rather than lay the shape out again.
+        let recovered = [puller, answer("a", started: 11, rate: 3e6), answer("b", started: 12, rate: 5e6), answer("c", started: 13, rate: 4.5e6)]
+        _ = await board.update(with: recovered, present: [], everyone: true)
+        #expect(await board.followers == ["b", "c", "m", "a"])
+    }
+
+    @Test func inALineASlowFollowerKeepsItsPlace() async {
+        // Every node behind it receives as slowly: moved to the end, each would be called slow in turn.
+        let board = FollowBoard(node: "m", since: 20, topology: .line)
+        let answers = [("p", 10.0, nil), ("a", 11, 1e6), ("b", 12, 5e6), ("c", 13, 4.5e6)].map { node, started, rate in
+            (peer: PeerAddress(host: "127.0.0.1", port: Int(started)), status: SwarmStatus(node: node, pullingSince: started, receiveRate: rate))
+        }
+        _ = await board.update(with: answers, present: [], everyone: true)
+        #expect(await board.followers == ["a", "b", "c", "m"])
+    }
+
+    @Test func aFollowerWhoseParentIsSlowInOneStripeIsNotCalledSlow() {
+        let rates = ["a": 5e6, "b": 4.8e6, "c": 0.8 * 5e6, "d": 5.2e6]
+        #expect(FollowBoard.slow(among: ["a", "b", "c", "d"], rates: rates).isEmpty)
+        #expect(FollowBoard.slow(among: ["a", "b", "c", "d", "e"], rates: rates.merging(["e": 1.25e6]) { $1 }) == ["e"])
+    }
+}
+
 @Suite struct FollowBoardPipeliningTests {
     /// A board for node "m", last of `followersAhead` followers behind a puller, whose upstream shows four chunks and
     /// has sent the first in 50 ms.

@@ -103,6 +103,21 @@ import Testing
         #expect(children.allSatisfy { $0 <= FollowBoard.treeFanOut }, "\(children)")
     }
 
+    @Test(arguments: 2...70) func aSlowFollowerAtTheEndFeedsNobodyInAnyStripe(followers: Int) {
+        for leaves in 1...2 {
+            var children = Array(repeating: 0, count: followers)
+            for stripe in 0..<FollowBoard.treeFanOut {
+                let layout = StripeLayout(followers: followers, stripe: stripe, leaves: leaves)
+                #expect(Set((0..<followers).map(layout.position(of:))) == Set(0..<followers))
+                for position in 1..<followers { children[layout.follower(at: (position - 1) / FollowBoard.treeFanOut)] += 1 }
+            }
+            #expect(children.allSatisfy { $0 <= FollowBoard.treeFanOut }, "\(leaves) slow: \(children)")
+            // Four nodes left after the blocks (followers a multiple of four) leave three for four partial positions
+            // with three children each: one of them goes to the slow node.
+            if leaves == 1, followers % FollowBoard.treeFanOut != 0 { #expect(children.last == 0, "\(children)") }
+        }
+    }
+
     @Test func eachFollowerIsInsideOneStripesTreeAndALeafOfTheOthers() throws {
         let followers = (0..<16).map { "node-\(String(format: "%02d", $0))" }
         let answers = followers.enumerated().map { index, node in

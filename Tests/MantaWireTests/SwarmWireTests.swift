@@ -53,6 +53,16 @@ import Testing
         #expect(Self.refusedField(#"{"pullingSince": 0, "chunks": {}}"#) == nil)
     }
 
+    @Test func aReceiveRateMustBeAFiniteRateAPeerCouldReach() {
+        for value in ["-1", "1e14", "1e999"] {
+            let field = Self.refusedField(#"{"receiveRate": \#(value), "chunks": {}}"#)
+            #expect(field == "receiveRate" || field == "answer", "\(value) → \(field ?? "accepted")")
+        }
+        #expect(Self.refusedField(#"{"receiveRate": -1, "chunks": {}}"#) == "receiveRate")
+        #expect(Self.refusedField(#"{"receiveRate": 5000000, "chunks": {}}"#) == nil)
+        #expect(Self.refusedField(#"{"chunks": {}}"#) == nil, "an agent from before the field answers without it")
+    }
+
     @Test func answersForFilesNotAskedForTooManyChunksOrTooManyBytesAreRefused() {
         let foreign = #"{"chunks": {"../../etc/passwd": [{"offset": 0, "length": 1, "id": "\#(Self.id)"}]}}"#
         #expect(Self.refusedField(foreign) == #"chunks["../../etc/passwd"]"#)

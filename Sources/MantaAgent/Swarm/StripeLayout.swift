@@ -4,7 +4,9 @@
 /// slower. Stripe `s` is fed by the block of followers `s × full ..< (s + 1) × full`, each with `fanOut` children, and
 /// by one node after all the blocks with the rest; the other followers hang below as leaves, in the order that
 /// starts after the stripe's block. There are as many stripes as children per position (`fanOut`), so the blocks
-/// of all stripes take `fanOut × full` followers. (Rotating one order by a quarter per stripe, as before, gave one of 15
+/// of all stripes take `fanOut × full` followers. The last `leaves` followers (slow ones, `FollowBoard.slow`) are not
+/// the partial node where the other nodes after the blocks can take it in every stripe, so that they feed nobody: one
+/// slow node always can, except where three nodes are left and each stripe's partial node has three children. (Rotating one order by a quarter per stripe, as before, gave one of 15
 /// followers six children: its stripe took 5 s a chunk where the others took 3.4, simulated at 5 MB/s.)
 struct StripeLayout {
     let count: Int
@@ -15,7 +17,7 @@ struct StripeLayout {
     /// The follower feeding the stripe's last position with children, which has the rest of them.
     private let partialOwner: Int?
 
-    init(followers count: Int, stripe: Int, fanOut: Int = FollowBoard.treeFanOut) {
+    init(followers count: Int, stripe: Int, fanOut: Int = FollowBoard.treeFanOut, leaves: Int = 0) {
         self.count = count
         self.stripe = stripe
         self.fanOut = fanOut
@@ -23,7 +25,12 @@ struct StripeLayout {
         full = count > 1 ? (count - 2) / fanOut : 0
         // At least two followers are left after the blocks, and the rest of the children, spread over them, stay within fanOut.
         let afterBlocks = fanOut * full
-        partialOwner = count > 1 ? afterBlocks + stripe % (count - afterBlocks) : nil
+        let left = count - afterBlocks
+        // The partial positions of all stripes go round the nodes left after the blocks; the slow ones among them, at
+        // the end, are passed over where the others can take every stripe's partial children within fanOut.
+        let fast = left - leaves
+        let fastSuffice = fast > 0 && (fanOut + fast - 1) / fast * (left - 1) <= fanOut
+        partialOwner = count > 1 ? afterBlocks + stripe % (fastSuffice ? fast : left) : nil
     }
 
     /// The follower (an index into the followers in order) at a position of the heap.

@@ -17,6 +17,8 @@ final class SwarmBoard: Sendable {
     /// What was read of the resume journals of the pulls under way (`repo@commit` → file → chunks and where
     /// reading stopped): peers ask several times a second, and each answer reads only what was appended since.
     private let journalsRead = Mutex<[String: [String: (position: ResumeJournal.ReadPosition, chunks: [Manifest.Chunk])]]>([:])
+    /// The rate each pull under way receives chunks from peers at (`FollowBoard.receiveRate`).
+    private let receiveRates = Mutex<[String: Double]>([:])
 
     init(store: Store, clock: some Clock<Duration>) {
         self.store = store
@@ -37,6 +39,16 @@ final class SwarmBoard: Sendable {
     func end(repo: String, commit: String) {
         _ = pulls.withLock { $0.removeValue(forKey: "\(repo)@\(commit)") }
         _ = journalsRead.withLock { $0.removeValue(forKey: "\(repo)@\(commit)") }
+        _ = receiveRates.withLock { $0.removeValue(forKey: "\(repo)@\(commit)") }
+    }
+
+    /// The pull of `repo@commit` now receives chunks from peers at `rate`, as its answers will say.
+    func note(_ rate: Double?, repo: String, commit: String) {
+        guard let rate else { return }
+        receiveRates.withLock { rates in
+            // Only for a pull under way: a worker finishing after `end` must not leave an entry behind.
+            if pulls.withLock({ $0["\(repo)@\(commit)"] }) != nil { rates["\(repo)@\(commit)"] = rate }
+        }
     }
 
     /// Blocking: reads the store's references, manifests and journals. `query` has passed `SwarmQuery.validated()`.
@@ -47,6 +59,7 @@ final class SwarmBoard: Sendable {
         var status = SwarmStatus(node: node, manifest: started == nil ? findCompleteManifest(for: query) : completeManifest(for: query))
         guard status.manifest == nil, let started else { return status }
         status.pullingSince = started
+        status.receiveRate = receiveRates.withLock { $0["\(query.repo)@\(query.commit)"] }
         guard query.chunkSize == store.configuration.chunkSize, let repo = try? HubRepoID(query.repo) else { return status }
         let pull = "\(query.repo)@\(query.commit)"
         var room = SwarmStatus.maximumChunks

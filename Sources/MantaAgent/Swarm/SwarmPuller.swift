@@ -251,7 +251,8 @@ struct SwarmPuller: Sendable {
                     return try store.put(id, bytes: buffer.bytes, pastPageCache: true) > 0
                 }
                 if new { stored.insert(id, bytes: buffer.count) }
-                let (placements, done) = await followBoard.stored(id)
+                let (placements, done, receiveRate) = await followBoard.stored(id)
+                board.note(receiveRate, repo: "\(snapshot.repo)", commit: snapshot.commit)
                 try await record(placements, bytes: buffer, new: new, snapshot: snapshot, digests: digests, pool: pool)
                 progress(PullProgress(totalBytes: total, completedBytes: min(total, done)))
             } catch let error as PeerError {

@@ -63,6 +63,7 @@ final class SwarmSimulator {
         var hubSegments: [[Int]] = []
         var finish: Double?
         var uploaded: UInt64 = 0
+        var receiveRate: Double?
     }
 
     private static let file = "model.safetensors"
@@ -254,7 +255,9 @@ final class SwarmSimulator {
                 let seen = nodes[asker].seen[peer, default: 0]
                 let fresh = node.journal[min(seen, node.journal.count)...].prefix(SwarmStatus.maximumChunks)
                 nodes[asker].seen[peer] = seen + fresh.count
-                let status = SwarmStatus(node: node.identity, pullingSince: node.start, chunks: fresh.isEmpty ? [:] : [Self.file: Array(fresh)])
+                let status = SwarmStatus(
+                    node: node.identity, pullingSince: node.start, chunks: fresh.isEmpty ? [:] : [Self.file: Array(fresh)],
+                    receiveRate: node.receiveRate)
                 answers.append((node.address, status))
             case .waiting, .dead:
                 continue
@@ -319,7 +322,9 @@ final class SwarmSimulator {
             guard let board = nodes[index].board else { return }
             await board.received(chunk.id, from: nodes[peer].address)
             nodes[index].has.insert(transfer.chunk)
-            journal(await board.stored(chunk.id).placements, at: index)
+            let stored = await board.stored(chunk.id)
+            nodes[index].receiveRate = stored.receiveRate
+            journal(stored.placements, at: index)
             if nodes[index].mode == .following { await dispatch(index) }
         case .hubStream(let rest):
             hubBytes += chunk.length
