@@ -304,6 +304,29 @@ struct AgentSwarm: Sendable {
         #expect(await board.followers == ["b", "c", "m", "a"])
     }
 
+    @Test func aSlowFollowerThatLeavesNoLongerCountsInTheLayout() async {
+        // Sixteen followers behind a puller, "f00" slow; then it is killed and misses three rounds.
+        func answers(_ nodes: [String], slow: String?) -> [(peer: PeerAddress, status: SwarmStatus)] {
+            [(PeerAddress(host: "127.0.0.1", port: 1), SwarmStatus(node: "p", pullingSince: 1))]
+                + nodes.enumerated().map { index, node in
+                    (
+                        PeerAddress(host: "127.0.0.1", port: 100 + index),
+                        SwarmStatus(node: node, pullingSince: Double(10 + index), receiveRate: node == slow ? 1e6 : 5e6)
+                    )
+                }
+        }
+        let others = (1...14).map { String(format: "f%02d", $0) }
+        let board = FollowBoard(node: "m", since: 100, topology: .tree)
+        _ = await board.update(with: answers(["f00"] + others, slow: "f00"), present: [], everyone: true)
+        #expect(await board.followers == others + ["m", "f00"])
+        for _ in 0..<FollowVerdict.missedRoundsBeforeLeaving { _ = await board.update(with: answers(others, slow: nil), present: [], everyone: true) }
+        #expect(await board.followers == others + ["m"])
+        // The same parents as a board that never saw a slow node.
+        let fresh = FollowBoard(node: "m", since: 100, topology: .tree)
+        _ = await fresh.update(with: answers(others, slow: nil), present: [], everyone: true)
+        #expect(await board.upstreamPeers == fresh.upstreamPeers)
+    }
+
     @Test func inALineASlowFollowerKeepsItsPlace() async {
         // Every node behind it receives as slowly: moved to the end, each would be called slow in turn.
         let board = FollowBoard(node: "m", since: 20, topology: .line)

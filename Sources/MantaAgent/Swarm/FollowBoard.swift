@@ -113,13 +113,17 @@ actor FollowBoard {
             missedRounds = missedRounds.filter { kept[$0.key] != nil }
             (puller, followers, placed) = Self.roles(in: answers, node: node, since: since, puller: puller, placed: kept)
             let shape = topology == .automatic ? (followers.count > Self.longestLine ? .tree : .line) : topology
+            // Slow followers still placed: one seen slow may since have left.
+            var slowPlaced = 0
             if shape == .tree {
                 var rates = Dictionary(
                     answers.compactMap { answer in answer.status.node.flatMap { node in answer.status.receiveRate.map { (node, $0) } } },
                     uniquingKeysWith: { first, _ in first })
                 rates[node] = receiveRate
                 leaves.formUnion(Self.slow(among: followers, rates: rates))
-                followers = followers.filter { !leaves.contains($0) } + followers.filter(leaves.contains)
+                let slowFollowers = followers.filter(leaves.contains)
+                followers = followers.filter { !leaves.contains($0) } + slowFollowers
+                slowPlaced = slowFollowers.count
             }
             let alive = answers.filter { strikes[$0.peer, default: 0] < Self.strikesOut }
             let positions =
@@ -127,7 +131,7 @@ actor FollowBoard {
                 case .line: [Self.upstream(of: node, followers: followers, puller: puller, answers: alive)]
                 case .tree:
                     (0..<Self.treeFanOut).map {
-                        Self.parent(of: node, stripe: $0, followers: followers, leaves: leaves.count, puller: puller, answers: alive)
+                        Self.parent(of: node, stripe: $0, followers: followers, leaves: slowPlaced, puller: puller, answers: alive)
                     }
                 case .mesh, .automatic: [(peer: PeerAddress?.none, hops: 1)]
                 }

@@ -5,9 +5,10 @@
 /// by one node after all the blocks with the rest; the other followers hang below as leaves, in the order that
 /// starts after the stripe's block. There are as many stripes as children per position (`fanOut`), so the blocks
 /// of all stripes take `fanOut × full` followers. The last `leaves` followers (slow ones, `FollowBoard.slow`) are not
-/// the partial node where the other nodes after the blocks can take it in every stripe, so that they feed nobody: one
-/// slow node always can, except where three nodes are left and each stripe's partial node has three children. (Rotating one order by a quarter per stripe, as before, gave one of 15
-/// followers six children: its stripe took 5 s a chunk where the others took 3.4, simulated at 5 MB/s.)
+/// the partial node where the other nodes after the blocks can take it in every stripe, so that they feed nobody: with
+/// one slow node they can, except where four nodes are left after the blocks and each stripe's partial node has three
+/// children. (Rotating one order by a quarter per stripe, as before, gave one of 15 followers six children: its stripe
+/// took 5 s a chunk where the others took 3.4, simulated at 5 MB/s.)
 struct StripeLayout {
     let count: Int
     let stripe: Int
