@@ -201,7 +201,7 @@ let package = Package(
         .target(
             name: "MantaTestSupport",
             dependencies: [
-                "CTestParallelism", "MantaStore",
+                "CTestParallelism", "MantaServerLimits", "MantaStore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -1,4 +1,5 @@
 import Logging
+import MantaServerLimits
 import ServiceLifecycle
 
 /// Services a test runs in-process, stopped the way the agent stops them on SIGTERM: by graceful shutdown.
@@ -14,7 +15,8 @@ public struct RunningServices: Sendable {
         // Connections cut at the end of a test are not worth printing.
         var logger = Logger(label: "manta.test.services")
         logger.logLevel = .critical
-        var configuration = ServiceGroupConfiguration(services: services, logger: logger)
+        // One service ending (an agent whose run throws) shuts the others down gracefully too, as in the agent itself.
+        var configuration = ServiceGroupConfiguration(endingGracefully: services, logger: logger)
         // A server that cannot finish its in-flight requests within this is cancelled after all: a hung test is worse.
         configuration.maximumGracefulShutdownDuration = .seconds(20)
         let group = ServiceGroup(configuration: configuration)

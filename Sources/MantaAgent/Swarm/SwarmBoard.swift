@@ -54,14 +54,14 @@ final class SwarmBoard: Sendable {
     /// Blocking: reads the store's references, manifests and journals. `query` has passed `SwarmQuery.validated()`.
     /// At most `SwarmStatus.maximumChunks` chunk entries are sent; the asker counts them as `seen` and gets the rest next.
     func status(for query: SwarmQuery) -> SwarmStatus {
-        let started = pulls.withLock { $0["\(query.repo)@\(query.commit)"] }
+        let pull = "\(query.repo)@\(query.commit)"
+        let started = pulls.withLock { $0[pull] }
         // Not pulling it: the answer must be current, or a follower would take a just-finished node for a dead one.
         var status = SwarmStatus(node: node, manifest: started == nil ? findCompleteManifest(for: query) : completeManifest(for: query))
         guard status.manifest == nil, let started else { return status }
         status.pullingSince = started
-        status.receiveRate = receiveRates.withLock { $0["\(query.repo)@\(query.commit)"] }
+        status.receiveRate = receiveRates.withLock { $0[pull] }
         guard query.chunkSize == store.configuration.chunkSize, let repo = try? HubRepoID(query.repo) else { return status }
-        let pull = "\(query.repo)@\(query.commit)"
         var room = SwarmStatus.maximumChunks
         for file in query.files where room > 0 {
             guard let journal = try? ResumeJournal(store: store, repo: repo, commit: query.commit, file: file) else { continue }
