@@ -106,22 +106,34 @@ def main():
     }
     results = {}
 
-    def measure(name, label, function, cold):
+    def sample(name, function, cold):
         paths, mount = contenders[name]
-        samples = []
-        for _ in range(arguments.rounds):
-            if mount:
-                mount.stop()
-                mount.start()
-            # Dropped after the mount started: a server started on a cold cache first reads its own binary and store
-            # from disk, which an agent serving pods has long done (measured: 0.92-0.96 s against 0.46 s for the same
-            # cold mmap pass over the 1 GiB model).
-            if cold:
-                drop_caches()
-            if not cold:
-                function(paths)
-            samples.append(function(paths))
-        results[(label, name)] = statistics.median(samples)
+        if mount:
+            mount.stop()
+            mount.start()
+        # Dropped after the mount started: a server started on a cold cache first reads its own binary and store
+        # from disk, which an agent serving pods has long done (measured: 0.92-0.96 s against 0.46 s for the same
+        # cold mmap pass over the 1 GiB model).
+        if cold:
+            drop_caches()
+        if not cold:
+            function(paths)
+        result = function(paths)
+        if mount:
+            mount.stop()
+        return result
+
+    def measure(label, function, cold):
+        # Round by round, each contender in turn (the order rotated every round), so that a noisy spell on this shared
+        # machine's disk falls on all of them rather than on one contender's rounds.
+        names = list(contenders)
+        samples = {name: [] for name in names}
+        for round in range(arguments.rounds):
+            for name in names[round % len(names):] + names[:round % len(names)]:
+                samples[name].append(sample(name, function, cold))
+        for name in names:
+            results[(label, name)] = statistics.median(samples[name])
+        print(f"done: {label}", file=sys.stderr)
 
     for name, (paths, mount) in contenders.items():
         if mount:
@@ -138,22 +150,19 @@ def main():
         results[("page-cache bytes per byte read, cold read (fincore)", name)] = cached / total
         if mount:
             mount.stop()
-        measure(name, "cold read of every file (s)", read_all, cold=True)
-        measure(name, "mmap page-touch pass, cold (s)", mmap_touch, cold=True)
-        measure(name, "mmap page-touch pass, warm (s)", mmap_touch, cold=False)
-        measure(name, "safetensors safe_open + every get_tensor, cold (s)", safetensors_load, cold=True)
-        measure(name, "safetensors safe_open + every get_tensor, warm (s)", safetensors_load, cold=False)
-        measure(name, "open + close of every file, 50 rounds, warm (s)", open_close, cold=False)
-        if mount:
-            mount.stop()
-        print(f"done: {name}", file=sys.stderr)
+    measure("cold read of every file (s)", read_all, cold=True)
+    measure("mmap page-touch pass, cold (s)", mmap_touch, cold=True)
+    measure("mmap page-touch pass, warm (s)", mmap_touch, cold=False)
+    measure("safetensors safe_open + every get_tensor, cold (s)", safetensors_load, cold=True)
+    measure("safetensors safe_open + every get_tensor, warm (s)", safetensors_load, cold=False)
+    measure("open + close of every file, 50 rounds, warm (s)", open_close, cold=False)
 
     chunk_bytes, copy_bytes = disk_bytes(f"{store}/chunks"), disk_bytes(f"{store}/passthrough")
     filesystem = subprocess.check_output(["stat", "-f", "-c", "%T", store], text=True).strip()
 
     print("## Mount kernel paths (issue 24, `benchmarks/mount/kernel.py`)\n")
     print(f"Machine: {os.cpu_count()} cores, `{os.uname().release}`, store on {filesystem}; model: {len(originals)} files,"
-          f" {total / (1 << 20):.0f} MiB. Medians of {arguments.rounds}; cold runs start a fresh mount, then"
+          f" {total / (1 << 20):.0f} MiB. Medians of {arguments.rounds}, contenders taken in turn each round; cold runs start a fresh mount, then"
           " `sync; echo 3 > /proc/sys/vm/drop_caches`; warm runs read once before the timed pass.")
     print(f"Run: `python3 benchmarks/mount/kernel.py --manta {arguments.manta} --model {arguments.model} --rounds {arguments.rounds}`\n")
     names = list(contenders)
