@@ -62,6 +62,18 @@ import Testing
         // Node 2 is the hub puller here: what it had pulled and not yet passed on is pulled again, once.
         #expect(outcome.hubBytes < configuration.modelBytes * 3 / 2, "hub egress \(outcome.hubBytes)")
     }
+
+    /// Issue 27's case: a quarter of the nodes start at half S/B. Before they had a tree of their own, they took places
+    /// among the others and the others took 1.70 S/B against 1.39 (+22 %); now 1.49 against 1.38.
+    @Test func nodesJoiningLateCostTheOthersUnderATenth() async throws {
+        var configuration = SwarmSimulation.Configuration(nodes: 16, modelBytes: 256 << 20, rate: 5e6)
+        let quiet = await SwarmSimulation(configuration).run()
+        configuration.lateStarts = Dictionary(uniqueKeysWithValues: (12..<16).map { ($0, 0.5 * configuration.idealSeconds) })
+        let late = await SwarmSimulation(configuration).run()
+        let others = { (outcome: SwarmSimulation.Outcome) in outcome.finishTimes[..<12].compactMap { $0 }.max() ?? .infinity }
+        #expect(late.finishTimes.allSatisfy { $0 != nil }, "\(late.finishTimes)")
+        #expect(others(late) <= 1.1 * others(quiet), "\(others(late)) s with four late nodes, \(others(quiet)) s without")
+    }
 }
 
 /// The simulator against the real-agent swarm benchmark (benchmarks/RESULTS.md, "Stripes that fit, places kept":
@@ -115,6 +127,61 @@ import Testing
             // Four nodes left after the blocks (followers a multiple of four) leave three for four partial positions
             // with three children each: one of them goes to the slow node.
             if leaves == 1, followers % FollowBoard.treeFanOut != 0 { #expect(children.last == 0, "\(children)") }
+        }
+    }
+
+    @Test(arguments: 1...40) func followersJoiningLateMoveNobodyWhoStartedOnTime(onTime: Int) {
+        let followers = (0..<(2 * onTime)).map { "node-\(String(format: "%03d", $0))" }
+        let answers = followers.enumerated().map { index, node in
+            (peer: PeerAddress(host: "10.0.\(index / 200).\(index % 200)", port: 1), status: SwarmStatus(node: node, pullingSince: Double(index)))
+        }
+        let addresses = Dictionary(uniqueKeysWithValues: answers.map { ($0.status.node!, $0.peer) })
+        let puller = PeerAddress(host: "10.1.0.1", port: 1)
+        for late in [1, onTime / 2, onTime] where late > 0 {
+            for stripe in 0..<FollowBoard.treeFanOut {
+                let layout = StripeLayout(followers: onTime, stripe: stripe)
+                let feeder = layout.feeder.map { addresses[followers[$0]] }
+                for node in followers[..<onTime] {
+                    let before = FollowBoard.parent(
+                        of: node, stripe: stripe, followers: Array(followers[..<onTime]), puller: puller, answers: answers)
+                    let after = FollowBoard.parent(
+                        of: node, stripe: stripe, followers: Array(followers[..<(onTime + late)]), late: late, puller: puller, answers: answers)
+                    #expect(before.peer == after.peer && before.hops == after.hops, "\(node), \(late) late, stripe \(stripe)")
+                }
+                // The late followers take the stripe from each other, and their tree's root from the feeder.
+                let lateAddresses = Set(followers[onTime..<(onTime + late)].map { addresses[$0] })
+                var fedByTheOthers = 0
+                for node in followers[onTime..<(onTime + late)] {
+                    let parent = FollowBoard.parent(
+                        of: node, stripe: stripe, followers: Array(followers[..<(onTime + late)]), late: late, puller: puller, answers: answers
+                    ).peer
+                    if !lateAddresses.contains(parent) {
+                        fedByTheOthers += 1
+                        #expect(parent == feeder ?? puller, "\(node), \(late) late, stripe \(stripe)")
+                    }
+                }
+                #expect(fedByTheOthers == 1)
+            }
+        }
+    }
+
+    @Test(arguments: 1...70) func theLateFollowersTreeIsFedByAFastNodeThatFeedsLittleElse(followers: Int) {
+        for leaves in 0...2 where leaves < followers {
+            for stripe in 0..<FollowBoard.treeFanOut {
+                let layout = StripeLayout(followers: followers, stripe: stripe, leaves: leaves)
+                let feeder = layout.feeder
+                // The partial owner's position is the one right after the blocks' in the heap: `full`.
+                let full = followers > 1 ? (followers - 2) / FollowBoard.treeFanOut : 0
+                let blocks = FollowBoard.treeFanOut * full
+                guard let feeder else {
+                    #expect(followers - blocks <= leaves, "only slow nodes after the blocks: \(followers) followers, \(leaves) slow")
+                    continue
+                }
+                #expect(feeder >= blocks && feeder < followers - leaves, "\(followers) followers, \(leaves) slow, stripe \(stripe): \(feeder)")
+                if followers - blocks - leaves >= 2, followers > 1 {
+                    #expect(feeder != layout.follower(at: full), "\(followers) followers, stripe \(stripe): the partial owner feeds the late")
+                }
+            }
         }
     }
 

@@ -77,6 +77,9 @@ actor FollowBoard {
     /// upstream), and one wrongly put at the end, behind the slow node, took as long as it (simulated, 16 nodes in a
     /// line at 100 MB/s with churn: 13.3 s against 7 for the others).
     private var leaves: Set<String> = []
+    /// The earliest start of the pull seen on any node (seconds since 1970, like `since`): followers that started
+    /// `lateAfter` or more after it are late, and hang below the others' trees (`StripeLayout`).
+    private var firstStart: Double
     /// When the last chunks were stored here, and their bytes: `receiveRate`.
     private var storedLately: [(at: Duration, bytes: UInt64)] = []
     private var waiters: [CheckedContinuation<Void, Never>] = []
@@ -90,6 +93,7 @@ actor FollowBoard {
     ) {
         self.node = node
         self.since = since
+        firstStart = since
         self.perPeer = perPeer
         self.grace = grace
         self.topology = topology
@@ -113,17 +117,25 @@ actor FollowBoard {
             missedRounds = missedRounds.filter { kept[$0.key] != nil }
             (puller, followers, placed) = Self.roles(in: answers, node: node, since: since, puller: puller, placed: kept)
             let shape = topology == .automatic ? (followers.count > Self.longestLine ? .tree : .line) : topology
-            // Slow followers still placed: one seen slow may since have left.
+            // Slow followers still placed (one seen slow may since have left), and late ones.
             var slowPlaced = 0
+            var late = 0
             if shape == .tree {
                 var rates = Dictionary(
                     answers.compactMap { answer in answer.status.node.flatMap { node in answer.status.receiveRate.map { (node, $0) } } },
                     uniquingKeysWith: { first, _ in first })
                 rates[node] = receiveRate
                 leaves.formUnion(Self.slow(among: followers, rates: rates))
-                let slowFollowers = followers.filter(leaves.contains)
-                followers = followers.filter { !leaves.contains($0) } + slowFollowers
+                firstStart = answers.compactMap(\.status.pullingSince).reduce(firstStart, min)
+                let isLate = { [placed, since, firstStart] (follower: String) in (placed[follower] ?? since) - firstStart >= Self.lateAfter }
+                var lateFollowers = followers.filter(isLate)
+                // Late followers more than those on time would leave the trees to a few nodes: then all are laid out as one.
+                if lateFollowers.count * 2 > followers.count { lateFollowers = [] }
+                let onTime = lateFollowers.isEmpty ? followers : followers.filter { !isLate($0) }
+                let slowFollowers = onTime.filter(leaves.contains)
+                followers = onTime.filter { !leaves.contains($0) } + slowFollowers + lateFollowers
                 slowPlaced = slowFollowers.count
+                late = lateFollowers.count
             }
             let alive = answers.filter { strikes[$0.peer, default: 0] < Self.strikesOut }
             let positions =
@@ -131,7 +143,7 @@ actor FollowBoard {
                 case .line: [Self.upstream(of: node, followers: followers, puller: puller, answers: alive)]
                 case .tree:
                     (0..<Self.treeFanOut).map {
-                        Self.parent(of: node, stripe: $0, followers: followers, leaves: slowPlaced, puller: puller, answers: alive)
+                        Self.parent(of: node, stripe: $0, followers: followers, leaves: slowPlaced, late: late, puller: puller, answers: alive)
                     }
                 case .mesh, .automatic: [(peer: PeerAddress?.none, hops: 1)]
                 }
@@ -207,6 +219,11 @@ actor FollowBoard {
         guard seconds > 0 else { return nil }
         return Double(storedLately.dropFirst().reduce(0) { $0 + $1.bytes }) / seconds
     }
+
+    /// How long after the pull's first start a follower that starts is late: it then hangs below the trees of those
+    /// that started before, rather than take a place among them and move every node after it to a new parent, one
+    /// that lacks what its old parent sent it.
+    static let lateAfter = 1.0
 
     /// Chunks over which `receiveRate` is measured.
     static let rateWindow = 16
@@ -396,26 +413,41 @@ actor FollowBoard {
         stripes > 1 ? Int(id.bytes.first ?? 0) % stripes : 0
     }
 
-    /// The node `node` takes stripe `stripe`'s chunks from in a tree: the followers (sorted, the last `leaves` of them
-    /// slow) laid out as a heap with `treeFanOut` children per node under the puller, each stripe with other nodes
-    /// inside its tree (`StripeLayout`); a parent that did not answer is passed over for the nearest ancestor that did.
-    /// Also the node's depth under the puller.
+    /// The node `node` takes stripe `stripe`'s chunks from in a tree: the followers (sorted, the last `leaves` of the
+    /// on-time ones slow) laid out as a heap with `treeFanOut` children per node under the puller, each stripe with other
+    /// nodes inside its tree (`StripeLayout`); the last `late` followers laid out alike in a tree of their own, whose root
+    /// takes the stripe from a node with upload to spare (`StripeLayout.feeder`). A parent that did not answer is passed
+    /// over for the nearest ancestor that did. Also the node's depth under the puller.
     static func parent(
-        of node: String, stripe: Int, followers: [String], leaves: Int = 0, puller: PeerAddress?, answers: [(peer: PeerAddress, status: SwarmStatus)]
+        of node: String, stripe: Int, followers: [String], leaves: Int = 0, late: Int = 0, puller: PeerAddress?,
+        answers: [(peer: PeerAddress, status: SwarmStatus)]
     ) -> (peer: PeerAddress?, hops: Int) {
         let addresses = Dictionary(
             answers.compactMap { answer in answer.status.node.map { ($0, answer.peer) } }, uniquingKeysWith: { first, _ in first })
         guard let index = followers.firstIndex(of: node) else { return (puller, 1) }
-        let layout = StripeLayout(followers: followers.count, stripe: stripe, leaves: leaves)
-        var position = layout.position(of: index)
-        var hops = 1
-        var parent: PeerAddress?
-        while position > 0 {
-            position = (position - 1) / treeFanOut
-            hops += 1
-            if parent == nil { parent = addresses[followers[layout.follower(at: position)]] }
+        let onTime = followers.count - min(max(late, 0), followers.count - 1)
+        let layout = StripeLayout(followers: onTime, stripe: stripe, leaves: leaves)
+        /// The nearest ancestor that answered of a position in one group's heap, and the position's depth (1 at the root).
+        func ancestor(of position: Int, in layout: StripeLayout, among group: ArraySlice<String>) -> (peer: PeerAddress?, hops: Int) {
+            var position = position
+            var hops = 1
+            var parent: PeerAddress?
+            while position > 0 {
+                position = (position - 1) / treeFanOut
+                hops += 1
+                if parent == nil { parent = addresses[group[group.startIndex + layout.follower(at: position)]] }
+            }
+            return (parent, hops)
         }
-        return (parent ?? puller, hops)
+        guard index >= onTime else {
+            let (parent, hops) = ancestor(of: layout.position(of: index), in: layout, among: followers[..<onTime])
+            return (parent ?? puller, hops)
+        }
+        let lateLayout = StripeLayout(followers: followers.count - onTime, stripe: stripe)
+        let (parent, lateHops) = ancestor(of: lateLayout.position(of: index - onTime), in: lateLayout, among: followers[onTime...])
+        guard let feeder = layout.feeder else { return (parent ?? puller, lateHops + 1) }
+        let (feederParent, feederHops) = ancestor(of: layout.position(of: feeder), in: layout, among: followers[..<onTime])
+        return (parent ?? addresses[followers[feeder]] ?? feederParent ?? puller, feederHops + lateHops)
     }
 
     /// The node `node` takes its chunks from: the follower before it among `followers` (sorted) that

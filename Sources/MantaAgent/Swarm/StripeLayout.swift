@@ -17,6 +17,10 @@ struct StripeLayout {
     private let full: Int
     /// The follower feeding the stripe's last position with children, which has the rest of them.
     private let partialOwner: Int?
+    /// The follower that feeds the root of the late followers' own tree in this stripe (`FollowBoard.parent`): one of
+    /// the fast nodes after the blocks, which have upload to spare where the blocks' nodes have none, other than the
+    /// stripe's partial owner where there are two. Nil where every node after the blocks is slow.
+    let feeder: Int?
 
     init(followers count: Int, stripe: Int, fanOut: Int = FollowBoard.treeFanOut, leaves: Int = 0) {
         self.count = count
@@ -32,6 +36,7 @@ struct StripeLayout {
         let fast = left - leaves
         let fastSuffice = fast > 0 && (fanOut + fast - 1) / fast * (left - 1) <= fanOut
         partialOwner = count > 1 ? afterBlocks + stripe % (fastSuffice ? fast : left) : nil
+        feeder = fast > 0 ? afterBlocks + (stripe + 1) % fast : nil
     }
 
     /// The follower (an index into the followers in order) at a position of the heap.
