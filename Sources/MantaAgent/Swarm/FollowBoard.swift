@@ -281,9 +281,12 @@ actor FollowBoard {
             let lane: (Int, Int)
             let peer: PeerAddress
             let stripe = Self.stripe(of: id, among: upstreams.count)
-            if let upstream = upstreams[stripe], entry.holders.contains(upstream) {
-                guard busy[upstream, default: 0] < upstreamInFlight(upstream) else { continue }
+            if let upstream = upstreams[stripe], entry.holders.contains(upstream), busy[upstream, default: 0] < upstreamInFlight(upstream) {
                 (lane, peer) = ((0, 0), upstream)
+            } else if upstreams.count > 1, let idle = idleUpstream(holding: entry) {
+                (lane, peer) = ((0, 1), idle)
+            } else if let upstream = upstreams[stripe], entry.holders.contains(upstream) {
+                continue
             } else {
                 let shaped = upstreams[stripe] != nil
                 if shaped, !mayGoAround || perHop.map({ now - entry.firstSeen < $0 * hops[stripe] }) ?? true {
@@ -320,6 +323,13 @@ actor FollowBoard {
         wanted[best.id]?.takenAt = now
         busy[best.peer, default: 0] += 1
         return (best.id, best.length, best.peer)
+    }
+
+    /// An upstream of another stripe that holds the chunk and has nothing in flight to this node: in a tree, a stripe with
+    /// more of the revision's bytes than the others (chunks are dealt by id) still flows when theirs have run dry, through
+    /// the parents they leave idle, and no parent ever sends this node more than one chunk at a time.
+    private func idleUpstream(holding entry: Wanted) -> PeerAddress? {
+        upstreamPeers.filter { busy[$0, default: 0] == 0 && entry.holders.contains($0) }.min { mixed($0) < mixed($1) }
     }
 
     private func mixed(_ holder: PeerAddress) -> Int {

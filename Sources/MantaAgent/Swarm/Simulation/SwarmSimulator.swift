@@ -89,8 +89,11 @@ final class SwarmSimulator {
         var offset: UInt64 = 0
         while offset < configuration.modelBytes {
             let length = min(configuration.chunkBytes, configuration.modelBytes - offset)
-            var bytes = [UInt8](repeating: 0, count: 32)
-            withUnsafeBytes(of: UInt64(chunks.count).littleEndian) { bytes.replaceSubrange(0..<8, with: $0) }
+            // Ids as a hash would make them, so that stripes dealt by id are as uneven as a real model's; the index too,
+            // so that they are distinct.
+            var draw = SplitMix64(seed: UInt64(chunks.count))
+            var bytes = (0..<4).flatMap { _ in withUnsafeBytes(of: draw.next()) { Array($0) } }
+            withUnsafeBytes(of: UInt64(chunks.count).littleEndian) { bytes.replaceSubrange(24..<32, with: $0) }
             chunks.append(Manifest.Chunk(offset: offset, length: length, id: Digest(bytes: bytes)))
             offset += length
         }
