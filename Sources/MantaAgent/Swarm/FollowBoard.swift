@@ -274,6 +274,10 @@ actor FollowBoard {
         let now = clock.elapsed
         let perHop = waitPerHop
         let mayGoAround = takenAround.count < Self.aroundAtOnce
+        // Upstreams of other stripes with nothing in flight to this node, in the order a chunk is taken from them: in a
+        // tree, a stripe with more of the revision's bytes than the others (chunks are dealt by id) still flows when theirs
+        // have run dry, through the parents they leave idle, and no parent ever sends this node more than one chunk at a time.
+        let idleUpstreams = upstreams.count > 1 ? upstreamPeers.filter { busy[$0, default: 0] == 0 }.sorted { mixed($0) < mixed($1) } : []
         // Down the line first, oldest first; then what the line is late with, rarest first.
         var best: (rank: (Int, Int, Duration, Int), id: ChunkID, length: UInt64, peer: PeerAddress, around: Bool)?
         for (id, entry) in wanted where !entry.inFlight {
@@ -283,7 +287,7 @@ actor FollowBoard {
             let stripe = Self.stripe(of: id, among: upstreams.count)
             if let upstream = upstreams[stripe], entry.holders.contains(upstream), busy[upstream, default: 0] < upstreamInFlight(upstream) {
                 (lane, peer) = ((0, 0), upstream)
-            } else if upstreams.count > 1, let idle = idleUpstream(holding: entry) {
+            } else if let idle = idleUpstreams.first(where: entry.holders.contains) {
                 (lane, peer) = ((0, 1), idle)
             } else if let upstream = upstreams[stripe], entry.holders.contains(upstream) {
                 continue
@@ -323,13 +327,6 @@ actor FollowBoard {
         wanted[best.id]?.takenAt = now
         busy[best.peer, default: 0] += 1
         return (best.id, best.length, best.peer)
-    }
-
-    /// An upstream of another stripe that holds the chunk and has nothing in flight to this node: in a tree, a stripe with
-    /// more of the revision's bytes than the others (chunks are dealt by id) still flows when theirs have run dry, through
-    /// the parents they leave idle, and no parent ever sends this node more than one chunk at a time.
-    private func idleUpstream(holding entry: Wanted) -> PeerAddress? {
-        upstreamPeers.filter { busy[$0, default: 0] == 0 && entry.holders.contains($0) }.min { mixed($0) < mixed($1) }
     }
 
     private func mixed(_ holder: PeerAddress) -> Int {
