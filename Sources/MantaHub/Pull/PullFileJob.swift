@@ -53,9 +53,10 @@ final class PullFileJob: Sendable {
     func store(_ index: Int, bytes: UnsafeRawBufferPointer, into store: Store) throws {
         let span = plan.spans[index]
         _ = try sequencer.store(span, bytes: bytes, into: store) { id in
+            // Known as written before the put: a full disk can fail it after the chunk's file landed, and a pull whose put
+            // or journal append fails that way still removes the chunk.
+            if store.location(of: id) == nil { state.withLock { _ = $0.written.insert(id) } }
             let new = try store.put(id, bytes: bytes, pastPageCache: true) > 0
-            // Known as written before the journal is: a pull whose append fails (a full disk) still removes the chunk.
-            if new { state.withLock { _ = $0.written.insert(id) } }
             try journal.append(ResumeJournal.Entry(span: span, id: id, new: new))
             state.withLock { $0.ids[index] = id }
         }
